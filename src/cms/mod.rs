@@ -1,0 +1,101 @@
+//! What tend knows about each CMS, behind one trait.
+//!
+//! Every CMS answers the same questions (what is installed, where its database is, what
+//! its error pages look like, what not to back up) and later performs the same operations
+//! (maintenance mode, updates). The engine talks only to [`Cms`]; each CMS lives in its own
+//! module. Facts are gathered as commands whose output is parsed by pure functions, so the
+//! parsers are tested on captured output without any host.
+
+pub mod database;
+pub mod detect;
+pub mod file_dump;
+pub mod joomla;
+pub mod magento;
+pub mod php_script;
+pub mod php_source;
+pub mod wordpress;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::Site;
+use crate::remote::Connection;
+use crate::site_error::SiteError;
+pub use database::{DbCredentials, DbEndpoint};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CmsKind {
+    Wordpress,
+    Joomla,
+    Magento,
+}
+
+impl CmsKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            CmsKind::Wordpress => "wordpress",
+            CmsKind::Joomla => "joomla",
+            CmsKind::Magento => "magento",
+        }
+    }
+}
+
+impl std::fmt::Display for CmsKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A plugin, theme, extension or module as installed on a site.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Component {
+    pub slug: String,
+    /// As the component declares it; `None` when it declares none.
+    pub version: Option<String>,
+    pub active: bool,
+}
+
+/// What is on a site now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    pub cms: CmsKind,
+    pub version: String,
+    /// The database schema version, where the CMS keeps one (WordPress `db_version`).
+    pub db_version: Option<String>,
+    /// The version of the site's PHP CLI on the host.
+    pub php_version: Option<String>,
+    pub plugins: Vec<Component>,
+    pub themes: Vec<Component>,
+    /// Read from the site's own config; never serialized, never printed.
+    #[serde(skip)]
+    pub database: Option<DbCredentials>,
+    /// What could not be read, said plainly rather than left out silently.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Everything the engine asks of a CMS.
+#[async_trait]
+pub trait Cms: Send + Sync {
+    fn kind(&self) -> CmsKind;
+
+    /// Reads version, components and database credentials from the site.
+    async fn facts(&self, site: &Site, host: &Connection) -> Result<Facts, SiteError>;
+
+    /// Paths (globs relative to the CMS root) that backups leave out by default: caches
+    /// the CMS rebuilds on its own.
+    fn default_backup_excludes(&self) -> &'static [&'static str];
+
+    /// Texts that mark a page as this CMS's error page, for verification.
+    fn error_page_markers(&self) -> &'static [&'static str];
+}
+
+/// The adapter for `kind`.
+pub fn adapter(kind: CmsKind) -> &'static dyn Cms {
+    match kind {
+        CmsKind::Wordpress => &wordpress::WordPress,
+        CmsKind::Joomla => &joomla::Joomla,
+        CmsKind::Magento => &magento::Magento,
+    }
+}

@@ -1,0 +1,67 @@
+//! What happens during a command, as events: logic emits them, the UI decides what to show.
+//!
+//! Nothing outside `ui` prints. The engine, the remote layer and the CMS adapters report
+//! through a [`Reporter`]; progress bars, plain log lines for cron, quiet mode and the
+//! `--json` mode are implementations of it.
+
+use std::sync::Arc;
+
+/// How much a log line matters; `-q` shows only warnings and errors, `-v` adds `Detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Detail,
+    Info,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A command starts working on `total` sites.
+    Begin {
+        what: &'a str,
+        total: usize,
+    },
+    SiteStarted {
+        site: &'a str,
+    },
+    /// A named part of a site's work (`connect`, `detect`, `read`, …) begins.
+    Step {
+        site: &'a str,
+        step: &'a str,
+    },
+    SiteFinished {
+        site: &'a str,
+        ok: bool,
+        error: Option<&'a str>,
+    },
+    /// An SSH master connection was opened; `sites` will share it.
+    Connected {
+        destination: &'a str,
+    },
+    /// A remote command is about to run (shown with `-v`; secrets already masked).
+    Command {
+        destination: &'a str,
+        command: &'a str,
+    },
+    Log {
+        level: Level,
+        site: Option<&'a str>,
+        message: &'a str,
+    },
+    /// Everything is done.
+    End,
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: &Event<'_>);
+}
+
+pub type SharedReporter = Arc<dyn Reporter>;
+
+/// Drops every event: for library use and tests that look only at results.
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn event(&self, _: &Event<'_>) {}
+}

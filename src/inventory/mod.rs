@@ -1,0 +1,468 @@
+//! The inventory: which sites exist, where they live, how to reach them, who they belong to.
+//!
+//! Loading goes raw YAML → [`raw::RawInventory`] (positions for syntax, type and unknown-key
+//! errors) → this validated model, in which `defaults` are merged under every site, `~` is
+//! expanded and every cross-reference (groups) is checked. Errors found after parsing are
+//! pointed back at their place in the file through [`crate::yaml_source`].
+
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use indexmap::IndexMap;
+
+use crate::cms::CmsKind;
+use crate::diagnostic::{did_you_mean, InputError};
+use crate::paths::{default_store, expand_tilde};
+use crate::yaml_source::{Segment, Target, YamlSource};
+use raw::{RawCheck, RawInventory, RawSite, RawSource};
+
+/// Sites worked on at once when neither `--forks` nor `settings.forks` says otherwise.
+pub const DEFAULT_FORKS: usize = 10;
+/// sshd's default `MaxSessions`.
+pub const DEFAULT_MAX_SESSIONS: usize = 10;
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    pub file: PathBuf,
+    pub settings: Settings,
+    pub groups: IndexMap<String, Group>,
+    pub sites: IndexMap<String, Site>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub store: PathBuf,
+    pub forks: usize,
+    pub sources: Vec<Source>,
+    pub retention: Retention,
+    pub connect_timeout: Duration,
+    pub max_sessions: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// The public WordPress.org API.
+    WordpressOrg,
+    /// A private package repository: a local folder or an http(s) URL holding `index.json`.
+    Repository(String),
+}
+
+/// How many snapshots to keep, per rule; a snapshot kept by any rule is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub keep_last: u32,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    pub keep_monthly: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            keep_last: 3,
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Group {
+    pub client: Option<String>,
+    pub contact: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub name: String,
+    pub host: String,
+    /// The CMS root on the host (absolute).
+    pub path: String,
+    pub url: String,
+    /// `None`: detected from the files on the host.
+    pub cms: Option<CmsKind>,
+    pub groups: Vec<String>,
+    pub ssh: SshSettings,
+    /// The PHP binary on the host.
+    pub php: String,
+    /// Slugs never updated automatically.
+    pub hold: Vec<String>,
+    pub checks: Vec<Check>,
+    /// Globs relative to the CMS root left out of file snapshots (on top of the CMS's own).
+    pub backup_exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct SshSettings {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+/// An HTTP check against a site: `path` answers `status` and contains / lacks some texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub path: String,
+    pub status: Option<u16>,
+    pub contains: Vec<String>,
+    pub not_contains: Vec<String>,
+}
+
+impl From<RawCheck> for Check {
+    fn from(raw: RawCheck) -> Check {
+        Check {
+            path: raw.path,
+            status: raw.status,
+            contains: raw.contains,
+            not_contains: raw.not_contains,
+        }
+    }
+}
+
+impl Inventory {
+    /// Reads and validates the inventory at `path`.
+    pub fn load(path: &Path) -> Result<Inventory, InputError> {
+        let source = YamlSource::read(path, "inventory")?;
+        Inventory::from_source(&source)
+    }
+
+    pub fn from_source(source: &YamlSource) -> Result<Inventory, InputError> {
+        let raw: RawInventory = if source.text.trim().is_empty() {
+            RawInventory::default()
+        } else {
+            source.parse()?
+        };
+        validate(source, raw)
+    }
+
+    /// Names of the sites in `group`, in inventory order.
+    pub fn sites_in_group<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Site> + 'a {
+        self.sites
+            .values()
+            .filter(move |s| s.groups.iter().any(|g| g == group))
+    }
+}
+
+fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputError> {
+    let key = Segment::key;
+    let settings = raw.settings.unwrap_or_default();
+    if settings.forks == Some(0) {
+        return Err(source
+            .error_at(
+                "`forks` must be at least 1",
+                &[key("settings"), key("forks")],
+                Target::Value,
+            )
+            .with_hint("forks is how many sites are worked on at once"));
+    }
+    if settings.max_sessions == Some(0) {
+        return Err(source.error_at(
+            "`max_sessions` must be at least 1",
+            &[key("settings"), key("max_sessions")],
+            Target::Value,
+        ));
+    }
+    let retention = {
+        let r = settings.retention.unwrap_or_default();
+        let d = Retention::default();
+        Retention {
+            keep_last: r.keep_last.unwrap_or(d.keep_last),
+            keep_daily: r.keep_daily.unwrap_or(d.keep_daily),
+            keep_weekly: r.keep_weekly.unwrap_or(d.keep_weekly),
+            keep_monthly: r.keep_monthly.unwrap_or(d.keep_monthly),
+        }
+    };
+    let sources = match settings.sources {
+        None => vec![Source::WordpressOrg],
+        Some(list) => list
+            .into_iter()
+            .map(|s| match s {
+                RawSource::WordpressOrg => Source::WordpressOrg,
+                RawSource::Repository(r)
+                    if r.starts_with("http://") || r.starts_with("https://") =>
+                {
+                    Source::Repository(r)
+                }
+                RawSource::Repository(r) => {
+                    Source::Repository(expand_tilde(&r).to_string_lossy().into_owned())
+                }
+            })
+            .collect(),
+    };
+    let settings = Settings {
+        store: settings
+            .store
+            .as_deref()
+            .map(expand_tilde)
+            .unwrap_or_else(default_store),
+        forks: settings.forks.unwrap_or(DEFAULT_FORKS),
+        sources,
+        retention,
+        connect_timeout: settings
+            .connect_timeout
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+        max_sessions: settings.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
+    };
+
+    let groups_raw = raw.groups.unwrap_or_default();
+    if let Some(dup) = groups_raw.duplicates.first() {
+        return Err(source.error_at(
+            format!("group `{dup}` is defined twice"),
+            &[key("groups"), key(dup)],
+            Target::Key { occurrence: 2 },
+        ));
+    }
+    let groups: IndexMap<String, Group> = groups_raw
+        .entries
+        .into_iter()
+        .map(|(name, g)| {
+            (
+                name,
+                Group {
+                    client: g.client,
+                    contact: g.contact,
+                },
+            )
+        })
+        .collect();
+    for name in groups.keys() {
+        check_name(source, name, "group", &[key("groups"), key(name)])?;
+    }
+
+    let sites_raw = raw.sites.unwrap_or_default();
+    if let Some(dup) = sites_raw.duplicates.first() {
+        return Err(source
+            .error_at(
+                format!("site `{dup}` is defined twice"),
+                &[key("sites"), key(dup)],
+                Target::Key { occurrence: 2 },
+            )
+            .with_hint("site names must be unique; rename one of them"));
+    }
+    let defaults = raw.defaults.unwrap_or_default();
+    let mut sites = IndexMap::new();
+    for (name, own) in sites_raw.entries {
+        let here = [key("sites"), key(&name)];
+        check_name(source, &name, "site", &here)?;
+        if groups.contains_key(&name) {
+            return Err(source
+                .error_at(
+                    format!("`{name}` is both a site and a group"),
+                    &here,
+                    Target::Key { occurrence: 1 },
+                )
+                .with_hint("`--limit` and `hosts:` could not tell them apart; rename one"));
+        }
+        let site = build_site(source, &name, own, &defaults, &groups)?;
+        sites.insert(name, site);
+    }
+
+    Ok(Inventory {
+        file: source.path.clone(),
+        settings,
+        groups,
+        sites,
+    })
+}
+
+/// Names become directory names in the store and appear in patterns: keep them plain.
+fn check_name(
+    source: &YamlSource,
+    name: &str,
+    what: &str,
+    path: &[Segment],
+) -> Result<(), InputError> {
+    let plain = !name.is_empty()
+        && !name.starts_with(['.', '-'])
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if plain {
+        Ok(())
+    } else {
+        Err(source
+            .error_at(
+                format!("{what} name `{name}` may only hold letters, digits, `-`, `_` and `.`"),
+                path,
+                Target::Key { occurrence: 1 },
+            )
+            .with_hint(format!(
+                "{what} names are used as directory names and in patterns"
+            )))
+    }
+}
+
+fn build_site(
+    source: &YamlSource,
+    name: &str,
+    own: RawSite,
+    defaults: &RawSite,
+    groups: &IndexMap<String, Group>,
+) -> Result<Site, InputError> {
+    let key = Segment::key;
+    let own_groups = own.groups.is_some();
+    let merged = own.merged_over(defaults);
+    let site_key = [key("sites"), key(name)];
+    let missing = |what: &str, example: &str| {
+        source
+            .error_at(
+                format!("site `{name}` has no `{what}`"),
+                &site_key,
+                Target::Key { occurrence: 1 },
+            )
+            .with_hint(format!(
+                "add `{what}: {example}` to the site, or to `defaults:` for every site"
+            ))
+    };
+    let host = merged
+        .host
+        .ok_or_else(|| missing("host", "web1.example.com"))?;
+    let path = merged
+        .path
+        .ok_or_else(|| missing("path", "/var/www/site/public_html"))?;
+    let url = merged
+        .url
+        .ok_or_else(|| missing("url", "https://example.com"))?;
+
+    // Where a merged value came from decides where an error about it points.
+    let origin = |field: &str, own_has: bool| -> Vec<Segment> {
+        if own_has {
+            vec![key("sites"), key(name), key(field)]
+        } else {
+            vec![key("defaults"), key(field)]
+        }
+    };
+
+    if host.trim().is_empty() || host.contains(char::is_whitespace) {
+        return Err(source.error_at(
+            format!("site `{name}`: `host` must be a host name or address, got `{host}`"),
+            &[key("sites"), key(name), key("host")],
+            Target::Value,
+        ));
+    }
+    if !path.starts_with('/') {
+        return Err(source
+            .error_at(
+                format!("site `{name}`: `path` must be absolute, got `{path}`"),
+                &[key("sites"), key(name), key("path")],
+                Target::Value,
+            )
+            .with_hint("the CMS root on the host, e.g. /var/www/acme/public_html"));
+    }
+    match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        _ => {
+            return Err(source
+                .error_at(
+                    format!("site `{name}`: `url` must be an http(s) URL, got `{url}`"),
+                    &[key("sites"), key(name), key("url")],
+                    Target::Value,
+                )
+                .with_hint("the site's public address, e.g. https://acme.example.com"))
+        }
+    }
+
+    let site_groups = merged.groups.unwrap_or_default();
+    for (i, group) in site_groups.iter().enumerate() {
+        if !groups.contains_key(group) {
+            let mut at = origin("groups", own_groups);
+            at.push(Segment::Index(i));
+            let hint = match did_you_mean(group, groups.keys().map(String::as_str)) {
+                Some(g) => format!("did you mean `{g}`?"),
+                None => format!(
+                    "define it under `groups:`, e.g. `groups: {{ {group}: {{ client: … }} }}`"
+                ),
+            };
+            return Err(source
+                .error_at(
+                    format!("site `{name}` is in group `{group}`, which is not defined"),
+                    &at,
+                    Target::Value,
+                )
+                .with_hint(hint));
+        }
+    }
+
+    let ssh = merged.ssh.unwrap_or_default();
+    let checks = merged.checks.unwrap_or_default();
+    for (i, check) in checks.iter().enumerate() {
+        if !check.path.starts_with('/') {
+            return Err(source.error_at(
+                format!(
+                    "site `{name}`: a check's `path` must start with `/`, got `{}`",
+                    check.path
+                ),
+                &[
+                    key("sites"),
+                    key(name),
+                    key("checks"),
+                    Segment::Index(i),
+                    key("path"),
+                ],
+                Target::Value,
+            ));
+        }
+    }
+
+    Ok(Site {
+        name: name.to_owned(),
+        host,
+        path: path.trim_end_matches('/').to_owned().replace("//", "/"),
+        url: url.trim_end_matches('/').to_owned(),
+        cms: merged.cms,
+        groups: site_groups,
+        ssh: SshSettings {
+            user: ssh.user,
+            port: ssh.port,
+            identity_file: ssh.identity_file.as_deref().map(expand_tilde),
+            known_hosts_file: ssh.known_hosts_file.as_deref().map(expand_tilde),
+        },
+        php: merged.php.unwrap_or_else(|| "php".to_owned()),
+        hold: merged.hold.unwrap_or_default(),
+        checks: checks.into_iter().map(Check::from).collect(),
+        backup_exclude: merged.backup.and_then(|b| b.exclude).unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Inventory, InputError> {
+        Inventory::from_source(&YamlSource::from_text(Path::new("inv.yml"), text))
+    }
+
+    #[test]
+    fn merges_defaults_key_by_key() {
+        let inv = load(
+            "defaults:\n  ssh: { user: deploy, port: 2222 }\n  php: php8.2\nsites:\n  a:\n    host: h\n    path: /srv/a/\n    url: https://a.example/\n    ssh: { user: acme }\n",
+        )
+        .unwrap();
+        let a = &inv.sites["a"];
+        assert_eq!(a.ssh.user.as_deref(), Some("acme"));
+        assert_eq!(a.ssh.port, Some(2222));
+        assert_eq!(a.php, "php8.2");
+        assert_eq!(a.path, "/srv/a");
+        assert_eq!(a.url, "https://a.example");
+    }
+
+    #[test]
+    fn undefined_group_points_at_the_reference() {
+        let err = load("groups:\n  acme: {}\nsites:\n  a:\n    host: h\n    path: /a\n    url: http://a\n    groups: [acme, acne2]\n").unwrap_err();
+        assert_eq!(err.location().unwrap(), "inv.yml:8:20");
+        assert!(err.message.contains("group `acne2`"), "{}", err.message);
+    }
+
+    #[test]
+    fn missing_host_points_at_the_site() {
+        let err = load("sites:\n  a:\n    path: /a\n    url: http://a\n").unwrap_err();
+        assert_eq!(err.location().unwrap(), "inv.yml:2:3");
+        assert_eq!(err.message, "site `a` has no `host`");
+    }
+}

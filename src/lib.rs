@@ -1,0 +1,22 @@
+//! tend looks after fleets of WordPress, Joomla and Magento sites over SSH: it reads an
+//! inventory of sites, gathers facts, and (in later versions) backs sites up, updates them,
+//! verifies them and rolls back what an update broke.
+//!
+//! The binary is glue; everything lives here, one concept per module:
+//! load (`inventory`, `playbook`, `select`) → connect (`remote`) → facts (`cms`) → run
+//! (`engine`), reporting through `events` to `ui`, the only module that prints.
+
+pub mod cli;
+pub mod cms;
+pub mod diagnostic;
+pub mod engine;
+pub mod events;
+pub mod inventory;
+pub mod paths;
+pub mod playbook;
+pub mod remote;
+pub mod secrets;
+pub mod select;
+pub mod site_error;
+pub mod ui;
+pub mod yaml_source;

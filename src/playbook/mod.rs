@@ -1,0 +1,116 @@
+//! Playbooks: the declarative list of steps a run applies to each selected site.
+//!
+//! A playbook is validated against the inventory it will run on (its `hosts:` must name
+//! sites or groups that exist) and against the safety rule of the contract: a playbook that
+//! changes sites must take a snapshot first, unless it explicitly opts out of rollback.
+
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+
+use crate::diagnostic::InputError;
+use crate::inventory::Inventory;
+use crate::select::SitePattern;
+use crate::yaml_source::{Segment, Target, YamlSource};
+pub use raw::{BackupStep, Level, OnFailure, Selection, Step, Switch, UpdateStep, VerifyStep};
+
+#[derive(Debug, Clone)]
+pub struct Playbook {
+    pub file: PathBuf,
+    pub name: String,
+    pub hosts: SitePattern,
+    pub forks: Option<usize>,
+    pub on_failure: OnFailure,
+    pub steps: Vec<Step>,
+}
+
+impl Playbook {
+    pub fn load(path: &Path, inventory: &Inventory) -> Result<Playbook, InputError> {
+        let source = YamlSource::read(path, "playbook")?;
+        Playbook::from_source(&source, inventory)
+    }
+
+    pub fn from_source(source: &YamlSource, inventory: &Inventory) -> Result<Playbook, InputError> {
+        if source.text.trim().is_empty() {
+            return Err(InputError::in_file(
+                "the playbook is empty",
+                &source.path,
+                &source.text,
+                None,
+            )
+            .with_hint("a playbook needs at least `name:` and `steps:`"));
+        }
+        let raw: raw::RawPlaybook = source.parse()?;
+        let key = Segment::key;
+        if raw.forks == Some(0) {
+            return Err(source.error_at(
+                "`forks` must be at least 1",
+                &[key("forks")],
+                Target::Value,
+            ));
+        }
+        if raw.steps.is_empty() {
+            return Err(source.error_at(
+                "the playbook has no steps",
+                &[key("steps")],
+                Target::Value,
+            ));
+        }
+        let hosts_text = raw
+            .hosts
+            .map(|h| h.0.join(","))
+            .unwrap_or_else(|| "all".to_owned());
+        let hosts = SitePattern::parse(&hosts_text, inventory).map_err(|e| {
+            source
+                .error_at(
+                    format!("hosts: {}", e.message),
+                    &[key("hosts")],
+                    Target::Value,
+                )
+                .with_optional_hint(e.hint)
+        })?;
+        for (i, step) in raw.steps.iter().enumerate() {
+            if let Step::Verify(Some(v)) = step {
+                for (j, check) in v.checks.iter().enumerate() {
+                    if !check.path.starts_with('/') {
+                        return Err(source.error_at(
+                            format!("a check's `path` must start with `/`, got `{}`", check.path),
+                            &[
+                                key("steps"),
+                                Segment::Index(i),
+                                key("verify"),
+                                key("checks"),
+                                Segment::Index(j),
+                                key("path"),
+                            ],
+                            Target::Value,
+                        ));
+                    }
+                }
+            }
+        }
+        if raw.on_failure == OnFailure::Rollback {
+            let first_backup = raw.steps.iter().position(|s| matches!(s, Step::Backup(_)));
+            let first_change = raw.steps.iter().position(|s| matches!(s, Step::Update(_)));
+            if let Some(change) = first_change {
+                if first_backup.is_none_or(|b| b > change) {
+                    return Err(source
+                        .error_at(
+                            "this step changes sites but no `backup` step comes before it, so a failed site could not be rolled back",
+                            &[key("steps"), Segment::Index(change)],
+                            Target::Value,
+                        )
+                        .with_hint("add `- backup: { label: pre-update }` before it, or set `on_failure: stop` (or `continue`) to run without rollback"));
+                }
+            }
+        }
+        Ok(Playbook {
+            file: source.path.clone(),
+            name: raw.name,
+            hosts,
+            forks: raw.forks,
+            on_failure: raw.on_failure,
+            steps: raw.steps,
+        })
+    }
+}

@@ -1,0 +1,174 @@
+//! A playbook exactly as written in YAML; unknown keys and steps are refused with positions.
+
+use std::fmt;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+
+use crate::inventory::raw::RawCheck;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlaybook {
+    pub name: String,
+    #[serde(default)]
+    pub hosts: Option<Hosts>,
+    pub forks: Option<usize>,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    pub steps: Vec<Step>,
+}
+
+/// `hosts: all`, `hosts: acme-*`, `hosts: "a, b"` or `hosts: [a, b]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hosts(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for Hosts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum OneOrMany {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match OneOrMany::deserialize(deserializer)? {
+            OneOrMany::One(s) => Hosts(vec![s]),
+            OneOrMany::Many(v) => Hosts(v),
+        })
+    }
+}
+
+/// What happens to a site when a step fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    /// Put the site back to the playbook's snapshot and verify it again.
+    #[default]
+    Rollback,
+    /// End the site's run, leave maintenance mode, keep the snapshot for a manual restore.
+    Stop,
+    /// Run the remaining steps; the site is reported failed.
+    Continue,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    Backup(#[serde(default)] Option<BackupStep>),
+    Maintenance(Switch),
+    Update(#[serde(default)] Option<UpdateStep>),
+    Verify(#[serde(default)] Option<VerifyStep>),
+    Prune(#[serde(default)] Option<PruneStep>),
+}
+
+impl Step {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Step::Backup(_) => "backup",
+            Step::Maintenance(_) => "maintenance",
+            Step::Update(_) => "update",
+            Step::Verify(_) => "verify",
+            Step::Prune(_) => "prune",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupStep {
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PruneStep {}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyStep {
+    #[serde(default)]
+    pub checks: Vec<RawCheck>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStep {
+    pub core: Option<Level>,
+    pub plugins: Option<Selection>,
+    pub themes: Option<Selection>,
+    pub extensions: Option<Selection>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+/// How far a version may move: semver levels of the normalised version number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    None,
+    Patch,
+    Minor,
+    Major,
+}
+
+/// `all`, `none`, or a list of slugs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    None,
+    Only(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Selection {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SelectionVisitor;
+        impl<'de> Visitor<'de> for SelectionVisitor {
+            type Value = Selection;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`all`, `none` or a list of slugs")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Selection, E> {
+                match v {
+                    "all" => Ok(Selection::All),
+                    "none" => Ok(Selection::None),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Selection, A::Error> {
+                let mut slugs = Vec::new();
+                while let Some(slug) = seq.next_element::<String>()? {
+                    slugs.push(slug);
+                }
+                Ok(Selection::Only(slugs))
+            }
+        }
+        deserializer.deserialize_any(SelectionVisitor)
+    }
+}
+
+/// `maintenance: on|off` (also `true|false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Switch(pub bool);
+
+impl<'de> Deserialize<'de> for Switch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SwitchVisitor;
+        impl<'de> Visitor<'de> for SwitchVisitor {
+            type Value = Switch;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`on` or `off`")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Switch, E> {
+                Ok(Switch(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Switch, E> {
+                match v {
+                    "on" => Ok(Switch(true)),
+                    "off" => Ok(Switch(false)),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(SwitchVisitor)
+    }
+}

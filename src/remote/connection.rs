@@ -1,0 +1,288 @@
+//! One multiplexed SSH connection to a host, shared by every site on it.
+//!
+//! Commands run as channels of the master connection; a semaphore caps how many are open
+//! at once, because sshd refuses channels beyond its `MaxSessions` (10 by default) and a
+//! refused channel would look like a failed command. Output is streamed: a caller either
+//! collects it with a size cap ([`Connection::run`]) or hands a writer that receives it as
+//! it arrives ([`Connection::stream_to`]), so a 20 GB archive never sits in memory.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use openssh::{Session, Stdio};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::Semaphore;
+
+use super::error::{tail_lines, RemoteError};
+use super::quote::RemoteCommand;
+use crate::events::{Event, SharedReporter};
+
+/// Lines of a failed command's stderr kept for the error report.
+const STDERR_TAIL_LINES: usize = 20;
+/// Bytes of stderr kept while a command runs (only the end matters).
+const STDERR_KEEP_BYTES: usize = 16 * 1024;
+
+pub struct Connection {
+    session: Session,
+    channels: Semaphore,
+    destination: String,
+    reporter: SharedReporter,
+}
+
+/// What a finished command left: its stdout (when collected) and the end of its stderr.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Output {
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+}
+
+impl Connection {
+    pub(super) fn new(
+        session: Session,
+        max_channels: usize,
+        destination: String,
+        reporter: SharedReporter,
+    ) -> Connection {
+        Connection {
+            session,
+            channels: Semaphore::new(max_channels.max(1)),
+            destination,
+            reporter,
+        }
+    }
+
+    /// `user@host:port`, as shown in messages.
+    pub fn destination(&self) -> &str {
+        &self.destination
+    }
+
+    /// Runs `command`, feeding it `stdin`, and collects stdout up to `limit` bytes.
+    /// A non-zero exit is an error carrying the command and the tail of stderr.
+    pub async fn run(
+        &self,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Output, RemoteError> {
+        let mut sink = CappedBuffer {
+            data: Vec::new(),
+            limit,
+            overflowed: false,
+        };
+        let result = self.execute(command, stdin, &mut sink).await;
+        if sink.overflowed {
+            return Err(RemoteError::OutputTooLarge {
+                destination: self.destination.clone(),
+                command: command.to_string(),
+                limit,
+            });
+        }
+        let stderr = result?;
+        Ok(Output {
+            stdout: sink.data,
+            stderr,
+        })
+    }
+
+    /// Runs `command` and writes its stdout into `sink` as it arrives; returns the bytes
+    /// written and the tail of stderr. The sink is flushed but not shut down.
+    pub async fn stream_to<W>(
+        &self,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        sink: &mut W,
+    ) -> Result<(u64, String), RemoteError>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        let mut counting = CountingWriter {
+            inner: sink,
+            count: 0,
+        };
+        let stderr = self.execute(command, stdin, &mut counting).await?;
+        Ok((counting.count, stderr))
+    }
+
+    async fn execute<W>(
+        &self,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        sink: &mut W,
+    ) -> Result<String, RemoteError>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
+        let _permit = self
+            .channels
+            .acquire()
+            .await
+            .map_err(|_| self.transport(command, "connection closed"))?;
+        let shown = command.to_string();
+        self.reporter.event(&Event::Command {
+            destination: &self.destination,
+            command: &shown,
+        });
+        let mut child = self
+            .session
+            .raw_command(command.as_str())
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| self.transport(command, &e.to_string()))?;
+
+        let mut child_stdin = child.stdin().take();
+        let mut child_stdout = child
+            .stdout()
+            .take()
+            .ok_or_else(|| self.transport(command, "no stdout pipe"))?;
+        let mut child_stderr = child
+            .stderr()
+            .take()
+            .ok_or_else(|| self.transport(command, "no stderr pipe"))?;
+
+        let feed = async {
+            if let (Some(pipe), Some(data)) = (child_stdin.as_mut(), stdin) {
+                // A command may exit without reading all its input; that is its business,
+                // its exit status tells.
+                let _ = pipe.write_all(data).await;
+                let _ = pipe.shutdown().await;
+            }
+            drop(child_stdin.take());
+        };
+        let copy_out = async {
+            let copied = copy_stream(&mut child_stdout, sink).await;
+            sink.flush().await.and(copied)
+        };
+        let collect_err = async {
+            let mut kept: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                match child_stderr.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        kept.extend_from_slice(&buf[..n]);
+                        if kept.len() > 2 * STDERR_KEEP_BYTES {
+                            kept.drain(..kept.len() - STDERR_KEEP_BYTES);
+                        }
+                    }
+                }
+            }
+            String::from_utf8_lossy(&kept).into_owned()
+        };
+        let ((), copied, stderr) = tokio::join!(feed, copy_out, collect_err);
+        if let Err(e) = copied {
+            // The sink refused data (e.g. a capped buffer is full, a disk is full): stop the
+            // remote side by closing our end, and report it.
+            drop(child_stdout);
+            let _ = child.disconnect().await;
+            return Err(self.transport(command, &e.to_string()));
+        }
+        drop(child_stdout);
+        drop(child_stderr);
+        let status = child.wait().await;
+        match status {
+            Ok(status) if status.success() => Ok(stderr),
+            Ok(status) => Err(RemoteError::CommandFailed {
+                destination: self.destination.clone(),
+                command: shown,
+                status: status.code(),
+                stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
+            }),
+            Err(openssh::Error::RemoteProcessTerminated) => Err(RemoteError::CommandFailed {
+                destination: self.destination.clone(),
+                command: shown,
+                status: None,
+                stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
+            }),
+            Err(e) => Err(self.transport(command, &e.to_string())),
+        }
+    }
+
+    fn transport(&self, command: &RemoteCommand, detail: &str) -> RemoteError {
+        RemoteError::Transport {
+            destination: self.destination.clone(),
+            command: command.to_string(),
+            detail: detail.to_owned(),
+        }
+    }
+
+    pub(super) async fn close(self) {
+        let _ = self.session.close().await;
+    }
+}
+
+async fn copy_stream<R, W>(reader: &mut R, writer: &mut W) -> std::io::Result<u64>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    tokio::io::copy(reader, writer).await
+}
+
+/// Collects output up to a limit; past it, refuses writes so the copy stops.
+struct CappedBuffer {
+    data: Vec<u8>,
+    limit: usize,
+    overflowed: bool,
+}
+
+impl AsyncWrite for CappedBuffer {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.data.len() + buf.len() > self.limit {
+            self.overflowed = true;
+            return Poll::Ready(Err(std::io::Error::other("output limit exceeded")));
+        }
+        self.data.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+struct CountingWriter<'a, W> {
+    inner: &'a mut W,
+    count: u64,
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for CountingWriter<'_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        match Pin::new(&mut *this.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                this.count += n as u64;
+                Poll::Ready(Ok(n))
+            }
+            other => other,
+        }
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(cx)
+    }
+}

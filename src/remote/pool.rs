@@ -1,0 +1,206 @@
+//! The set of SSH connections a run uses: one per endpoint, opened on first use.
+//!
+//! Fifty sites on one host must cost one SSH handshake, not fifty: every site asks the pool
+//! for its endpoint's connection, the first ask opens it and the others wait for (and then
+//! share) the same one. A failed connection is remembered too, so the other sites on an
+//! unreachable host fail at once with the same clear reason instead of each waiting for
+//! their own timeout.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use openssh::{ControlPersist, KnownHosts, SessionBuilder};
+use tokio::sync::OnceCell;
+
+use super::connection::Connection;
+use super::error::{classify_connect_failure, ConnectFailure, RemoteError};
+use crate::events::{Event, SharedReporter};
+use crate::inventory::Site;
+
+/// Everything that makes two sites' connections the same connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+impl Endpoint {
+    pub fn of(site: &Site) -> Endpoint {
+        Endpoint {
+            host: site.host.clone(),
+            user: site.ssh.user.clone(),
+            port: site.ssh.port,
+            identity_file: site.ssh.identity_file.clone(),
+            known_hosts_file: site.ssh.known_hosts_file.clone(),
+        }
+    }
+
+    /// `user@host:port` with what is known (the rest comes from ~/.ssh/config).
+    pub fn label(&self) -> String {
+        let mut out = String::new();
+        if let Some(user) = &self.user {
+            out.push_str(user);
+            out.push('@');
+        }
+        out.push_str(&self.host);
+        if let Some(port) = self.port {
+            out.push(':');
+            out.push_str(&port.to_string());
+        }
+        out
+    }
+}
+
+type Slot = Arc<OnceCell<Result<Arc<Connection>, RemoteError>>>;
+
+pub struct Pool {
+    control_dir: tempfile::TempDir,
+    connect_timeout: Duration,
+    max_channels: usize,
+    reporter: SharedReporter,
+    slots: Mutex<HashMap<Endpoint, Slot>>,
+}
+
+/// How long a master connection left behind by a killed tend lingers before exiting.
+const MASTER_IDLE_EXIT_SECS: usize = 600;
+
+impl Pool {
+    pub fn new(
+        connect_timeout: Duration,
+        max_channels: usize,
+        reporter: SharedReporter,
+    ) -> std::io::Result<Pool> {
+        // Control sockets need a short path (sun_path is ~108 bytes) private to us.
+        let control_dir = tempfile::Builder::new().prefix("tend-ssh-").tempdir()?;
+        Ok(Pool {
+            control_dir,
+            connect_timeout,
+            max_channels,
+            reporter,
+            slots: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The connection for `endpoint`, opening it if this is the first ask.
+    pub async fn connect(&self, endpoint: &Endpoint) -> Result<Arc<Connection>, RemoteError> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(endpoint.clone()).or_default().clone()
+        };
+        slot.get_or_init(|| self.open(endpoint)).await.clone()
+    }
+
+    /// How many connections were opened successfully so far.
+    pub fn open_connections(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .values()
+            .filter(|s| matches!(s.get(), Some(Ok(_))))
+            .count()
+    }
+
+    async fn open(&self, endpoint: &Endpoint) -> Result<Arc<Connection>, RemoteError> {
+        let label = endpoint.label();
+        let mut builder = SessionBuilder::default();
+        builder
+            .known_hosts_check(KnownHosts::Strict)
+            .connect_timeout(self.connect_timeout)
+            .server_alive_interval(Duration::from_secs(15))
+            .control_directory(self.control_dir.path())
+            .control_persist(ControlPersist::IdleFor(
+                std::num::NonZeroUsize::new(MASTER_IDLE_EXIT_SECS).expect("non-zero"),
+            ));
+        if let Some(user) = &endpoint.user {
+            builder.user(user.clone());
+        }
+        if let Some(port) = endpoint.port {
+            builder.port(port);
+        }
+        if let Some(key) = &endpoint.identity_file {
+            builder.keyfile(key);
+        }
+        if let Some(known) = &endpoint.known_hosts_file {
+            builder.user_known_hosts_file(known);
+        }
+        let connect_failed = |failure: ConnectFailure, detail: String| RemoteError::Connect {
+            destination: label.clone(),
+            failure,
+            known_hosts: endpoint
+                .known_hosts_file
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            detail,
+        };
+        // ConnectTimeout covers the TCP connect; the handshake and authentication get a
+        // bound of their own so that a host that accepts and then stalls can't hang a run.
+        let overall = self.connect_timeout + Duration::from_secs(20);
+        let session = match tokio::time::timeout(overall, builder.connect_mux(&endpoint.host)).await
+        {
+            Err(_) => {
+                return Err(connect_failed(
+                    ConnectFailure::Unreachable,
+                    format!("no answer within {} s", overall.as_secs()),
+                ))
+            }
+            Ok(Err(openssh::Error::Connect(e))) => {
+                let text = e.to_string();
+                return Err(connect_failed(
+                    classify_connect_failure(&text),
+                    ssh_detail(&text),
+                ));
+            }
+            Ok(Err(e)) => {
+                let mut text = e.to_string();
+                if let Some(source) = std::error::Error::source(&e) {
+                    text = format!("{text}: {source}");
+                }
+                return Err(connect_failed(
+                    classify_connect_failure(&text),
+                    ssh_detail(&text),
+                ));
+            }
+            Ok(Ok(session)) => session,
+        };
+        self.reporter.event(&Event::Connected {
+            destination: &label,
+        });
+        Ok(Arc::new(Connection::new(
+            session,
+            self.max_channels,
+            label,
+            self.reporter.clone(),
+        )))
+    }
+
+    /// Closes every master connection (they would otherwise linger until their idle
+    /// timeout).
+    pub async fn shutdown(self) {
+        let slots = std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()));
+        for (_, slot) in slots {
+            let Ok(cell) = Arc::try_unwrap(slot) else {
+                continue;
+            };
+            if let Some(Ok(conn)) = cell.into_inner() {
+                if let Ok(conn) = Arc::try_unwrap(conn) {
+                    conn.close().await;
+                }
+            }
+        }
+    }
+}
+
+/// ssh's own words, without the banner of `@` lines it prints around host key warnings.
+fn ssh_detail(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '@'))
+        .filter(|l| !l.starts_with("@ ") && !l.starts_with("@    "))
+        .filter(|l| !l.starts_with("IT IS POSSIBLE") && !l.starts_with("Someone could be"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

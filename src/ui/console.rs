@@ -1,0 +1,124 @@
+//! The reporter behind every mode: log lines on stderr, with a progress bar above them
+//! when stderr is a terminal.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::style::Style;
+use crate::events::{Event, Level, Reporter};
+use crate::secrets::mask;
+
+pub struct ConsoleReporter {
+    bars: bool,
+    min_level: Level,
+    style: Style,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl ConsoleReporter {
+    pub fn new(bars: bool, min_level: Level, style: Style) -> ConsoleReporter {
+        ConsoleReporter {
+            bars,
+            min_level,
+            style,
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn line(&self, level: Level, text: &str) {
+        if level < self.min_level {
+            return;
+        }
+        let text = mask(text);
+        let bar = self.bar.lock().unwrap_or_else(|e| e.into_inner());
+        match bar.as_ref() {
+            Some(bar) => bar.suspend(|| eprintln!("{text}")),
+            None => {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{text}");
+            }
+        }
+    }
+}
+
+impl Reporter for ConsoleReporter {
+    fn event(&self, event: &Event<'_>) {
+        match *event {
+            Event::Begin { what, total } => {
+                if self.bars && total > 0 {
+                    let bar = ProgressBar::with_draw_target(
+                        Some(total as u64),
+                        ProgressDrawTarget::stderr(),
+                    );
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{spinner} {prefix} [{bar:30}] {pos}/{len} {wide_msg}",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
+                    );
+                    bar.set_prefix(what.to_owned());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    *self.bar.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+                } else {
+                    self.line(Level::Detail, &format!("{what}: {total} site(s)"));
+                }
+            }
+            Event::SiteStarted { site } => {
+                if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    bar.set_message(site.to_owned());
+                }
+            }
+            Event::Step { site, step } => self.line(Level::Detail, &format!("{site}: {step}")),
+            Event::SiteFinished { site, ok, error } => {
+                if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+                    bar.inc(1);
+                }
+                if ok {
+                    self.line(Level::Info, &format!("{site}: {}", self.style.good("ok")));
+                } else {
+                    let why = error.unwrap_or("failed");
+                    self.line(
+                        Level::Error,
+                        &format!("{site}: {} {why}", self.style.bad("failed:")),
+                    );
+                }
+            }
+            Event::Connected { destination } => self.line(
+                Level::Detail,
+                &format!("ssh: connected to {destination} (shared by its sites)"),
+            ),
+            Event::Command {
+                destination,
+                command,
+            } => self.line(
+                Level::Detail,
+                &format!("ssh {destination}: {}", self.style.dim(command)),
+            ),
+            Event::Log {
+                level,
+                site,
+                message,
+            } => {
+                let tag = match level {
+                    Level::Warning => self.style.warn("warning:"),
+                    Level::Error => self.style.bad("error:"),
+                    _ => String::new(),
+                };
+                let text = match site {
+                    Some(site) => format!("{site}: {tag} {message}"),
+                    None => format!("{tag} {message}"),
+                };
+                self.line(level, text.trim_start());
+            }
+            Event::End => {
+                if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    bar.finish_and_clear();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! Everything the user sees. The only module that prints, knows indicatif or colours.
+//!
+//! The output policy (after uv): data on stdout — a table for people, one JSON document
+//! with `--json`; progress and logs on stderr; bars only when stderr is a terminal and
+//! neither `--json` nor `-q` is given; no colour when `NO_COLOR` is set or the stream is
+//! not a terminal; secrets masked in everything shown.
+
+pub mod console;
+pub mod facts_view;
+pub mod style;
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use crate::events::{Level, SharedReporter};
+
+/// How the user asked tend to talk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputMode {
+    pub json: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+/// The reporter for this invocation: progress bars on a terminal, plain log lines
+/// otherwise (cron, pipes, `--json`), only warnings and errors with `-q`.
+pub fn reporter(mode: OutputMode) -> SharedReporter {
+    let stderr_tty = std::io::stderr().is_terminal();
+    let min_level = if mode.quiet {
+        Level::Warning
+    } else if mode.verbose {
+        Level::Detail
+    } else {
+        Level::Info
+    };
+    let bars = stderr_tty && !mode.json && !mode.quiet;
+    Arc::new(console::ConsoleReporter::new(
+        bars,
+        min_level,
+        style::Style::for_stderr(),
+    ))
+}
