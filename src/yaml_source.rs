@@ -87,7 +87,10 @@ impl YamlSource {
             column: l.column(),
         });
         let full = strip_positions(&error.to_string());
-        let hint = unknown_key_hint(&full);
+        let hint = unknown_key_hint(&full).or_else(|| {
+            full.contains("while parsing a block")
+                .then(|| "check the indentation of this line and of the line above it".to_owned())
+        });
         let message = humanize(&full);
         InputError::in_file(message, &self.path, &self.text, position).with_optional_hint(hint)
     }
@@ -122,6 +125,10 @@ fn humanize(message: &str) -> String {
         .replace("unknown field", "unknown key")
         .replace("missing field", "missing key")
         .replace("unknown variant", "unknown value")
+        .replace(
+            "expected one of `backup`",
+            "expected a step: one of `backup`",
+        )
 }
 
 /// For "unknown field `x`, expected one of `a`, `b`": the closest expected name.

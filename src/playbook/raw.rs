@@ -51,14 +51,57 @@ pub enum OnFailure {
     Continue,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// One step: a mapping with a single key naming it, e.g. `- backup: { label: nightly }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    Backup(#[serde(default)] Option<BackupStep>),
+    Backup(Option<BackupStep>),
     Maintenance(Switch),
-    Update(#[serde(default)] Option<UpdateStep>),
-    Verify(#[serde(default)] Option<VerifyStep>),
-    Prune(#[serde(default)] Option<PruneStep>),
+    Update(Option<UpdateStep>),
+    Verify(Option<VerifyStep>),
+    Prune(Option<PruneStep>),
+}
+
+pub const STEP_NAMES: &[&str] = &["backup", "maintenance", "update", "verify", "prune"];
+
+impl<'de> Deserialize<'de> for Step {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StepVisitor;
+        impl<'de> Visitor<'de> for StepVisitor {
+            type Value = Step;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a step: a mapping with one key, one of `backup`, `maintenance`, `update`, `verify`, `prune`")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
+                let name: String = map
+                    .next_key()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let step = match name.as_str() {
+                    "backup" => Step::Backup(map.next_value()?),
+                    "maintenance" => Step::Maintenance(map.next_value()?),
+                    "update" => Step::Update(map.next_value()?),
+                    "verify" => Step::Verify(map.next_value()?),
+                    "prune" => Step::Prune(map.next_value()?),
+                    other => return Err(de::Error::unknown_variant(other, STEP_NAMES)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "a step has exactly one key, but `{name}` is followed by `{extra}`; start a new step with `- {extra}: …`"
+                    )));
+                }
+                Ok(step)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Step, E> {
+                match v {
+                    "backup" => Ok(Step::Backup(None)),
+                    "update" => Ok(Step::Update(None)),
+                    "verify" => Ok(Step::Verify(None)),
+                    "prune" => Ok(Step::Prune(None)),
+                    other => Err(de::Error::unknown_variant(other, STEP_NAMES)),
+                }
+            }
+        }
+        deserializer.deserialize_any(StepVisitor)
+    }
 }
 
 impl Step {
