@@ -220,11 +220,11 @@ impl<'de> Visitor<'de> for Seek<'_> {
         let mut index = 0;
         loop {
             if index == *wanted {
-                let found = seq.next_element_seed(Seek {
+                seq.next_element_seed(Seek {
                     path: rest,
                     target: self.target,
                 })?;
-                return Ok(found.unwrap_or(()));
+                return Ok(());
             }
             if seq.next_element::<IgnoredAny>()?.is_none() {
                 return Ok(());

@@ -21,6 +21,8 @@ use crate::events::{Event, SharedReporter};
 const STDERR_TAIL_LINES: usize = 20;
 /// Bytes of stderr kept while a command runs (only the end matters).
 const STDERR_KEEP_BYTES: usize = 16 * 1024;
+/// How often a channel refused by sshd (MaxSessions) is asked for again before giving up.
+const CHANNEL_OPEN_ATTEMPTS: u32 = 40;
 
 pub struct Connection {
     session: Session,
@@ -128,19 +130,7 @@ impl Connection {
             destination: &self.destination,
             command: &shown,
         });
-        let mut child = self
-            .session
-            .raw_command(command.as_str())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .await
-            .map_err(|e| self.transport(command, &e.to_string()))?;
+        let mut child = self.spawn(command, stdin.is_some()).await?;
 
         let mut child_stdin = child.stdin().take();
         let mut child_stdout = child
@@ -206,7 +196,45 @@ impl Connection {
                 status: None,
                 stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
             }),
-            Err(e) => Err(self.transport(command, &e.to_string())),
+            Err(e) => Err(self.transport(command, &error_chain(&e))),
+        }
+    }
+
+    /// Opens a channel for `command`. sshd counts a channel as open until it has finished
+    /// closing it, so right after one of ours ends, a new one can still be refused for
+    /// exceeding `MaxSessions`; the command has not started then, and we try again shortly.
+    async fn spawn(
+        &self,
+        command: &RemoteCommand,
+        with_stdin: bool,
+    ) -> Result<openssh::Child<&Session>, RemoteError> {
+        let mut delay = std::time::Duration::from_millis(20);
+        let mut attempts = 0;
+        loop {
+            let spawned = self
+                .session
+                .raw_command(command.as_str())
+                .stdin(if with_stdin {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                })
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .await;
+            match spawned {
+                Ok(child) => return Ok(child),
+                Err(e) => {
+                    let detail = error_chain(&e);
+                    attempts += 1;
+                    if !detail.contains("open refused") || attempts >= CHANNEL_OPEN_ATTEMPTS {
+                        return Err(self.transport(command, &detail));
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_millis(500));
+                }
+            }
         }
     }
 
@@ -221,6 +249,18 @@ impl Connection {
     pub(super) async fn close(self) {
         let _ = self.session.close().await;
     }
+}
+
+/// An error with its causes, `outer: inner: innermost`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn copy_stream<R, W>(reader: &mut R, writer: &mut W) -> std::io::Result<u64>

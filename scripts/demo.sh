@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The main job on a local sandbox: installs what is missing, builds tend, starts a sandbox
+# WordPress site on loopback (real sshd, MariaDB, PHP) and runs `tend facts` against it.
+# The sandbox goes away when the script ends; pass --keep to leave it running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+keep=0
+[[ "${1:-}" == "--keep" ]] && keep=1
+
+bash scripts/install-deps.sh
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "demo.sh: cargo not found: install Rust (https://rustup.rs) and run again" >&2
+  exit 1
+fi
+cargo build --release --locked
+tend=$PWD/target/release/tend
+
+sandbox=$(mktemp -d "${TMPDIR:-/tmp}/tend-demo.XXXXXX")
+if ((keep)); then
+  bash scripts/lab.sh up "$sandbox" --sites 2 >/dev/null
+else
+  bash scripts/lab.sh up "$sandbox" --sites 2 --watch $$ >/dev/null
+fi
+inventory=$sandbox/inventory.yml
+
+echo "== the sandbox inventory ($inventory)"
+cat "$inventory"
+echo
+echo "== tend check"
+"$tend" -i "$inventory" check playbooks/monthly-update.yml playbooks/nightly-backup.yml
+echo
+echo "== tend facts"
+"$tend" -i "$inventory" facts
+echo
+echo "== tend --json facts"
+"$tend" -i "$inventory" --json facts
+echo
+if ((keep)); then
+  echo "The sandbox keeps running: $tend -i $inventory facts"
+  echo "Stop it with: bash scripts/lab.sh down $sandbox"
+fi

@@ -1,0 +1,205 @@
+//! The test lab, seen from Rust: real sshd, MariaDB, PHP and WordPress on loopback, started
+//! by `scripts/lab.sh` and torn down by its watchdog when the test process exits.
+//!
+//! A test binary shares one lab ([`Lab::shared`]); tests that change a site add their own
+//! with [`Lab::add_site`] so that tests can run in parallel.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct Lab {
+    pub dir: PathBuf,
+    vars: std::sync::Mutex<HashMap<String, String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LabSite {
+    pub name: String,
+    pub path: PathBuf,
+    pub url: String,
+    pub db_name: String,
+    pub db_user: String,
+    pub db_password: String,
+}
+
+pub struct Outcome {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the real tend binary in `dir`.
+pub fn tend(dir: &Path, args: &[&str]) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TEND_INVENTORY")
+        .output()
+        .expect("run tend");
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn run_checked(cmd: &mut Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{what} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Lab {
+    /// The lab of this test binary (two WordPress sites), started on first use.
+    pub fn shared() -> &'static Lab {
+        static LAB: OnceLock<Lab> = OnceLock::new();
+        LAB.get_or_init(|| Lab::start(2))
+    }
+
+    /// Starts a new lab with `sites` WordPress sites; it goes away with this process.
+    pub fn start(sites: usize) -> Lab {
+        let dir = tempfile::Builder::new()
+            .prefix("tend-lab-")
+            .tempdir()
+            .expect("lab dir")
+            .keep();
+        let script = repo_root().join("scripts/lab.sh");
+        run_checked(
+            Command::new("bash")
+                .arg(&script)
+                .arg("up")
+                .arg(&dir)
+                .arg("--sites")
+                .arg(sites.to_string())
+                .arg("--watch")
+                .arg(std::process::id().to_string()),
+            "scripts/lab.sh up",
+        );
+        let lab = Lab {
+            dir,
+            vars: std::sync::Mutex::new(HashMap::new()),
+        };
+        lab.reload();
+        lab
+    }
+
+    fn reload(&self) {
+        let env = self.dir.join("lab.env");
+        let out = run_checked(
+            Command::new("bash").arg("-c").arg(
+                "set -a; . \"$1\"; for v in ${!LAB_@} ${!SITE_@}; do printf '%s=%s\\0' \"$v\" \"${!v}\"; done",
+            ).arg("_").arg(&env),
+            "read lab.env",
+        );
+        let vars = out
+            .split('\0')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        *self.vars.lock().unwrap() = vars;
+    }
+
+    pub fn var(&self, name: &str) -> String {
+        self.vars
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("lab.env has no {name}"))
+    }
+
+    /// Adds a WordPress site of its own for a test that changes things.
+    pub fn add_site(&self, name: &str) -> LabSite {
+        let script = repo_root().join("scripts/lab.sh");
+        run_checked(
+            Command::new("bash")
+                .arg(&script)
+                .arg("add-site")
+                .arg(&self.dir)
+                .arg(name),
+            "scripts/lab.sh add-site",
+        );
+        self.reload();
+        self.site(name)
+    }
+
+    pub fn site(&self, name: &str) -> LabSite {
+        LabSite {
+            name: name.to_owned(),
+            path: PathBuf::from(self.var(&format!("SITE_{name}_PATH"))),
+            url: self.var(&format!("SITE_{name}_URL")),
+            db_name: self.var(&format!("SITE_{name}_DB_NAME")),
+            db_user: self.var(&format!("SITE_{name}_DB_USER")),
+            db_password: self.var(&format!("SITE_{name}_DB_PASSWORD")),
+        }
+    }
+
+    pub fn ssh_port(&self) -> u16 {
+        self.var("LAB_SSH_PORT").parse().unwrap()
+    }
+
+    /// The `defaults:` block reaching this lab's sshd.
+    pub fn ssh_defaults(&self) -> String {
+        format!(
+            "defaults:\n  ssh: {{ user: {}, port: {}, identity_file: '{}', known_hosts_file: '{}' }}\n",
+            self.var("LAB_USER"),
+            self.ssh_port(),
+            self.var("LAB_SSH_KEY"),
+            self.var("LAB_KNOWN_HOSTS"),
+        )
+    }
+
+    /// An inventory with `entries` (name, site root, url) on this lab's host.
+    pub fn inventory(&self, entries: &[(&str, &Path, &str)]) -> String {
+        let mut text = self.ssh_defaults();
+        text.push_str("sites:\n");
+        for (name, path, url) in entries {
+            text.push_str(&format!(
+                "  {name}:\n    host: 127.0.0.1\n    path: '{}'\n    url: {url}\n",
+                path.display().to_string().replace('\'', "''")
+            ));
+        }
+        text
+    }
+
+    /// Runs SQL as the lab's database root and returns the tab-separated rows.
+    pub fn sql(&self, database: &str, query: &str) -> String {
+        run_checked(
+            Command::new("mariadb")
+                .arg(format!(
+                    "--defaults-file={}",
+                    self.dir.join("mysql/root.cnf").display()
+                ))
+                .arg("--batch")
+                .arg("--skip-column-names")
+                .arg(database)
+                .arg("-e")
+                .arg(query),
+            "mariadb",
+        )
+    }
+
+    /// How many SSH logins the lab's sshd has accepted (its log is cleared at start).
+    pub fn accepted_logins(&self) -> usize {
+        let log = std::fs::read_to_string(self.dir.join("ssh/sshd.log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains("Accepted publickey"))
+            .count()
+    }
+}
