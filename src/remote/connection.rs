@@ -150,10 +150,11 @@ impl Connection {
                 let _ = pipe.shutdown().await;
             }
             drop(child_stdin.take());
+            Ok::<(), std::io::Error>(())
         };
         let copy_out = async {
-            let copied = copy_stream(&mut child_stdout, sink).await;
-            sink.flush().await.and(copied)
+            copy_stream(&mut child_stdout, sink).await?;
+            sink.flush().await
         };
         let collect_err = async {
             let mut kept: Vec<u8> = Vec::new();
@@ -169,16 +170,20 @@ impl Connection {
                     }
                 }
             }
-            String::from_utf8_lossy(&kept).into_owned()
+            Ok(String::from_utf8_lossy(&kept).into_owned())
         };
-        let ((), copied, stderr) = tokio::join!(feed, copy_out, collect_err);
-        if let Err(e) = copied {
-            // The sink refused data (e.g. a capped buffer is full, a disk is full): stop the
-            // remote side by closing our end, and report it.
-            drop(child_stdout);
-            let _ = child.disconnect().await;
-            return Err(self.transport(command, &e.to_string()));
-        }
+        // If the sink refuses data (a capped buffer is full, a disk is full), the other
+        // halves are dropped at once: waiting for stderr to end would wait forever for a
+        // command blocked on writing to us.
+        let stderr = match tokio::try_join!(feed, copy_out, collect_err) {
+            Ok(((), (), stderr)) => stderr,
+            Err(e) => {
+                drop(child_stdout);
+                drop(child_stderr);
+                let _ = child.disconnect().await;
+                return Err(self.transport(command, &e.to_string()));
+            }
+        };
         drop(child_stdout);
         drop(child_stderr);
         let status = child.wait().await;
