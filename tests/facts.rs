@@ -205,8 +205,11 @@ fn a_wrong_host_key_fails_that_site_and_says_so() {
     let lab = Lab::shared();
     let s1 = lab.site("site1");
     let work = tempfile::tempdir().unwrap();
+    // Key files in a directory with a space: ssh options must carry the path whole.
+    let keys = work.path().join("keys dir");
+    std::fs::create_dir(&keys).unwrap();
     // Another key in known_hosts for the lab's address: what a man in the middle looks like.
-    let key = work.path().join("other_key");
+    let key = keys.join("other_key");
     let status = std::process::Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(&key)
@@ -214,17 +217,23 @@ fn a_wrong_host_key_fails_that_site_and_says_so() {
         .unwrap();
     assert!(status.success());
     let other = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-    let fake_known = work.path().join("known_hosts_wrong");
+    let fake_known = keys.join("known_hosts_wrong");
     std::fs::write(
         &fake_known,
         format!("[127.0.0.1]:{} {}", lab.ssh_port(), other),
     )
     .unwrap();
-    let empty_known = work.path().join("known_hosts_empty");
+    let empty_known = keys.join("known_hosts_empty");
     std::fs::write(&empty_known, "").unwrap();
 
+    let right_known = keys.join("known_hosts_right");
+    std::fs::copy(lab.var("LAB_KNOWN_HOSTS"), &right_known).unwrap();
     let mut inventory = lab.inventory(&[("good", &s1.path, &s1.url)]);
-    for (name, known) in [("spoofed", &fake_known), ("stranger", &empty_known)] {
+    for (name, known) in [
+        ("spoofed", &fake_known),
+        ("stranger", &empty_known),
+        ("spaced", &right_known),
+    ] {
         inventory.push_str(&format!(
             "  {name}:\n    host: 127.0.0.1\n    path: '{}'\n    url: {}\n    ssh: {{ known_hosts_file: '{}' }}\n",
             s1.path.display(),
@@ -235,6 +244,11 @@ fn a_wrong_host_key_fails_that_site_and_says_so() {
     let (code, doc, stderr) = json_facts(work.path(), &inventory, &[]);
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(site(&doc, "good")["ok"], true);
+    assert_eq!(
+        site(&doc, "spaced")["ok"],
+        true,
+        "a known_hosts path with a space works"
+    );
     let spoofed = site(&doc, "spoofed")["error"].as_str().unwrap().to_owned();
     assert!(
         spoofed.contains("host key verification failed"),

@@ -7,7 +7,7 @@
 //! their own timeout.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -125,7 +125,7 @@ impl Pool {
             builder.keyfile(key);
         }
         if let Some(known) = &endpoint.known_hosts_file {
-            builder.user_known_hosts_file(known);
+            builder.user_known_hosts_file(ssh_option_value(known));
         }
         let connect_failed = |failure: ConnectFailure, detail: String| RemoteError::Connect {
             destination: label.clone(),
@@ -194,6 +194,17 @@ impl Pool {
     }
 }
 
+/// A path as the value of an `ssh -o Option=value`: ssh splits option values at spaces
+/// and reads quotes, so a path with such characters goes in double quotes, escaped.
+fn ssh_option_value(path: &Path) -> PathBuf {
+    let text = path.to_string_lossy();
+    if !text.contains([' ', '\t', '"', '\'', '\\']) {
+        return path.to_path_buf();
+    }
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    PathBuf::from(format!("\"{escaped}\""))
+}
+
 /// ssh's own words, without the banner of `@` lines it prints around host key warnings.
 fn ssh_detail(text: &str) -> String {
     text.lines()
@@ -203,4 +214,22 @@ fn ssh_detail(text: &str) -> String {
         .filter(|l| !l.starts_with("IT IS POSSIBLE") && !l.starts_with("Someone could be"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_values_with_spaces_are_quoted_for_ssh() {
+        assert_eq!(ssh_option_value(Path::new("/a/b")), PathBuf::from("/a/b"));
+        assert_eq!(
+            ssh_option_value(Path::new("/a b/k")),
+            PathBuf::from("\"/a b/k\"")
+        );
+        assert_eq!(
+            ssh_option_value(Path::new("/a \"b\"")),
+            PathBuf::from("\"/a \\\"b\\\"\"")
+        );
+    }
 }
