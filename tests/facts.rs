@@ -349,10 +349,7 @@ fn a_wrong_database_password_fails_the_site_without_showing_it() {
     );
     assert_eq!(code, 1, "{stderr}");
     let error = site(&doc, "badpass")["error"].as_str().unwrap().to_owned();
-    assert!(
-        error.contains("cannot connect to the site's database"),
-        "{error}"
-    );
+    assert!(error.contains("the site's database"), "{error}");
     assert!(error.contains("Access denied"), "{error}");
     for shown in [&error, &stderr, &doc.to_string()] {
         assert!(!shown.contains(wrong), "the password shows: {shown}");

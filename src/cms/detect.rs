@@ -1,7 +1,7 @@
 //! Telling which CMS a site runs from the files in its root.
 
+use super::file_dump::DumpPart;
 use super::CmsKind;
-use crate::remote::{quote, RemoteCommand};
 
 /// Files whose presence identifies a CMS, relative to the CMS root.
 pub const MARKERS: &[&str] = &[
@@ -17,15 +17,12 @@ pub const MARKERS: &[&str] = &[
     "composer.lock",
 ];
 
-/// Prints which of [`MARKERS`] exist in `root`, one per line; fails if `root` doesn't exist.
-pub fn probe_command(root: &str) -> RemoteCommand {
-    let words: Vec<String> = MARKERS.iter().map(|m| quote(m)).collect();
-    RemoteCommand::script(&format!(
-        "for f in {}; do if [ -e \"$f\" ]; then printf '%s\\n' \"$f\"; fi; done",
-        words.join(" ")
-    ))
-    .in_dir(root)
-}
+/// The markers as a dump part: only whether each exists is read.
+pub const MARKER_PART: DumpPart<'static> = DumpPart {
+    files: MARKERS,
+    globs: &[],
+    limit: 0,
+};
 
 /// The CMS the present markers point to.
 pub fn detect(present: &[&str]) -> Option<CmsKind> {

@@ -27,7 +27,9 @@ pub struct DumpRequest<'a> {
     pub parts: &'a [DumpPart<'a>],
 }
 
-/// Exact paths (quoted) and shell globs written by tend itself, read up to `limit` bytes each.
+/// Exact paths (quoted) and shell globs written by tend itself, read up to `limit` bytes
+/// each. A `limit` of 0 only tells which of the files exist (cheaply: no process per file).
+#[derive(Debug, Clone, Copy)]
 pub struct DumpPart<'a> {
     pub files: &'a [&'a str],
     /// Glob patterns relative to the root; tend's own literals, never outside data.
@@ -35,24 +37,39 @@ pub struct DumpPart<'a> {
     pub limit: usize,
 }
 
+/// Reads the first `limit` bytes of every file named after the program, in one process,
+/// printing each behind its header. awk counts bytes under `LC_ALL=C`; file operands are
+/// given as `./path` so that a name holding `=` is not taken for an assignment.
+const AWK_READER: &str = r#"function flush() { printf "tend-file %d %s\n%s", length(buf), substr(name, 3), buf }
+FNR == 1 { if (name != "") flush(); name = FILENAME; buf = "" }
+{ buf = buf $0 "\n"; if (length(buf) >= limit) { buf = substr(buf, 1, limit); flush(); name = ""; nextfile } }
+END { if (name != "") flush() }"#;
+
 /// The command that prints the requested files in the dump format. Files that do not
-/// exist (and globs that match nothing) are skipped; a missing root is an error.
+/// exist (and globs that match nothing) are skipped; a missing root is an error. A file
+/// is read line by line, so one that lacks a final newline gains one: harmless for the
+/// text files facts are read from.
 pub fn dump_command(request: &DumpRequest<'_>) -> RemoteCommand {
-    let loops: Vec<String> = request
-        .parts
-        .iter()
-        .map(|part| {
-            let mut words: Vec<String> = part.files.iter().map(|f| quote(f)).collect();
-            words.extend(part.globs.iter().map(|g| (*g).to_owned()));
-            format!(
-                "for f in {words}; do [ -f \"$f\" ] || continue; n=$(head -c {limit} -- \"$f\" | wc -c); \
-                 printf 'tend-file %s %s\\n' $n \"$f\"; head -c {limit} -- \"$f\"; done",
-                words = words.join(" "),
+    let mut script = String::from("{ ");
+    for part in request.parts {
+        let mut words: Vec<String> = part.files.iter().map(|f| quote(f)).collect();
+        words.extend(part.globs.iter().map(|g| (*g).to_owned()));
+        let words = words.join(" ");
+        if part.limit == 0 {
+            script.push_str(&format!(
+                "for f in {words}; do if [ -e \"$f\" ]; then printf 'tend-file 0 %s\\n' \"$f\"; fi; done; "
+            ));
+        } else {
+            script.push_str(&format!(
+                "set --; for f in {words}; do if [ -f \"$f\" ] && [ -s \"$f\" ]; then set -- \"$@\" \"./$f\"; fi; done; \
+                 if [ $# -gt 0 ]; then LC_ALL=C awk -v limit={limit} {program} \"$@\" || exit 1; fi; ",
                 limit = part.limit,
-            )
-        })
-        .collect();
-    RemoteCommand::script(&format!("{{ {}; }}", loops.join("; "))).in_dir(request.root)
+                program = quote(AWK_READER),
+            ));
+        }
+    }
+    script.push('}');
+    RemoteCommand::script(&script).in_dir(request.root)
 }
 
 /// Splits dump output back into files.
@@ -117,14 +134,25 @@ mod tests {
     fn quotes_exact_paths_and_keeps_globs() {
         let cmd = dump_command(&DumpRequest {
             root: "/srv/my site",
-            parts: &[DumpPart {
-                files: &["wp-config.php"],
-                globs: &["wp-content/plugins/*.php"],
-                limit: 8192,
-            }],
+            parts: &[
+                DumpPart {
+                    files: &["wp-config.php", "it's.php"],
+                    globs: &["wp-content/plugins/*.php"],
+                    limit: 8192,
+                },
+                DumpPart {
+                    files: &["bin/magento"],
+                    globs: &[],
+                    limit: 0,
+                },
+            ],
         });
-        assert!(cmd.as_str().starts_with(
-            "cd '/srv/my site' && { for f in wp-config.php wp-content/plugins/*.php; do"
-        ));
+        let text = cmd.as_str();
+        assert!(
+            text.starts_with("cd '/srv/my site' && { set --; for f in wp-config.php 'it'\\''s.php' wp-content/plugins/*.php; do"),
+            "{text}"
+        );
+        assert!(text.contains("LC_ALL=C awk -v limit=8192 "), "{text}");
+        assert!(text.ends_with("for f in bin/magento; do if [ -e \"$f\" ]; then printf 'tend-file 0 %s\\n' \"$f\"; fi; done; }"), "{text}");
     }
 }

@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 
-use super::file_dump::{dump_command, parse_dump, DumpPart, DumpRequest};
+use super::file_dump::DumpPart;
 use super::php_source::{assignment, strip_comments};
-use super::{Cms, CmsKind, Facts};
+use super::{Cms, CmsKind, FactSources, Facts};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
@@ -24,22 +24,23 @@ impl Cms for Joomla {
         CmsKind::Joomla
     }
 
-    async fn facts(&self, site: &Site, host: &Connection) -> Result<Facts, SiteError> {
-        let request = DumpRequest {
-            root: &site.path,
-            parts: &[DumpPart {
-                files: VERSION_FILES,
-                globs: &[],
-                limit: 1024 * 1024,
-            }],
-        };
-        let output = host
-            .run(&dump_command(&request), None, 4 * 1024 * 1024)
-            .await?;
-        let files = parse_dump(&output.stdout).map_err(SiteError::site)?;
+    fn fact_files(&self) -> &'static [DumpPart<'static>] {
+        &[DumpPart {
+            files: VERSION_FILES,
+            globs: &[],
+            limit: 1024 * 1024,
+        }]
+    }
+
+    async fn facts(
+        &self,
+        _site: &Site,
+        _host: &Connection,
+        sources: &FactSources<'_>,
+    ) -> Result<Facts, SiteError> {
         let file = VERSION_FILES
             .iter()
-            .find_map(|name| files.iter().find(|f| f.path == *name))
+            .find_map(|name| sources.file(name))
             .ok_or_else(|| {
                 SiteError::site("no Joomla version file (libraries/src/Version.php) found")
             })?;
@@ -48,7 +49,7 @@ impl Cms for Joomla {
             cms: CmsKind::Joomla,
             version,
             db_version: None,
-            php_version: None,
+            php_version: sources.tools.php_version.clone(),
             plugins: Vec::new(),
             themes: Vec::new(),
             database: None,

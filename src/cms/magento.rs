@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::file_dump::{dump_command, parse_dump, DumpPart, DumpRequest};
-use super::{Cms, CmsKind, Facts};
+use super::file_dump::DumpPart;
+use super::{Cms, CmsKind, FactSources, Facts};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
@@ -22,31 +22,29 @@ impl Cms for Magento {
         CmsKind::Magento
     }
 
-    async fn facts(&self, site: &Site, host: &Connection) -> Result<Facts, SiteError> {
-        let request = DumpRequest {
-            root: &site.path,
-            parts: &[DumpPart {
-                files: &["composer.lock"],
-                globs: &[],
-                limit: LOCK_LIMIT,
-            }],
-        };
-        let output = host
-            .run(&dump_command(&request), None, LOCK_LIMIT + 4096)
-            .await?;
-        let files = parse_dump(&output.stdout).map_err(SiteError::site)?;
-        let lock = files
-            .iter()
-            .find(|f| f.path == "composer.lock")
-            .ok_or_else(|| {
-                SiteError::site("composer.lock is missing: cannot tell the Magento version")
-            })?;
+    fn fact_files(&self) -> &'static [DumpPart<'static>] {
+        &[DumpPart {
+            files: &["composer.lock"],
+            globs: &[],
+            limit: LOCK_LIMIT,
+        }]
+    }
+
+    async fn facts(
+        &self,
+        _site: &Site,
+        _host: &Connection,
+        sources: &FactSources<'_>,
+    ) -> Result<Facts, SiteError> {
+        let lock = sources.file("composer.lock").ok_or_else(|| {
+            SiteError::site("composer.lock is missing: cannot tell the Magento version")
+        })?;
         let version = version_from_composer_lock(&lock.content).map_err(SiteError::site)?;
         Ok(Facts {
             cms: CmsKind::Magento,
             version,
             db_version: None,
-            php_version: None,
+            php_version: sources.tools.php_version.clone(),
             plugins: Vec::new(),
             themes: Vec::new(),
             database: None,

@@ -9,9 +9,12 @@
 pub mod database;
 pub mod detect;
 pub mod file_dump;
+pub mod host_tools;
 pub mod joomla;
 pub mod magento;
+pub mod mysql_client;
 pub mod php_script;
+pub mod php_serialize;
 pub mod php_source;
 pub mod wordpress;
 
@@ -22,6 +25,28 @@ use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
 pub use database::{DbCredentials, DbEndpoint};
+use file_dump::{DumpPart, DumpedFile};
+use host_tools::HostTools;
+
+/// What the engine has already read for a site when it asks the CMS for facts: the files
+/// the CMS named in [`Cms::fact_files`] (fetched in the same round trip as detection) and
+/// what the host offers.
+pub struct FactSources<'a> {
+    pub files: &'a [DumpedFile],
+    pub tools: &'a HostTools,
+}
+
+impl FactSources<'_> {
+    /// The file at `path` (relative to the CMS root), if it exists.
+    pub fn file(&self, path: &str) -> Option<&DumpedFile> {
+        // A path may be listed twice (as a detection marker, empty, and in full): the
+        // fullest copy is the real one.
+        self.files
+            .iter()
+            .filter(|f| f.path == path)
+            .max_by_key(|f| f.content.len())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,8 +105,16 @@ pub struct Facts {
 pub trait Cms: Send + Sync {
     fn kind(&self) -> CmsKind;
 
+    /// Files, relative to the CMS root, that [`Cms::facts`] needs, with how much of each.
+    fn fact_files(&self) -> &'static [DumpPart<'static>];
+
     /// Reads version, components and database credentials from the site.
-    async fn facts(&self, site: &Site, host: &Connection) -> Result<Facts, SiteError>;
+    async fn facts(
+        &self,
+        site: &Site,
+        host: &Connection,
+        sources: &FactSources<'_>,
+    ) -> Result<Facts, SiteError>;
 
     /// Paths (globs relative to the CMS root) that backups leave out by default: caches
     /// the CMS rebuilds on its own.

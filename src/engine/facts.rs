@@ -1,10 +1,16 @@
-//! `tend facts`: connect, detect the CMS, read what is installed.
+//! `tend facts`: connect, read the site's files in one round trip, detect the CMS, let the
+//! CMS read the rest (its database).
 
-use crate::cms::{self, detect, CmsKind, Facts};
+use crate::cms::file_dump::{dump_command, parse_dump, DumpPart, DumpRequest};
+use crate::cms::host_tools::HostToolsCache;
+use crate::cms::{self, detect, CmsKind, FactSources, Facts};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
 use crate::remote::{Endpoint, Pool, RemoteError};
 use crate::site_error::SiteError;
+
+/// Largest dump of a site's fact files (configs, version files, plugin headers).
+const DUMP_LIMIT: usize = 64 * 1024 * 1024;
 
 /// One site's facts, or why they could not be read.
 #[derive(Debug)]
@@ -24,9 +30,11 @@ pub async fn gather(
         what: "facts",
         total: sites.len(),
     });
+    let tools = HostToolsCache::default();
+    let tools = &tools;
     let results = super::for_each_site(sites, forks, |site| async move {
         reporter.event(&Event::SiteStarted { site: &site.name });
-        let result = site_facts(site, pool, reporter).await;
+        let result = site_facts(site, pool, tools, reporter).await;
         if let Ok(facts) = &result {
             for warning in &facts.warnings {
                 reporter.event(&Event::Log {
@@ -52,32 +60,37 @@ pub async fn gather(
     results
 }
 
-async fn site_facts(site: &Site, pool: &Pool, reporter: &dyn Reporter) -> Result<Facts, SiteError> {
-    reporter.event(&Event::Step {
-        site: &site.name,
-        step: "connect",
-    });
+async fn site_facts(
+    site: &Site,
+    pool: &Pool,
+    tools: &HostToolsCache,
+    reporter: &dyn Reporter,
+) -> Result<Facts, SiteError> {
+    let step = |step: &str| {
+        reporter.event(&Event::Step {
+            site: &site.name,
+            step,
+        })
+    };
+    step("connect");
     let host = pool.connect(&Endpoint::of(site)).await?;
+    let host_tools = tools.get(&host, &site.php).await?;
 
-    reporter.event(&Event::Step {
-        site: &site.name,
-        step: "detect",
+    step("read");
+    // Every CMS's fact files and the detection markers, in one round trip: the CMS is not
+    // known yet, and asking for a few files that don't exist costs nothing.
+    let mut parts: Vec<DumpPart<'static>> = Vec::new();
+    for kind in [CmsKind::Wordpress, CmsKind::Joomla, CmsKind::Magento] {
+        parts.extend_from_slice(cms::adapter(kind).fact_files());
+    }
+    parts.push(detect::MARKER_PART);
+    let command = dump_command(&DumpRequest {
+        root: &site.path,
+        parts: &parts,
     });
-    let kind = detect_cms(site, &host).await?;
-
-    reporter.event(&Event::Step {
-        site: &site.name,
-        step: "read",
-    });
-    cms::adapter(kind).facts(site, &host).await
-}
-
-/// The site's CMS: detected from its files, and checked against the inventory's `cms:`.
-async fn detect_cms(site: &Site, host: &crate::remote::Connection) -> Result<CmsKind, SiteError> {
-    let probe = detect::probe_command(&site.path);
-    let output = match host.run(&probe, None, 64 * 1024).await {
+    let output = match host.run(&command, None, DUMP_LIMIT).await {
         Ok(output) => output,
-        Err(RemoteError::CommandFailed { .. }) => {
+        Err(RemoteError::CommandFailed { stderr_tail, .. }) if stderr_tail.contains("cd") => {
             return Err(SiteError::site(format!(
                 "the site root {} does not exist on {} (or is not readable by the SSH user)",
                 site.path,
@@ -86,9 +99,21 @@ async fn detect_cms(site: &Site, host: &crate::remote::Connection) -> Result<Cms
         }
         Err(e) => return Err(e.into()),
     };
-    let text = output.stdout_text();
-    let present: Vec<&str> = text.lines().collect();
-    let detected = detect::detect(&present);
+    let files = parse_dump(&output.stdout).map_err(SiteError::site)?;
+
+    step("detect");
+    let present: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+    let kind = check_cms(site, detect::detect(&present))?;
+
+    let sources = FactSources {
+        files: &files,
+        tools: &host_tools,
+    };
+    cms::adapter(kind).facts(site, &host, &sources).await
+}
+
+/// The detected CMS, checked against the inventory's `cms:`.
+fn check_cms(site: &Site, detected: Option<CmsKind>) -> Result<CmsKind, SiteError> {
     match (site.cms, detected) {
         (Some(configured), Some(found)) if configured != found => Err(SiteError::site(format!(
             "the inventory says {configured}, but the files in {} are {found}'s",

@@ -7,19 +7,21 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 use super::database::{DbCredentials, DbEndpoint};
-use super::file_dump::{dump_command, parse_dump, DumpPart, DumpRequest};
-use super::{php_script, Cms, CmsKind, Component, Facts};
+use super::file_dump::DumpPart;
+use super::{mysql_client, php_script, Cms, CmsKind, Component, FactSources, Facts};
 use crate::inventory::Site;
-use crate::remote::Connection;
+use crate::remote::{Connection, RemoteError};
 use crate::site_error::SiteError;
-use parse::{parse_version_php, parse_wp_config, plugin_from_file, OptionsAnswer, PluginFile};
+use parse::{
+    parse_version_php, parse_wp_config, plugin_from_file, OptionsAnswer, PluginFile, SiteOptions,
+};
 
 /// WordPress reads at most this much of a file for its headers (`get_file_data`).
 const HEADER_BYTES: usize = 8192;
 /// Config and version files are read whole up to this size.
 const CONFIG_BYTES: usize = 1024 * 1024;
-/// Bound on the whole facts dump (version file, config, headers of every plugin/theme).
-const DUMP_LIMIT: usize = 64 * 1024 * 1024;
+/// Bound on the options answer.
+const OPTIONS_LIMIT: usize = 16 * 1024 * 1024;
 
 const OPTIONS_SCRIPT: &str = include_str!("options.php");
 
@@ -31,49 +33,49 @@ impl Cms for WordPress {
         CmsKind::Wordpress
     }
 
-    async fn facts(&self, site: &Site, host: &Connection) -> Result<Facts, SiteError> {
-        let request = DumpRequest {
-            root: &site.path,
-            parts: &[
-                DumpPart {
-                    files: &[
-                        "wp-includes/version.php",
-                        "wp-config.php",
-                        "../wp-config.php",
-                    ],
-                    globs: &[],
-                    limit: CONFIG_BYTES,
-                },
-                DumpPart {
-                    files: &[],
-                    globs: &[
-                        "wp-content/plugins/*.php",
-                        "wp-content/plugins/*/*.php",
-                        "wp-content/themes/*/style.css",
-                    ],
-                    limit: HEADER_BYTES,
-                },
-            ],
-        };
-        let output = host.run(&dump_command(&request), None, DUMP_LIMIT).await?;
-        let files = parse_dump(&output.stdout).map_err(SiteError::site)?;
+    fn fact_files(&self) -> &'static [DumpPart<'static>] {
+        &[
+            DumpPart {
+                files: &[
+                    "wp-includes/version.php",
+                    "wp-config.php",
+                    "../wp-config.php",
+                ],
+                globs: &[],
+                limit: CONFIG_BYTES,
+            },
+            DumpPart {
+                files: &[],
+                globs: &[
+                    "wp-content/plugins/*.php",
+                    "wp-content/plugins/*/*.php",
+                    "wp-content/themes/*/style.css",
+                ],
+                limit: HEADER_BYTES,
+            },
+        ]
+    }
 
-        let mut core = None;
-        let mut config = None;
-        let mut parent_config = None;
+    async fn facts(
+        &self,
+        site: &Site,
+        host: &Connection,
+        sources: &FactSources<'_>,
+    ) -> Result<Facts, SiteError> {
+        let core = sources
+            .file("wp-includes/version.php")
+            .map(|f| parse_version_php(&f.text()).map_err(SiteError::site))
+            .transpose()?;
+        let config = sources
+            .file("wp-config.php")
+            .or_else(|| sources.file("../wp-config.php"))
+            .map(|f| f.text());
         let mut plugin_files: Vec<PluginFile> = Vec::new();
         let mut themes: Vec<(String, Option<String>)> = Vec::new();
-        for file in &files {
+        for file in sources.files {
             let path = file.path.as_str();
-            if path == "wp-includes/version.php" {
-                core = Some(parse_version_php(&file.text()).map_err(SiteError::site)?);
-            } else if path == "wp-config.php" {
-                config = Some(file.text());
-            } else if path == "../wp-config.php" {
-                parent_config = Some(file.text());
-            } else if let Some(basename) = path.strip_prefix("wp-content/plugins/") {
-                let head = header_part(&file.content);
-                if let Some(plugin) = plugin_from_file(basename, &head) {
+            if let Some(basename) = path.strip_prefix("wp-content/plugins/") {
+                if let Some(plugin) = plugin_from_file(basename, &header_part(&file.content)) {
                     plugin_files.push(plugin);
                 }
             } else if let Some(rest) = path.strip_prefix("wp-content/themes/") {
@@ -87,14 +89,20 @@ impl Cms for WordPress {
             SiteError::site("wp-includes/version.php is missing: not a WordPress root")
         })?;
         // WordPress also accepts wp-config.php one directory above its root.
-        let config = config.or(parent_config).ok_or_else(|| {
+        let config = config.ok_or_else(|| {
             SiteError::site("wp-config.php is missing (looked in the root and one level above)")
         })?;
         let database = parse_wp_config(&config).map_err(SiteError::site)?;
 
-        let answer: OptionsAnswer =
-            php_script::run_json(host, site, OPTIONS_SCRIPT, &DbParams::from(&database)).await?;
-        let options = answer.options;
+        let options = match &sources.tools.db_client {
+            Some(client) => read_options(host, client, &database).await?,
+            None => {
+                let answer: OptionsAnswer =
+                    php_script::run_json(host, site, OPTIONS_SCRIPT, &DbParams::from(&database))
+                        .await?;
+                answer.options
+            }
+        };
         let plugins = parse::plugins(&plugin_files, &options.active_plugins);
         let stylesheet = options.stylesheet.clone().unwrap_or_default();
         let mut theme_list: Vec<Component> = themes
@@ -111,7 +119,7 @@ impl Cms for WordPress {
             cms: CmsKind::Wordpress,
             version: core.version,
             db_version: options.db_version.or(Some(core.db_version)),
-            php_version: Some(answer.php_version),
+            php_version: sources.tools.php_version.clone(),
             plugins,
             themes: theme_list,
             database: Some(database),
@@ -134,6 +142,32 @@ impl Cms for WordPress {
             "Briefly unavailable for scheduled maintenance",
         ]
     }
+}
+
+/// The options facts need, through the host's MySQL/MariaDB client.
+async fn read_options(
+    host: &Connection,
+    client: &str,
+    db: &DbCredentials,
+) -> Result<SiteOptions, SiteError> {
+    let sql = format!(
+        "SELECT option_name, option_value FROM {} WHERE option_name IN ('active_plugins', 'template', 'stylesheet', 'db_version')",
+        mysql_client::identifier(&format!("{}options", db.table_prefix))
+    );
+    let command = mysql_client::query_command(client, db, &sql);
+    let defaults = mysql_client::option_file(db);
+    let output = host
+        .run(&command, Some(defaults.as_bytes()), OPTIONS_LIMIT)
+        .await
+        .map_err(|e| match e {
+            RemoteError::CommandFailed { stderr_tail, .. } => SiteError::site(format!(
+                "cannot read the site's database: {}",
+                stderr_tail.trim()
+            )),
+            other => other.into(),
+        })?;
+    parse::options_from_rows(&mysql_client::parse_batch(&output.stdout_text()))
+        .map_err(SiteError::site)
 }
 
 /// The first bytes of a file, where WordPress looks for headers.

@@ -141,6 +141,28 @@ pub struct SiteOptions {
     pub db_version: Option<String>,
 }
 
+/// The options from `SELECT option_name, option_value` rows (the client's answer).
+pub fn options_from_rows(rows: &[Vec<String>]) -> Result<SiteOptions, String> {
+    let mut options = SiteOptions::default();
+    for row in rows {
+        let (Some(name), Some(value)) = (row.first(), row.get(1)) else {
+            continue;
+        };
+        match name.as_str() {
+            "active_plugins" => {
+                options.active_plugins = crate::cms::php_serialize::unserialize(value)
+                    .map_err(|e| format!("active_plugins in the options table: {e}"))?
+                    .strings()
+            }
+            "template" => options.template = Some(value.clone()),
+            "stylesheet" => options.stylesheet = Some(value.clone()),
+            "db_version" => options.db_version = Some(value.clone()),
+            _ => {}
+        }
+    }
+    Ok(options)
+}
+
 /// Plugins with their active state; several files of one plugin directory count once.
 pub fn plugins(files: &[PluginFile], active: &[String]) -> Vec<Component> {
     let mut out: Vec<Component> = Vec::new();
@@ -249,6 +271,17 @@ mod tests {
             }
         );
         assert!(!list[1].active);
+    }
+
+    #[test]
+    fn reads_options_rows_from_the_client() {
+        let rows = crate::cms::mysql_client::parse_batch(
+            "active_plugins\ta:1:{i:0;s:19:\"akismet/akismet.php\";}\ndb_version\t53496\nstylesheet\ttwentytwentythree\ntemplate\ttwentytwentythree\n",
+        );
+        let options = options_from_rows(&rows).unwrap();
+        assert_eq!(options.active_plugins, ["akismet/akismet.php"]);
+        assert_eq!(options.db_version.as_deref(), Some("53496"));
+        assert_eq!(options.stylesheet.as_deref(), Some("twentytwentythree"));
     }
 
     #[test]

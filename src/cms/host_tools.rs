@@ -1,0 +1,88 @@
+//! What a host offers the sites on it: the PHP version and a MySQL/MariaDB client.
+//!
+//! These belong to the host (and the PHP binary a site names), not to each site, so they
+//! are probed once per connection and PHP binary and shared by every site there: fifty
+//! sites on one host cost one probe, not fifty.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use crate::remote::{quote, Connection, RemoteCommand};
+use crate::site_error::SiteError;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostTools {
+    /// `mariadb` or `mysql`, whichever the host has (preferring `mariadb`).
+    pub db_client: Option<String>,
+    /// The version the site's PHP CLI reports, if it runs.
+    pub php_version: Option<String>,
+}
+
+/// The probe: which client exists, and what the PHP binary says its version is.
+pub fn probe_command(php: &str) -> RemoteCommand {
+    RemoteCommand::script(&format!(
+        "for c in mariadb mysql; do if command -v \"$c\" >/dev/null 2>&1; then echo \"client $c\"; break; fi; done; \
+         {} -r 'echo \"php \", PHP_VERSION, \"\\n\";' 2>/dev/null; true",
+        quote(php)
+    ))
+}
+
+pub fn parse_probe(output: &str) -> HostTools {
+    let mut tools = HostTools::default();
+    for line in output.lines() {
+        if let Some(client) = line.strip_prefix("client ") {
+            tools.db_client = Some(client.trim().to_owned());
+        } else if let Some(version) = line.strip_prefix("php ") {
+            tools.php_version = Some(version.trim().to_owned());
+        }
+    }
+    tools
+}
+
+type Slot = Arc<OnceCell<Result<HostTools, SiteError>>>;
+
+/// Probe results per (connection, PHP binary), for the length of one command.
+#[derive(Default)]
+pub struct HostToolsCache {
+    slots: Mutex<HashMap<(String, String), Slot>>,
+}
+
+impl HostToolsCache {
+    pub async fn get(&self, host: &Connection, php: &str) -> Result<HostTools, SiteError> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots
+                .entry((host.destination().to_owned(), php.to_owned()))
+                .or_default()
+                .clone()
+        };
+        slot.get_or_init(|| async {
+            let output = host.run(&probe_command(php), None, 64 * 1024).await?;
+            Ok(parse_probe(&output.stdout_text()))
+        })
+        .await
+        .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_probe() {
+        let tools = parse_probe("client mariadb\nphp 8.2.36\n");
+        assert_eq!(tools.db_client.as_deref(), Some("mariadb"));
+        assert_eq!(tools.php_version.as_deref(), Some("8.2.36"));
+        assert_eq!(parse_probe(""), HostTools::default());
+    }
+
+    #[test]
+    fn quotes_the_php_binary() {
+        assert!(probe_command("/opt/php 8/bin/php")
+            .as_str()
+            .contains("'/opt/php 8/bin/php' -r"));
+    }
+}
