@@ -164,3 +164,26 @@ fn channels_per_connection_are_capped() {
         "the cap is used, not just respected: {counts:?}"
     );
 }
+
+#[test]
+fn wordpress_options_through_php_for_hosts_without_a_mysql_client() {
+    use tend::cms::wordpress::{parse::parse_wp_config, read_options_with_php};
+    let lab = Lab::shared();
+    let s1 = lab.site("site1");
+    let inventory_text = lab.inventory(&[("site1", &s1.path, &s1.url)]);
+    let source =
+        tend::yaml_source::YamlSource::from_text(std::path::Path::new("inv.yml"), &inventory_text);
+    let inventory = tend::inventory::Inventory::from_source(&source).unwrap();
+    let site = &inventory.sites["site1"];
+    let config = std::fs::read_to_string(s1.path.join("wp-config.php")).unwrap();
+    let db = parse_wp_config(&config).unwrap();
+    runtime().block_on(async {
+        let pool = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let host = pool.connect(&endpoint(lab)).await.unwrap();
+        let options = read_options_with_php(&host, site, &db).await.unwrap();
+        assert_eq!(options.active_plugins, ["akismet/akismet.php"]);
+        assert_eq!(options.stylesheet.as_deref(), Some("twentytwentythree"));
+        assert_eq!(options.db_version.as_deref(), Some("53496"));
+        pool.shutdown().await;
+    });
+}

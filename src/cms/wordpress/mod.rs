@@ -170,6 +170,18 @@ async fn read_options(
         .map_err(SiteError::site)
 }
 
+/// The options facts need, through the site's own PHP (mysqli), for hosts without a
+/// MySQL client.
+pub async fn read_options_with_php(
+    host: &Connection,
+    site: &Site,
+    db: &DbCredentials,
+) -> Result<SiteOptions, SiteError> {
+    let answer: OptionsAnswer =
+        php_script::run_json(host, site, OPTIONS_SCRIPT, &DbParams::from(db)).await?;
+    Ok(answer.options)
+}
+
 /// The first bytes of a file, where WordPress looks for headers.
 fn header_part(content: &[u8]) -> String {
     String::from_utf8_lossy(&content[..content.len().min(HEADER_BYTES)]).into_owned()
