@@ -7,13 +7,14 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use crate::backup::Store;
 use crate::diagnostic::InputError;
 use crate::engine;
 use crate::inventory::Inventory;
 use crate::playbook::Playbook;
 use crate::remote::Pool;
 use crate::select::{select, SitePattern};
-use crate::ui::{self, facts_view, style::Style, OutputMode};
+use crate::ui::{self, backup_view, facts_view, style::Style, OutputMode};
 
 /// Exit status: every selected site succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -68,6 +69,33 @@ enum Command {
     },
     /// Detect the CMS, version, plugins and themes of each site
     Facts,
+    /// Take a snapshot (files + database) of each selected site
+    Backup {
+        /// A label stored with the snapshot (e.g. `nightly`, `pre-update`)
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List, verify and prune snapshots
+    Backups {
+        #[command(subcommand)]
+        command: BackupsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupsCommand {
+    /// List snapshots
+    List {
+        /// Only this site's snapshots
+        #[arg(long)]
+        site: Option<String>,
+    },
+    /// Re-read every snapshot and check it against its manifest
+    Verify {
+        /// Only this site's snapshots
+        #[arg(long)]
+        site: Option<String>,
+    },
 }
 
 /// Parses the command line, runs the command and returns its exit status.
@@ -113,7 +141,157 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
     match cli.command {
         Command::Check { playbooks } => check(&inventory, &playbooks, limit.as_ref(), mode),
         Command::Facts => facts(&inventory, limit.as_ref(), forks, mode),
+        Command::Backup { label } => {
+            backup(&inventory, limit.as_ref(), forks, label.as_deref(), mode)
+        }
+        Command::Backups { command } => match command {
+            BackupsCommand::List { site } => backups_list(&inventory, site.as_deref(), mode),
+            BackupsCommand::Verify { site } => backups_verify(&inventory, site.as_deref(), mode),
+        },
     }
+}
+
+/// The sites chosen by `--limit` (all without it).
+fn selected<'a>(
+    inventory: &'a Inventory,
+    limit: Option<&SitePattern>,
+) -> Vec<&'a crate::inventory::Site> {
+    let all = SitePattern::all();
+    let mut patterns = vec![&all];
+    patterns.extend(limit);
+    select(inventory, &patterns)
+}
+
+/// `--site S` must name a site of the inventory (snapshots of removed sites are listed
+/// without it).
+fn check_site_flag(inventory: &Inventory, site: Option<&str>) -> Result<(), InputError> {
+    if let Some(name) = site {
+        if !inventory.sites.contains_key(name) {
+            let hint =
+                crate::diagnostic::did_you_mean(name, inventory.sites.keys().map(String::as_str))
+                    .map(|n| format!("did you mean `{n}`?"));
+            return Err(InputError::in_argument(
+                format!("`{name}` is not a site in the inventory"),
+                "--site",
+                name,
+                1,
+                name.chars().count(),
+            )
+            .with_optional_hint(hint));
+        }
+    }
+    Ok(())
+}
+
+fn print_data(
+    mode: OutputMode,
+    json: impl FnOnce() -> serde_json::Value,
+    text: impl FnOnce() -> String,
+) {
+    let mut out = std::io::stdout().lock();
+    if mode.json {
+        let _ = writeln!(out, "{}", json());
+    } else {
+        let _ = write!(out, "{}", text());
+    }
+}
+
+fn backup(
+    inventory: &Inventory,
+    limit: Option<&SitePattern>,
+    forks: usize,
+    label: Option<&str>,
+    mode: OutputMode,
+) -> Result<u8, InputError> {
+    let sites = selected(inventory, limit);
+    let store = Store::new(&inventory.settings.store);
+    let reporter = ui::reporter(mode);
+    let results = runtime()?.block_on(async {
+        let pool = pool(inventory, &reporter)?;
+        let results =
+            engine::backup::run(&sites, &pool, &store, label, forks, reporter.as_ref()).await;
+        pool.shutdown().await;
+        Ok::<_, InputError>(results)
+    })?;
+    print_data(
+        mode,
+        || backup_view::backup_json(&results),
+        || backup_view::backup_text(&results, Style::for_stdout()),
+    );
+    Ok(if results.iter().any(|r| r.result.is_err()) {
+        EXIT_SITE_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn backups_list(
+    inventory: &Inventory,
+    site: Option<&str>,
+    mode: OutputMode,
+) -> Result<u8, InputError> {
+    check_site_flag(inventory, site)?;
+    let store = Store::new(&inventory.settings.store);
+    let snapshots = store.list(site).map_err(|e| {
+        InputError::new(format!(
+            "cannot read the store {}: {e}",
+            store.backups_dir().display()
+        ))
+    })?;
+    print_data(
+        mode,
+        || backup_view::list_json(&snapshots),
+        || backup_view::list_text(&snapshots),
+    );
+    Ok(EXIT_OK)
+}
+
+fn backups_verify(
+    inventory: &Inventory,
+    site: Option<&str>,
+    mode: OutputMode,
+) -> Result<u8, InputError> {
+    check_site_flag(inventory, site)?;
+    let store = Store::new(&inventory.settings.store);
+    let snapshots = store.list(site).map_err(|e| {
+        InputError::new(format!(
+            "cannot read the store {}: {e}",
+            store.backups_dir().display()
+        ))
+    })?;
+    let results: Vec<_> = snapshots
+        .into_iter()
+        .map(|s| {
+            let problems = crate::backup::verify::verify(&s);
+            (s, problems)
+        })
+        .collect();
+    print_data(
+        mode,
+        || backup_view::verify_json(&results),
+        || backup_view::verify_text(&results, Style::for_stdout()),
+    );
+    Ok(if results.iter().any(|(_, p)| !p.is_empty()) {
+        EXIT_SITE_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+fn pool(
+    inventory: &Inventory,
+    reporter: &crate::events::SharedReporter,
+) -> Result<Pool, InputError> {
+    Pool::new(
+        inventory.settings.connect_timeout,
+        inventory.settings.max_sessions,
+        reporter.clone(),
+    )
+    .map_err(|e| {
+        InputError::new(format!(
+            "cannot create a private directory for SSH control sockets: {e}"
+        ))
+    })
 }
 
 fn check(

@@ -6,6 +6,7 @@
 //! load (`inventory`, `playbook`, `select`) → connect (`remote`) → facts (`cms`) → run
 //! (`engine`), reporting through `events` to `ui`, the only module that prints.
 
+pub mod backup;
 pub mod cli;
 pub mod cms;
 pub mod diagnostic;

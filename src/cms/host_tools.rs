@@ -16,6 +16,8 @@ use crate::site_error::SiteError;
 pub struct HostTools {
     /// `mariadb` or `mysql`, whichever the host has (preferring `mariadb`).
     pub db_client: Option<String>,
+    /// `mariadb-dump` or `mysqldump`, whichever the host has (preferring `mariadb-dump`).
+    pub dump_client: Option<String>,
     /// The version the site's PHP CLI reports, if it runs.
     pub php_version: Option<String>,
 }
@@ -24,6 +26,7 @@ pub struct HostTools {
 pub fn probe_command(php: &str) -> RemoteCommand {
     RemoteCommand::script(&format!(
         "for c in mariadb mysql; do if command -v \"$c\" >/dev/null 2>&1; then echo \"client $c\"; break; fi; done; \
+         for c in mariadb-dump mysqldump; do if command -v \"$c\" >/dev/null 2>&1; then echo \"dump $c\"; break; fi; done; \
          {} -r 'echo \"php \", PHP_VERSION, \"\\n\";' 2>/dev/null; true",
         quote(php)
     ))
@@ -34,6 +37,8 @@ pub fn parse_probe(output: &str) -> HostTools {
     for line in output.lines() {
         if let Some(client) = line.strip_prefix("client ") {
             tools.db_client = Some(client.trim().to_owned());
+        } else if let Some(dump) = line.strip_prefix("dump ") {
+            tools.dump_client = Some(dump.trim().to_owned());
         } else if let Some(version) = line.strip_prefix("php ") {
             tools.php_version = Some(version.trim().to_owned());
         }
@@ -73,7 +78,8 @@ mod tests {
 
     #[test]
     fn reads_the_probe() {
-        let tools = parse_probe("client mariadb\nphp 8.2.36\n");
+        let tools = parse_probe("client mariadb\ndump mariadb-dump\nphp 8.2.36\n");
+        assert_eq!(tools.dump_client.as_deref(), Some("mariadb-dump"));
         assert_eq!(tools.db_client.as_deref(), Some("mariadb"));
         assert_eq!(tools.php_version.as_deref(), Some("8.2.36"));
         assert_eq!(parse_probe(""), HostTools::default());

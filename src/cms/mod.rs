@@ -73,7 +73,7 @@ impl std::fmt::Display for CmsKind {
 }
 
 /// A plugin, theme, extension or module as installed on a site.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Component {
     pub slug: String,
     /// As the component declares it; `None` when it declares none.

@@ -2,11 +2,13 @@
 //! CMS read the rest (its database).
 
 use crate::cms::file_dump::{dump_command, parse_dump, DumpPart, DumpRequest};
-use crate::cms::host_tools::HostToolsCache;
+use std::sync::Arc;
+
+use crate::cms::host_tools::{HostTools, HostToolsCache};
 use crate::cms::{self, detect, CmsKind, FactSources, Facts};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
-use crate::remote::{Endpoint, Pool, RemoteError};
+use crate::remote::{Connection, Endpoint, Pool, RemoteError};
 use crate::site_error::SiteError;
 
 /// Largest dump of a site's fact files (configs, version files, plugin headers).
@@ -34,7 +36,9 @@ pub async fn gather(
     let tools = &tools;
     let results = super::for_each_site(sites, forks, |site| async move {
         reporter.event(&Event::SiteStarted { site: &site.name });
-        let result = site_facts(site, pool, tools, reporter).await;
+        let result = read_site(site, pool, tools, reporter)
+            .await
+            .map(|read| read.facts);
         if let Ok(facts) = &result {
             for warning in &facts.warnings {
                 reporter.event(&Event::Log {
@@ -60,12 +64,20 @@ pub async fn gather(
     results
 }
 
-async fn site_facts(
+/// A site as read: its host connection, what the host offers, and its facts.
+pub struct ReadSite {
+    pub host: Arc<Connection>,
+    pub tools: HostTools,
+    pub facts: Facts,
+}
+
+/// Connects to `site`'s host and reads its facts: the first part of every command.
+pub async fn read_site(
     site: &Site,
     pool: &Pool,
     tools: &HostToolsCache,
     reporter: &dyn Reporter,
-) -> Result<Facts, SiteError> {
+) -> Result<ReadSite, SiteError> {
     let step = |step: &str| {
         reporter.event(&Event::Step {
             site: &site.name,
@@ -109,7 +121,12 @@ async fn site_facts(
         files: &files,
         tools: &host_tools,
     };
-    cms::adapter(kind).facts(site, &host, &sources).await
+    let facts = cms::adapter(kind).facts(site, &host, &sources).await?;
+    Ok(ReadSite {
+        host,
+        tools: host_tools,
+        facts,
+    })
 }
 
 /// The detected CMS, checked against the inventory's `cms:`.

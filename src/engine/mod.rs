@@ -5,6 +5,7 @@
 //! result. [`for_each_site`] runs it for every selected site with at most `forks` in flight
 //! and returns results in inventory order, whatever order they finished in.
 
+pub mod backup;
 pub mod facts;
 
 use std::future::Future;

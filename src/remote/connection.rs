@@ -77,7 +77,16 @@ impl Connection {
             limit,
             overflowed: false,
         };
-        let result = self.execute(command, stdin, &mut sink).await;
+        let mut input = stdin;
+        let result = self
+            .execute(
+                command,
+                input
+                    .as_mut()
+                    .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
+                &mut sink,
+            )
+            .await;
         if sink.overflowed {
             return Err(RemoteError::OutputTooLarge {
                 destination: self.destination.clone(),
@@ -107,14 +116,55 @@ impl Connection {
             inner: sink,
             count: 0,
         };
-        let stderr = self.execute(command, stdin, &mut counting).await?;
+        let mut input = stdin;
+        let stderr = self
+            .execute(
+                command,
+                input
+                    .as_mut()
+                    .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
+                &mut counting,
+            )
+            .await?;
         Ok((counting.count, stderr))
+    }
+
+    /// Runs `command` with `input` streamed to its stdin (closed at the end of `input`),
+    /// collecting stdout up to `limit` bytes. For uploads of any size: `input` is read as
+    /// the command consumes it.
+    pub async fn run_with_input<R>(
+        &self,
+        command: &RemoteCommand,
+        input: &mut R,
+        limit: usize,
+    ) -> Result<Output, RemoteError>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let mut sink = CappedBuffer {
+            data: Vec::new(),
+            limit,
+            overflowed: false,
+        };
+        let result = self.execute(command, Some(input), &mut sink).await;
+        if sink.overflowed {
+            return Err(RemoteError::OutputTooLarge {
+                destination: self.destination.clone(),
+                command: command.to_string(),
+                limit,
+            });
+        }
+        let stderr = result?;
+        Ok(Output {
+            stdout: sink.data,
+            stderr,
+        })
     }
 
     async fn execute<W>(
         &self,
         command: &RemoteCommand,
-        stdin: Option<&[u8]>,
+        mut stdin: Option<&mut (dyn AsyncRead + Unpin + Send)>,
         sink: &mut W,
     ) -> Result<String, RemoteError>
     where
@@ -143,10 +193,14 @@ impl Connection {
             .ok_or_else(|| self.transport(command, "no stderr pipe"))?;
 
         let feed = async {
-            if let (Some(pipe), Some(data)) = (child_stdin.as_mut(), stdin) {
+            if let (Some(pipe), Some(data)) = (child_stdin.as_mut(), stdin.as_mut()) {
                 // A command may exit without reading all its input; that is its business,
-                // its exit status tells.
-                let _ = pipe.write_all(data).await;
+                // its exit status tells. A failure to read our own input is ours, though.
+                match tokio::io::copy(data, pipe).await {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                    Err(e) => return Err(e),
+                }
                 let _ = pipe.shutdown().await;
             }
             drop(child_stdin.take());

@@ -5,6 +5,7 @@
 //! neither `--json` nor `-q` is given; no colour when `NO_COLOR` is set or the stream is
 //! not a terminal; secrets masked in everything shown.
 
+pub mod backup_view;
 pub mod console;
 pub mod facts_view;
 pub mod style;

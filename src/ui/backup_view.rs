@@ -1,0 +1,163 @@
+//! Backups as the user sees them: results of `tend backup`, the snapshot list, verification.
+
+use serde_json::{json, Value};
+
+use super::style::Style;
+use crate::backup::Snapshot;
+use crate::engine::backup::SiteBackup;
+
+pub fn backup_json(results: &[SiteBackup]) -> Value {
+    let sites: Vec<Value> = results
+        .iter()
+        .map(|r| match &r.result {
+            Ok(m) => json!({"site": r.site, "ok": true, "snapshot": m.id, "bytes": m.bytes(), "warnings": m.warnings, "error": null}),
+            Err(e) => json!({"site": r.site, "ok": false, "snapshot": null, "bytes": null, "error": e.masked()}),
+        })
+        .collect();
+    json!({ "sites": sites })
+}
+
+pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
+    let mut out = String::new();
+    for r in results {
+        match &r.result {
+            Ok(m) => {
+                out.push_str(&format!(
+                    "{}  {}  {}  {}\n",
+                    style.bold(&r.site),
+                    style.good("ok"),
+                    m.id,
+                    human_bytes(m.bytes())
+                ));
+                for w in &m.warnings {
+                    out.push_str(&format!("  {} {w}\n", style.warn("warning:")));
+                }
+            }
+            Err(e) => out.push_str(&format!(
+                "{}  {} {}\n",
+                style.bold(&r.site),
+                style.bad("FAILED"),
+                e.masked()
+            )),
+        }
+    }
+    out
+}
+
+pub fn list_json(snapshots: &[Snapshot]) -> Value {
+    let list: Vec<Value> = snapshots
+        .iter()
+        .map(|s| {
+            let m = &s.manifest;
+            json!({
+                "id": m.id, "site": m.site, "created": m.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "label": m.label, "bytes": m.bytes(), "cms": m.cms, "version": m.version,
+                "files": m.files.is_some(), "database": m.database.is_some(),
+            })
+        })
+        .collect();
+    json!({ "snapshots": list })
+}
+
+pub fn list_text(snapshots: &[Snapshot]) -> String {
+    if snapshots.is_empty() {
+        return "no snapshots\n".to_owned();
+    }
+    let rows: Vec<[String; 7]> = snapshots
+        .iter()
+        .map(|s| {
+            let m = &s.manifest;
+            let parts = match (m.files.is_some(), m.database.is_some()) {
+                (true, true) => "files+db",
+                (true, false) => "files",
+                (false, true) => "db",
+                (false, false) => "-",
+            };
+            [
+                m.site.clone(),
+                m.id.clone(),
+                m.created.format("%Y-%m-%d %H:%M:%SZ").to_string(),
+                m.label.clone().unwrap_or_else(|| "-".into()),
+                human_bytes(m.bytes()),
+                format!("{} {}", m.cms, m.version),
+                parts.to_owned(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "SITE", "SNAPSHOT", "CREATED", "LABEL", "SIZE", "CMS", "PARTS",
+    ];
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| -> String {
+        let mut l = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect::<Vec<_>>()
+            .join("  ");
+        l.truncate(l.trim_end().len());
+        l.push('\n');
+        l
+    };
+    let mut out = line(headers.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+pub fn verify_json(results: &[(Snapshot, Vec<String>)]) -> Value {
+    let list: Vec<Value> = results
+        .iter()
+        .map(|(s, problems)| json!({"id": s.manifest.id, "site": s.manifest.site, "ok": problems.is_empty(), "problems": problems}))
+        .collect();
+    json!({ "snapshots": list })
+}
+
+pub fn verify_text(results: &[(Snapshot, Vec<String>)], style: Style) -> String {
+    let mut out = String::new();
+    for (s, problems) in results {
+        if problems.is_empty() {
+            out.push_str(&format!(
+                "{}  {}  {}\n",
+                s.manifest.site,
+                s.manifest.id,
+                style.good("ok")
+            ));
+        } else {
+            out.push_str(&format!(
+                "{}  {}  {}\n",
+                s.manifest.site,
+                s.manifest.id,
+                style.bad("DAMAGED")
+            ));
+            for p in problems {
+                out.push_str(&format!("  {p}\n"));
+            }
+        }
+    }
+    if results.is_empty() {
+        out.push_str("no snapshots\n");
+    }
+    out
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
