@@ -145,10 +145,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Runs `command` with the decompressed content of `source` on its stdin (a restore).
+/// Runs `command` with `prefix` and then the decompressed content of `source` on its stdin
+/// (a restore; the prefix carries what the command must read first, e.g. an option file).
 pub async fn send(
     host: &Connection,
     command: &RemoteCommand,
+    prefix: &[u8],
     source: &Path,
     limit: usize,
 ) -> Result<crate::remote::Output, ReceiveError> {
@@ -162,7 +164,9 @@ pub async fn send(
         out.shutdown()?;
         Ok(copied)
     });
-    let ran = host.run_with_input(command, &mut reader, limit).await;
+    let mut input = tokio::io::AsyncReadExt::chain(prefix, &mut reader);
+    let ran = host.run_with_input(command, &mut input, limit).await;
+    drop(input);
     drop(reader);
     let decompressed = decompress
         .await

@@ -8,6 +8,8 @@
 pub mod archive;
 pub mod create;
 pub mod manifest;
+pub mod restore;
+pub mod retention;
 pub mod store;
 pub mod verify;
 

@@ -61,6 +61,10 @@ impl Cms for Joomla {
         &["cache", "administrator/cache", "tmp"]
     }
 
+    fn config_files(&self) -> &'static [&'static str] {
+        &["configuration.php"]
+    }
+
     fn error_page_markers(&self) -> &'static [&'static str] {
         &[
             "The requested page can't be found.",

@@ -61,6 +61,10 @@ impl Cms for Magento {
         ]
     }
 
+    fn config_files(&self) -> &'static [&'static str] {
+        &["app/etc/env.php"]
+    }
+
     fn error_page_markers(&self) -> &'static [&'static str] {
         &[
             "There has been an error processing your request",

@@ -120,6 +120,10 @@ pub trait Cms: Send + Sync {
     /// the CMS rebuilds on its own.
     fn default_backup_excludes(&self) -> &'static [&'static str];
 
+    /// The site's own configuration files (relative to the root): kept when a snapshot of
+    /// another site is restored onto this one.
+    fn config_files(&self) -> &'static [&'static str];
+
     /// Texts that mark a page as this CMS's error page, for verification.
     fn error_page_markers(&self) -> &'static [&'static str];
 }

@@ -135,6 +135,10 @@ impl Cms for WordPress {
         ]
     }
 
+    fn config_files(&self) -> &'static [&'static str] {
+        &["wp-config.php"]
+    }
+
     fn error_page_markers(&self) -> &'static [&'static str] {
         &[
             "There has been a critical error on this website",
