@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use crate::backup::create::Contents;
 use crate::backup::Store;
 use crate::diagnostic::InputError;
 use crate::engine;
@@ -80,6 +81,26 @@ enum Command {
         #[command(subcommand)]
         command: BackupsCommand,
     },
+    /// Put a snapshot back (or onto another site); asks for confirmation unless --yes
+    Restore {
+        /// The site whose snapshot is restored
+        site: String,
+        /// Snapshot id, or `latest`
+        #[arg(long, default_value = "latest")]
+        snapshot: String,
+        /// Restore only the files
+        #[arg(long, conflicts_with = "db_only")]
+        files_only: bool,
+        /// Restore only the database
+        #[arg(long)]
+        db_only: bool,
+        /// Restore onto this site instead (e.g. staging), keeping its own config and database credentials
+        #[arg(long, value_name = "SITE2")]
+        to: Option<String>,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +116,12 @@ enum BackupsCommand {
         /// Only this site's snapshots
         #[arg(long)]
         site: Option<String>,
+    },
+    /// Apply the retention policy (settings.retention) to the selected sites' snapshots
+    Prune {
+        /// Show what would be removed, remove nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -147,7 +174,32 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
         Command::Backups { command } => match command {
             BackupsCommand::List { site } => backups_list(&inventory, site.as_deref(), mode),
             BackupsCommand::Verify { site } => backups_verify(&inventory, site.as_deref(), mode),
+            BackupsCommand::Prune { dry_run } => {
+                backups_prune(&inventory, limit.as_ref(), dry_run, mode)
+            }
         },
+        Command::Restore {
+            site,
+            snapshot,
+            files_only,
+            db_only,
+            to,
+            yes,
+        } => {
+            let contents = Contents {
+                files: !db_only,
+                database: !files_only,
+            };
+            restore(
+                &inventory,
+                &site,
+                &snapshot,
+                contents,
+                to.as_deref(),
+                yes,
+                mode,
+            )
+        }
     }
 }
 
@@ -275,6 +327,120 @@ fn backups_verify(
         EXIT_SITE_FAILED
     } else {
         EXIT_OK
+    })
+}
+
+fn backups_prune(
+    inventory: &Inventory,
+    limit: Option<&SitePattern>,
+    dry_run: bool,
+    mode: OutputMode,
+) -> Result<u8, InputError> {
+    let sites: Vec<&str> = selected(inventory, limit)
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    let store = Store::new(&inventory.settings.store);
+    let results =
+        crate::backup::prune::prune(&store, &sites, &inventory.settings.retention, dry_run);
+    print_data(
+        mode,
+        || backup_view::prune_json(&results, dry_run),
+        || backup_view::prune_text(&results, dry_run),
+    );
+    Ok(if results.iter().any(|r| r.error.is_some()) {
+        EXIT_SITE_FAILED
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Names the command-line place of a `--site`-style error.
+fn at_flag(mut error: InputError, name: &str) -> InputError {
+    if let crate::diagnostic::Origin::Argument { flag, .. } = &mut error.origin {
+        *flag = name.to_owned();
+    }
+    error
+}
+
+fn restore(
+    inventory: &Inventory,
+    site: &str,
+    snapshot_id: &str,
+    contents: Contents,
+    to: Option<&str>,
+    yes: bool,
+    mode: OutputMode,
+) -> Result<u8, InputError> {
+    check_site_flag(inventory, Some(site)).map_err(|e| at_flag(e, "restore"))?;
+    check_site_flag(inventory, to).map_err(|e| at_flag(e, "--to"))?;
+    let target = &inventory.sites[to.unwrap_or(site)];
+    let store = Store::new(&inventory.settings.store);
+    let snapshot = store
+        .find(site, snapshot_id)
+        .map_err(|e| {
+            InputError::new(format!(
+                "cannot read the store {}: {e}",
+                store.backups_dir().display()
+            ))
+        })?
+        .ok_or_else(|| {
+            InputError::new(format!("no snapshot `{snapshot_id}` of `{site}`")).with_hint(format!(
+                "`tend backups list --site {site}` shows the snapshots there are"
+            ))
+        })?;
+    let what = match (contents.files, contents.database) {
+        (true, true) => "files and database",
+        (true, false) => "files",
+        _ => "database",
+    };
+    if !yes {
+        let question = format!(
+            "Restore snapshot {} of {} ({}, {}) onto {} ({})? Its current {what} will be replaced (a pre-restore snapshot is taken first).",
+            snapshot.manifest.id,
+            site,
+            snapshot.manifest.created.format("%Y-%m-%d %H:%M UTC"),
+            snapshot.manifest.label.as_deref().unwrap_or("no label"),
+            target.name,
+            target.url
+        );
+        if !ui::confirm(&question) {
+            return Err(if ui::can_ask() {
+                InputError::new("restore cancelled")
+            } else {
+                InputError::new("refusing to restore without confirmation: not on a terminal")
+                    .with_hint("pass --yes to restore without being asked")
+            });
+        }
+    }
+    let reporter = ui::reporter(mode);
+    let result = runtime()?.block_on(async {
+        let pool = pool(inventory, &reporter)?;
+        let request = engine::restore::Request {
+            snapshot: &snapshot,
+            target,
+            contents,
+        };
+        let result = engine::restore::run(&request, &pool, &store, reporter.as_ref()).await;
+        pool.shutdown().await;
+        Ok::<_, InputError>(result)
+    })?;
+    print_data(
+        mode,
+        || backup_view::restore_json(&target.name, &snapshot.manifest.id, &result),
+        || {
+            backup_view::restore_text(
+                &target.name,
+                &snapshot.manifest.id,
+                &result,
+                Style::for_stdout(),
+            )
+        },
+    );
+    Ok(if result.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_SITE_FAILED
     })
 }
 

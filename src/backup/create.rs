@@ -137,6 +137,7 @@ pub async fn snapshot(
         themes: facts.themes.clone(),
         files,
         database,
+        table_prefix: facts.database.as_ref().map(|db| db.table_prefix.clone()),
         excludes,
         tend_version: env!("CARGO_PKG_VERSION").to_owned(),
         duration_ms: started.elapsed().as_millis() as u64,

@@ -31,6 +31,9 @@ pub struct Manifest {
     pub files: Option<Part>,
     /// `database.sql.zst`: a plain SQL dump.
     pub database: Option<Part>,
+    /// The CMS's table prefix (restoring onto another site needs the same one).
+    #[serde(default)]
+    pub table_prefix: Option<String>,
     /// Globs (relative to the root) left out of the files.
     pub excludes: Vec<String>,
     pub tend_version: String,

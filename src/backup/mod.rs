@@ -8,6 +8,7 @@
 pub mod archive;
 pub mod create;
 pub mod manifest;
+pub mod prune;
 pub mod restore;
 pub mod retention;
 pub mod store;

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod facts;
+pub mod restore;
 
 use std::future::Future;
 

@@ -3,8 +3,11 @@
 use serde_json::{json, Value};
 
 use super::style::Style;
+use crate::backup::prune::SitePrune;
 use crate::backup::Snapshot;
 use crate::engine::backup::SiteBackup;
+use crate::engine::restore::Restored;
+use crate::site_error::SiteError;
 
 pub fn backup_json(results: &[SiteBackup]) -> Value {
     let sites: Vec<Value> = results
@@ -145,6 +148,86 @@ pub fn verify_text(results: &[(Snapshot, Vec<String>)], style: Style) -> String 
         out.push_str("no snapshots\n");
     }
     out
+}
+
+pub fn prune_json(results: &[SitePrune], dry_run: bool) -> Value {
+    let sites: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            json!({
+                "site": r.site,
+                "kept": r.kept.iter().map(|(s, reasons)| json!({
+                    "id": s.manifest.id,
+                    "reasons": reasons.iter().map(|x| format!("{x:?}").to_lowercase()).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+                "removed": r.removed.iter().map(|s| s.manifest.id.clone()).collect::<Vec<_>>(),
+                "error": r.error,
+            })
+        })
+        .collect();
+    json!({ "dry_run": dry_run, "sites": sites })
+}
+
+pub fn prune_text(results: &[SitePrune], dry_run: bool) -> String {
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let mut out = String::new();
+    for r in results {
+        out.push_str(&format!(
+            "{}: keeps {}, {verb} {}\n",
+            r.site,
+            r.kept.len(),
+            r.removed.len()
+        ));
+        for (s, reasons) in &r.kept {
+            let why: Vec<String> = reasons
+                .iter()
+                .map(|x| format!("{x:?}").to_lowercase())
+                .collect();
+            out.push_str(&format!(
+                "  keep    {}  ({})\n",
+                s.manifest.id,
+                why.join(", ")
+            ));
+        }
+        for s in &r.removed {
+            out.push_str(&format!(
+                "  {:<7} {}\n",
+                if dry_run { "remove" } else { "removed" },
+                s.manifest.id
+            ));
+        }
+        if let Some(e) = &r.error {
+            out.push_str(&format!("  error: {e}\n"));
+        }
+    }
+    out
+}
+
+pub fn restore_json(target: &str, snapshot: &str, result: &Result<Restored, SiteError>) -> Value {
+    match result {
+        Ok(r) => {
+            json!({"site": target, "snapshot": snapshot, "status": "ok", "safety_snapshot": r.safety_snapshot, "error": null})
+        }
+        Err(e) => {
+            json!({"site": target, "snapshot": snapshot, "status": "failed", "error": e.masked()})
+        }
+    }
+}
+
+pub fn restore_text(
+    target: &str,
+    snapshot: &str,
+    result: &Result<Restored, SiteError>,
+    style: Style,
+) -> String {
+    match result {
+        Ok(r) => format!(
+            "{target}: {} restored snapshot {snapshot} (the state before is snapshot {})\n",
+            style.good("ok"),
+            r.safety_snapshot
+        ),
+        Err(e) => format!("{target}: {} {}\n", style.bad("FAILED"), e.masked()),
+    }
 }
 
 pub fn human_bytes(bytes: u64) -> String {

@@ -41,3 +41,24 @@ pub fn reporter(mode: OutputMode) -> SharedReporter {
         style::Style::for_stderr(),
     ))
 }
+
+/// Whether we can ask the user something: stdin and stderr are terminals.
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Asks `question` on the terminal; `false` without one (never assume yes).
+pub fn confirm(question: &str) -> bool {
+    use std::io::{BufRead, Write};
+    if !can_ask() {
+        return false;
+    }
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "{question} [y/N] ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
