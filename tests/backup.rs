@@ -438,3 +438,63 @@ fn verify_catches_a_flipped_byte() {
     let problems = doc["snapshots"][0]["problems"].to_string();
     assert!(problems.contains("database.sql.zst: sha256"), "{problems}");
 }
+
+#[test]
+fn a_live_lock_refuses_the_site_and_a_stale_one_is_taken_over() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("locked");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    write_inventory(work.path(), lab, &[&wp], &store);
+    let home = PathBuf::from(lab.var("LAB_REMOTE_HOME"));
+    let name: String = wp
+        .path
+        .to_string_lossy()
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let lock = home.join(".cache/tend/locks").join(format!("{name}.lock"));
+    std::fs::create_dir_all(&lock).unwrap();
+    let runner = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+
+    // Held by a live process of this runner (this test): the backup must not touch the site.
+    std::fs::write(
+        lock.join("owner"),
+        format!(
+            "runner={runner} pid={} started=x command=run\n",
+            std::process::id()
+        ),
+    )
+    .unwrap();
+    let out = tend(work.path(), &["-i", "inv.yml", "--json", "backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let error = json(&out)["sites"][0]["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("locked by another tend run"), "{error}");
+    assert!(snapshots(work.path(), "locked").is_empty());
+
+    // Left by a process that is gone: taken over with a warning, and released afterwards.
+    std::fs::write(
+        lock.join("owner"),
+        format!("runner={runner} pid=999999999 started=x command=run\n"),
+    )
+    .unwrap();
+    let out = tend(work.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("took over a stale lock"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(snapshots(work.path(), "locked").len(), 1);
+    assert!(!lock.exists(), "the lock is released after the backup");
+}

@@ -60,9 +60,14 @@ fn check(
     inspect: impl FnOnce(&mut dyn Read) -> io::Result<()>,
 ) {
     let path = snapshot.dir.join(&part.file);
-    match check_part(&path, inspect) {
-        Err(e) => problems.push(format!("{}: {e}", part.file)),
-        Ok((bytes, sha256, uncompressed)) => {
+    // Size and hash first, on their own: a damaged file is reported as such even when it
+    // no longer decompresses.
+    match hash_file(&path) {
+        Err(e) => {
+            problems.push(format!("{}: {e}", part.file));
+            return;
+        }
+        Ok((bytes, sha256)) => {
             if bytes != part.bytes {
                 problems.push(format!(
                     "{}: {} bytes, the manifest says {}",
@@ -75,6 +80,11 @@ fn check(
                     part.file, part.sha256
                 ));
             }
+        }
+    }
+    match check_part(&path, inspect) {
+        Err(e) => problems.push(format!("{}: does not decompress: {e}", part.file)),
+        Ok((_, _, uncompressed)) => {
             if uncompressed != part.uncompressed_bytes {
                 problems.push(format!(
                     "{}: decompresses to {uncompressed} bytes, the manifest says {}",
@@ -83,4 +93,12 @@ fn check(
             }
         }
     }
+}
+
+fn hash_file(path: &std::path::Path) -> io::Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let bytes = io::copy(&mut file, &mut hasher)?;
+    Ok((bytes, super::archive::hex(&hasher.finalize())))
 }

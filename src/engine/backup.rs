@@ -1,9 +1,10 @@
 //! `tend backup`: a snapshot of each selected site, files and database.
 
+use super::site_lock;
 use crate::backup::create::{self, Contents};
 use crate::backup::{Manifest, Store};
 use crate::cms::host_tools::HostToolsCache;
-use crate::events::{Event, Reporter};
+use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
 use crate::remote::Pool;
 use crate::site_error::SiteError;
@@ -56,18 +57,38 @@ async fn backup_site(
     reporter: &dyn Reporter,
 ) -> Result<Manifest, SiteError> {
     let read = super::facts::read_site(site, pool, tools, reporter).await?;
-    reporter.event(&Event::Step {
-        site: &site.name,
-        step: "snapshot",
-    });
-    create::snapshot(
-        store,
-        site,
+    let work = async {
+        reporter.event(&Event::Step {
+            site: &site.name,
+            step: "snapshot",
+        });
+        create::snapshot(
+            store,
+            site,
+            &read.host,
+            &read.facts,
+            &read.tools,
+            label,
+            Contents::ALL,
+        )
+        .await
+    };
+    site_lock::with_lock(
         &read.host,
-        &read.facts,
-        &read.tools,
-        label,
-        Contents::ALL,
+        &site.path,
+        "backup",
+        |previous| took_over(reporter, &site.name, previous),
+        work,
     )
     .await
+}
+
+/// Warns that a stale lock (left by a run that died) was taken over.
+pub fn took_over(reporter: &dyn Reporter, site: &str, previous: &str) {
+    let message = format!("took over a stale lock left by a run that is gone ({previous})");
+    reporter.event(&Event::Log {
+        level: Level::Warning,
+        site: Some(site),
+        message: &message,
+    });
 }

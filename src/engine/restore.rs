@@ -53,11 +53,29 @@ async fn restore(
     store: &Store,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
+    let target = request.target;
+    let tools = HostToolsCache::default();
+    let read = super::facts::read_site(target, pool, &tools, reporter).await?;
+    let work = restore_locked(request, &read, store, reporter);
+    super::site_lock::with_lock(
+        &read.host,
+        &target.path,
+        "restore",
+        |previous| super::backup::took_over(reporter, &target.name, previous),
+        work,
+    )
+    .await
+}
+
+async fn restore_locked(
+    request: &Request<'_>,
+    read: &super::facts::ReadSite,
+    store: &Store,
+    reporter: &dyn Reporter,
+) -> Result<Restored, SiteError> {
     let (snapshot, target) = (request.snapshot, request.target);
     let manifest = &snapshot.manifest;
     let onto_other = manifest.site != target.name;
-    let tools = HostToolsCache::default();
-    let read = super::facts::read_site(target, pool, &tools, reporter).await?;
     if read.facts.cms != manifest.cms {
         return Err(SiteError::site(format!(
             "the snapshot is of a {} site, but {} runs {}",
