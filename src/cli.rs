@@ -277,19 +277,27 @@ fn backup(
     })
 }
 
+/// The snapshots in the inventory's store, of one site (which must exist) or all.
+fn list_snapshots(
+    inventory: &Inventory,
+    site: Option<&str>,
+) -> Result<Vec<crate::backup::Snapshot>, InputError> {
+    check_site_flag(inventory, site)?;
+    let store = Store::new(&inventory.settings.store);
+    store.list(site).map_err(|e| {
+        InputError::new(format!(
+            "cannot read the store {}: {e}",
+            store.backups_dir().display()
+        ))
+    })
+}
+
 fn backups_list(
     inventory: &Inventory,
     site: Option<&str>,
     mode: OutputMode,
 ) -> Result<u8, InputError> {
-    check_site_flag(inventory, site)?;
-    let store = Store::new(&inventory.settings.store);
-    let snapshots = store.list(site).map_err(|e| {
-        InputError::new(format!(
-            "cannot read the store {}: {e}",
-            store.backups_dir().display()
-        ))
-    })?;
+    let snapshots = list_snapshots(inventory, site)?;
     print_data(
         mode,
         || backup_view::list_json(&snapshots),
@@ -303,14 +311,7 @@ fn backups_verify(
     site: Option<&str>,
     mode: OutputMode,
 ) -> Result<u8, InputError> {
-    check_site_flag(inventory, site)?;
-    let store = Store::new(&inventory.settings.store);
-    let snapshots = store.list(site).map_err(|e| {
-        InputError::new(format!(
-            "cannot read the store {}: {e}",
-            store.backups_dir().display()
-        ))
-    })?;
+    let snapshots = list_snapshots(inventory, site)?;
     let results: Vec<_> = snapshots
         .into_iter()
         .map(|s| {

@@ -18,7 +18,7 @@ use super::store::private_file;
 use crate::remote::{Connection, RemoteCommand, RemoteError};
 
 /// The in-memory pipe between the network and the compressor.
-const PIPE_BYTES: usize = 1024 * 1024;
+const PIPE_BYTES: usize = 256 * 1024;
 /// zstd level: fast enough not to slow a backup below network speed on one core.
 const ZSTD_LEVEL: i32 = 3;
 /// Bytes kept from the end of the uncompressed stream, for completeness checks.

@@ -9,11 +9,8 @@ use crate::inventory::Site;
 use crate::remote::Pool;
 use crate::site_error::SiteError;
 
-#[derive(Debug)]
-pub struct SiteBackup {
-    pub site: String,
-    pub result: Result<Manifest, SiteError>,
-}
+/// One site's snapshot, or why it could not be taken.
+pub type SiteBackup = super::SiteResult<Manifest>;
 
 pub async fn run(
     sites: &[&Site],
@@ -23,29 +20,12 @@ pub async fn run(
     forks: usize,
     reporter: &dyn Reporter,
 ) -> Vec<SiteBackup> {
-    reporter.event(&Event::Begin {
-        what: "backup",
-        total: sites.len(),
-    });
     let tools = HostToolsCache::default();
     let tools = &tools;
-    let results = super::for_each_site(sites, forks, |site| async move {
-        reporter.event(&Event::SiteStarted { site: &site.name });
-        let result = backup_site(site, pool, tools, store, label, reporter).await;
-        let error = result.as_ref().err().map(SiteError::masked);
-        reporter.event(&Event::SiteFinished {
-            site: &site.name,
-            ok: result.is_ok(),
-            error: error.as_deref(),
-        });
-        SiteBackup {
-            site: site.name.clone(),
-            result,
-        }
+    super::run_sites("backup", sites, forks, reporter, |site| {
+        backup_site(site, pool, tools, store, label, reporter)
     })
-    .await;
-    reporter.event(&Event::End);
-    results
+    .await
 }
 
 async fn backup_site(

@@ -15,11 +15,7 @@ use crate::site_error::SiteError;
 const DUMP_LIMIT: usize = 64 * 1024 * 1024;
 
 /// One site's facts, or why they could not be read.
-#[derive(Debug)]
-pub struct SiteFacts {
-    pub site: String,
-    pub result: Result<Facts, SiteError>,
-}
+pub type SiteFacts = super::SiteResult<Facts>;
 
 /// Reads facts for every site, `forks` at a time, over the pool's shared connections.
 pub async fn gather(
@@ -28,40 +24,20 @@ pub async fn gather(
     forks: usize,
     reporter: &dyn Reporter,
 ) -> Vec<SiteFacts> {
-    reporter.event(&Event::Begin {
-        what: "facts",
-        total: sites.len(),
-    });
     let tools = HostToolsCache::default();
     let tools = &tools;
-    let results = super::for_each_site(sites, forks, |site| async move {
-        reporter.event(&Event::SiteStarted { site: &site.name });
-        let result = read_site(site, pool, tools, reporter)
-            .await
-            .map(|read| read.facts);
-        if let Ok(facts) = &result {
-            for warning in &facts.warnings {
-                reporter.event(&Event::Log {
-                    level: Level::Warning,
-                    site: Some(&site.name),
-                    message: warning,
-                });
-            }
+    super::run_sites("facts", sites, forks, reporter, |site| async move {
+        let facts = read_site(site, pool, tools, reporter).await?.facts;
+        for warning in &facts.warnings {
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&site.name),
+                message: warning,
+            });
         }
-        let error = result.as_ref().err().map(SiteError::masked);
-        reporter.event(&Event::SiteFinished {
-            site: &site.name,
-            ok: result.is_ok(),
-            error: error.as_deref(),
-        });
-        SiteFacts {
-            site: site.name.clone(),
-            result,
-        }
+        Ok(facts)
     })
-    .await;
-    reporter.event(&Event::End);
-    results
+    .await
 }
 
 /// A site as read: its host connection, what the host offers, and its facts.

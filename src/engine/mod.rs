@@ -14,7 +14,54 @@ use std::future::Future;
 
 use futures::stream::{self, StreamExt};
 
+use crate::events::{Event, Reporter};
 use crate::inventory::Site;
+use crate::site_error::SiteError;
+
+/// One site's outcome in a command over many sites.
+#[derive(Debug)]
+pub struct SiteResult<T> {
+    pub site: String,
+    pub result: Result<T, SiteError>,
+}
+
+/// [`for_each_site`], reporting the command's start and end and each site's.
+pub async fn run_sites<'a, T, F, Fut>(
+    what: &str,
+    sites: &'a [&'a Site],
+    forks: usize,
+    reporter: &'a dyn Reporter,
+    work: F,
+) -> Vec<SiteResult<T>>
+where
+    F: Fn(&'a Site) -> Fut,
+    Fut: Future<Output = Result<T, SiteError>> + 'a,
+{
+    reporter.event(&Event::Begin {
+        what,
+        total: sites.len(),
+    });
+    let results = for_each_site(sites, forks, |site| {
+        let work = work(site);
+        async move {
+            reporter.event(&Event::SiteStarted { site: &site.name });
+            let result = work.await;
+            let error = result.as_ref().err().map(SiteError::masked);
+            reporter.event(&Event::SiteFinished {
+                site: &site.name,
+                ok: result.is_ok(),
+                error: error.as_deref(),
+            });
+            SiteResult {
+                site: site.name.clone(),
+                result,
+            }
+        }
+    })
+    .await;
+    reporter.event(&Event::End);
+    results
+}
 
 /// Runs `work` for every site, at most `forks` at once; results in the order of `sites`.
 pub async fn for_each_site<'a, T, F, Fut>(sites: &'a [&'a Site], forks: usize, work: F) -> Vec<T>

@@ -72,33 +72,15 @@ impl Connection {
         stdin: Option<&[u8]>,
         limit: usize,
     ) -> Result<Output, RemoteError> {
-        let mut sink = CappedBuffer {
-            data: Vec::new(),
-            limit,
-            overflowed: false,
-        };
         let mut input = stdin;
-        let result = self
-            .execute(
-                command,
-                input
-                    .as_mut()
-                    .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
-                &mut sink,
-            )
-            .await;
-        if sink.overflowed {
-            return Err(RemoteError::OutputTooLarge {
-                destination: self.destination.clone(),
-                command: command.to_string(),
-                limit,
-            });
-        }
-        let stderr = result?;
-        Ok(Output {
-            stdout: sink.data,
-            stderr,
-        })
+        self.collect(
+            command,
+            input
+                .as_mut()
+                .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
+            limit,
+        )
+        .await
     }
 
     /// Runs `command` and writes its stdout into `sink` as it arrives; returns the bytes
@@ -141,12 +123,22 @@ impl Connection {
     where
         R: AsyncRead + Unpin + Send,
     {
+        self.collect(command, Some(input), limit).await
+    }
+
+    /// Runs `command` and collects its stdout into memory, refusing more than `limit` bytes.
+    async fn collect(
+        &self,
+        command: &RemoteCommand,
+        input: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+        limit: usize,
+    ) -> Result<Output, RemoteError> {
         let mut sink = CappedBuffer {
             data: Vec::new(),
             limit,
             overflowed: false,
         };
-        let result = self.execute(command, Some(input), &mut sink).await;
+        let result = self.execute(command, input, &mut sink).await;
         if sink.overflowed {
             return Err(RemoteError::OutputTooLarge {
                 destination: self.destination.clone(),
