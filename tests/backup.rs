@@ -498,3 +498,36 @@ fn a_live_lock_refuses_the_site_and_a_stale_one_is_taken_over() {
     assert_eq!(snapshots(work.path(), "locked").len(), 1);
     assert!(!lock.exists(), "the lock is released after the backup");
 }
+
+#[test]
+fn a_store_that_cannot_take_more_fails_the_snapshot_and_leaves_nothing() {
+    let lab = Lab::shared();
+    let s1 = lab.site("site1");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    write_inventory(work.path(), lab, &[&s1], &store);
+    // A file size limit makes writes to the store fail part-way, as a full disk does
+    // (SIGXFSZ ignored: the write returns an error instead of killing tend).
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 1024; exec \"$0\" -i inv.yml --json backup")
+        .arg(env!("CARGO_BIN_EXE_tend"))
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let error = doc["sites"][0]["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("writing to the store"), "{error}");
+    assert!(snapshots(work.path(), "site1").is_empty());
+    assert!(
+        partials(&store, "site1").is_empty(),
+        "the partial snapshot is removed"
+    );
+}

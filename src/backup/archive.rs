@@ -68,6 +68,12 @@ pub async fn receive(
     let compressed = compress
         .await
         .map_err(|e| ReceiveError::Local(io::Error::other(e)))?;
+    // When writing locally failed, the broken pipe the remote side then saw is only the
+    // consequence: report the cause (a full disk, say).
+    let compressed = match (compressed, &streamed) {
+        (Err(e), Err(RemoteError::Transport { .. })) => return Err(ReceiveError::Local(e)),
+        (compressed, _) => compressed,
+    };
     let (stderr, tolerated_status) = match streamed {
         Ok((_, stderr)) => (stderr, None),
         Err(RemoteError::CommandFailed {
