@@ -531,3 +531,39 @@ fn a_store_that_cannot_take_more_fails_the_snapshot_and_leaves_nothing() {
         "the partial snapshot is removed"
     );
 }
+
+#[test]
+fn a_site_whose_config_was_deleted_is_restored_from_the_snapshot() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("wiped");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    write_inventory(work.path(), lab, &[&wp], &store);
+    let files_before = tree(&wp.path, &[]);
+    let db_before = db_state(lab, &wp);
+    let out = tend(work.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // Hacked: wp-config.php and the core gone, a defacement in their place.
+    std::fs::remove_file(wp.path.join("wp-config.php")).unwrap();
+    std::fs::remove_dir_all(wp.path.join("wp-includes")).unwrap();
+    std::fs::write(wp.path.join("index.php"), "<?php echo 'defaced';").unwrap();
+    lab.sql(
+        &wp.db_name,
+        "UPDATE wp_options SET option_value = 'Defaced' WHERE option_name = 'blogname'",
+    );
+
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "--json", "restore", "wiped", "--yes"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("could not be read"),
+        "the fallback is said: {}",
+        out.stderr
+    );
+    assert_eq!(tree(&wp.path, &[]), files_before);
+    assert_eq!(db_state(lab, &wp), db_before);
+    assert!(http_get(&wp.url).contains("Lab wiped"));
+}

@@ -6,10 +6,11 @@ use crate::backup::manifest::{DATABASE_PART, FILES_PART};
 use crate::backup::restore::{restore_database, restore_files, Keep};
 use crate::backup::{Snapshot, Store};
 use crate::cms::host_tools::HostToolsCache;
+use crate::cms::Facts;
 use crate::cms::{self, mysql_client, CmsKind};
-use crate::events::{Event, Reporter};
+use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
-use crate::remote::Pool;
+use crate::remote::{Endpoint, Pool};
 use crate::site_error::SiteError;
 
 pub struct Request<'a> {
@@ -20,8 +21,9 @@ pub struct Request<'a> {
 
 #[derive(Debug)]
 pub struct Restored {
-    /// The snapshot of the target taken just before it was overwritten.
-    pub safety_snapshot: String,
+    /// The snapshot of the target taken just before it was overwritten (none when the
+    /// site was too broken to be saved).
+    pub safety_snapshot: Option<String>,
 }
 
 pub async fn run(
@@ -55,8 +57,31 @@ async fn restore(
 ) -> Result<Restored, SiteError> {
     let target = request.target;
     let tools = HostToolsCache::default();
-    let read = super::facts::read_site(target, pool, &tools, reporter).await?;
-    let work = restore_locked(request, &read, store, reporter);
+    let mut site_was_read = true;
+    let read = match super::facts::read_site(target, pool, &tools, reporter).await {
+        Ok(read) => read,
+        // A damaged or hacked site may no longer read (its config deleted, say). Restoring
+        // it onto itself must still work: what the snapshot recorded stands in for it.
+        Err(SiteError::Site(why)) if request.snapshot.manifest.site == target.name => {
+            let host = pool.connect(&Endpoint::of(target)).await?;
+            let host_tools = tools.get(&host, &target.php).await?;
+            let facts = facts_from_snapshot(request.snapshot)?;
+            let message = format!("the site could not be read ({why}); restoring with what the snapshot recorded, including its database credentials");
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&target.name),
+                message: &message,
+            });
+            site_was_read = false;
+            super::facts::ReadSite {
+                host,
+                tools: host_tools,
+                facts,
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let work = restore_locked(request, &read, site_was_read, store, reporter);
     super::site_lock::with_lock(
         &read.host,
         &target.path,
@@ -67,9 +92,60 @@ async fn restore(
     .await
 }
 
+/// The site's facts as the snapshot recorded them, with the database credentials from the
+/// config file inside the snapshot's archive.
+fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteError> {
+    let manifest = &snapshot.manifest;
+    let config_name = match manifest.cms {
+        CmsKind::Wordpress => "wp-config.php",
+        other => {
+            return Err(SiteError::site(format!(
+                "the site could not be read, and reading a {other} snapshot's credentials is not supported yet"
+            )))
+        }
+    };
+    let config = read_from_archive(&snapshot.dir.join(FILES_PART), config_name)
+        .map_err(|e| SiteError::site(format!("reading {config_name} from the snapshot: {e}")))?
+        .ok_or_else(|| SiteError::site(format!("the snapshot has no {config_name}")))?;
+    let database =
+        crate::cms::wordpress::parse::parse_wp_config(&config).map_err(SiteError::site)?;
+    Ok(Facts {
+        cms: manifest.cms,
+        version: manifest.version.clone(),
+        db_version: manifest.db_version.clone(),
+        php_version: None,
+        plugins: manifest.plugins.clone(),
+        themes: manifest.themes.clone(),
+        database: Some(database),
+        warnings: Vec::new(),
+    })
+}
+
+/// The text of `name` (relative to the root) inside a `files.tar.zst`, if it is there.
+fn read_from_archive(archive: &std::path::Path, name: &str) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let decoder = zstd::Decoder::new(std::fs::File::open(archive)?)?;
+    let mut tar = tar::Archive::new(decoder);
+    for entry in tar.entries()? {
+        let mut entry = entry?;
+        let path = entry
+            .path()?
+            .to_string_lossy()
+            .trim_start_matches("./")
+            .to_owned();
+        if path == name {
+            let mut text = String::new();
+            entry.read_to_string(&mut text)?;
+            return Ok(Some(text));
+        }
+    }
+    Ok(None)
+}
+
 async fn restore_locked(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
+    site_was_read: bool,
     store: &Store,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
@@ -114,7 +190,7 @@ async fn restore_locked(
         site: &target.name,
         step: "safety snapshot",
     });
-    let safety = create::snapshot(
+    let safety = match create::snapshot(
         store,
         target,
         &read.host,
@@ -123,7 +199,25 @@ async fn restore_locked(
         Some("pre-restore"),
         contents,
     )
-    .await?;
+    .await
+    {
+        Ok(manifest) => Some(manifest.id),
+        // A site too broken to be read may be too broken to be saved as it is; putting it
+        // back matters more then, and the user is told.
+        Err(e) if !site_was_read => {
+            let message = format!(
+                "no pre-restore snapshot of the broken site could be taken: {}",
+                e.masked()
+            );
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&target.name),
+                message: &message,
+            });
+            None
+        }
+        Err(e) => return Err(e),
+    };
 
     let tag = manifest.id.clone();
     if contents.files {
@@ -187,6 +281,6 @@ async fn restore_locked(
         .await?;
     }
     Ok(Restored {
-        safety_snapshot: safety.id,
+        safety_snapshot: safety,
     })
 }

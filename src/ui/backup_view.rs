@@ -221,11 +221,13 @@ pub fn restore_text(
     style: Style,
 ) -> String {
     match result {
-        Ok(r) => format!(
-            "{target}: {} restored snapshot {snapshot} (the state before is snapshot {})\n",
-            style.good("ok"),
-            r.safety_snapshot
-        ),
+        Ok(r) => match &r.safety_snapshot {
+            Some(before) => format!(
+                "{target}: {} restored snapshot {snapshot} (the state before is snapshot {before})\n",
+                style.good("ok")
+            ),
+            None => format!("{target}: {} restored snapshot {snapshot}\n", style.good("ok")),
+        },
         Err(e) => format!("{target}: {} {}\n", style.bad("FAILED"), e.masked()),
     }
 }
