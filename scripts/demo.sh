@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a local sandbox: installs what is missing, builds tend, starts a sandbox
-# WordPress site on loopback (real sshd, MariaDB, PHP) and runs `tend facts` against it.
+# WordPress site on loopback (real sshd, MariaDB, PHP) and runs `tend facts` and a backup
+# against it.
 # The sandbox goes away when the script ends; pass --keep to leave it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,11 @@ echo "== tend facts"
 echo
 echo "== tend --json facts"
 "$tend" -i "$inventory" --json facts
+echo
+echo "== tend backup, then the snapshots and their verification"
+"$tend" -i "$inventory" backup --label demo
+"$tend" -i "$inventory" backups list
+"$tend" -i "$inventory" backups verify
 echo
 if ((keep)); then
   echo "The sandbox keeps running: $tend -i $inventory facts"
