@@ -182,25 +182,12 @@ pub async fn send(
     Ok(output)
 }
 
-/// Re-reads a part: its size and sha256 as stored, and how many bytes it decompresses to.
-/// `inspect` sees the decompressed stream (to walk a tar archive, or check a dump's end).
+/// Decompresses a part fully; `inspect` sees the decompressed stream (to walk a tar
+/// archive, or check a dump's end). Returns the decompressed size.
 pub fn check_part(
     path: &Path,
     inspect: impl FnOnce(&mut dyn Read) -> io::Result<()>,
-) -> io::Result<(u64, String, u64)> {
-    struct Hashing<R> {
-        inner: R,
-        hasher: Sha256,
-        bytes: u64,
-    }
-    impl<R: Read> Read for Hashing<R> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.inner.read(buf)?;
-            self.hasher.update(&buf[..n]);
-            self.bytes += n as u64;
-            Ok(n)
-        }
-    }
+) -> io::Result<u64> {
     struct Counting<R> {
         inner: R,
         bytes: u64,
@@ -212,24 +199,13 @@ pub fn check_part(
             Ok(n)
         }
     }
-    let file = std::fs::File::open(path)?;
-    let mut hashing = Hashing {
-        inner: io::BufReader::new(file),
-        hasher: Sha256::new(),
+    let decoder = zstd::Decoder::new(std::fs::File::open(path)?)?;
+    let mut counting = Counting {
+        inner: decoder,
         bytes: 0,
     };
-    let uncompressed = {
-        let decoder = zstd::Decoder::new(&mut hashing)?;
-        let mut counting = Counting {
-            inner: decoder,
-            bytes: 0,
-        };
-        inspect(&mut counting)?;
-        // Whatever the inspector did not read must still decompress.
-        io::copy(&mut counting, &mut io::sink())?;
-        counting.bytes
-    };
-    // Trailing bytes after the zstd frame(s) count toward size and hash too.
-    io::copy(&mut hashing, &mut io::sink())?;
-    Ok((hashing.bytes, hex(&hashing.hasher.finalize()), uncompressed))
+    inspect(&mut counting)?;
+    // Whatever the inspector did not read must still decompress.
+    io::copy(&mut counting, &mut io::sink())?;
+    Ok(counting.bytes)
 }

@@ -84,7 +84,7 @@ fn check(
     }
     match check_part(&path, inspect) {
         Err(e) => problems.push(format!("{}: does not decompress: {e}", part.file)),
-        Ok((_, _, uncompressed)) => {
+        Ok(uncompressed) => {
             if uncompressed != part.uncompressed_bytes {
                 problems.push(format!(
                     "{}: decompresses to {uncompressed} bytes, the manifest says {}",
