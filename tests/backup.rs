@@ -567,3 +567,63 @@ fn a_site_whose_config_was_deleted_is_restored_from_the_snapshot() {
     assert_eq!(db_state(lab, &wp), db_before);
     assert!(http_get(&wp.url).contains("Lab wiped"));
 }
+
+#[test]
+fn the_nightly_playbook_backs_up_and_applies_retention() {
+    let lab = Lab::shared();
+    let s1 = lab.site("site1");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let inventory = write_inventory(work.path(), lab, &[&s1], &store);
+    let text = std::fs::read_to_string(&inventory).unwrap().replacen(
+        "settings:\n",
+        "settings:\n  retention: { keep_last: 2, keep_daily: 0, keep_weekly: 0, keep_monthly: 0 }\n",
+        1,
+    );
+    std::fs::write(&inventory, text).unwrap();
+    let nightly = support::repo_root().join("playbooks/nightly-backup.yml");
+    let nightly = nightly.to_str().unwrap();
+
+    let out = tend(work.path(), &["-i", "inv.yml", "run", nightly, "--check"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("backup: take a snapshot"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        snapshots(work.path(), "site1").is_empty(),
+        "--check changes nothing"
+    );
+
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let out = tend(work.path(), &["-i", "inv.yml", "--json", "run", nightly]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let doc = json(&out);
+        assert_eq!(doc["playbook"], "Nightly backup");
+        assert_eq!(doc["sites"][0]["status"], "ok");
+        taken.push(doc["sites"][0]["snapshot"].as_str().unwrap().to_owned());
+    }
+    let left: Vec<String> = snapshots(work.path(), "site1")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        left,
+        taken[1..].to_vec(),
+        "keep_last 2 keeps the two newest"
+    );
+
+    let monthly = support::repo_root().join("playbooks/monthly-update.yml");
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "run", monthly.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("is not supported by this version"),
+        "{}",
+        out.stderr
+    );
+}

@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod facts;
 pub mod restore;
+pub mod run;
 pub mod site_lock;
 
 use std::future::Future;
