@@ -572,7 +572,9 @@ $src = str_replace(
      "define( 'DB_CHARSET', 'utf8' );"],
     [$q(getenv('WPC_DB_NAME')), $q(getenv('WPC_DB_USER')), $q(getenv('WPC_DB_PASSWORD')),
      "define( 'DB_HOST', " . $q(getenv('WPC_DB_HOST')) . " );",
-     "define( 'DB_CHARSET', 'utf8mb4' );"],
+     // No cron on page loads: tests compare databases, and a cron run started by a
+     // page load (the readiness check's) would change options under them.
+     "define( 'DB_CHARSET', 'utf8mb4' );\ndefine( 'DISABLE_WP_CRON', true );"],
     $src, $count);
 // Every salt gets its own random value, like the secret-key service.
 $src = preg_replace_callback("/'put your unique phrase here'/", function () use ($q) {

@@ -408,7 +408,8 @@ fn the_password_never_shows_in_the_hosts_process_list() {
 #[test]
 fn verify_catches_a_flipped_byte() {
     let lab = Lab::shared();
-    let s1 = lab.site("site1");
+    // A site of its own: backups of one site by parallel tests would meet its lock.
+    let s1 = lab.add_site("flipped");
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     write_inventory(work.path(), lab, &[&s1], &store);
@@ -422,7 +423,7 @@ fn verify_catches_a_flipped_byte() {
     assert_eq!(out.code, 0, "{}", out.stdout);
 
     let part = store
-        .join("backups/site1")
+        .join("backups/flipped")
         .join(&id)
         .join("database.sql.zst");
     let mut bytes = std::fs::read(&part).unwrap();
@@ -502,7 +503,8 @@ fn a_live_lock_refuses_the_site_and_a_stale_one_is_taken_over() {
 #[test]
 fn a_store_that_cannot_take_more_fails_the_snapshot_and_leaves_nothing() {
     let lab = Lab::shared();
-    let s1 = lab.site("site1");
+    // A site of its own: backups of one site by parallel tests would meet its lock.
+    let s1 = lab.add_site("fullstore");
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     write_inventory(work.path(), lab, &[&s1], &store);
@@ -525,9 +527,9 @@ fn a_store_that_cannot_take_more_fails_the_snapshot_and_leaves_nothing() {
     let doc: Value = serde_json::from_str(&stdout).unwrap();
     let error = doc["sites"][0]["error"].as_str().unwrap().to_owned();
     assert!(error.contains("writing to the store"), "{error}");
-    assert!(snapshots(work.path(), "site1").is_empty());
+    assert!(snapshots(work.path(), "fullstore").is_empty());
     assert!(
-        partials(&store, "site1").is_empty(),
+        partials(&store, "fullstore").is_empty(),
         "the partial snapshot is removed"
     );
 }
@@ -571,7 +573,8 @@ fn a_site_whose_config_was_deleted_is_restored_from_the_snapshot() {
 #[test]
 fn the_nightly_playbook_backs_up_and_applies_retention() {
     let lab = Lab::shared();
-    let s1 = lab.site("site1");
+    // A site of its own: backups of one site by parallel tests would meet its lock.
+    let s1 = lab.add_site("nightly");
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
     let inventory = write_inventory(work.path(), lab, &[&s1], &store);
@@ -592,7 +595,7 @@ fn the_nightly_playbook_backs_up_and_applies_retention() {
         out.stdout
     );
     assert!(
-        snapshots(work.path(), "site1").is_empty(),
+        snapshots(work.path(), "nightly").is_empty(),
         "--check changes nothing"
     );
 
@@ -605,7 +608,7 @@ fn the_nightly_playbook_backs_up_and_applies_retention() {
         assert_eq!(doc["sites"][0]["status"], "ok");
         taken.push(doc["sites"][0]["snapshot"].as_str().unwrap().to_owned());
     }
-    let left: Vec<String> = snapshots(work.path(), "site1")
+    let left: Vec<String> = snapshots(work.path(), "nightly")
         .iter()
         .map(|s| s["id"].as_str().unwrap().to_owned())
         .collect();
@@ -626,4 +629,52 @@ fn the_nightly_playbook_backs_up_and_applies_retention() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn a_database_on_a_socket_is_backed_up_and_restored() {
+    let lab = Lab::shared();
+    let wp = lab.add_site_with("socketsite", "socket");
+    let config = std::fs::read_to_string(wp.path.join("wp-config.php")).unwrap();
+    assert!(
+        config.contains("'localhost:/"),
+        "the site's DB_HOST names a socket: {config}"
+    );
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    write_inventory(work.path(), lab, &[&wp], &store);
+    // Only the posts are compared: the live site's cron may touch wp_options meanwhile.
+    let posts = |lab: &Lab| lab.sql(&wp.db_name, "CHECKSUM TABLE wp_posts");
+    let posts_before = posts(lab);
+    let out = tend(work.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    lab.sql(&wp.db_name, "DELETE FROM wp_posts");
+
+    // Without a terminal and without --yes, restore refuses and changes nothing.
+    let out = tend(work.path(), &["-i", "inv.yml", "restore", "socketsite"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr
+            .contains("refusing to restore without confirmation"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        lab.sql(&wp.db_name, "SELECT COUNT(*) FROM wp_posts").trim(),
+        "0"
+    );
+
+    let out = tend(
+        work.path(),
+        &[
+            "-i",
+            "inv.yml",
+            "restore",
+            "socketsite",
+            "--db-only",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(posts(lab), posts_before);
 }

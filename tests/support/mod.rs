@@ -126,13 +126,20 @@ impl Lab {
 
     /// Adds a WordPress site of its own for a test that changes things.
     pub fn add_site(&self, name: &str) -> LabSite {
+        self.add_site_with(name, "tcp")
+    }
+
+    /// Adds a site whose `DB_HOST` is `127.0.0.1:PORT` (`tcp`) or `localhost:/socket` (`socket`).
+    pub fn add_site_with(&self, name: &str, db_host_style: &str) -> LabSite {
         let script = repo_root().join("scripts/lab.sh");
         run_checked(
             Command::new("bash")
                 .arg(&script)
                 .arg("add-site")
                 .arg(&self.dir)
-                .arg(name),
+                .arg(name)
+                .arg("--db-host-style")
+                .arg(db_host_style),
             "scripts/lab.sh add-site",
         );
         self.reload();
