@@ -20,4 +20,5 @@ pub mod secrets;
 pub mod select;
 pub mod site_error;
 pub mod ui;
+pub mod verify;
 pub mod yaml_source;
