@@ -21,4 +21,5 @@ pub mod select;
 pub mod site_error;
 pub mod ui;
 pub mod verify;
+pub mod version;
 pub mod yaml_source;

@@ -144,15 +144,8 @@ pub struct UpdateStep {
     pub exclude: Vec<String>,
 }
 
-/// How far a version may move: semver levels of the normalised version number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Level {
-    None,
-    Patch,
-    Minor,
-    Major,
-}
+/// How far a version may move (defined with the version type that decides it).
+pub use crate::version::Level;
 
 /// `all`, `none`, or a list of slugs.
 #[derive(Debug, Clone, PartialEq, Eq)]
