@@ -70,6 +70,11 @@ enum Command {
     },
     /// Detect the CMS, version, plugins and themes of each site
     Facts,
+    /// Private package repositories
+    Repo {
+        #[command(subcommand)]
+        command: RepoCommand,
+    },
     /// Run a playbook (this version runs `backup` and `prune` steps)
     Run {
         /// The playbook file
@@ -115,6 +120,15 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+enum RepoCommand {
+    /// Write index.json for a folder of plugin, theme and core zips, from their headers
+    Index {
+        /// The repository folder
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum BackupsCommand {
     /// List snapshots
     List {
@@ -154,6 +168,13 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
+    // Commands that need no inventory.
+    if let Command::Repo {
+        command: RepoCommand::Index { dir },
+    } = &cli.command
+    {
+        return repo_index(dir, mode);
+    }
     let inventory_path = cli
         .inventory
         .clone()
@@ -179,6 +200,7 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
     match cli.command {
         Command::Check { playbooks } => check(&inventory, &playbooks, limit.as_ref(), mode),
         Command::Facts => facts(&inventory, limit.as_ref(), forks, mode),
+        Command::Repo { .. } => unreachable!("handled before the inventory is read"),
         Command::Run {
             playbook,
             check,
@@ -576,6 +598,33 @@ fn run_playbook(
     } else {
         EXIT_OK
     })
+}
+
+fn repo_index(dir: &std::path::Path, mode: OutputMode) -> Result<u8, InputError> {
+    let index = crate::updates::repository::index_folder(dir)
+        .map_err(|e| InputError::new(format!("cannot index {}: {e}", dir.display())))?;
+    print_data(
+        mode,
+        || serde_json::to_value(&index).unwrap_or_default(),
+        || {
+            let mut out = format!(
+                "{}: {} package(s)\n",
+                dir.join("index.json").display(),
+                index.packages.len()
+            );
+            for p in &index.packages {
+                out.push_str(&format!(
+                    "  {:<6} {:<30} {:<12} {}\n",
+                    p.kind.name(),
+                    p.slug,
+                    p.version,
+                    p.url
+                ));
+            }
+            out
+        },
+    );
+    Ok(EXIT_OK)
 }
 
 fn pool(

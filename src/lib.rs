@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod select;
 pub mod site_error;
 pub mod ui;
+pub mod updates;
 pub mod verify;
 pub mod version;
 pub mod yaml_source;
