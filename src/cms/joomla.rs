@@ -53,6 +53,7 @@ impl Cms for Joomla {
             plugins: Vec::new(),
             themes: Vec::new(),
             database: None,
+            plugin_files: Default::default(),
             warnings: vec!["Joomla extensions are not listed yet: this version of tend reads only the Joomla version".to_owned()],
         })
     }

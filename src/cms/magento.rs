@@ -48,6 +48,7 @@ impl Cms for Magento {
             plugins: Vec::new(),
             themes: Vec::new(),
             database: None,
+            plugin_files: Default::default(),
             warnings: vec!["Magento modules are not listed yet: this version of tend reads only the Magento version".to_owned()],
         })
     }

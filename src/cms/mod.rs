@@ -95,6 +95,10 @@ pub struct Facts {
     /// Read from the site's own config; never serialized, never printed.
     #[serde(skip)]
     pub database: Option<DbCredentials>,
+    /// Each plugin's main file (`akismet` → `akismet/akismet.php`): what update APIs and
+    /// WordPress's `active_plugins` call a plugin.
+    #[serde(skip)]
+    pub plugin_files: std::collections::BTreeMap<String, String>,
     /// What could not be read, said plainly rather than left out silently.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -117,6 +117,7 @@ fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteError> {
         plugins: manifest.plugins.clone(),
         themes: manifest.themes.clone(),
         database: Some(database),
+        plugin_files: Default::default(),
         warnings: Vec::new(),
     })
 }

@@ -249,6 +249,7 @@ mod tests {
                 active: true,
             }],
             database: None,
+            plugin_files: Default::default(),
             warnings: vec![],
         }
     }

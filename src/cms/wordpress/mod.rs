@@ -122,6 +122,7 @@ impl Cms for WordPress {
             php_version: sources.tools.php_version.clone(),
             plugins,
             themes: theme_list,
+            plugin_files: plugin_files.iter().map(|p| (p.slug(), p.basename.clone())).collect(),
             database: Some(database),
             warnings: Vec::new(),
         })
