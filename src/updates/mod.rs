@@ -5,8 +5,10 @@
 //! site's `hold` list into a plan: the changes to make, and what was held back and why —
 //! as data, before anything touches a site.
 
+pub mod package;
 pub mod policy;
 pub mod repository;
+pub mod wordpress_org;
 
 use serde::{Deserialize, Serialize};
 
