@@ -22,6 +22,8 @@ use raw::{RawCheck, RawInventory, RawSite, RawSource};
 pub const DEFAULT_FORKS: usize = 10;
 /// sshd's default `MaxSessions`.
 pub const DEFAULT_MAX_SESSIONS: usize = 10;
+/// The public WordPress.org API, unless a source names a mirror.
+pub const DEFAULT_WORDPRESS_ORG_API: &str = "https://api.wordpress.org/";
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
@@ -44,8 +46,8 @@ pub struct Settings {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// The public WordPress.org API.
-    WordpressOrg,
+    /// The public WordPress.org API (or a mirror of it) at this base URL.
+    WordpressOrg { api: String },
     /// A private package repository: a local folder or an http(s) URL holding `index.json`.
     Repository(String),
 }
@@ -178,11 +180,15 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
         }
     };
     let sources = match settings.sources {
-        None => vec![Source::WordpressOrg],
+        None => vec![Source::WordpressOrg {
+            api: DEFAULT_WORDPRESS_ORG_API.to_owned(),
+        }],
         Some(list) => list
             .into_iter()
             .map(|s| match s {
-                RawSource::WordpressOrg => Source::WordpressOrg,
+                RawSource::WordpressOrg(api) => Source::WordpressOrg {
+                    api: api.unwrap_or_else(|| DEFAULT_WORDPRESS_ORG_API.to_owned()),
+                },
                 RawSource::Repository(r)
                     if r.starts_with("http://") || r.starts_with("https://") =>
                 {

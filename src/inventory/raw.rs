@@ -38,10 +38,11 @@ pub struct RawSettings {
     pub max_sessions: Option<usize>,
 }
 
-/// Where new versions come from: `wordpress.org` or `{ repository: PATH_OR_URL }`.
+/// Where new versions come from: `wordpress.org`, `{ wordpress.org: API_BASE_URL }` (a
+/// mirror or a test server speaking the same API) or `{ repository: PATH_OR_URL }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RawSource {
-    WordpressOrg,
+    WordpressOrg(Option<String>),
     Repository(String),
 }
 
@@ -51,28 +52,38 @@ impl<'de> Deserialize<'de> for RawSource {
         impl<'de> Visitor<'de> for SourceVisitor {
             type Value = RawSource;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("`wordpress.org` or `{ repository: PATH_OR_URL }`")
+                f.write_str(
+                    "`wordpress.org`, `{ wordpress.org: API_URL }` or `{ repository: PATH_OR_URL }`",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSource, E> {
                 match v {
-                    "wordpress.org" => Ok(RawSource::WordpressOrg),
+                    "wordpress.org" => Ok(RawSource::WordpressOrg(None)),
                     other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
                 }
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSource, A::Error> {
-                let mut repository = None;
+                let mut found = None;
                 while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "repository" if repository.is_none() => {
-                            repository = Some(map.next_value::<String>()?)
-                        }
-                        "repository" => return Err(de::Error::duplicate_field("repository")),
-                        other => return Err(de::Error::unknown_field(other, &["repository"])),
+                    if found.is_some() {
+                        return Err(de::Error::custom(
+                            "a source is one of `wordpress.org` or `repository`, one per list entry",
+                        ));
                     }
+                    found = Some(match key.as_str() {
+                        "repository" => RawSource::Repository(map.next_value::<String>()?),
+                        "wordpress.org" => {
+                            RawSource::WordpressOrg(Some(map.next_value::<String>()?))
+                        }
+                        other => {
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["repository", "wordpress.org"],
+                            ))
+                        }
+                    });
                 }
-                repository
-                    .map(RawSource::Repository)
-                    .ok_or_else(|| de::Error::missing_field("repository"))
+                found.ok_or_else(|| de::Error::missing_field("repository"))
             }
         }
         deserializer.deserialize_any(SourceVisitor)

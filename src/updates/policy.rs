@@ -191,7 +191,21 @@ fn consider(
         ));
         return;
     }
-    match newer.iter().find(|(v, _)| allowed(&current, v, level)) {
+    // Sources are tried in order: the first one offering a newer allowed version wins,
+    // with the newest allowed version it offers.
+    let mut sources: Vec<&str> = Vec::new();
+    for (_, offer) in &newer {
+        if !sources.contains(&offer.source.as_str()) {
+            sources.push(&offer.source);
+        }
+    }
+    sources.sort_by_key(|s| offers.iter().position(|o| o.source == *s));
+    let chosen = sources.iter().find_map(|source| {
+        newer
+            .iter()
+            .find(|(v, o)| o.source == *source && allowed(&current, v, level))
+    });
+    match chosen {
         Some((version, offer)) => out.changes.push(Change {
             kind,
             slug: slug.to_owned(),
@@ -365,5 +379,23 @@ mod tests {
         let plan = plan(&facts(), &offers, &Policy::of(None, &[]));
         assert!(plan.changes.is_empty());
         assert!(plan.held.is_empty());
+    }
+
+    #[test]
+    fn the_first_source_with_a_newer_allowed_version_wins() {
+        let from = |source: &str, version: &str| Offer {
+            source: source.into(),
+            ..offer(ComponentType::Plugin, "akismet", version)
+        };
+        // The private repository comes first and offers 5.3: it wins over wordpress.org's 5.5.
+        let offers = vec![from("repo", "5.3"), from("wordpress.org", "5.5")];
+        let planned = plan(&facts(), &offers, &Policy::of(None, &[]));
+        assert_eq!(planned.changes.len(), 1);
+        assert_eq!(planned.changes[0].to, "5.3");
+        assert_eq!(planned.changes[0].offer.source, "repo");
+        // A first source with nothing newer gives way to the next.
+        let offers = vec![from("repo", "5.0.2"), from("wordpress.org", "5.5")];
+        let planned = plan(&facts(), &offers, &Policy::of(None, &[]));
+        assert_eq!(planned.changes[0].offer.source, "wordpress.org");
     }
 }
