@@ -3,62 +3,11 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
-use support::{tend, Lab, LabSite};
-
-/// Every entry under `root`: kind, mode and content hash (or link target), by relative path.
-fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, String> {
-    fn walk(root: &Path, dir: &Path, skip: &[&str], out: &mut BTreeMap<String, String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let entry = entry.unwrap();
-            let path = entry.path();
-            let rel = path
-                .strip_prefix(root)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            if skip
-                .iter()
-                .any(|s| rel == *s || rel.starts_with(&format!("{s}/")))
-            {
-                continue;
-            }
-            let meta = std::fs::symlink_metadata(&path).unwrap();
-            let mode = meta.permissions().mode() & 0o7777;
-            let value = if meta.file_type().is_symlink() {
-                format!("link {}", std::fs::read_link(&path).unwrap().display())
-            } else if meta.is_dir() {
-                walk(root, &path, skip, out);
-                format!("dir {mode:o}")
-            } else {
-                let digest = Sha256::digest(std::fs::read(&path).unwrap());
-                format!("file {mode:o} {digest:x}")
-            };
-            out.insert(rel, value);
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, skip, &mut out);
-    out
-}
-
-/// `CHECKSUM TABLE` of every table of the site's database, plus the list of tables.
-fn db_state(lab: &Lab, site: &LabSite) -> String {
-    let tables = lab.sql(&site.db_name, "SHOW TABLES");
-    let list: Vec<String> = tables.lines().map(|t| format!("`{t}`")).collect();
-    format!(
-        "{tables}\n{}",
-        lab.sql(
-            &site.db_name,
-            &format!("CHECKSUM TABLE {}", list.join(", "))
-        )
-    )
-}
+use support::{db_state, tree, tend, Lab, LabSite};
 
 fn write_inventory(dir: &Path, lab: &Lab, sites: &[&LabSite], store: &Path) -> PathBuf {
     let entries: Vec<(&str, &Path, &str)> = sites

@@ -17,6 +17,8 @@ use crate::remote::Pool;
 use crate::select::{select, SitePattern};
 use crate::ui::{self, backup_view, facts_view, style::Style, OutputMode};
 
+mod run;
+
 /// Exit status: every selected site succeeded.
 pub const EXIT_OK: u8 = 0;
 /// Exit status: at least one site failed, was rolled back or could not be reached.
@@ -75,13 +77,21 @@ enum Command {
         #[command(subcommand)]
         command: RepoCommand,
     },
-    /// Run a playbook (this version runs `backup` and `prune` steps)
+    /// Run a playbook; `--check` plans and prints what would change, changing nothing
     Run {
         /// The playbook file
         playbook: PathBuf,
         /// Plan and print what would be done; change nothing
         #[arg(long)]
         check: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Put back a site an interrupted run left half-changed (a run refuses it until then)
+    Recover {
+        /// The site (default: every selected site with unfinished work)
+        site: Option<String>,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
@@ -204,15 +214,18 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
         Command::Run {
             playbook,
             check,
-            yes: _,
-        } => run_playbook(
+            yes,
+        } => run::run_playbook(
             &inventory,
             &playbook,
             limit.as_ref(),
             cli.forks.map(usize::from),
-            check,
+            run::RunFlags { check, yes },
             mode,
         ),
+        Command::Recover { site, yes } => {
+            run::recover(&inventory, site.as_deref(), limit.as_ref(), forks, yes, mode)
+        }
         Command::Backup { label } => {
             backup(&inventory, limit.as_ref(), forks, label.as_deref(), mode)
         }
@@ -487,116 +500,6 @@ fn restore(
         EXIT_OK
     } else {
         EXIT_SITE_FAILED
-    })
-}
-
-fn run_playbook(
-    inventory: &Inventory,
-    path: &std::path::Path,
-    limit: Option<&SitePattern>,
-    forks_flag: Option<usize>,
-    check: bool,
-    mode: OutputMode,
-) -> Result<u8, InputError> {
-    let playbook = Playbook::load(path, inventory)?;
-    if let Some((index, name)) = engine::run::unsupported_step(&playbook) {
-        let source = crate::yaml_source::YamlSource::read(path, "playbook")?;
-        return Err(source
-            .error_at(
-                format!("step `{name}` is not supported by this version of tend"),
-                &[crate::yaml_source::Segment::key("steps"), crate::yaml_source::Segment::Index(index)],
-                crate::yaml_source::Target::Value,
-            )
-            .with_hint("this version runs `backup` and `prune` steps (e.g. playbooks/nightly-backup.yml); updates come later"));
-    }
-    let mut patterns = vec![&playbook.hosts];
-    patterns.extend(limit);
-    let sites = select(inventory, &patterns);
-    let forks = forks_flag
-        .or(playbook.forks)
-        .unwrap_or(inventory.settings.forks);
-    let store = Store::new(&inventory.settings.store);
-    if check {
-        let plan = engine::run::plan(&playbook, &sites, &store, inventory);
-        print_data(
-            mode,
-            || {
-                json!({
-                    "playbook": playbook.name,
-                    "check": true,
-                    "sites": plan.iter().map(|(site, steps)| json!({"site": site, "plan": steps})).collect::<Vec<_>>(),
-                })
-            },
-            || {
-                let mut out = format!("{} (check: nothing is changed)\n", playbook.name);
-                for (site, steps) in &plan {
-                    out.push_str(&format!("{site}\n"));
-                    for step in steps {
-                        out.push_str(&format!("  {step}\n"));
-                    }
-                }
-                out
-            },
-        );
-        return Ok(EXIT_OK);
-    }
-    let reporter = ui::reporter(mode);
-    let results = runtime()?.block_on(async {
-        let pool = pool(inventory, &reporter)?;
-        let results = engine::run::run(
-            &playbook,
-            &sites,
-            inventory,
-            &pool,
-            &store,
-            forks,
-            reporter.as_ref(),
-        )
-        .await;
-        pool.shutdown().await;
-        Ok::<_, InputError>(results)
-    })?;
-    print_data(
-        mode,
-        || {
-            json!({
-                "playbook": playbook.name,
-                "sites": results.iter().map(|r| match &r.result {
-                    Ok(run) => json!({"site": r.site, "status": "ok", "snapshot": run.snapshot, "pruned": run.pruned, "changes": [], "error": null}),
-                    Err(e) => json!({"site": r.site, "status": "failed", "snapshot": null, "changes": [], "error": e.masked()}),
-                }).collect::<Vec<_>>(),
-            })
-        },
-        || {
-            let style = Style::for_stdout();
-            let mut out = String::new();
-            for r in &results {
-                match &r.result {
-                    Ok(run) => {
-                        out.push_str(&format!("{}  {}", style.bold(&r.site), style.good("ok")));
-                        if let Some(id) = &run.snapshot {
-                            out.push_str(&format!("  snapshot {id}"));
-                        }
-                        if !run.pruned.is_empty() {
-                            out.push_str(&format!("  pruned {}", run.pruned.len()));
-                        }
-                        out.push('\n');
-                    }
-                    Err(e) => out.push_str(&format!(
-                        "{}  {} {}\n",
-                        style.bold(&r.site),
-                        style.bad("FAILED"),
-                        e.masked()
-                    )),
-                }
-            }
-            out
-        },
-    );
-    Ok(if results.iter().any(|r| r.result.is_err()) {
-        EXIT_SITE_FAILED
-    } else {
-        EXIT_OK
     })
 }
 

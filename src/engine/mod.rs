@@ -5,9 +5,13 @@
 //! result. [`for_each_site`] runs it for every selected site with at most `forks` in flight
 //! and returns results in inventory order, whatever order they finished in.
 
+pub mod apply;
 pub mod backup;
 pub mod facts;
+pub mod journal;
+pub mod recover;
 pub mod restore;
+pub mod rollback;
 pub mod run;
 pub mod site_lock;
 

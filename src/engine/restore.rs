@@ -94,7 +94,7 @@ async fn restore(
 
 /// The site's facts as the snapshot recorded them, with the database credentials from the
 /// config file inside the snapshot's archive.
-fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteError> {
+pub(crate) fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteError> {
     let manifest = &snapshot.manifest;
     let config_name = match manifest.cms {
         CmsKind::Wordpress => "wp-config.php",

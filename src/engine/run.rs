@@ -1,159 +1,672 @@
-//! `tend run PLAYBOOK`: the playbook's steps, site by site.
+//! `tend run PLAYBOOK`: the playbook's steps, site by site, with rollback.
 //!
-//! This version runs the steps that keep sites safe without changing them — `backup` and
-//! `prune` — which is what the nightly backup playbook needs. Playbooks with steps that
-//! change sites (`maintenance`, `update`, `verify`) are refused before anything runs, with
-//! a clear message, rather than half-run.
+//! Two phases, as pyinfra does it: first every site is read and its plan computed as data
+//! (what each step would do, which updates it would apply and which it holds back) — that
+//! is all `--check` does, and what a terminal run shows before asking. Then each site runs
+//! under its lock: the plan is computed again from fresh facts, and the steps run in order.
+//! Everything that changes a site is first written to the journal on the host; when a step
+//! fails, `on_failure` decides: `rollback` undoes the journal (files renamed back, database
+//! from the run's snapshot) and verifies again, `stop` ends the site's run where it is,
+//! `continue` carries on and reports the site failed.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
-use super::site_lock;
+use super::apply::{self, Updater};
+use super::journal::{self, Journal};
+use super::{rollback, site_lock, SiteResult};
 use crate::backup::create::{self, Contents};
 use crate::backup::prune;
 use crate::backup::Store;
 use crate::cms::host_tools::HostToolsCache;
-use crate::events::{Event, Reporter};
+use crate::cms::wordpress::update as wp;
+use crate::cms::{CmsKind, Facts};
+use crate::events::{Event, Level, Reporter};
 use crate::inventory::{Inventory, Site};
-use crate::playbook::{Playbook, Step};
-use crate::remote::Pool;
+use crate::playbook::{OnFailure, Playbook, Step, UpdateStep, VerifyStep};
+use crate::remote::{quote, Connection, Pool};
 use crate::site_error::SiteError;
+use crate::updates::package::PackageCache;
+use crate::updates::policy::{self, Change, Held, Policy};
+use crate::updates::sources::Sources;
+use crate::verify::{self, CheckResult, CheckSpec};
 
-/// The first step this version cannot run, if any.
-pub fn unsupported_step(playbook: &Playbook) -> Option<(usize, &'static str)> {
+/// Everything a run shares between its sites.
+pub struct Context<'a> {
+    pub playbook: &'a Playbook,
+    pub inventory: &'a Inventory,
+    pub pool: &'a Pool,
+    pub store: &'a Store,
+    pub reporter: &'a dyn Reporter,
+    pub sources: &'a Sources,
+    pub packages: &'a PackageCache,
+    /// For HTTP checks.
+    pub http: &'a reqwest::Client,
+    pub tools: &'a HostToolsCache,
+    /// This run's id: names its work folders on the hosts.
+    pub run_id: &'a str,
+}
+
+/// A new run id: the time and the process, unique on one runner.
+pub fn new_run_id() -> String {
+    format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        std::process::id()
+    )
+}
+
+/// Whether the playbook changes sites (and so needs a confirmation).
+pub fn changes_sites(playbook: &Playbook) -> bool {
     playbook
         .steps
         .iter()
-        .enumerate()
-        .find(|(_, s)| !matches!(s, Step::Backup(_) | Step::Prune(_)))
-        .map(|(i, s)| (i, s.name()))
+        .any(|s| matches!(s, Step::Update(_) | Step::Maintenance(_)))
+}
+
+/// What a run would do to one site.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SitePlan {
+    /// One line per step.
+    pub steps: Vec<String>,
+    pub changes: Vec<Change>,
+    pub held: Vec<Held>,
+    /// Another run's unfinished work on this site (its journal), which blocks it.
+    pub unfinished: Option<String>,
+}
+
+/// Phase one: reads every site and plans what the playbook would do. Changes nothing.
+pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteResult<SitePlan>> {
+    super::run_sites("plan", sites, forks, ctx.reporter, |site| async move {
+        let read = super::facts::read_site(site, ctx.pool, ctx.tools, ctx.reporter).await?;
+        let unfinished = journal::read(&read.host, &site.path)
+            .await?
+            .map(|j| unfinished_message(site, &j));
+        let updates = match update_step(ctx.playbook) {
+            Some(step) => plan_updates(ctx, site, &read.facts, step).await?,
+            None => policy::Plan::default(),
+        };
+        let mut lines = Vec::new();
+        let mut will_snapshot = false;
+        for step in &ctx.playbook.steps {
+            lines.push(match step {
+                Step::Backup(b) => {
+                    will_snapshot = true;
+                    let label = b
+                        .as_ref()
+                        .and_then(|b| b.label.clone())
+                        .unwrap_or_else(|| "no label".into());
+                    format!("backup: take a snapshot (files + database), label {label}")
+                }
+                Step::Maintenance(on) => {
+                    format!("maintenance: {}", if on.0 { "on" } else { "off" })
+                }
+                Step::Update(_) if updates.changes.is_empty() => {
+                    "update: nothing to update".to_owned()
+                }
+                Step::Update(_) => format!(
+                    "update: {}",
+                    updates
+                        .changes
+                        .iter()
+                        .map(apply::describe)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Step::Verify(v) => format!(
+                    "verify: {} check(s)",
+                    checks_for(site, read.facts.cms, v.as_ref()).len()
+                ),
+                Step::Prune(_) => {
+                    let outcome = prune::prune(
+                        ctx.store,
+                        &[site.name.as_str()],
+                        &ctx.inventory.settings.retention,
+                        true,
+                    );
+                    let removed = outcome.first().map_or(0, |o| o.removed.len());
+                    let extra = if will_snapshot {
+                        " (before counting this run's snapshot)"
+                    } else {
+                        ""
+                    };
+                    format!("prune: would remove {removed} snapshot(s){extra}")
+                }
+            });
+        }
+        Ok(SitePlan {
+            steps: lines,
+            changes: updates.changes,
+            held: updates.held,
+            unfinished,
+        })
+    })
+    .await
+}
+
+fn update_step(playbook: &Playbook) -> Option<Option<&UpdateStep>> {
+    playbook.steps.iter().find_map(|s| match s {
+        Step::Update(u) => Some(u.as_ref()),
+        _ => None,
+    })
+}
+
+async fn plan_updates(
+    ctx: &Context<'_>,
+    site: &Site,
+    facts: &Facts,
+    step: Option<&UpdateStep>,
+) -> Result<policy::Plan, SiteError> {
+    let offers = ctx
+        .sources
+        .offers(facts)
+        .await
+        .map_err(|e| SiteError::site(format!("asking the update sources: {e}")))?;
+    Ok(policy::plan(facts, &offers, &Policy::of(step, &site.hold)))
+}
+
+fn unfinished_message(site: &Site, journal: &Journal) -> String {
+    format!(
+        "unfinished work from run {} (started {}, {}): run `tend recover {}` first",
+        journal.run, journal.started, journal.owner, site.name
+    )
+}
+
+/// How a site's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ok,
+    Failed,
+    RolledBack,
+    /// Not started: `max_failures` was reached.
+    Skipped,
 }
 
 /// What a run did to one site.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SiteRun {
+    pub status: Status,
     /// The snapshot the playbook's backup step took.
     pub snapshot: Option<String>,
+    /// The updates applied (for a rolled-back site: applied, then undone).
+    pub changes: Vec<Change>,
+    pub held: Vec<Held>,
     /// Snapshots the prune step removed.
     pub pruned: Vec<String>,
+    /// The checks before the first change, and the last verification's.
+    pub checks_before: Vec<CheckResult>,
+    pub checks: Vec<CheckResult>,
+    /// Why the site failed or was rolled back.
+    pub error: Option<String>,
+    /// How the rollback went, when there was one.
+    pub rollback: Option<String>,
 }
 
-/// What `--check` says each step would do, per site.
-pub fn plan(
-    playbook: &Playbook,
-    sites: &[&Site],
-    store: &Store,
-    inventory: &Inventory,
-) -> Vec<(String, Vec<String>)> {
-    sites
-        .iter()
-        .map(|site| {
-            let mut lines = Vec::new();
-            let mut will_snapshot = false;
-            for step in &playbook.steps {
-                match step {
-                    Step::Backup(b) => {
-                        will_snapshot = true;
-                        let label = b
-                            .as_ref()
-                            .and_then(|b| b.label.clone())
-                            .unwrap_or_else(|| "no label".into());
-                        lines.push(format!(
-                            "backup: take a snapshot (files + database), label {label}"
-                        ));
-                    }
-                    Step::Prune(_) => {
-                        let outcome = prune::prune(
-                            store,
-                            &[site.name.as_str()],
-                            &inventory.settings.retention,
-                            true,
-                        );
-                        let removed = outcome.first().map_or(0, |o| o.removed.len());
-                        let extra = if will_snapshot {
-                            " (before counting this run's snapshot)"
-                        } else {
-                            ""
-                        };
-                        lines.push(format!("prune: would remove {removed} snapshot(s){extra}"));
-                    }
-                    other => lines.push(format!("{}: not supported by this version", other.name())),
-                }
-            }
-            (site.name.clone(), lines)
-        })
-        .collect()
+impl SiteRun {
+    fn new() -> SiteRun {
+        SiteRun {
+            status: Status::Ok,
+            snapshot: None,
+            changes: Vec::new(),
+            held: Vec::new(),
+            pruned: Vec::new(),
+            checks_before: Vec::new(),
+            checks: Vec::new(),
+            error: None,
+            rollback: None,
+        }
+    }
 }
 
-pub async fn run(
-    playbook: &Playbook,
-    sites: &[&Site],
-    inventory: &Inventory,
-    pool: &Pool,
-    store: &Store,
-    forks: usize,
-    reporter: &dyn Reporter,
-) -> Vec<super::SiteResult<SiteRun>> {
-    let tools = HostToolsCache::default();
-    let tools = &tools;
-    super::run_sites(&playbook.name, sites, forks, reporter, |site| async move {
-        let read = super::facts::read_site(site, pool, tools, reporter).await?;
-        let work = async {
-            let mut outcome = SiteRun::default();
-            for step in &playbook.steps {
-                reporter.event(&Event::Step {
-                    site: &site.name,
-                    step: step.name(),
-                });
-                match step {
-                    Step::Backup(b) => {
-                        let label = b.as_ref().and_then(|b| b.label.as_deref());
-                        let manifest = create::snapshot(
-                            store,
-                            site,
-                            &read.host,
-                            &read.facts,
-                            &read.tools,
-                            label,
-                            Contents::ALL,
-                        )
-                        .await?;
-                        outcome.snapshot = Some(manifest.id);
-                    }
-                    Step::Prune(_) => {
-                        let result = prune::prune(
-                            store,
-                            &[site.name.as_str()],
-                            &inventory.settings.retention,
-                            false,
-                        );
-                        let result = result
-                            .into_iter()
-                            .next()
-                            .expect("one site asked, one answer");
-                        if let Some(e) = result.error {
-                            return Err(SiteError::site(format!("prune: {e}")));
-                        }
-                        outcome.pruned =
-                            result.removed.into_iter().map(|s| s.manifest.id).collect();
-                    }
-                    other => {
-                        return Err(SiteError::site(format!(
-                            "step `{}` is not supported by this version",
-                            other.name()
-                        )))
-                    }
+/// Phase two: runs the playbook on every site.
+pub async fn run(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteResult<SiteRun>> {
+    let failures = AtomicUsize::new(0);
+    let failures = &failures;
+    let limit = ctx.playbook.max_failures;
+    super::run_sites(
+        &ctx.playbook.name,
+        sites,
+        forks,
+        ctx.reporter,
+        |site| async move {
+            if let Some(limit) = limit {
+                if failures.load(Ordering::SeqCst) >= limit {
+                    let mut outcome = SiteRun::new();
+                    outcome.status = Status::Skipped;
+                    outcome.error = Some(format!(
+                    "not started: {limit} site(s) already failed or were rolled back (max_failures)"
+                ));
+                    return Ok(outcome);
                 }
             }
-            Ok(outcome)
-        };
-        site_lock::with_lock(
-            &read.host,
-            &site.path,
-            "run",
-            |previous| super::backup::took_over(reporter, &site.name, previous),
-            work,
-        )
-        .await
-    })
+            let result = run_site(ctx, site).await;
+            let failed = match &result {
+                Ok(outcome) => matches!(outcome.status, Status::Failed | Status::RolledBack),
+                Err(_) => true,
+            };
+            if failed {
+                failures.fetch_add(1, Ordering::SeqCst);
+            }
+            result
+        },
+    )
     .await
+}
+
+async fn run_site(ctx: &Context<'_>, site: &Site) -> Result<SiteRun, SiteError> {
+    let read = super::facts::read_site(site, ctx.pool, ctx.tools, ctx.reporter).await?;
+    let host = read.host.clone();
+    let work = async {
+        if let Some(unfinished) = journal::read(&host, &site.path).await? {
+            return Err(SiteError::site(unfinished_message(site, &unfinished)));
+        }
+        let mut state = SiteState {
+            ctx,
+            site,
+            host: &host,
+            facts: read.facts.clone(),
+            journal: None,
+            outcome: SiteRun::new(),
+        };
+        state.steps(&read.tools).await?;
+        Ok(state.outcome)
+    };
+    site_lock::with_lock(
+        &host,
+        &site.path,
+        "run",
+        |previous| super::backup::took_over(ctx.reporter, &site.name, previous),
+        work,
+    )
+    .await
+}
+
+/// Why a step failed.
+struct StepFailure {
+    step: &'static str,
+    message: String,
+    /// The failure was there before the run changed anything: undoing the run's changes
+    /// would not mend it.
+    preexisting: bool,
+}
+
+struct SiteState<'a, 'c> {
+    ctx: &'a Context<'c>,
+    site: &'a Site,
+    host: &'a Connection,
+    facts: Facts,
+    journal: Option<Journal>,
+    outcome: SiteRun,
+}
+
+impl SiteState<'_, '_> {
+    fn log(&self, level: Level, message: &str) {
+        self.ctx.reporter.event(&Event::Log {
+            level,
+            site: Some(&self.site.name),
+            message,
+        });
+    }
+
+    async fn steps(&mut self, tools: &crate::cms::host_tools::HostTools) -> Result<(), SiteError> {
+        let playbook = self.ctx.playbook;
+        let mut failure: Option<StepFailure> = None;
+        let mut baseline_taken = false;
+        for step in &playbook.steps {
+            if failure.is_some() && playbook.on_failure != OnFailure::Continue {
+                break;
+            }
+            // The checks are taken before the first change, to tell "broken by the
+            // update" from "already broken".
+            if !baseline_taken && matches!(step, Step::Maintenance(_) | Step::Update(_)) {
+                baseline_taken = true;
+                if let Some(verify) = first_verify(playbook) {
+                    let specs = checks_for(self.site, self.facts.cms, verify);
+                    self.outcome.checks_before =
+                        verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
+                }
+            }
+            self.ctx.reporter.event(&Event::Step {
+                site: &self.site.name,
+                step: step.name(),
+            });
+            if let Err(e) = self.step(step, tools).await {
+                self.log(
+                    Level::Warning,
+                    &format!("{} failed: {}", e.step, crate::secrets::mask(&e.message)),
+                );
+                if failure.is_none() {
+                    failure = Some(e);
+                }
+            }
+        }
+        match failure {
+            None => {
+                self.finish_kept().await?;
+                Ok(())
+            }
+            Some(failure) => {
+                let rollback_wanted = playbook.on_failure == OnFailure::Rollback
+                    && !failure.preexisting
+                    && self.journal.as_ref().is_some_and(Journal::changed_anything);
+                self.outcome.error = Some(format!("{} failed: {}", failure.step, failure.message));
+                if rollback_wanted {
+                    self.roll_back(tools).await?;
+                } else {
+                    self.outcome.status = Status::Failed;
+                    self.finish_kept().await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn step(
+        &mut self,
+        step: &Step,
+        tools: &crate::cms::host_tools::HostTools,
+    ) -> Result<(), StepFailure> {
+        let fail = |step: &'static str| {
+            move |e: SiteError| StepFailure {
+                step,
+                message: e.masked(),
+                preexisting: false,
+            }
+        };
+        match step {
+            Step::Backup(b) => {
+                let label = b.as_ref().and_then(|b| b.label.as_deref());
+                let manifest = create::snapshot(
+                    self.ctx.store,
+                    self.site,
+                    self.host,
+                    &self.facts,
+                    tools,
+                    label,
+                    Contents::ALL,
+                )
+                .await
+                .map_err(fail("backup"))?;
+                self.outcome.snapshot = Some(manifest.id);
+                Ok(())
+            }
+            Step::Maintenance(on) => self.maintenance(on.0).await.map_err(fail("maintenance")),
+            Step::Update(u) => self.update(u.as_ref()).await.map_err(fail("update")),
+            Step::Verify(v) => self.verify(v.as_ref()).await,
+            Step::Prune(_) => {
+                let result = prune::prune(
+                    self.ctx.store,
+                    &[self.site.name.as_str()],
+                    &self.ctx.inventory.settings.retention,
+                    false,
+                );
+                let result = result
+                    .into_iter()
+                    .next()
+                    .expect("one site asked, one answer");
+                if let Some(e) = result.error {
+                    return Err(StepFailure {
+                        step: "prune",
+                        message: e.to_string(),
+                        preexisting: false,
+                    });
+                }
+                self.outcome.pruned = result.removed.into_iter().map(|s| s.manifest.id).collect();
+                Ok(())
+            }
+        }
+    }
+
+    /// The site's journal, started (and written before anything changes) when needed.
+    fn journal(&mut self) -> &mut Journal {
+        let site = self.site;
+        let snapshot = self.outcome.snapshot.clone();
+        let run = self.ctx.run_id;
+        self.journal.get_or_insert_with(|| {
+            Journal::new(
+                run,
+                &site_lock::owner_line("run"),
+                &site.name,
+                &site.path,
+                snapshot.as_deref(),
+            )
+        })
+    }
+
+    async fn maintenance(&mut self, on: bool) -> Result<(), SiteError> {
+        if self.facts.cms != CmsKind::Wordpress {
+            return Err(SiteError::site(format!(
+                "maintenance mode for {} sites is not supported by this version of tend",
+                self.facts.cms
+            )));
+        }
+        let file = wp::MAINTENANCE_FILE;
+        if on {
+            let journal = self.journal();
+            if journal.maintenance.is_some() {
+                return Ok(());
+            }
+            journal.maintenance = Some(file.to_owned());
+            let script = format!(
+                "printf '%s' {content} > {file}.tend-tmp && mv -f {file}.tend-tmp {file}",
+                content = quote(wp::MAINTENANCE_CONTENT),
+                file = quote(file)
+            );
+            let journal = self.journal.as_ref().expect("just started");
+            journal::write_then(self.host, journal, &script).await?;
+            self.log(Level::Info, "maintenance mode on");
+        } else {
+            let Some(journal) = self.journal.as_mut() else {
+                return Ok(());
+            };
+            if journal.maintenance.take().is_none() {
+                return Ok(());
+            }
+            let script = format!("rm -f {}", quote(file));
+            let journal = self.journal.as_ref().expect("present");
+            journal::write_then(self.host, journal, &script).await?;
+            self.log(Level::Info, "maintenance mode off");
+        }
+        Ok(())
+    }
+
+    async fn update(&mut self, step: Option<&UpdateStep>) -> Result<(), SiteError> {
+        let planned = plan_updates(self.ctx, self.site, &self.facts, step).await?;
+        self.outcome.held = planned.held;
+        if planned.changes.is_empty() {
+            self.log(Level::Info, "nothing to update");
+            return Ok(());
+        }
+        let updater = Updater {
+            sources: self.ctx.sources,
+            packages: self.ctx.packages,
+            reporter: self.ctx.reporter,
+        };
+        // Core first: plugins and themes are then checked against the new core.
+        let mut changes = planned.changes;
+        changes.sort_by_key(|c| c.kind);
+        for change in changes {
+            let index = self.journal().swaps.len();
+            let mut journal = self.journal.take().expect("just started");
+            let result = apply::apply(
+                &updater,
+                self.host,
+                self.site,
+                &self.facts,
+                &mut journal,
+                &change,
+                index,
+            )
+            .await;
+            self.journal = Some(journal);
+            self.outcome.changes.push(change);
+            result?;
+        }
+        Ok(())
+    }
+
+    async fn verify(&mut self, step: Option<&VerifyStep>) -> Result<(), StepFailure> {
+        let specs = checks_for(self.site, self.facts.cms, step);
+        let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
+        self.outcome.checks = results.clone();
+        let failed: Vec<&CheckResult> = results.iter().filter(|r| !r.ok).collect();
+        if failed.is_empty() {
+            self.log(
+                Level::Info,
+                &format!("verified: {} check(s) passed", results.len()),
+            );
+            return Ok(());
+        }
+        let was_failing = |r: &CheckResult| {
+            self.outcome
+                .checks_before
+                .iter()
+                .any(|b| b.name == r.name && b.path == r.path && !b.ok)
+        };
+        let preexisting = failed.iter().all(|r| was_failing(r));
+        let problems = failed
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} ({}): {}{}",
+                    r.name,
+                    r.path,
+                    r.problems.join("; "),
+                    if was_failing(r) {
+                        " — already failing before the run"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+        let after = if self.outcome.changes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "after {}: ",
+                self.outcome
+                    .changes
+                    .iter()
+                    .map(apply::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let message = if preexisting {
+            format!("{problems} (the site was already failing these checks before the run changed anything, so the run's changes are kept)")
+        } else {
+            format!("{after}{problems}")
+        };
+        Err(StepFailure {
+            step: "verify",
+            message,
+            preexisting,
+        })
+    }
+
+    /// The run is over and its result is kept: maintenance ends, the journal and the old
+    /// versions kept aside are cleared.
+    async fn finish_kept(&mut self) -> Result<(), SiteError> {
+        let Some(mut journal) = self.journal.take() else {
+            return Ok(());
+        };
+        if journal.maintenance.is_some() {
+            self.log(
+                Level::Warning,
+                "the playbook left the site in maintenance mode; ending it",
+            );
+        }
+        journal.kept = true;
+        let script = journal::end_maintenance_script(&journal);
+        journal::write_then(self.host, &journal, &script).await?;
+        journal::clear(self.host, &journal).await
+    }
+
+    /// Puts the site back as the journal says it was, then verifies it again.
+    async fn roll_back(
+        &mut self,
+        tools: &crate::cms::host_tools::HostTools,
+    ) -> Result<(), SiteError> {
+        let mut journal = self.journal.take().expect("a rollback has a journal");
+        self.log(Level::Warning, "rolling back");
+        // Visitors are kept out while files and database go back.
+        if journal.maintenance.is_none() && self.facts.cms == CmsKind::Wordpress {
+            journal.maintenance = Some(wp::MAINTENANCE_FILE.to_owned());
+            let script = format!(
+                "printf '%s' {content} > {file}",
+                content = quote(wp::MAINTENANCE_CONTENT),
+                file = quote(wp::MAINTENANCE_FILE)
+            );
+            journal::write_then(self.host, &journal, &script).await?;
+        }
+        let started = std::time::Instant::now();
+        if let Err(e) =
+            rollback::undo(self.host, &journal, &self.facts, tools, self.ctx.store).await
+        {
+            self.outcome.status = Status::Failed;
+            self.outcome.rollback = Some(format!(
+                "ROLLBACK FAILED: {}; the journal is kept: run `tend recover {}`",
+                e.masked(),
+                self.site.name
+            ));
+            return Ok(());
+        }
+        let took = started.elapsed();
+        self.outcome.status = Status::RolledBack;
+        let specs = checks_for(
+            self.site,
+            self.facts.cms,
+            first_verify(self.ctx.playbook).flatten(),
+        );
+        let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
+        let failing: Vec<String> = results
+            .iter()
+            .filter(|r| !r.ok)
+            .map(|r| format!("{} ({}): {}", r.name, r.path, r.problems.join("; ")))
+            .collect();
+        self.outcome.checks = results;
+        self.outcome.rollback = Some(if failing.is_empty() {
+            format!(
+                "rolled back to snapshot {} in {:.1} s; verified again: all checks pass",
+                journal.snapshot.as_deref().unwrap_or("(none)"),
+                took.as_secs_f64()
+            )
+        } else {
+            format!(
+                "rolled back to snapshot {} in {:.1} s; still failing after the rollback: {}",
+                journal.snapshot.as_deref().unwrap_or("(none)"),
+                took.as_secs_f64(),
+                failing.join(" | ")
+            )
+        });
+        Ok(())
+    }
+}
+
+/// The playbook's first verify step (`Some(None)`: one without checks of its own).
+fn first_verify(playbook: &Playbook) -> Option<Option<&VerifyStep>> {
+    playbook.steps.iter().find_map(|s| match s {
+        Step::Verify(v) => Some(v.as_ref()),
+        _ => None,
+    })
+}
+
+/// The built-in checks of the CMS, the site's own and the step's.
+pub fn checks_for(site: &Site, cms: CmsKind, step: Option<&VerifyStep>) -> Vec<CheckSpec> {
+    let mut specs = verify::builtin_checks(cms);
+    specs.extend(site.checks.iter().map(CheckSpec::from));
+    if let Some(step) = step {
+        specs.extend(
+            step.checks
+                .iter()
+                .cloned()
+                .map(crate::inventory::Check::from)
+                .map(|c| CheckSpec::from(&c)),
+        );
+    }
+    specs
 }

@@ -20,6 +20,9 @@ pub struct Playbook {
     pub name: String,
     pub hosts: SitePattern,
     pub forks: Option<usize>,
+    /// After this many sites failed or were rolled back, no new site is started (sites
+    /// already in flight finish).
+    pub max_failures: Option<usize>,
     pub on_failure: OnFailure,
     pub steps: Vec<Step>,
 }
@@ -46,6 +49,13 @@ impl Playbook {
             return Err(source.error_at(
                 "`forks` must be at least 1",
                 &[key("forks")],
+                Target::Value,
+            ));
+        }
+        if raw.max_failures == Some(0) {
+            return Err(source.error_at(
+                "`max_failures` must be at least 1",
+                &[key("max_failures")],
                 Target::Value,
             ));
         }
@@ -109,6 +119,7 @@ impl Playbook {
             name: raw.name,
             hosts,
             forks: raw.forks,
+            max_failures: raw.max_failures,
             on_failure: raw.on_failure,
             steps: raw.steps,
         })

@@ -14,6 +14,8 @@ pub struct RawPlaybook {
     #[serde(default)]
     pub hosts: Option<Hosts>,
     pub forks: Option<usize>,
+    /// Stop starting new sites once this many have failed or been rolled back.
+    pub max_failures: Option<usize>,
     #[serde(default)]
     pub on_failure: OnFailure,
     pub steps: Vec<Step>,

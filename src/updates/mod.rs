@@ -8,6 +8,7 @@
 pub mod package;
 pub mod policy;
 pub mod repository;
+pub mod sources;
 pub mod wordpress_org;
 
 use serde::{Deserialize, Serialize};

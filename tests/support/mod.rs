@@ -6,7 +6,10 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::PermissionsExt;
+
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -210,3 +213,53 @@ impl Lab {
             .count()
     }
 }
+
+/// Every entry under `root`: kind, mode and content hash (or link target), by relative path.
+pub fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, skip: &[&str], out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            if skip
+                .iter()
+                .any(|s| rel == *s || rel.starts_with(&format!("{s}/")))
+            {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o7777;
+            let value = if meta.file_type().is_symlink() {
+                format!("link {}", std::fs::read_link(&path).unwrap().display())
+            } else if meta.is_dir() {
+                walk(root, &path, skip, out);
+                format!("dir {mode:o}")
+            } else {
+                let digest = Sha256::digest(std::fs::read(&path).unwrap());
+                format!("file {mode:o} {digest:x}")
+            };
+            out.insert(rel, value);
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, skip, &mut out);
+    out
+}
+
+/// `CHECKSUM TABLE` of every table of the site's database, plus the list of tables.
+pub fn db_state(lab: &Lab, site: &LabSite) -> String {
+    let tables = lab.sql(&site.db_name, "SHOW TABLES");
+    let list: Vec<String> = tables.lines().map(|t| format!("`{t}`")).collect();
+    format!(
+        "{tables}\n{}",
+        lab.sql(
+            &site.db_name,
+            &format!("CHECKSUM TABLE {}", list.join(", "))
+        )
+    )
+}
+

@@ -2,6 +2,7 @@
 //! headers (read the way WordPress itself reads them) and the `options` table.
 
 pub mod parse;
+pub mod update;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -122,7 +123,10 @@ impl Cms for WordPress {
             php_version: sources.tools.php_version.clone(),
             plugins,
             themes: theme_list,
-            plugin_files: plugin_files.iter().map(|p| (p.slug(), p.basename.clone())).collect(),
+            plugin_files: plugin_files
+                .iter()
+                .map(|p| (p.slug(), p.basename.clone()))
+                .collect(),
             database: Some(database),
             warnings: Vec::new(),
         })

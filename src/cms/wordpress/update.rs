@@ -1,0 +1,209 @@
+//! How WordPress is updated by hand, the way its own updater does it: where each kind of
+//! component lives, which files are core, the maintenance file and the database upgrade.
+//!
+//! The engine decides *when*; this module says *what*, for WordPress: paths and file
+//! contents as data (pure, tested here), plus the one PHP step (`wp_upgrade()`) that only
+//! WordPress itself can do.
+
+use serde::{Deserialize, Serialize};
+
+use crate::cms::{php_script, Facts};
+use crate::inventory::Site;
+use crate::remote::Connection;
+use crate::site_error::SiteError;
+use crate::updates::ComponentType;
+
+/// WordPress's maintenance file at the site root. While it exists (and `$upgrading` is
+/// less than ten minutes old) every request gets the "Briefly unavailable for scheduled
+/// maintenance" page.
+pub const MAINTENANCE_FILE: &str = ".maintenance";
+
+/// What tend writes into it: `$upgrading` is evaluated on every request, so the site stays
+/// in maintenance until tend (or `tend recover`) removes the file, however long the update
+/// takes — WordPress's own timestamp would let a half-updated site go live after ten minutes.
+pub const MAINTENANCE_CONTENT: &str =
+    "<?php $upgrading = time(); /* tend: update in progress; `tend recover` ends it */ ?>\n";
+
+/// The folder a package's zip holds everything in (`wordpress/`, `akismet/`).
+pub fn package_top(kind: ComponentType, slug: &str) -> String {
+    match kind {
+        ComponentType::Core => "wordpress".to_owned(),
+        _ => slug.to_owned(),
+    }
+}
+
+/// Where an installed plugin or theme lives, relative to the root.
+pub fn component_path(facts: &Facts, kind: ComponentType, slug: &str) -> Result<String, String> {
+    match kind {
+        ComponentType::Plugin => {
+            let main = facts
+                .plugin_files
+                .get(slug)
+                .ok_or_else(|| format!("plugin {slug}: its main file is not known"))?;
+            match main.split_once('/') {
+                Some((dir, _)) => Ok(format!("wp-content/plugins/{dir}")),
+                None => Err(format!(
+                    "plugin {slug} is a single file ({main}); tend updates plugins that have their own folder"
+                )),
+            }
+        }
+        ComponentType::Theme => Ok(format!("wp-content/themes/{slug}")),
+        ComponentType::Core => Ok(String::new()),
+        ComponentType::Extension => Err("WordPress has no extensions".to_owned()),
+    }
+}
+
+/// A file of a file to compare modes against: new files get the modes the old ones had.
+pub fn mode_reference(kind: ComponentType, live: &str, facts: &Facts, slug: &str) -> String {
+    match kind {
+        ComponentType::Core => "wp-includes/version.php".to_owned(),
+        ComponentType::Plugin => facts
+            .plugin_files
+            .get(slug)
+            .map(|main| format!("wp-content/plugins/{main}"))
+            .unwrap_or_else(|| format!("{live}/index.php")),
+        _ => format!("{live}/style.css"),
+    }
+}
+
+/// Package paths a core update leaves alone: the site's content and its configuration.
+pub fn core_skips(path: &str) -> bool {
+    path == "wp-content" || path.starts_with("wp-content/") || path == "wp-config.php"
+}
+
+/// Whether a top-level entry of the site root is one WordPress core ships, so that an
+/// update may replace it and remove it when the new version no longer has it. Everything
+/// else at the root (the site's own files, `.htaccess`, `wp-config.php`, other apps) is
+/// never touched.
+pub fn is_core_entry(name: &str) -> bool {
+    matches!(
+        name,
+        "wp-admin" | "wp-includes" | "index.php" | "license.txt" | "readme.html" | "xmlrpc.php"
+    ) || (name.starts_with("wp-") && name.ends_with(".php") && name != "wp-config.php")
+}
+
+#[derive(Serialize)]
+struct UpgradeParams<'a> {
+    url: &'a str,
+}
+
+/// What `wp_upgrade()` left.
+#[derive(Debug, Deserialize)]
+pub struct DbUpgrade {
+    pub before: String,
+    pub after: String,
+    /// The `$wp_db_version` of the new code.
+    pub code: String,
+    /// Whatever the upgrade printed.
+    pub output: String,
+}
+
+const DB_UPGRADE_SCRIPT: &str = include_str!("db_upgrade.php");
+
+/// Runs WordPress's database upgrade with the site's PHP and checks that the database
+/// schema version now matches the code's.
+pub async fn upgrade_database(host: &Connection, site: &Site) -> Result<DbUpgrade, SiteError> {
+    let result: DbUpgrade = php_script::run_json(
+        host,
+        site,
+        DB_UPGRADE_SCRIPT,
+        &UpgradeParams { url: &site.url },
+    )
+    .await
+    .map_err(|e| SiteError::site(format!("database upgrade (wp_upgrade): {e}")))?;
+    if result.after != result.code {
+        return Err(SiteError::site(format!(
+            "database upgrade (wp_upgrade) left db_version {} but the new code expects {}{}",
+            result.after,
+            result.code,
+            if result.output.trim().is_empty() {
+                String::new()
+            } else {
+                format!(": {}", result.output.trim())
+            }
+        )));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_entries_are_what_wordpress_ships_at_the_root() {
+        for name in [
+            "wp-admin",
+            "wp-includes",
+            "index.php",
+            "wp-login.php",
+            "wp-settings.php",
+            "wp-config-sample.php",
+            "xmlrpc.php",
+            "readme.html",
+            "license.txt",
+        ] {
+            assert!(is_core_entry(name), "{name}");
+        }
+        for name in [
+            "wp-config.php",
+            "wp-content",
+            ".htaccess",
+            "google123.html",
+            ".tend",
+            ".maintenance",
+        ] {
+            assert!(!is_core_entry(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn core_updates_leave_content_and_config_alone() {
+        assert!(core_skips("wp-content"));
+        assert!(core_skips("wp-content/plugins/akismet/akismet.php"));
+        assert!(core_skips("wp-config.php"));
+        assert!(!core_skips("wp-includes/version.php"));
+        assert!(!core_skips("wp-config-sample.php"));
+    }
+
+    #[test]
+    fn components_live_where_wordpress_keeps_them() {
+        let mut facts = Facts {
+            cms: crate::cms::CmsKind::Wordpress,
+            version: "6.1.9".into(),
+            db_version: None,
+            php_version: None,
+            plugins: vec![],
+            themes: vec![],
+            database: None,
+            plugin_files: Default::default(),
+            warnings: vec![],
+        };
+        facts
+            .plugin_files
+            .insert("akismet".into(), "akismet/akismet.php".into());
+        facts
+            .plugin_files
+            .insert("hello".into(), "hello.php".into());
+        assert_eq!(
+            component_path(&facts, ComponentType::Plugin, "akismet").unwrap(),
+            "wp-content/plugins/akismet"
+        );
+        assert!(component_path(&facts, ComponentType::Plugin, "hello")
+            .unwrap_err()
+            .contains("single file"));
+        assert_eq!(
+            component_path(&facts, ComponentType::Theme, "twentytwentythree").unwrap(),
+            "wp-content/themes/twentytwentythree"
+        );
+        assert_eq!(
+            mode_reference(
+                ComponentType::Plugin,
+                "wp-content/plugins/akismet",
+                &facts,
+                "akismet"
+            ),
+            "wp-content/plugins/akismet/akismet.php"
+        );
+    }
+}

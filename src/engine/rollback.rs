@@ -1,0 +1,77 @@
+//! Putting a site back to where its journal says it was: files renamed back, the database
+//! restored from the run's snapshot, maintenance mode ended, the journal cleared.
+//!
+//! Used by the automatic rollback of `tend run` and by `tend recover` alike. It never runs
+//! the site's PHP (the site may be broken by the very update being undone): files move
+//! with `mv`, the database is loaded with the host's `mariadb`/`mysql` client. Each part is
+//! idempotent, and the journal is cleared last, so a rollback that is itself interrupted
+//! is finished by `tend recover`.
+
+use super::journal::{self, Journal};
+use crate::backup::manifest::DATABASE_PART;
+use crate::backup::restore::restore_database;
+use crate::backup::Store;
+use crate::cms::host_tools::HostTools;
+use crate::cms::Facts;
+use crate::remote::{quote, Connection, RemoteCommand};
+use crate::site_error::SiteError;
+
+/// Undoes everything `journal` records and clears it.
+pub async fn undo(
+    host: &Connection,
+    journal: &Journal,
+    facts: &Facts,
+    tools: &HostTools,
+    store: &Store,
+) -> Result<(), SiteError> {
+    let files = format!(
+        "cd {root} && {{ {undo} }}",
+        root = quote(&journal.root),
+        undo = journal::undo_files_script(journal)
+    );
+    host.run(&RemoteCommand::script(&files), None, 1024 * 1024)
+        .await
+        .map_err(|e| SiteError::site(format!("putting the old files back failed: {e}")))?;
+
+    if journal.database_changed {
+        let id = journal.snapshot.as_deref().ok_or_else(|| {
+            SiteError::site(
+                "the database may have changed, but the run took no snapshot to restore it from",
+            )
+        })?;
+        let snapshot = store
+            .find(&journal.site, id)
+            .map_err(|e| SiteError::site(format!("reading snapshot {id}: {e}")))?
+            .ok_or_else(|| {
+                SiteError::site(format!(
+                    "snapshot {id} of {} is not in the store {} (was the run made from another machine?)",
+                    journal.site,
+                    store.backups_dir().display()
+                ))
+            })?;
+        let db = facts
+            .database
+            .as_ref()
+            .ok_or_else(|| SiteError::site("the site's database credentials are unknown"))?;
+        let client = tools.db_client.as_deref().ok_or_else(|| {
+            SiteError::site(format!(
+                "{} has no mariadb or mysql client to restore the database with",
+                host.destination()
+            ))
+        })?;
+        restore_database(host, client, db, &snapshot.dir.join(DATABASE_PART), "")
+            .await
+            .map_err(|e| {
+                SiteError::site(format!("restoring the database from snapshot {id}: {e}"))
+            })?;
+    }
+
+    let maintenance = journal::end_maintenance_script(journal);
+    if !maintenance.is_empty() {
+        let script = format!("cd {} && {maintenance}", quote(&journal.root));
+        host.run(&RemoteCommand::script(&script), None, 1024)
+            .await
+            .map_err(|e| SiteError::site(format!("ending maintenance mode failed: {e}")))?;
+    }
+    journal::clear(host, journal).await
+}

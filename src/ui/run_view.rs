@@ -1,0 +1,169 @@
+//! Playbook runs as the user sees them: the plan (`--check`, and before asking), and the
+//! result of each site.
+
+use serde_json::{json, Value};
+
+use super::style::Style;
+use crate::engine::run::{SitePlan, SiteRun, Status};
+use crate::engine::SiteResult;
+use crate::updates::policy::{Change, Held};
+
+fn changes_json(changes: &[Change]) -> Value {
+    serde_json::to_value(changes).unwrap_or_default()
+}
+
+fn held_json(held: &[Held]) -> Value {
+    serde_json::to_value(held).unwrap_or_default()
+}
+
+pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
+    let sites: Vec<Value> = plans
+        .iter()
+        .map(|r| match &r.result {
+            Ok(p) => json!({
+                "site": r.site, "ok": p.unfinished.is_none(), "plan": p.steps,
+                "changes": changes_json(&p.changes), "held": held_json(&p.held),
+                "error": p.unfinished,
+            }),
+            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "error": e.masked()}),
+        })
+        .collect();
+    json!({"playbook": playbook, "check": true, "sites": sites})
+}
+
+pub fn plan_text(playbook: &str, plans: &[SiteResult<SitePlan>], style: Style) -> String {
+    let mut out = format!("{playbook} — plan (nothing has been changed)\n");
+    for r in plans {
+        match &r.result {
+            Ok(p) => {
+                out.push_str(&format!("{}\n", style.bold(&r.site)));
+                if let Some(blocked) = &p.unfinished {
+                    out.push_str(&format!("  {} {blocked}\n", style.bad("blocked:")));
+                }
+                for step in &p.steps {
+                    out.push_str(&format!("  {step}\n"));
+                }
+                for h in &p.held {
+                    out.push_str(&format!(
+                        "  {} {} {} {}{}: {}\n",
+                        style.dim("held:"),
+                        h.kind.name(),
+                        h.slug,
+                        h.from,
+                        h.available
+                            .as_deref()
+                            .map(|a| format!(" (available {a})"))
+                            .unwrap_or_default(),
+                        h.reason
+                    ));
+                }
+            }
+            Err(e) => out.push_str(&format!(
+                "{}  {} {}\n",
+                style.bold(&r.site),
+                style.bad("cannot plan:"),
+                e.masked()
+            )),
+        }
+    }
+    out
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "ok",
+        Status::Failed => "failed",
+        Status::RolledBack => "rolled_back",
+        Status::Skipped => "skipped",
+    }
+}
+
+pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
+    let sites: Vec<Value> = results
+        .iter()
+        .map(|r| match &r.result {
+            Ok(run) => json!({
+                "site": r.site,
+                "status": status_name(run.status),
+                "snapshot": run.snapshot,
+                "changes": changes_json(&run.changes),
+                "held": held_json(&run.held),
+                "pruned": run.pruned,
+                "checks": run.checks,
+                "checks_before": run.checks_before,
+                "rollback": run.rollback,
+                "error": run.error.as_deref().map(crate::secrets::mask),
+            }),
+            Err(e) => json!({
+                "site": r.site, "status": "failed", "snapshot": null, "changes": [],
+                "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null,
+                "error": e.masked(),
+            }),
+        })
+        .collect();
+    json!({"playbook": playbook, "sites": sites})
+}
+
+pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
+    let mut out = String::new();
+    for r in results {
+        match &r.result {
+            Ok(run) => {
+                let status = match run.status {
+                    Status::Ok => style.good("ok"),
+                    Status::Failed => style.bad("FAILED"),
+                    Status::RolledBack => style.bad("ROLLED BACK"),
+                    Status::Skipped => style.warn("skipped"),
+                };
+                out.push_str(&format!("{}  {status}", style.bold(&r.site)));
+                if let Some(id) = &run.snapshot {
+                    out.push_str(&format!("  snapshot {id}"));
+                }
+                if !run.pruned.is_empty() {
+                    out.push_str(&format!("  pruned {}", run.pruned.len()));
+                }
+                out.push('\n');
+                let verb = if run.status == Status::RolledBack {
+                    "undone"
+                } else {
+                    "updated"
+                };
+                for c in &run.changes {
+                    out.push_str(&format!(
+                        "  {verb}: {} {} {} → {}\n",
+                        c.kind.name(),
+                        c.slug,
+                        c.from,
+                        c.to
+                    ));
+                }
+                for h in &run.held {
+                    out.push_str(&format!(
+                        "  {} {} {}: {}\n",
+                        style.dim("held:"),
+                        h.kind.name(),
+                        h.slug,
+                        h.reason
+                    ));
+                }
+                if let Some(e) = &run.error {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.bad("error:"),
+                        crate::secrets::mask(e)
+                    ));
+                }
+                if let Some(rb) = &run.rollback {
+                    out.push_str(&format!("  {} {rb}\n", style.warn("rollback:")));
+                }
+            }
+            Err(e) => out.push_str(&format!(
+                "{}  {} {}\n",
+                style.bold(&r.site),
+                style.bad("FAILED"),
+                e.masked()
+            )),
+        }
+    }
+    out
+}

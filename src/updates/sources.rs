@@ -1,0 +1,87 @@
+//! The inventory's update sources, asked in order, as one list of offers per site.
+//!
+//! A private repository's index is read once per command and shared by every site; the
+//! WordPress.org API is asked per site, because what it answers depends on what the site
+//! has installed. A source that cannot be asked fails the site's update rather than being
+//! skipped: planning from the remaining sources could pick a version the missing source
+//! would have overridden.
+
+use tokio::sync::OnceCell;
+
+use super::repository::{self, Index, Location};
+use super::wordpress_org::WordpressOrg;
+use super::Offer;
+use crate::cms::Facts;
+use crate::inventory::Source;
+
+pub struct Sources {
+    entries: Vec<Entry>,
+    client: reqwest::Client,
+}
+
+enum Entry {
+    WordpressOrg(WordpressOrg),
+    Repository {
+        location: Location,
+        index: OnceCell<Result<Index, String>>,
+    },
+}
+
+impl Sources {
+    pub fn new(list: &[Source], client: reqwest::Client) -> Sources {
+        let entries = list
+            .iter()
+            .map(|source| match source {
+                Source::WordpressOrg { api } => {
+                    Entry::WordpressOrg(WordpressOrg::new(api, client.clone()))
+                }
+                Source::Repository(place) => Entry::Repository {
+                    location: Location::parse(place),
+                    index: OnceCell::new(),
+                },
+            })
+            .collect();
+        Sources { entries, client }
+    }
+
+    /// The WordPress.org API among the sources, if any (for core checksums).
+    pub fn wordpress_org(&self) -> Option<&WordpressOrg> {
+        self.entries.iter().find_map(|e| match e {
+            Entry::WordpressOrg(api) => Some(api),
+            Entry::Repository { .. } => None,
+        })
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Everything the sources offer for the site's CMS, in source order.
+    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, String> {
+        let mut offers = Vec::new();
+        for entry in &self.entries {
+            match entry {
+                Entry::WordpressOrg(api) => {
+                    let found = api
+                        .offers(facts)
+                        .await
+                        .map_err(|e| format!("wordpress.org: {e}"))?;
+                    offers.extend(found);
+                }
+                Entry::Repository { location, index } => {
+                    let index = index
+                        .get_or_init(|| repository::read_index(location, &self.client))
+                        .await
+                        .as_ref()
+                        .map_err(|e| format!("repository: {e}"))?;
+                    offers.extend(
+                        repository::offers(location, index)
+                            .into_iter()
+                            .filter(|o| o.cms == facts.cms),
+                    );
+                }
+            }
+        }
+        Ok(offers)
+    }
+}

@@ -1,0 +1,490 @@
+//! The monthly update cycle on real WordPress sites of the lab: a real core update
+//! (6.1.9 → the newer WordPress of Debian's next release) with its database migration,
+//! Akismet and Twenty Twenty-Three from the same packages, served by a private repository
+//! built here; a plugin of our own whose new version fatals on every front-end request,
+//! rolled back to a byte-identical site; packages refused for a wrong sha256 or a `../`
+//! entry; `--check` changing nothing; and recovery after a killed run.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{db_state, repo_root, tend, tree, Lab, LabSite};
+
+/// The packages built from Debian's newer release by `scripts/lab-packages.sh` (cached in
+/// `target/`, built once).
+fn packages() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = repo_root().join("target/lab-packages");
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/lab-packages.sh"))
+            .arg(&dir)
+            .output()
+            .expect("run lab-packages.sh");
+        assert!(
+            out.status.success(),
+            "scripts/lab-packages.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// The zip in the packages folder whose name starts with `prefix`.
+fn package(prefix: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = walk(packages())
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "zip")
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(prefix)
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no {prefix}* zip in {}", packages().display()))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A zip of `files` (path inside the zip, content).
+fn zip_of(path: &Path, files: &[(&str, &str)]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default();
+    for (name, content) in files {
+        zip.start_file(*name, options).unwrap();
+        zip.write_all(content.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+const FATAL_TEST_V1: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n * Description: A plugin whose next version breaks every front-end page.\n */\nadd_action('wp_footer', function () { echo '<!-- tend-fatal-test 1.0 -->'; });\n";
+const FATAL_TEST_V2: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\nadd_action('wp', function () { tend_fatal_test_this_function_does_not_exist(); });\n";
+
+/// A folder for one test: its repository, store and inventory.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        Work {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn repo(&self) -> PathBuf {
+        let repo = self.path().join("repo");
+        std::fs::create_dir_all(repo.join("plugins")).unwrap();
+        repo
+    }
+
+    /// Copies `zip` into the repository (under `sub`), then indexes it with `tend repo index`.
+    fn add_package(&self, zip: &Path, sub: &str) {
+        let target = self.repo().join(sub).join(zip.file_name().unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(zip, target).unwrap();
+    }
+
+    fn index(&self) {
+        let repo = self.repo();
+        let out = tend(self.path(), &["repo", "index", repo.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "repo index: {}", out.stderr);
+    }
+
+    fn inventory(&self, lab: &Lab, sites: &[&LabSite], extra_settings: &str) {
+        let entries: Vec<(&str, &Path, &str)> = sites
+            .iter()
+            .map(|s| (s.name.as_str(), s.path.as_path(), s.url.as_str()))
+            .collect();
+        let text = format!(
+            "settings:\n  store: '{}'\n  sources:\n    - repository: '{}'\n{extra_settings}{}",
+            self.path().join("store").display(),
+            self.repo().display(),
+            lab.inventory(&entries)
+        );
+        std::fs::write(self.path().join("inv.yml"), text).unwrap();
+    }
+
+    fn playbook(&self, name: &str, text: &str) -> String {
+        std::fs::write(self.path().join(name), text).unwrap();
+        name.to_owned()
+    }
+
+    fn tend(&self, args: &[&str]) -> support::Outcome {
+        let mut all = vec!["-i", "inv.yml"];
+        all.extend_from_slice(args);
+        tend(self.path(), &all)
+    }
+}
+
+fn json(out: &support::Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: minor, plugins: all, themes: all }\n  - maintenance: off\n  - verify:\n      checks:\n        - { path: /, status: 200, contains: ['<title>'] }\n";
+
+/// Installs tend-fatal-test 1.0 on `site` and activates it next to Akismet.
+fn install_fatal_test_plugin(lab: &Lab, site: &LabSite) {
+    let dir = site.path.join("wp-content/plugins/tend-fatal-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tend-fatal-test.php"), FATAL_TEST_V1).unwrap();
+    let active = "a:2:{i:0;s:19:\"akismet/akismet.php\";i:1;s:35:\"tend-fatal-test/tend-fatal-test.php\";}";
+    lab.sql(
+        &site.db_name,
+        &format!(
+            "UPDATE wp_options SET option_value = '{}' WHERE option_name = 'active_plugins'",
+            active.replace('\'', "''")
+        ),
+    );
+}
+
+fn fatal_test_zip(work: &Work) -> PathBuf {
+    let zip = work.path().join("tend-fatal-test.2.0.zip");
+    zip_of(
+        &zip,
+        &[("tend-fatal-test/tend-fatal-test.php", FATAL_TEST_V2)],
+    );
+    zip
+}
+
+/// Skips what the lab itself writes while a site serves (the PHP server's log).
+const UNTRACKED: &[&str] = &[];
+
+fn php_define(file: &Path, name: &str) -> String {
+    let text = std::fs::read_to_string(file).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("${name} =")))
+        .unwrap_or_else(|| panic!("no ${name} in {}", file.display()));
+    line.split('=')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .trim_end_matches(';')
+        .trim_matches('\'')
+        .to_owned()
+}
+
+#[test]
+fn core_plugin_and_theme_updates_from_a_private_repository() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_full");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&package("twentytwentythree."), "themes");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let mode_before = std::fs::metadata(site.path.join("wp-includes/version.php"))
+        .unwrap()
+        .permissions();
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    let s = &result["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    let changes: Vec<(String, String, String)> = s["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["type"].as_str().unwrap().to_owned(),
+                c["slug"].as_str().unwrap().to_owned(),
+                c["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let new_core = php_define(&site.path.join("wp-includes/version.php"), "wp_version");
+    assert!(new_core.starts_with("6.8."), "core is now {new_core}");
+    assert!(changes.contains(&("core".into(), "wordpress".into(), new_core.clone())));
+    assert!(changes.iter().any(|c| c.1 == "akismet" && c.2 == "5.5"));
+    assert!(changes.iter().any(|c| c.1 == "twentytwentythree" && c.2 == "1.6"));
+
+    // The database was migrated: its db_version is the new code's.
+    let code_db = php_define(&site.path.join("wp-includes/version.php"), "wp_db_version");
+    let db = lab.sql(
+        &site.db_name,
+        "SELECT option_value FROM wp_options WHERE option_name = 'db_version'",
+    );
+    assert_eq!(db.trim(), code_db);
+    // Plugins and themes are the new versions, still active.
+    let akismet = std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
+    assert!(akismet.contains("Version: 5.5"));
+    let active = lab.sql(
+        &site.db_name,
+        "SELECT option_value FROM wp_options WHERE option_name = 'active_plugins'",
+    );
+    assert!(active.contains("akismet/akismet.php"));
+    // No maintenance mode, no leftovers, modes as before, and the site answers.
+    assert!(!site.path.join(".maintenance").exists());
+    assert!(!site.path.join(".tend").exists());
+    assert_eq!(
+        std::fs::metadata(site.path.join("wp-includes/version.php"))
+            .unwrap()
+            .permissions(),
+        mode_before
+    );
+    let checks = s["checks"].as_array().unwrap();
+    assert!(checks.iter().all(|c| c["ok"] == true), "{checks:?}");
+    // Facts read the new versions.
+    let facts = json(&work.tend(&["--json", "facts"]));
+    assert_eq!(facts["sites"][0]["version"], new_core.as_str());
+}
+
+#[test]
+fn a_plugin_update_that_breaks_the_site_is_rolled_back_byte_identical() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_fatal");
+    install_fatal_test_plugin(lab, &site);
+    let work = Work::new();
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let started = Instant::now();
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    let s = &result["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(
+        error.contains("plugin tend-fatal-test 1.0 → 2.0") && error.contains("home page"),
+        "the error says which change broke which check: {error}"
+    );
+    let rollback = s["rollback"].as_str().unwrap();
+    assert!(rollback.contains("all checks pass"), "{rollback}");
+
+    assert_eq!(tree(&site.path, UNTRACKED), files_before, "files differ after the rollback");
+    assert_eq!(db_state(lab, &site), db_before, "database differs after the rollback");
+    assert!(!site.path.join(".maintenance").exists());
+    eprintln!("run with a rolled-back plugin update took {took:?}");
+}
+
+#[test]
+fn a_package_with_a_wrong_sha256_is_refused_and_nothing_changes() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_sha");
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    let index_path = work.repo().join("index.json");
+    let mut index: Value =
+        serde_json::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    index["packages"][0]["sha256"] = Value::String("0".repeat(64));
+    std::fs::write(&index_path, index.to_string()).unwrap();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("sha256 mismatch") && error.contains("refused"), "{error}");
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+}
+
+#[test]
+fn a_zip_with_entries_outside_its_folder_is_refused() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_slip");
+    install_fatal_test_plugin(lab, &site);
+    let work = Work::new();
+    let evil = work.path().join("tend-fatal-test.3.0.zip");
+    zip_of(
+        &evil,
+        &[
+            (
+                "tend-fatal-test/tend-fatal-test.php",
+                "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 3.0\n */\n",
+            ),
+            ("tend-fatal-test/../../../../evil.php", "<?php echo 'owned';"),
+        ],
+    );
+    work.add_package(&evil, "plugins");
+    // The indexer reads the headers only; the zip is checked when it is used.
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let error = json(&out)["sites"][0]["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("refused") && error.contains(".."), "{error}");
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert!(!site.path.parent().unwrap().join("evil.php").exists());
+}
+
+#[test]
+fn check_shows_the_plan_and_changes_nothing() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_check");
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&package("twentytwentythree."), "themes");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "monthly.yml",
+        &MONTHLY.replace("update: {", "update: { exclude: [twentytwentythree],"),
+    );
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("plugin akismet 5.0.2 → 5.5"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("twentytwentythree") && out.stdout.contains("excluded"),
+        "{}",
+        out.stdout
+    );
+    let out = work.tend(&["--json", "run", &playbook, "--check"]);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["changes"][0]["slug"], "akismet");
+    assert_eq!(s["held"][0]["slug"], "twentytwentythree");
+
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+    let snapshots = work.tend(&["--json", "backups", "list"]);
+    assert_eq!(json(&snapshots)["snapshots"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_run_that_changes_sites_asks_first_and_refuses_without_a_terminal() {
+    let lab = Lab::shared();
+    let site = lab.site("site1");
+    let work = Work::new();
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let out = work.tend(&["run", &playbook]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
+}
+
+#[test]
+fn a_killed_run_is_refused_until_recovered_and_recovery_puts_the_site_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_kill");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&package("twentytwentythree."), "themes");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["-i", "inv.yml", "run", &playbook, "--yes"])
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it as soon as the journal says a swap has been made.
+    let journal = site.path.join(".tend/journal.json");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        if text.contains("\"live\"") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no swap within 5 minutes");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tend finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(site.path.join(".maintenance").exists(), "killed mid-update: in maintenance");
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let error = json(&out)["sites"][0]["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("tend recover upd_kill"), "{error}");
+
+    let out = work.tend(&["--json", "recover", "upd_kill", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "recovered", "{s}");
+    assert!(s["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{s}");
+    assert_eq!(tree(&site.path, UNTRACKED), files_before, "files differ after recovery");
+    assert_eq!(db_state(lab, &site), db_before, "database differs after recovery");
+
+    // Nothing left to recover, and the site runs again.
+    let out = work.tend(&["recover", "--yes"]);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("nothing to recover"), "{}", out.stdout);
+}
+
+#[test]
+fn max_failures_stops_starting_new_sites() {
+    let lab = Lab::shared();
+    let first = lab.add_site("upd_max1");
+    let second = lab.add_site("upd_max2");
+    install_fatal_test_plugin(lab, &first);
+    install_fatal_test_plugin(lab, &second);
+    let work = Work::new();
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.inventory(lab, &[&first, &second], "");
+    let playbook = work.playbook(
+        "monthly.yml",
+        &MONTHLY.replace("hosts: all\n", "hosts: all\nforks: 1\nmax_failures: 1\n"),
+    );
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    assert_eq!(result["sites"][0]["status"], "rolled_back");
+    assert_eq!(result["sites"][1]["status"], "skipped");
+    assert!(
+        std::fs::read_to_string(second.path.join("wp-content/plugins/tend-fatal-test/tend-fatal-test.php"))
+            .unwrap()
+            .contains("Version: 1.0")
+    );
+}
