@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use support::{db_state, tree, tend, Lab, LabSite};
+use support::{db_state, tend, tree, Lab, LabSite};
 
 fn write_inventory(dir: &Path, lab: &Lab, sites: &[&LabSite], store: &Path) -> PathBuf {
     let entries: Vec<(&str, &Path, &str)> = sites

@@ -43,10 +43,7 @@ fn package(prefix: &str) -> PathBuf {
         .into_iter()
         .filter(|p| {
             p.extension().is_some_and(|e| e == "zip")
-                && p.file_name()
-                    .unwrap()
-                    .to_string_lossy()
-                    .starts_with(prefix)
+                && p.file_name().unwrap().to_string_lossy().starts_with(prefix)
         })
         .collect();
     found.sort();
@@ -156,7 +153,8 @@ fn install_fatal_test_plugin(lab: &Lab, site: &LabSite) {
     let dir = site.path.join("wp-content/plugins/tend-fatal-test");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tend-fatal-test.php"), FATAL_TEST_V1).unwrap();
-    let active = "a:2:{i:0;s:19:\"akismet/akismet.php\";i:1;s:35:\"tend-fatal-test/tend-fatal-test.php\";}";
+    let active =
+        "a:2:{i:0;s:19:\"akismet/akismet.php\";i:1;s:35:\"tend-fatal-test/tend-fatal-test.php\";}";
     lab.sql(
         &site.db_name,
         &format!(
@@ -229,7 +227,9 @@ fn core_plugin_and_theme_updates_from_a_private_repository() {
     assert!(new_core.starts_with("6.8."), "core is now {new_core}");
     assert!(changes.contains(&("core".into(), "wordpress".into(), new_core.clone())));
     assert!(changes.iter().any(|c| c.1 == "akismet" && c.2 == "5.5"));
-    assert!(changes.iter().any(|c| c.1 == "twentytwentythree" && c.2 == "1.6"));
+    assert!(changes
+        .iter()
+        .any(|c| c.1 == "twentytwentythree" && c.2 == "1.6"));
 
     // The database was migrated: its db_version is the new code's.
     let code_db = php_define(&site.path.join("wp-includes/version.php"), "wp_db_version");
@@ -239,7 +239,8 @@ fn core_plugin_and_theme_updates_from_a_private_repository() {
     );
     assert_eq!(db.trim(), code_db);
     // Plugins and themes are the new versions, still active.
-    let akismet = std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
+    let akismet =
+        std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
     assert!(akismet.contains("Version: 5.5"));
     let active = lab.sql(
         &site.db_name,
@@ -290,8 +291,16 @@ fn a_plugin_update_that_breaks_the_site_is_rolled_back_byte_identical() {
     let rollback = s["rollback"].as_str().unwrap();
     assert!(rollback.contains("all checks pass"), "{rollback}");
 
-    assert_eq!(tree(&site.path, UNTRACKED), files_before, "files differ after the rollback");
-    assert_eq!(db_state(lab, &site), db_before, "database differs after the rollback");
+    assert_eq!(
+        tree(&site.path, UNTRACKED),
+        files_before,
+        "files differ after the rollback"
+    );
+    assert_eq!(
+        db_state(lab, &site),
+        db_before,
+        "database differs after the rollback"
+    );
     assert!(!site.path.join(".maintenance").exists());
     eprintln!("run with a rolled-back plugin update took {took:?}");
 }
@@ -317,7 +326,10 @@ fn a_package_with_a_wrong_sha256_is_refused_and_nothing_changes() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let s = &json(&out)["sites"][0];
     let error = s["error"].as_str().unwrap();
-    assert!(error.contains("sha256 mismatch") && error.contains("refused"), "{error}");
+    assert!(
+        error.contains("sha256 mismatch") && error.contains("refused"),
+        "{error}"
+    );
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
     assert_eq!(db_state(lab, &site), db_before);
 }
@@ -336,7 +348,10 @@ fn a_zip_with_entries_outside_its_folder_is_refused() {
                 "tend-fatal-test/tend-fatal-test.php",
                 "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 3.0\n */\n",
             ),
-            ("tend-fatal-test/../../../../evil.php", "<?php echo 'owned';"),
+            (
+                "tend-fatal-test/../../../../evil.php",
+                "<?php echo 'owned';",
+            ),
         ],
     );
     work.add_package(&evil, "plugins");
@@ -372,7 +387,11 @@ fn check_shows_the_plan_and_changes_nothing() {
 
     let out = work.tend(&["run", &playbook, "--check"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("plugin akismet 5.0.2 → 5.5"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("plugin akismet 5.0.2 → 5.5"),
+        "{}",
+        out.stdout
+    );
     assert!(
         out.stdout.contains("twentytwentythree") && out.stdout.contains("excluded"),
         "{}",
@@ -441,7 +460,10 @@ fn a_killed_run_is_refused_until_recovered_and_recovery_puts_the_site_back() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(site.path.join(".maintenance").exists(), "killed mid-update: in maintenance");
+    assert!(
+        site.path.join(".maintenance").exists(),
+        "killed mid-update: in maintenance"
+    );
 
     let out = work.tend(&["--json", "run", &playbook, "--yes"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -452,9 +474,24 @@ fn a_killed_run_is_refused_until_recovered_and_recovery_puts_the_site_back() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let s = &json(&out)["sites"][0];
     assert_eq!(s["status"], "recovered", "{s}");
-    assert!(s["checks"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{s}");
-    assert_eq!(tree(&site.path, UNTRACKED), files_before, "files differ after recovery");
-    assert_eq!(db_state(lab, &site), db_before, "database differs after recovery");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert_eq!(
+        tree(&site.path, UNTRACKED),
+        files_before,
+        "files differ after recovery"
+    );
+    assert_eq!(
+        db_state(lab, &site),
+        db_before,
+        "database differs after recovery"
+    );
 
     // Nothing left to recover, and the site runs again.
     let out = work.tend(&["recover", "--yes"]);
@@ -482,9 +519,11 @@ fn max_failures_stops_starting_new_sites() {
     let result = json(&out);
     assert_eq!(result["sites"][0]["status"], "rolled_back");
     assert_eq!(result["sites"][1]["status"], "skipped");
-    assert!(
-        std::fs::read_to_string(second.path.join("wp-content/plugins/tend-fatal-test/tend-fatal-test.php"))
-            .unwrap()
-            .contains("Version: 1.0")
-    );
+    assert!(std::fs::read_to_string(
+        second
+            .path
+            .join("wp-content/plugins/tend-fatal-test/tend-fatal-test.php")
+    )
+    .unwrap()
+    .contains("Version: 1.0"));
 }

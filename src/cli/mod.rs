@@ -223,9 +223,14 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
             run::RunFlags { check, yes },
             mode,
         ),
-        Command::Recover { site, yes } => {
-            run::recover(&inventory, site.as_deref(), limit.as_ref(), forks, yes, mode)
-        }
+        Command::Recover { site, yes } => run::recover(
+            &inventory,
+            site.as_deref(),
+            limit.as_ref(),
+            forks,
+            yes,
+            mode,
+        ),
         Command::Backup { label } => {
             backup(&inventory, limit.as_ref(), forks, label.as_deref(), mode)
         }

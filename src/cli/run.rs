@@ -112,11 +112,9 @@ pub fn run_playbook(
             || run_view::run_json(&playbook.name, &results),
             || run_view::run_text(&results, Style::for_stdout()),
         );
-        let all_ok = results.iter().all(|r| {
-            r.result
-                .as_ref()
-                .is_ok_and(|run| run.status == Status::Ok)
-        });
+        let all_ok = results
+            .iter()
+            .all(|r| r.result.as_ref().is_ok_and(|run| run.status == Status::Ok));
         Ok(if all_ok { EXIT_OK } else { EXIT_SITE_FAILED })
     })
 }
@@ -171,6 +169,7 @@ pub fn recover(
             &pool,
             &store,
             &http,
+            inventory.settings.verify_delay,
             forks,
             reporter.as_ref(),
         )

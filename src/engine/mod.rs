@@ -31,7 +31,7 @@ pub struct SiteResult<T> {
 }
 
 /// [`for_each_site`], reporting the command's start and end and each site's.
-pub async fn run_sites<'a, T, F, Fut>(
+pub async fn run_sites<'a, T: 'a, F, Fut>(
     what: &str,
     sites: &'a [&'a Site],
     forks: usize,
@@ -39,6 +39,28 @@ pub async fn run_sites<'a, T, F, Fut>(
     work: F,
 ) -> Vec<SiteResult<T>>
 where
+    F: Fn(&'a Site) -> Fut,
+    Fut: Future<Output = Result<T, SiteError>> + 'a,
+{
+    run_sites_judged(what, sites, forks, reporter, &no_judgement::<T>, work).await
+}
+
+fn no_judgement<T>(_: &T) -> Option<String> {
+    None
+}
+
+/// [`run_sites`] for work whose successful result may still be a failure of the site
+/// (a rolled-back update): `judge` says what went wrong, for the site's last event.
+pub async fn run_sites_judged<'a, T: 'a, J, F, Fut>(
+    what: &str,
+    sites: &'a [&'a Site],
+    forks: usize,
+    reporter: &'a dyn Reporter,
+    judge: &'a J,
+    work: F,
+) -> Vec<SiteResult<T>>
+where
+    J: Fn(&T) -> Option<String> + 'a,
     F: Fn(&'a Site) -> Fut,
     Fut: Future<Output = Result<T, SiteError>> + 'a,
 {
@@ -51,10 +73,13 @@ where
         async move {
             reporter.event(&Event::SiteStarted { site: &site.name });
             let result = work.await;
-            let error = result.as_ref().err().map(SiteError::masked);
+            let error = match &result {
+                Ok(value) => judge(value).map(|e| crate::secrets::mask(&e)),
+                Err(e) => Some(e.masked()),
+            };
             reporter.event(&Event::SiteFinished {
                 site: &site.name,
-                ok: result.is_ok(),
+                ok: error.is_none(),
                 error: error.as_deref(),
             });
             SiteResult {

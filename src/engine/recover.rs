@@ -73,6 +73,7 @@ pub async fn recover(
     pool: &Pool,
     store: &Store,
     http: &reqwest::Client,
+    verify_delay: std::time::Duration,
     forks: usize,
     reporter: &dyn Reporter,
 ) -> Vec<super::SiteResult<Recovered>> {
@@ -132,6 +133,8 @@ pub async fn recover(
             work,
         )
         .await?;
+        // PHP may serve the files it had cached for a moment (opcache revalidation).
+        tokio::time::sleep(verify_delay).await;
         let specs = super::run::checks_for(site, read.facts.cms, None);
         let checks = verify::run_checks(http, &site.url, &specs).await;
         Ok(Recovered {

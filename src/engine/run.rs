@@ -269,6 +269,7 @@ async fn run_site(ctx: &Context<'_>, site: &Site) -> Result<SiteRun, SiteError> 
             facts: read.facts.clone(),
             journal: None,
             outcome: SiteRun::new(),
+            code_changed: None,
         };
         state.steps(&read.tools).await?;
         Ok(state.outcome)
@@ -299,6 +300,8 @@ struct SiteState<'a, 'c> {
     facts: Facts,
     journal: Option<Journal>,
     outcome: SiteRun,
+    /// When tend last changed the site's PHP files.
+    code_changed: Option<std::time::Instant>,
 }
 
 impl SiteState<'_, '_> {
@@ -501,13 +504,25 @@ impl SiteState<'_, '_> {
             )
             .await;
             self.journal = Some(journal);
+            self.code_changed = Some(std::time::Instant::now());
             self.outcome.changes.push(change);
             result?;
         }
         Ok(())
     }
 
+    /// Waits until PHP serves the code as it is now (see `settings.verify_delay`).
+    async fn settle(&self) {
+        if let Some(changed) = self.code_changed {
+            let delay = self.ctx.inventory.settings.verify_delay;
+            if let Some(left) = delay.checked_sub(changed.elapsed()) {
+                tokio::time::sleep(left).await;
+            }
+        }
+    }
+
     async fn verify(&mut self, step: Option<&VerifyStep>) -> Result<(), StepFailure> {
+        self.settle().await;
         let specs = checks_for(self.site, self.facts.cms, step);
         let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
         self.outcome.checks = results.clone();
@@ -616,6 +631,8 @@ impl SiteState<'_, '_> {
             return Ok(());
         }
         let took = started.elapsed();
+        self.code_changed = Some(std::time::Instant::now());
+        self.settle().await;
         self.outcome.status = Status::RolledBack;
         let specs = checks_for(
             self.site,

@@ -24,6 +24,7 @@ pub const DEFAULT_FORKS: usize = 10;
 pub const DEFAULT_MAX_SESSIONS: usize = 10;
 /// The public WordPress.org API, unless a source names a mirror.
 pub const DEFAULT_WORDPRESS_ORG_API: &str = "https://api.wordpress.org/";
+pub const DEFAULT_VERIFY_DELAY: Duration = Duration::from_secs(3);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
@@ -42,6 +43,10 @@ pub struct Settings {
     pub retention: Retention,
     pub connect_timeout: Duration,
     pub max_sessions: usize,
+    /// How long HTTP checks wait after tend changed a site's PHP files: PHP's opcache
+    /// re-reads a changed file only every `opcache.revalidate_freq` seconds (2 by default),
+    /// so a check made at once could see the old code.
+    pub verify_delay: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,6 +219,17 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         max_sessions: settings.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
+        verify_delay: match settings.verify_delay {
+            Some(secs) if !(0.0..=600.0).contains(&secs) => {
+                return Err(source.error_at(
+                    "`verify_delay` must be between 0 and 600 seconds",
+                    &[Segment::key("settings"), Segment::key("verify_delay")],
+                    Target::Value,
+                ))
+            }
+            Some(secs) => Duration::from_secs_f64(secs),
+            None => DEFAULT_VERIFY_DELAY,
+        },
     };
 
     let groups_raw = raw.groups.unwrap_or_default();

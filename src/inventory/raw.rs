@@ -36,6 +36,8 @@ pub struct RawSettings {
     pub connect_timeout: Option<u64>,
     /// Channels opened at once on one SSH connection (sshd's MaxSessions is 10 by default).
     pub max_sessions: Option<usize>,
+    /// Seconds HTTP checks wait after tend changed a site's PHP files (opcache revalidation).
+    pub verify_delay: Option<f64>,
 }
 
 /// Where new versions come from: `wordpress.org`, `{ wordpress.org: API_BASE_URL }` (a

@@ -262,4 +262,3 @@ pub fn db_state(lab: &Lab, site: &LabSite) -> String {
         )
     )
 }
-
