@@ -572,9 +572,10 @@ fn the_nightly_playbook_backs_up_and_applies_retention() {
         work.path(),
         &["-i", "inv.yml", "run", monthly.to_str().unwrap()],
     );
+    // A playbook that changes sites is not run from a script without `--yes`.
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("is not supported by this version"),
+        out.stderr.contains("without confirmation") && out.stderr.contains("--yes"),
         "{}",
         out.stderr
     );
