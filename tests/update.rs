@@ -527,3 +527,93 @@ fn max_failures_stops_starting_new_sites() {
     .unwrap()
     .contains("Version: 1.0"));
 }
+
+/// A tiny HTTP server answering like api.wordpress.org: core offers 6.8.7, Akismet 5.3.
+fn fake_wordpress_org() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}/", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            std::io::BufRead::read_line(&mut reader, &mut request_line).unwrap();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let mut body = vec![0u8; length];
+            std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+            let answer = if request_line.contains("/core/version-check/1.7/") {
+                r#"{"offers":[{"response":"upgrade","download":"https:\/\/downloads.example\/wordpress-6.8.7.zip","locale":"en_US","packages":{"full":"https:\/\/downloads.example\/wordpress-6.8.7.zip","no_content":false,"new_bundled":false,"partial":false,"rollback":false},"current":"6.8.7","version":"6.8.7","php_version":"7.2.24","mysql_version":"5.5.5","new_bundled":"6.7","partial_version":false}],"translations":[]}"#
+            } else if request_line.contains("/plugins/update-check/1.1/") {
+                r#"{"plugins":{"akismet\/akismet.php":{"id":"w.org\/plugins\/akismet","slug":"akismet","plugin":"akismet\/akismet.php","new_version":"5.3","url":"https:\/\/wordpress.org\/plugins\/akismet\/","package":"https:\/\/downloads.example\/plugin\/akismet.5.3.zip","requires_php":"5.6"}},"translations":[],"no_update":[]}"#
+            } else if request_line.contains("/themes/update-check/1.1/") {
+                r#"{"themes":[],"no_update":[],"translations":[]}"#
+            } else {
+                "{}"
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                answer.len()
+            );
+        }
+    });
+    base
+}
+
+#[test]
+fn facts_updates_asks_the_sources_in_order() {
+    let lab = Lab::shared();
+    let site = lab.site("site1");
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    let api = fake_wordpress_org();
+    // wordpress.org first: it offers Akismet 5.3, which wins over the repository's 5.5.
+    let entries = [(site.name.as_str(), site.path.as_path(), site.url.as_str())];
+    let text = format!(
+        "settings:\n  store: '{}'\n  sources:\n    - wordpress.org: {api}\n    - repository: '{}'\n{}",
+        work.path().join("store").display(),
+        work.repo().display(),
+        lab.inventory(&entries)
+    );
+    std::fs::write(work.path().join("inv.yml"), text).unwrap();
+    let out = work.tend(&["--json", "facts", "--updates"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let updates = json(&out)["sites"][0]["updates"].clone();
+    let found: Vec<(String, String)> = updates
+        .as_array()
+        .unwrap_or_else(|| panic!("{updates}"))
+        .iter()
+        .map(|u| {
+            (
+                u["slug"].as_str().unwrap().to_owned(),
+                u["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        found.contains(&("wordpress".into(), "6.8.7".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("akismet".into(), "5.3".into())),
+        "{found:?}"
+    );
+
+    let out = work.tend(&["facts", "--updates"]);
+    assert!(
+        out.stdout.contains("update: plugin akismet 5.0.2 → 5.3"),
+        "{}",
+        out.stdout
+    );
+}

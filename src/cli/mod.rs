@@ -71,7 +71,11 @@ enum Command {
         playbooks: Vec<PathBuf>,
     },
     /// Detect the CMS, version, plugins and themes of each site
-    Facts,
+    Facts {
+        /// Also show what the update sources offer
+        #[arg(long)]
+        updates: bool,
+    },
     /// Private package repositories
     Repo {
         #[command(subcommand)]
@@ -209,7 +213,7 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
 
     match cli.command {
         Command::Check { playbooks } => check(&inventory, &playbooks, limit.as_ref(), mode),
-        Command::Facts => facts(&inventory, limit.as_ref(), forks, mode),
+        Command::Facts { updates } => facts(&inventory, limit.as_ref(), forks, updates, mode),
         Command::Repo { .. } => unreachable!("handled before the inventory is read"),
         Command::Run {
             playbook,
@@ -612,6 +616,7 @@ fn facts(
     inventory: &Inventory,
     limit: Option<&SitePattern>,
     forks: usize,
+    with_updates: bool,
     mode: OutputMode,
 ) -> Result<u8, InputError> {
     let all = SitePattern::all();
@@ -633,19 +638,30 @@ fn facts(
         })?;
         let results = engine::facts::gather(&sites, &pool, forks, reporter.as_ref()).await;
         pool.shutdown().await;
-        Ok::<_, InputError>(results)
+        let updates = if with_updates {
+            let sources = crate::updates::sources::Sources::new(
+                &inventory.settings.sources,
+                run::download_client(),
+            );
+            engine::facts::offered_updates(&results, &sources).await
+        } else {
+            Vec::new()
+        };
+        Ok::<_, InputError>((results, updates))
     })?;
+    let (results, updates) = results;
     let mut out = std::io::stdout().lock();
     if mode.json {
-        let _ = writeln!(out, "{}", facts_view::to_json(&results));
+        let _ = writeln!(out, "{}", facts_view::to_json(&results, &updates));
     } else {
         let _ = write!(
             out,
             "{}",
-            facts_view::to_text(&results, Style::for_stdout())
+            facts_view::to_text(&results, &updates, Style::for_stdout())
         );
     }
-    let failed = results.iter().any(|r| r.result.is_err());
+    let failed = results.iter().any(|r| r.result.is_err())
+        || updates.iter().any(|u| matches!(u, Some(Err(_))));
     Ok(if failed { EXIT_SITE_FAILED } else { EXIT_OK })
 }
 

@@ -27,7 +27,7 @@ pub struct RunFlags {
 }
 
 /// The client for update sources and package downloads.
-fn download_client() -> reqwest::Client {
+pub(super) fn download_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(15))
         .timeout(Duration::from_secs(600))

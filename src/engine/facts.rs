@@ -123,3 +123,38 @@ fn check_cms(site: &Site, detected: Option<CmsKind>) -> Result<CmsKind, SiteErro
         ))),
     }
 }
+
+/// What the update sources offer one site: for each installed component, the newest
+/// version offered (any level, nothing excluded), or why the sources could not be asked.
+pub type OfferedUpdates = Option<Result<Vec<crate::updates::policy::Change>, String>>;
+
+/// The updates the sources offer each site that was read (`None` for sites that were not).
+pub async fn offered_updates(
+    results: &[SiteFacts],
+    sources: &crate::updates::sources::Sources,
+) -> Vec<OfferedUpdates> {
+    use crate::playbook::Selection;
+    use crate::updates::policy::{plan, Policy};
+    let all = Selection::All;
+    let policy = Policy {
+        core: crate::version::Level::Major,
+        plugins: &all,
+        themes: &all,
+        extensions: &all,
+        exclude: &[],
+        hold: &[],
+    };
+    let mut out = Vec::with_capacity(results.len());
+    for result in results {
+        out.push(match &result.result {
+            Ok(facts) => Some(
+                sources
+                    .offers(facts)
+                    .await
+                    .map(|offers| plan(facts, &offers, &policy).changes),
+            ),
+            Err(_) => None,
+        });
+    }
+    out
+}

@@ -4,24 +4,39 @@ use serde_json::{json, Value};
 
 use super::style::Style;
 use crate::cms::Component;
-use crate::engine::facts::SiteFacts;
+use crate::engine::facts::{OfferedUpdates, SiteFacts};
 
-pub fn to_json(results: &[SiteFacts]) -> Value {
+/// `updates`: per site, what `--updates` found (empty when it was not asked).
+pub fn to_json(results: &[SiteFacts], updates: &[OfferedUpdates]) -> Value {
     let sites: Vec<Value> = results
         .iter()
-        .map(|r| match &r.result {
-            Ok(f) => json!({
-                "site": r.site,
-                "ok": true,
-                "cms": f.cms,
-                "version": f.version,
-                "db_version": f.db_version,
-                "php_version": f.php_version,
-                "plugins": f.plugins,
-                "themes": f.themes,
-                "warnings": f.warnings,
-                "error": null,
-            }),
+        .enumerate()
+        .map(|(i, r)| match &r.result {
+            Ok(f) => {
+                let mut site = json!({
+                    "site": r.site,
+                    "ok": true,
+                    "cms": f.cms,
+                    "version": f.version,
+                    "db_version": f.db_version,
+                    "php_version": f.php_version,
+                    "plugins": f.plugins,
+                    "themes": f.themes,
+                    "warnings": f.warnings,
+                    "error": null,
+                });
+                match updates.get(i) {
+                    Some(Some(Ok(changes))) => {
+                        site["updates"] = serde_json::to_value(changes).unwrap_or_default();
+                    }
+                    Some(Some(Err(e))) => {
+                        site["updates"] = Value::Null;
+                        site["updates_error"] = Value::String(crate::secrets::mask(e));
+                    }
+                    _ => {}
+                }
+                site
+            }
             Err(e) => json!({
                 "site": r.site,
                 "ok": false,
@@ -36,7 +51,7 @@ pub fn to_json(results: &[SiteFacts]) -> Value {
     json!({ "sites": sites })
 }
 
-pub fn to_text(results: &[SiteFacts], style: Style) -> String {
+pub fn to_text(results: &[SiteFacts], updates: &[OfferedUpdates], style: Style) -> String {
     let mut out = String::new();
     for (i, r) in results.iter().enumerate() {
         if i > 0 {
@@ -85,6 +100,29 @@ pub fn to_text(results: &[SiteFacts], style: Style) -> String {
                             if c.active { "yes" } else { "no" }
                         ));
                     }
+                }
+                match updates.get(i) {
+                    Some(Some(Ok(changes))) if changes.is_empty() => {
+                        out.push_str("  updates: none offered\n");
+                    }
+                    Some(Some(Ok(changes))) => {
+                        for c in changes {
+                            out.push_str(&format!(
+                                "  {} {} {} {} → {}\n",
+                                style.good("update:"),
+                                c.kind.name(),
+                                c.slug,
+                                c.from,
+                                c.to
+                            ));
+                        }
+                    }
+                    Some(Some(Err(e))) => out.push_str(&format!(
+                        "  {} {}\n",
+                        style.bad("updates unknown:"),
+                        crate::secrets::mask(e)
+                    )),
+                    _ => {}
                 }
                 for w in &f.warnings {
                     out.push_str(&format!("  {} {w}\n", style.warn("note:")));
