@@ -617,3 +617,47 @@ fn facts_updates_asks_the_sources_in_order() {
         out.stdout
     );
 }
+
+#[test]
+fn on_failure_stop_and_continue_keep_the_change_and_report_the_site_failed() {
+    let lab = Lab::shared();
+    for (mode, name) in [("stop", "upd_stop"), ("continue", "upd_cont")] {
+        let site = lab.add_site(name);
+        install_fatal_test_plugin(lab, &site);
+        let work = Work::new();
+        work.add_package(&fatal_test_zip(&work), "plugins");
+        work.index();
+        work.inventory(lab, &[&site], "");
+        let playbook = work.playbook(
+            "monthly.yml",
+            &format!(
+                "{}  - backup: {{ label: after }}\n",
+                MONTHLY.replace("hosts: all\n", &format!("hosts: all\non_failure: {mode}\n"))
+            ),
+        );
+        let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        let s = &json(&out)["sites"][0];
+        assert_eq!(s["status"], "failed", "{mode}: {s}");
+        assert!(
+            s["error"].as_str().unwrap().contains("verify failed"),
+            "{s}"
+        );
+        assert!(s["rollback"].is_null(), "{mode}: no rollback");
+        // The new version stays, maintenance is off, the snapshot is left for `tend restore`.
+        let plugin = std::fs::read_to_string(
+            site.path
+                .join("wp-content/plugins/tend-fatal-test/tend-fatal-test.php"),
+        )
+        .unwrap();
+        assert!(plugin.contains("Version: 2.0"), "{mode}");
+        assert!(!site.path.join(".maintenance").exists(), "{mode}");
+        assert!(!site.path.join(".tend").exists(), "{mode}");
+        let snapshots = json(&work.tend(&["--json", "backups", "list"]))["snapshots"]
+            .as_array()
+            .unwrap()
+            .len();
+        // `stop` ends at the failed verify; `continue` also runs the last backup step.
+        assert_eq!(snapshots, if mode == "stop" { 1 } else { 2 }, "{mode}");
+    }
+}

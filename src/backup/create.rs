@@ -149,13 +149,16 @@ pub async fn snapshot(
     Ok(manifest)
 }
 
-/// The CMS's own cache directories plus the site's `backup.exclude`.
+/// tend's own work folder (a run's journal and the versions it keeps aside), the CMS's own
+/// cache directories and the site's `backup.exclude`.
 fn excludes(site: &Site, facts: &Facts) -> Vec<String> {
-    let mut out: Vec<String> = cms::adapter(facts.cms)
-        .default_backup_excludes()
-        .iter()
-        .map(|s| (*s).to_owned())
-        .collect();
+    let mut out: Vec<String> = vec![crate::engine::journal::DIR.to_owned()];
+    out.extend(
+        cms::adapter(facts.cms)
+            .default_backup_excludes()
+            .iter()
+            .map(|s| (*s).to_owned()),
+    );
     for extra in &site.backup_exclude {
         if !out.contains(extra) {
             out.push(extra.clone());
