@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a local sandbox: installs what is missing, builds tend, starts a sandbox
-# WordPress site on loopback (real sshd, MariaDB, PHP) and runs `tend facts` and a backup
-# against it.
+# WordPress sites on loopback (real sshd, MariaDB, PHP) and runs `tend facts`, a backup and
+# the monthly update cycle against them: WordPress 6.1.9 → 6.8.7, Akismet and Twenty
+# Twenty-Three, from a private package repository built from Debian's next release.
 # The sandbox goes away when the script ends; pass --keep to leave it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,6 +42,33 @@ echo "== tend backup, then the snapshots and their verification"
 "$tend" -i "$inventory" backup --label demo
 "$tend" -i "$inventory" backups list
 "$tend" -i "$inventory" backups verify
+echo
+echo "== a private package repository (WordPress, Akismet, Twenty Twenty-Three from Debian trixie)"
+repo=$sandbox/repo
+mkdir -p "$repo/plugins" "$repo/themes"
+while read -r zip; do
+  case "$zip" in
+    */plugins/*) cp "$zip" "$repo/plugins/" ;;
+    */themes/*) cp "$zip" "$repo/themes/" ;;
+    *) cp "$zip" "$repo/" ;;
+  esac
+done < <(bash scripts/lab-packages.sh target/lab-packages)
+"$tend" repo index "$repo"
+# The sandbox inventory, with the repository as the update source.
+sed "s|^  store: .*|&\n  sources:\n    - repository: $repo|" "$inventory" > "$sandbox/inventory-updates.yml"
+inventory=$sandbox/inventory-updates.yml
+echo
+echo "== tend facts --updates"
+"$tend" -i "$inventory" facts --updates
+echo
+echo "== tend run playbooks/monthly-update.yml --check (the plan; nothing changes)"
+"$tend" -i "$inventory" run playbooks/monthly-update.yml --check
+echo
+echo "== tend run playbooks/monthly-update.yml --yes on site1"
+"$tend" -i "$inventory" -l site1 run playbooks/monthly-update.yml --yes
+echo
+echo "== tend facts after the update"
+"$tend" -i "$inventory" -l site1 facts
 echo
 if ((keep)); then
   echo "The sandbox keeps running: $tend -i $inventory facts"
