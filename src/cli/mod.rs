@@ -626,16 +626,7 @@ fn facts(
     let reporter = ui::reporter(mode);
     let runtime = runtime()?;
     let results = runtime.block_on(async {
-        let pool = Pool::new(
-            inventory.settings.connect_timeout,
-            inventory.settings.max_sessions,
-            reporter.clone(),
-        )
-        .map_err(|e| {
-            InputError::new(format!(
-                "cannot create a private directory for SSH control sockets: {e}"
-            ))
-        })?;
+        let pool = pool(inventory, &reporter)?;
         let results = engine::facts::gather(&sites, &pool, forks, reporter.as_ref()).await;
         pool.shutdown().await;
         let updates = if with_updates {

@@ -217,16 +217,11 @@ pub fn recover(
                                 out.push_str(&format!("  {line}\n"));
                             }
                         }
-                        Err(e) => out.push_str(&format!(
-                            "{}  {} {}\n",
-                            style.bold(&r.site),
-                            style.bad("FAILED"),
-                            e.masked()
-                        )),
+                        Err(e) => out.push_str(&crate::ui::site_failed(&style, &r.site, &e.masked())),
                     }
                 }
                 for (site, e) in &unreadable {
-                    out.push_str(&format!("{}  {} {e}\n", style.bold(site), style.bad("FAILED")));
+                    out.push_str(&crate::ui::site_failed(&style, site, e));
                 }
                 out
             },

@@ -36,12 +36,7 @@ pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
                     out.push_str(&format!("  {} {w}\n", style.warn("warning:")));
                 }
             }
-            Err(e) => out.push_str(&format!(
-                "{}  {} {}\n",
-                style.bold(&r.site),
-                style.bad("FAILED"),
-                e.masked()
-            )),
+            Err(e) => out.push_str(&super::site_failed(&style, &r.site, &e.masked())),
         }
     }
     out

@@ -129,12 +129,7 @@ pub fn to_text(results: &[SiteFacts], updates: &[OfferedUpdates], style: Style) 
                 }
             }
             Err(e) => {
-                out.push_str(&format!(
-                    "{}  {} {}\n",
-                    style.bold(&r.site),
-                    style.bad("FAILED"),
-                    e.masked()
-                ));
+                out.push_str(&super::site_failed(&style, &r.site, &e.masked()));
             }
         }
     }

@@ -63,3 +63,8 @@ pub fn confirm(question: &str) -> bool {
     }
     matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
 }
+
+/// The line a command's text output gives a site that failed.
+pub fn site_failed(style: &style::Style, site: &str, error: &str) -> String {
+    format!("{}  {} {error}\n", style.bold(site), style.bad("FAILED"))
+}

@@ -157,12 +157,7 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                     out.push_str(&format!("  {} {rb}\n", style.warn("rollback:")));
                 }
             }
-            Err(e) => out.push_str(&format!(
-                "{}  {} {}\n",
-                style.bold(&r.site),
-                style.bad("FAILED"),
-                e.masked()
-            )),
+            Err(e) => out.push_str(&super::site_failed(&style, &r.site, &e.masked())),
         }
     }
     out
