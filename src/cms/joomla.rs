@@ -4,9 +4,10 @@
 
 use async_trait::async_trait;
 
+use super::database::Password;
 use super::file_dump::DumpPart;
 use super::php_source::{assignment, strip_comments};
-use super::{Cms, CmsKind, FactSources, Facts};
+use super::{Cms, CmsKind, DbCredentials, DbEndpoint, FactSources, Facts};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
@@ -75,6 +76,33 @@ impl Cms for Joomla {
     }
 }
 
+/// The database credentials in Joomla's `configuration.php` (`class JConfig`): `$host`
+/// (which may carry `:port` or `:/socket`, as Joomla's MySQLi driver reads it), `$user`,
+/// `$password`, `$db`, `$dbprefix`.
+pub fn parse_configuration(source: &str) -> Result<DbCredentials, String> {
+    let source = strip_comments(source);
+    if !source.contains("JConfig") {
+        return Err("configuration.php has no `class JConfig`".to_owned());
+    }
+    let get = |name: &str| -> Result<String, String> {
+        assignment(&source, &format!("${name}"))?
+            .ok_or_else(|| format!("configuration.php has no `public ${name}`"))
+    };
+    let dbtype = assignment(&source, "$dbtype")?.unwrap_or_else(|| "mysqli".to_owned());
+    if !matches!(dbtype.as_str(), "mysqli" | "mysql" | "pdomysql") {
+        return Err(format!(
+            "the site's database type is `{dbtype}`; tend works with MySQL and MariaDB"
+        ));
+    }
+    Ok(DbCredentials {
+        name: get("db")?,
+        user: get("user")?,
+        password: Password::new(get("password")?),
+        endpoint: DbEndpoint::parse(&get("host")?),
+        table_prefix: get("dbprefix")?,
+    })
+}
+
 /// The version as Joomla's `Version::getShortVersion()` builds it:
 /// `MAJOR.MINOR.PATCH`, plus `-EXTRA` when there is one; or `RELEASE.DEV_LEVEL` in old files.
 pub fn parse_version_file(source: &str) -> Result<String, String> {
@@ -111,6 +139,26 @@ mod tests {
         assert_eq!(parse_version_file(src).unwrap(), "5.1.2");
         let rc = src.replace("EXTRA_VERSION = ''", "EXTRA_VERSION = 'rc1'");
         assert_eq!(parse_version_file(&rc).unwrap(), "5.1.2-rc1");
+    }
+
+    #[test]
+    fn reads_the_database_from_configuration_php() {
+        let src = "<?php\nclass JConfig {\n\tpublic $offline = false;\n\tpublic $dbtype = 'mysqli';\n\tpublic $host = 'localhost:/run/mysqld/mysqld.sock';\n\tpublic $user = 'joomla';\n\tpublic $password = 'pa\\'ss';\n\tpublic $db = 'joomla_db';\n\tpublic $dbprefix = 'jos_';\n\t// public $host = 'commented';\n}\n";
+        let db = parse_configuration(src).unwrap();
+        assert_eq!(db.name, "joomla_db");
+        assert_eq!(db.user, "joomla");
+        assert_eq!(db.password.expose(), "pa'ss");
+        assert_eq!(db.table_prefix, "jos_");
+        assert_eq!(
+            db.endpoint,
+            DbEndpoint::Socket {
+                host: "localhost".into(),
+                path: "/run/mysqld/mysqld.sock".into()
+            }
+        );
+        let pg = src.replace("'mysqli'", "'pgsql'");
+        assert!(parse_configuration(&pg).unwrap_err().contains("pgsql"));
+        assert!(parse_configuration("<?php class X {}").is_err());
     }
 
     #[test]

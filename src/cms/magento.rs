@@ -5,8 +5,9 @@
 use async_trait::async_trait;
 use serde::Deserialize;
 
+use super::database::Password;
 use super::file_dump::DumpPart;
-use super::{Cms, CmsKind, FactSources, Facts};
+use super::{php_array, Cms, CmsKind, DbCredentials, DbEndpoint, FactSources, Facts};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
@@ -86,6 +87,65 @@ struct LockedPackage {
     version: String,
 }
 
+/// What Magento's `app/etc/env.php` says: the default connection's credentials, the
+/// table prefix and the deploy mode.
+#[derive(Debug)]
+pub struct EnvPhp {
+    pub database: DbCredentials,
+    /// `production`, `developer` or `default` (`MAGE_MODE`; `default` when unset).
+    pub mode: String,
+}
+
+/// Reads `app/etc/env.php` without running it. The host takes the forms Magento's MySQL
+/// adapter understands: `host`, `host:port`, or a socket path (anything with a `/`).
+pub fn parse_env_php(source: &str) -> Result<EnvPhp, String> {
+    let env = php_array::parse_return(source).map_err(|e| format!("app/etc/env.php: {e}"))?;
+    let connection = env
+        .at(&["db", "connection", "default"])
+        .ok_or("app/etc/env.php has no db.connection.default")?;
+    let get = |key: &str| -> Result<String, String> {
+        connection
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("app/etc/env.php: db.connection.default has no `{key}`"))
+    };
+    let host = get("host")?;
+    let endpoint = if host.contains('/') && !host.contains(":/") {
+        DbEndpoint::Socket {
+            host: "localhost".to_owned(),
+            path: host,
+        }
+    } else {
+        DbEndpoint::parse(&host)
+    };
+    let prefix = env
+        .at(&["db", "table_prefix"])
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_owned();
+    Ok(EnvPhp {
+        database: DbCredentials {
+            name: get("dbname")?,
+            user: get("username")?,
+            password: Password::new(
+                connection
+                    .get("password")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned(),
+            ),
+            endpoint,
+            table_prefix: prefix,
+        },
+        mode: env
+            .get("MAGE_MODE")
+            .and_then(|v| v.as_str())
+            .unwrap_or("default")
+            .to_owned(),
+    })
+}
+
 /// The product edition's version (`magento/product-*-edition`), else `magento/magento2-base`.
 pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
     let lock: ComposerLock = serde_json::from_slice(lock)
@@ -110,6 +170,32 @@ pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_env_php_credentials_and_mode() {
+        let env = parse_env_php("<?php\nreturn [\n 'db' => [\n  'table_prefix' => 'mg_',\n  'connection' => ['default' => ['host' => '/var/run/mysqld/mysqld.sock', 'dbname' => 'shop', 'username' => 'shop', 'password' => 's3cret', 'active' => '1']]\n ],\n 'MAGE_MODE' => 'production',\n];\n").unwrap();
+        assert_eq!(env.mode, "production");
+        assert_eq!(env.database.name, "shop");
+        assert_eq!(env.database.table_prefix, "mg_");
+        assert_eq!(env.database.password.expose(), "s3cret");
+        assert_eq!(
+            env.database.endpoint,
+            DbEndpoint::Socket {
+                host: "localhost".into(),
+                path: "/var/run/mysqld/mysqld.sock".into()
+            }
+        );
+        let tcp = parse_env_php("<?php return ['db' => ['connection' => ['default' => ['host' => '127.0.0.1:3307', 'dbname' => 'd', 'username' => 'u', 'password' => 'p']]]];").unwrap();
+        assert_eq!(
+            tcp.database.endpoint,
+            DbEndpoint::Tcp {
+                host: "127.0.0.1".into(),
+                port: Some(3307)
+            }
+        );
+        assert_eq!(tcp.mode, "default");
+        assert!(parse_env_php("<?php return ['db' => []];").is_err());
+    }
 
     #[test]
     fn prefers_the_product_edition_over_the_base_package() {

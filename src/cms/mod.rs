@@ -13,6 +13,7 @@ pub mod host_tools;
 pub mod joomla;
 pub mod magento;
 pub mod mysql_client;
+pub mod php_array;
 pub mod php_script;
 pub mod php_serialize;
 pub mod php_source;
