@@ -7,12 +7,15 @@ use async_trait::async_trait;
 use super::database::Password;
 use super::file_dump::DumpPart;
 use super::php_source::{assignment, strip_comments};
-use super::{Cms, CmsKind, DbCredentials, DbEndpoint, FactSources, Facts};
+use super::{mysql_client, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
 
 pub struct Joomla;
+
+/// Bound on the extensions listing.
+const EXTENSIONS_LIMIT: usize = 16 * 1024 * 1024;
 
 const VERSION_FILES: &[&str] = &[
     "libraries/src/Version.php",
@@ -27,7 +30,11 @@ impl Cms for Joomla {
 
     fn fact_files(&self) -> &'static [DumpPart<'static>] {
         &[DumpPart {
-            files: VERSION_FILES,
+            files: &[
+                "libraries/src/Version.php",
+                "libraries/cms/version/version.php",
+                "configuration.php",
+            ],
             globs: &[],
             limit: 1024 * 1024,
         }]
@@ -36,7 +43,7 @@ impl Cms for Joomla {
     async fn facts(
         &self,
         _site: &Site,
-        _host: &Connection,
+        host: &Connection,
         sources: &FactSources<'_>,
     ) -> Result<Facts, SiteError> {
         let file = VERSION_FILES
@@ -46,16 +53,38 @@ impl Cms for Joomla {
                 SiteError::site("no Joomla version file (libraries/src/Version.php) found")
             })?;
         let version = parse_version_file(&file.text()).map_err(SiteError::site)?;
+        let config = sources
+            .file("configuration.php")
+            .ok_or_else(|| SiteError::site("configuration.php is missing"))?;
+        let database = parse_configuration(&config.text()).map_err(SiteError::site)?;
+        let client = sources.tools.db_client.as_deref().ok_or_else(|| {
+            SiteError::site(format!(
+                "{} has no mariadb or mysql client: tend reads Joomla's extensions with it",
+                host.destination()
+            ))
+        })?;
+        let sql = format!(
+            "SELECT type, element, folder, enabled, manifest_cache FROM {} ORDER BY type, folder, element",
+            mysql_client::identifier(&format!("{}extensions", database.table_prefix))
+        );
+        let rows = mysql_client::query(host, client, &database, &sql, EXTENSIONS_LIMIT).await?;
+        let mut warnings = Vec::new();
+        if version.starts_with("3.") {
+            warnings.push(format!(
+                "Joomla {version} is end-of-life: tend backs it up and restores it, but does not update it"
+            ));
+        }
         Ok(Facts {
             cms: CmsKind::Joomla,
             version,
             db_version: None,
             php_version: sources.tools.php_version.clone(),
-            plugins: Vec::new(),
+            plugins: extensions_from_rows(&rows),
             themes: Vec::new(),
-            database: None,
+            database: Some(database),
             plugin_files: Default::default(),
-            warnings: vec!["Joomla extensions are not listed yet: this version of tend reads only the Joomla version".to_owned()],
+            packages: Vec::new(),
+            warnings,
         })
     }
 
@@ -74,6 +103,36 @@ impl Cms for Joomla {
             "Error displaying the error page",
         ]
     }
+}
+
+/// Joomla's extensions as `#__extensions` lists them (`type, element, folder, enabled,
+/// manifest_cache` rows), named the way Joomla names their packages: `com_content`,
+/// `mod_login`, `plg_system_cache`, `tpl_cassiopeia`, `files_joomla`, `lib_joomla`,
+/// `pkg_…`, `lang_en-GB`; the version comes from the manifest cache (JSON).
+pub fn extensions_from_rows(rows: &[Vec<String>]) -> Vec<Component> {
+    rows.iter()
+        .filter(|r| r.len() >= 5)
+        .map(|r| {
+            let (kind, element, folder) = (r[0].as_str(), r[1].as_str(), r[2].as_str());
+            let slug = match kind {
+                "plugin" => format!("plg_{folder}_{element}"),
+                "template" => format!("tpl_{element}"),
+                "file" if !element.starts_with("files_") => format!("files_{element}"),
+                "library" if !element.starts_with("lib_") => format!("lib_{element}"),
+                "language" => format!("lang_{element}"),
+                _ => element.to_owned(),
+            };
+            let version = serde_json::from_str::<serde_json::Value>(&r[4])
+                .ok()
+                .and_then(|m| m.get("version").and_then(|v| v.as_str()).map(str::to_owned))
+                .filter(|v| !v.is_empty());
+            Component {
+                slug,
+                version,
+                active: r[3] == "1",
+            }
+        })
+        .collect()
 }
 
 /// The database credentials in Joomla's `configuration.php` (`class JConfig`): `$host`
@@ -139,6 +198,46 @@ mod tests {
         assert_eq!(parse_version_file(src).unwrap(), "5.1.2");
         let rc = src.replace("EXTRA_VERSION = ''", "EXTRA_VERSION = 'rc1'");
         assert_eq!(parse_version_file(&rc).unwrap(), "5.1.2-rc1");
+    }
+
+    #[test]
+    fn names_extensions_as_joomla_does_with_their_manifest_versions() {
+        let row = |t: &str, e: &str, f: &str, on: &str, m: &str| {
+            vec![
+                t.to_owned(),
+                e.to_owned(),
+                f.to_owned(),
+                on.to_owned(),
+                m.to_owned(),
+            ]
+        };
+        let rows = vec![
+            row(
+                "component",
+                "com_content",
+                "",
+                "1",
+                r#"{"name":"com_content","version":"5.1.0"}"#,
+            ),
+            row("plugin", "cache", "system", "0", r#"{"version":"5.0.0"}"#),
+            row("template", "cassiopeia", "", "1", r#"{"version":"1.0"}"#),
+            row("file", "joomla", "", "1", r#"{"version":"5.1.2"}"#),
+            row("module", "mod_broken", "", "1", "not json"),
+        ];
+        let found: Vec<(String, Option<String>, bool)> = extensions_from_rows(&rows)
+            .into_iter()
+            .map(|c| (c.slug, c.version, c.active))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("com_content".into(), Some("5.1.0".into()), true),
+                ("plg_system_cache".into(), Some("5.0.0".into()), false),
+                ("tpl_cassiopeia".into(), Some("1.0".into()), true),
+                ("files_joomla".into(), Some("5.1.2".into()), true),
+                ("mod_broken".into(), None, true),
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,9 @@ use serde::Deserialize;
 
 use super::database::Password;
 use super::file_dump::DumpPart;
-use super::{php_array, Cms, CmsKind, DbCredentials, DbEndpoint, FactSources, Facts};
+use super::{
+    mysql_client, php_array, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts,
+};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
@@ -25,7 +27,7 @@ impl Cms for Magento {
 
     fn fact_files(&self) -> &'static [DumpPart<'static>] {
         &[DumpPart {
-            files: &["composer.lock"],
+            files: &["composer.lock", "app/etc/env.php", "app/etc/config.php"],
             globs: &[],
             limit: LOCK_LIMIT,
         }]
@@ -34,23 +36,56 @@ impl Cms for Magento {
     async fn facts(
         &self,
         _site: &Site,
-        _host: &Connection,
+        host: &Connection,
         sources: &FactSources<'_>,
     ) -> Result<Facts, SiteError> {
         let lock = sources.file("composer.lock").ok_or_else(|| {
             SiteError::site("composer.lock is missing: cannot tell the Magento version")
         })?;
         let version = version_from_composer_lock(&lock.content).map_err(SiteError::site)?;
+        let packages = third_party_packages(&lock.content).map_err(SiteError::site)?;
+        let env = sources
+            .file("app/etc/env.php")
+            .ok_or_else(|| SiteError::site("app/etc/env.php is missing"))?;
+        let env = parse_env_php(&env.text()).map_err(SiteError::site)?;
+        let enabled = sources
+            .file("app/etc/config.php")
+            .map(|f| enabled_modules(&f.text()))
+            .transpose()
+            .map_err(SiteError::site)?;
+        let client = sources.tools.db_client.as_deref().ok_or_else(|| {
+            SiteError::site(format!(
+                "{} has no mariadb or mysql client: tend reads Magento's modules with it",
+                host.destination()
+            ))
+        })?;
+        let sql = format!(
+            "SELECT module, schema_version FROM {} ORDER BY module",
+            mysql_client::identifier(&format!("{}setup_module", env.database.table_prefix))
+        );
+        let rows = mysql_client::query(host, client, &env.database, &sql, LOCK_LIMIT).await?;
+        let modules = rows
+            .iter()
+            .filter(|r| r.len() >= 2)
+            .map(|r| Component {
+                slug: r[0].clone(),
+                version: Some(r[1].clone()).filter(|v| !v.is_empty()),
+                active: enabled
+                    .as_ref()
+                    .is_none_or(|on| on.iter().any(|m| *m == r[0])),
+            })
+            .collect();
         Ok(Facts {
             cms: CmsKind::Magento,
             version,
             db_version: None,
             php_version: sources.tools.php_version.clone(),
-            plugins: Vec::new(),
+            plugins: modules,
             themes: Vec::new(),
-            database: None,
+            database: Some(env.database),
             plugin_files: Default::default(),
-            warnings: vec!["Magento modules are not listed yet: this version of tend reads only the Magento version".to_owned()],
+            packages,
+            warnings: Vec::new(),
         })
     }
 
@@ -146,6 +181,35 @@ pub fn parse_env_php(source: &str) -> Result<EnvPhp, String> {
     })
 }
 
+/// The composer packages that are not Magento's own (`magento/*`), with their versions.
+pub fn third_party_packages(lock: &[u8]) -> Result<Vec<Component>, String> {
+    let lock: ComposerLock = serde_json::from_slice(lock)
+        .map_err(|e| format!("composer.lock is not valid JSON: {e}"))?;
+    Ok(lock
+        .packages
+        .into_iter()
+        .filter(|p| !p.name.starts_with("magento/"))
+        .map(|p| Component {
+            slug: p.name,
+            version: Some(p.version.trim_start_matches('v').to_owned()),
+            active: true,
+        })
+        .collect())
+}
+
+/// The modules `app/etc/config.php` enables (`'modules' => ['Magento_Store' => 1, …]`).
+pub fn enabled_modules(source: &str) -> Result<Vec<String>, String> {
+    let config = php_array::parse_return(source).map_err(|e| format!("app/etc/config.php: {e}"))?;
+    match config.get("modules") {
+        Some(php_array::PhpValue::Array(entries)) => Ok(entries
+            .iter()
+            .filter(|(_, on)| on.as_str() == Some("1"))
+            .map(|(name, _)| name.clone())
+            .collect()),
+        _ => Err("app/etc/config.php has no `modules` list".to_owned()),
+    }
+}
+
 /// The product edition's version (`magento/product-*-edition`), else `magento/magento2-base`.
 pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
     let lock: ComposerLock = serde_json::from_slice(lock)
@@ -170,6 +234,32 @@ pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_enabled_modules_and_third_party_packages() {
+        let config = "<?php\nreturn [\n    'modules' => [\n        'Magento_Store' => 1,\n        'Magento_Catalog' => 1,\n        'Acme_Tendtest' => 0,\n    ],\n];\n";
+        assert_eq!(
+            enabled_modules(config).unwrap(),
+            vec!["Magento_Store".to_owned(), "Magento_Catalog".to_owned()]
+        );
+        let lock = br#"{"packages": [
+            {"name": "magento/product-community-edition", "version": "2.4.7"},
+            {"name": "acme/module-tendtest", "version": "v1.0.0"},
+            {"name": "monolog/monolog", "version": "2.9.1"}
+        ]}"#;
+        let found: Vec<(String, Option<String>)> = third_party_packages(lock)
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.slug, c.version))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("acme/module-tendtest".into(), Some("1.0.0".into())),
+                ("monolog/monolog".into(), Some("2.9.1".into())),
+            ]
+        );
+    }
 
     #[test]
     fn reads_env_php_credentials_and_mode() {

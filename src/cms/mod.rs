@@ -100,6 +100,10 @@ pub struct Facts {
     /// WordPress's `active_plugins` call a plugin.
     #[serde(skip)]
     pub plugin_files: std::collections::BTreeMap<String, String>,
+    /// Composer packages that are not the CMS's own (Magento's third-party modules), as
+    /// `composer.lock` lists them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<Component>,
     /// What could not be read, said plainly rather than left out silently.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,

@@ -7,7 +7,31 @@
 //! escapes [`parse_batch`] undoes.
 
 use super::database::{DbCredentials, DbEndpoint};
-use crate::remote::RemoteCommand;
+use crate::remote::{Connection, RemoteCommand, RemoteError};
+use crate::site_error::SiteError;
+
+/// Runs `sql` against `db` with the host's `client` and returns its rows.
+pub async fn query(
+    host: &Connection,
+    client: &str,
+    db: &DbCredentials,
+    sql: &str,
+    limit: usize,
+) -> Result<Vec<Vec<String>>, SiteError> {
+    let command = query_command(client, db, sql);
+    let defaults = option_file(db);
+    let output = host
+        .run(&command, Some(defaults.as_bytes()), limit)
+        .await
+        .map_err(|e| match e {
+            RemoteError::CommandFailed { stderr_tail, .. } => SiteError::site(format!(
+                "cannot read the site's database: {}",
+                stderr_tail.trim()
+            )),
+            other => other.into(),
+        })?;
+    Ok(parse_batch(&output.stdout_text()))
+}
 
 /// A `[client]` option file for `db`. Values are double-quoted with `\` and `"` escaped,
 /// so `#`, `;` and spaces in a password are taken literally.

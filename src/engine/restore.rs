@@ -98,17 +98,18 @@ pub(crate) fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteErro
     let manifest = &snapshot.manifest;
     let config_name = match manifest.cms {
         CmsKind::Wordpress => "wp-config.php",
-        other => {
-            return Err(SiteError::site(format!(
-                "the site could not be read, and reading a {other} snapshot's credentials is not supported yet"
-            )))
-        }
+        CmsKind::Joomla => "configuration.php",
+        CmsKind::Magento => "app/etc/env.php",
     };
     let config = read_from_archive(&snapshot.dir.join(FILES_PART), config_name)
         .map_err(|e| SiteError::site(format!("reading {config_name} from the snapshot: {e}")))?
         .ok_or_else(|| SiteError::site(format!("the snapshot has no {config_name}")))?;
-    let database =
-        crate::cms::wordpress::parse::parse_wp_config(&config).map_err(SiteError::site)?;
+    let database = match manifest.cms {
+        CmsKind::Wordpress => crate::cms::wordpress::parse::parse_wp_config(&config),
+        CmsKind::Joomla => crate::cms::joomla::parse_configuration(&config),
+        CmsKind::Magento => crate::cms::magento::parse_env_php(&config).map(|env| env.database),
+    }
+    .map_err(SiteError::site)?;
     Ok(Facts {
         cms: manifest.cms,
         version: manifest.version.clone(),
@@ -118,6 +119,7 @@ pub(crate) fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteErro
         themes: manifest.themes.clone(),
         database: Some(database),
         plugin_files: Default::default(),
+        packages: Vec::new(),
         warnings: Vec::new(),
     })
 }

@@ -264,6 +264,7 @@ mod tests {
             }],
             database: None,
             plugin_files: Default::default(),
+            packages: Vec::new(),
             warnings: vec![],
         }
     }

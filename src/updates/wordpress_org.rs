@@ -572,6 +572,7 @@ mod tests {
             .into_iter()
             .map(|(s, f)| (s.to_owned(), f.to_owned()))
             .collect(),
+            packages: Vec::new(),
             warnings: Vec::new(),
         }
     }

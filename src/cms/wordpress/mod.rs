@@ -11,7 +11,7 @@ use super::database::{DbCredentials, DbEndpoint};
 use super::file_dump::DumpPart;
 use super::{mysql_client, php_script, Cms, CmsKind, Component, FactSources, Facts};
 use crate::inventory::Site;
-use crate::remote::{Connection, RemoteError};
+use crate::remote::Connection;
 use crate::site_error::SiteError;
 use parse::{
     parse_version_php, parse_wp_config, plugin_from_file, OptionsAnswer, PluginFile, SiteOptions,
@@ -128,6 +128,7 @@ impl Cms for WordPress {
                 .map(|p| (p.slug(), p.basename.clone()))
                 .collect(),
             database: Some(database),
+            packages: Vec::new(),
             warnings: Vec::new(),
         })
     }
@@ -163,20 +164,8 @@ async fn read_options(
         "SELECT option_name, option_value FROM {} WHERE option_name IN ('active_plugins', 'template', 'stylesheet', 'db_version')",
         mysql_client::identifier(&format!("{}options", db.table_prefix))
     );
-    let command = mysql_client::query_command(client, db, &sql);
-    let defaults = mysql_client::option_file(db);
-    let output = host
-        .run(&command, Some(defaults.as_bytes()), OPTIONS_LIMIT)
-        .await
-        .map_err(|e| match e {
-            RemoteError::CommandFailed { stderr_tail, .. } => SiteError::site(format!(
-                "cannot read the site's database: {}",
-                stderr_tail.trim()
-            )),
-            other => other.into(),
-        })?;
-    parse::options_from_rows(&mysql_client::parse_batch(&output.stdout_text()))
-        .map_err(SiteError::site)
+    let rows = mysql_client::query(host, client, db, &sql, OPTIONS_LIMIT).await?;
+    parse::options_from_rows(&rows).map_err(SiteError::site)
 }
 
 /// The options facts need, through the site's own PHP (mysqli), for hosts without a

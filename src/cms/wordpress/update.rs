@@ -177,6 +177,7 @@ mod tests {
             themes: vec![],
             database: None,
             plugin_files: Default::default(),
+            packages: Vec::new(),
             warnings: vec![],
         };
         facts
