@@ -55,8 +55,8 @@ cargo build --release --locked --quiet || die "cargo build --release failed"
 tend=$PWD/target/release/tend
 
 log "update packages (scripts/lab-packages.sh target/lab-packages)"
-mapfile -t zips < <(bash scripts/lab-packages.sh target/lab-packages) ||
-  die "scripts/lab-packages.sh failed"
+packages=$(bash scripts/lab-packages.sh target/lab-packages) || die "scripts/lab-packages.sh failed"
+mapfile -t zips <<<"$packages"
 ((${#zips[@]} == 3)) || die "scripts/lab-packages.sh printed ${#zips[@]} zips, expected 3"
 
 lab=$(mktemp -d "${TMPDIR:-/tmp}/tend-bench.XXXXXX")
@@ -87,7 +87,7 @@ stamp() {
   done
 }
 # relative FILE T0: the stamped log with times in seconds since T0.
-relative() { awk -v t0="$2" '{ t = $1; $1 = ""; printf "  %6.2f s %s\n", t - t0, substr($0, 2) }' "$1"; }
+relative() { awk -v t0="$2" '{ t = $1; sub(/^[^ ]+ /, ""); printf "  %6.2f s %s\n", t - t0, $0 }' "$1"; }
 
 # tend_run NAME WANT_RC ARGS...: runs tend with ARGS; stdout in $work/NAME.json, stamped
 # stderr in $work/NAME.err. Sets WALL (seconds), RSS (peak, KiB) and CPU (user + system
@@ -120,7 +120,7 @@ fail() {
   printf 'bench-update: error: %s\n' "$2" >&2
   if [[ -s "$work/$1.err" ]]; then
     printf -- '---- tend stderr (seconds since start) ----\n' >&2
-    relative "$work/$1.err" "$T0" | tail -n 60 >&2
+    relative "$work/$1.err" "${T0:-0}" | tail -n 60 >&2
   fi
   if [[ -s "$work/$1.json" ]]; then
     printf -- '---- tend stdout ----\n' >&2
@@ -313,7 +313,7 @@ case "$zero_status" in
     zero_error=$(site_json zero.json error)
     log "verify_delay 0: the update was ROLLED BACK: $zero_error"
     # What PHP said (the lab's web server log), for the report.
-    zero_php=$(grep -E 'PHP (Fatal|Parse|Warning)|Uncaught' "$lab/logs/zero-http.log" | head -n 3 | cut -c1-400 || true)
+    zero_php=$(grep -m1 -E 'PHP (Fatal|Parse) error' "$lab/logs/zero-http.log" | sed -E 's/^\[[0-9]+\] \[[^]]*\] //' | cut -c1-400 || true)
     ;;
   *) fail zero "verify_delay 0: status $zero_status" ;;
 esac
@@ -451,6 +451,8 @@ row "3+. full cycle + fatal: whole run, rolled_back" "$runs" "$(peak "${full_run
 row "3+. full cycle + fatal: tend restore instead" "$runs" "$(peak "${full_rs_rss[@]}")" "$(cpu "${full_rs_cpu[@]}")" "${full_rs[@]}"
 echo
 printf '  peak RSS: the largest of the runs. Wall times include starting tend and its SSH connection.\n'
+printf '  "less its verify_delay wait": each run of 1. minus the time it waited before its checks\n'
+printf '  (from its stderr and the checks'"'"' elapsed_ms), i.e. what the run costs without the delay.\n'
 printf '  2. ran %s time(s), %s fresh sites each (at most 3 runs: each needs 10 new sites);\n' "$many_runs" 10
 printf '     the sites finished between (per run): %s\n' "${many_spread[*]}"
 awk -v rb="$(printf '%s\n' "${fatal_rb[@]}" | median)" -v rs="$(printf '%s\n' "${fatal_rs[@]}" | median)" \
@@ -483,7 +485,7 @@ phases "${fatal_last[@]}"
 printf '  3+. full cycle + fatal plugin, rolled back:\n'
 phases "${full_last[@]}"
 echo
-printf '  verify_delay 0 saves the wait but is only safe when PHP does not serve stale code: opcache\n'
-printf '  off, or opcache.validate_timestamps=1 with opcache.revalidate_freq=0 (or a PHP reload after\n'
-printf '  the update). Otherwise the checks may run against the old compiled files and pass a broken\n'
-printf '  update (or fail a good one).\n'
+printf '  verify_delay 0 saves the wait but is only safe when PHP cannot serve stale compiled code:\n'
+printf '  opcache off, or opcache.validate_timestamps=1 with opcache.revalidate_freq=0 (or PHP reloaded\n'
+printf '  after the update). Otherwise the checks may run old cached files next to new ones: a good\n'
+printf '  update fails (and is rolled back), or a broken one passes.\n'

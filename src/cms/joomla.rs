@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use super::database::Password;
 use super::file_dump::DumpPart;
 use super::php_source::{assignment, strip_comments};
-use super::{mysql_client, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts};
+use super::{
+    host_cli, mysql_client, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts,
+};
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
@@ -102,6 +104,18 @@ impl Cms for Joomla {
             "An error has occurred.",
             "Error displaying the error page",
         ]
+    }
+
+    /// `php cli/joomla.php site:down` / `site:up`, as the Joomla documentation runs it.
+    async fn set_maintenance(
+        &self,
+        site: &Site,
+        host: &Connection,
+        on: bool,
+    ) -> Result<(), SiteError> {
+        let command = if on { "site:down" } else { "site:up" };
+        host_cli::run_ok(host, &site.path, &site.php, &["cli/joomla.php", command]).await?;
+        Ok(())
     }
 }
 

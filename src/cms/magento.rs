@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::database::Password;
 use super::file_dump::DumpPart;
 use super::{
-    mysql_client, php_array, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts,
+    host_cli, mysql_client, php_array, Cms, CmsKind, Component, DbCredentials, DbEndpoint,
+    FactSources, Facts,
 };
 use crate::inventory::Site;
 use crate::remote::Connection;
@@ -107,6 +108,27 @@ impl Cms for Magento {
             "There has been an error processing your request",
             "Exception printing is disabled by default for security reasons",
         ]
+    }
+
+    fn maintenance_file(&self) -> Option<(&'static str, &'static str)> {
+        // Magento's MaintenanceMode keeps its flag in var/.maintenance.flag (any content).
+        Some(("var/.maintenance.flag", ""))
+    }
+
+    /// `php bin/magento maintenance:enable` / `maintenance:disable`, as the Magento documentation runs it.
+    async fn set_maintenance(
+        &self,
+        site: &Site,
+        host: &Connection,
+        on: bool,
+    ) -> Result<(), SiteError> {
+        let command = if on {
+            "maintenance:enable"
+        } else {
+            "maintenance:disable"
+        };
+        host_cli::run_ok(host, &site.path, &site.php, &["bin/magento", command]).await?;
+        Ok(())
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod database;
 pub mod detect;
 pub mod file_dump;
+pub mod host_cli;
 pub mod host_tools;
 pub mod joomla;
 pub mod magento;
@@ -135,6 +136,50 @@ pub trait Cms: Send + Sync {
 
     /// Texts that mark a page as this CMS's error page, for verification.
     fn error_page_markers(&self) -> &'static [&'static str];
+
+    /// The file (relative to the root) whose presence keeps visitors out, and what tend
+    /// writes into it, where the CMS has one: removing it ends maintenance mode without
+    /// running the site's PHP, which a rollback must not depend on.
+    fn maintenance_file(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
+    /// Turns maintenance mode on or off the CMS's own way.
+    async fn set_maintenance(
+        &self,
+        site: &Site,
+        host: &Connection,
+        on: bool,
+    ) -> Result<(), SiteError>;
+
+    /// Versions the site's own tools offer (Joomla's update servers through its CLI,
+    /// composer for Magento), on top of the inventory's sources.
+    async fn host_offers(
+        &self,
+        _site: &Site,
+        _host: &Connection,
+        _facts: &Facts,
+    ) -> Result<Vec<crate::updates::Offer>, SiteError> {
+        Ok(Vec::new())
+    }
+
+    /// Applies one planned change with the CMS's own tools; `package` is the path on the
+    /// host of the change's package when it came from a repository. CMSs whose updates are
+    /// applied by tend's own renames (WordPress) do not use this.
+    async fn apply_change(
+        &self,
+        _site: &Site,
+        _host: &Connection,
+        _facts: &Facts,
+        change: &crate::updates::policy::Change,
+        _package: Option<&str>,
+    ) -> Result<(), SiteError> {
+        Err(SiteError::site(format!(
+            "{} {}: this CMS's updates are applied by tend itself",
+            change.kind.name(),
+            change.slug
+        )))
+    }
 }
 
 /// The adapter for `kind`.

@@ -38,8 +38,18 @@ pub struct Journal {
     pub root: String,
     /// The snapshot taken before the changes: the database is restored from it.
     pub snapshot: Option<String>,
-    /// The maintenance file tend created (`None`: tend did not put the site in maintenance).
+    /// The maintenance file whose presence keeps visitors out (`None`: tend did not put
+    /// the site in maintenance, or the CMS keeps maintenance elsewhere).
     pub maintenance: Option<String>,
+    /// Maintenance mode was turned on with the CMS's CLI (Joomla's `site:down`), which keeps
+    /// it in the site's configuration: a files restore from the snapshot ends it, otherwise
+    /// the CLI does.
+    #[serde(default)]
+    pub maintenance_cli: bool,
+    /// The files changed in ways renames cannot undo (a CMS's own updater ran): undoing
+    /// restores the files from the snapshot.
+    #[serde(default)]
+    pub restore_files: bool,
     /// Renames, in the order they were made.
     pub swaps: Vec<Swap>,
     /// The database may differ from the snapshot (code was swapped or a schema upgrade ran).
@@ -75,6 +85,8 @@ impl Journal {
             root: root.to_owned(),
             snapshot: snapshot.map(str::to_owned),
             maintenance: None,
+            maintenance_cli: false,
+            restore_files: false,
             swaps: Vec::new(),
             database_changed: false,
             kept: false,
@@ -86,9 +98,18 @@ impl Journal {
         work_dir(&self.run)
     }
 
+    /// Whether the site is in maintenance mode by this run's doing.
+    pub fn in_maintenance(&self) -> bool {
+        self.maintenance.is_some() || self.maintenance_cli
+    }
+
     /// Whether undoing it has anything to put back.
     pub fn changed_anything(&self) -> bool {
-        !self.swaps.is_empty() || self.maintenance.is_some() || self.database_changed
+        !self.swaps.is_empty()
+            || self.maintenance.is_some()
+            || self.maintenance_cli
+            || self.restore_files
+            || self.database_changed
     }
 }
 

@@ -121,7 +121,7 @@ pub async fn recover(
                 }
                 journal::clear(&host, &journal).await?;
             } else {
-                rollback::undo(&host, &journal, &read.facts, &read.tools, store).await?;
+                rollback::undo(&host, site, &journal, &read.facts, &read.tools, store).await?;
             }
             Ok(())
         };

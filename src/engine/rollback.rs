@@ -1,54 +1,62 @@
-//! Putting a site back to where its journal says it was: files renamed back, the database
-//! restored from the run's snapshot, maintenance mode ended, the journal cleared.
+//! Putting a site back to where its journal says it was: files back (renamed back, or
+//! restored from the run's snapshot when the CMS's own updater changed them), the database
+//! restored from the snapshot, maintenance mode ended, the journal cleared.
 //!
-//! Used by the automatic rollback of `tend run` and by `tend recover` alike. It never runs
-//! the site's PHP (the site may be broken by the very update being undone): files move
-//! with `mv`, the database is loaded with the host's `mariadb`/`mysql` client. Each part is
-//! idempotent, and the journal is cleared last, so a rollback that is itself interrupted
-//! is finished by `tend recover`.
+//! Used by the automatic rollback of `tend run` and by `tend recover` alike. It never needs
+//! the site's web PHP (the site may be broken by the very update being undone): files move
+//! with `mv` or come out of the snapshot with `tar`, the database is loaded with the host's
+//! `mariadb`/`mysql` client. Each part is idempotent, and the journal is cleared last, so a
+//! rollback that is itself interrupted is finished by `tend recover`.
 
 use super::journal::{self, Journal};
-use crate::backup::manifest::DATABASE_PART;
-use crate::backup::restore::restore_database;
-use crate::backup::Store;
+use crate::backup::manifest::{DATABASE_PART, FILES_PART};
+use crate::backup::restore::{restore_database, restore_files, Keep};
+use crate::backup::{Snapshot, Store};
 use crate::cms::host_tools::HostTools;
-use crate::cms::Facts;
+use crate::cms::{self, Facts};
+use crate::inventory::Site;
 use crate::remote::{quote, Connection, RemoteCommand};
 use crate::site_error::SiteError;
 
 /// Undoes everything `journal` records and clears it.
 pub async fn undo(
     host: &Connection,
+    site: &Site,
     journal: &Journal,
     facts: &Facts,
     tools: &HostTools,
     store: &Store,
 ) -> Result<(), SiteError> {
-    let files = format!(
-        "cd {root} && {{ {undo} }}",
-        root = quote(&journal.root),
-        undo = journal::undo_files_script(journal)
-    );
-    host.run(&RemoteCommand::script(&files), None, 1024 * 1024)
+    if journal.restore_files {
+        let snapshot = snapshot(journal, store)?;
+        // The journal's folder is carried over into the restored tree, so that it
+        // survives until the rollback is complete.
+        let keep = Keep {
+            config_files: Vec::new(),
+            excluded: vec![journal::DIR.to_owned()],
+        };
+        restore_files(
+            host,
+            &journal.root,
+            &snapshot.dir.join(FILES_PART),
+            &journal.run,
+            &keep,
+        )
         .await
-        .map_err(|e| SiteError::site(format!("putting the old files back failed: {e}")))?;
+        .map_err(|e| SiteError::site(format!("restoring the files from snapshot {}: {e}", snapshot.manifest.id)))?;
+    } else {
+        let files = format!(
+            "cd {root} && {{ {undo} }}",
+            root = quote(&journal.root),
+            undo = journal::undo_files_script(journal)
+        );
+        host.run(&RemoteCommand::script(&files), None, 1024 * 1024)
+            .await
+            .map_err(|e| SiteError::site(format!("putting the old files back failed: {e}")))?;
+    }
 
     if journal.database_changed {
-        let id = journal.snapshot.as_deref().ok_or_else(|| {
-            SiteError::site(
-                "the database may have changed, but the run took no snapshot to restore it from",
-            )
-        })?;
-        let snapshot = store
-            .find(&journal.site, id)
-            .map_err(|e| SiteError::site(format!("reading snapshot {id}: {e}")))?
-            .ok_or_else(|| {
-                SiteError::site(format!(
-                    "snapshot {id} of {} is not in the store {} (was the run made from another machine?)",
-                    journal.site,
-                    store.backups_dir().display()
-                ))
-            })?;
+        let snapshot = snapshot(journal, store)?;
         let db = facts
             .database
             .as_ref()
@@ -62,7 +70,10 @@ pub async fn undo(
         restore_database(host, client, db, &snapshot.dir.join(DATABASE_PART), "")
             .await
             .map_err(|e| {
-                SiteError::site(format!("restoring the database from snapshot {id}: {e}"))
+                SiteError::site(format!(
+                    "restoring the database from snapshot {}: {e}",
+                    snapshot.manifest.id
+                ))
             })?;
     }
 
@@ -73,5 +84,28 @@ pub async fn undo(
             .await
             .map_err(|e| SiteError::site(format!("ending maintenance mode failed: {e}")))?;
     }
+    if journal.maintenance_cli && !journal.restore_files {
+        cms::adapter(facts.cms)
+            .set_maintenance(site, host, false)
+            .await
+            .map_err(|e| SiteError::site(format!("ending maintenance mode failed: {e}")))?;
+    }
     journal::clear(host, journal).await
+}
+
+/// The run's snapshot, which the undo restores from.
+fn snapshot(journal: &Journal, store: &Store) -> Result<Snapshot, SiteError> {
+    let id = journal.snapshot.as_deref().ok_or_else(|| {
+        SiteError::site("the site changed, but the run took no snapshot to restore it from")
+    })?;
+    store
+        .find(&journal.site, id)
+        .map_err(|e| SiteError::site(format!("reading snapshot {id}: {e}")))?
+        .ok_or_else(|| {
+            SiteError::site(format!(
+                "snapshot {id} of {} is not in the store {} (was the run made from another machine?)",
+                journal.site,
+                store.backups_dir().display()
+            ))
+        })
 }

@@ -20,7 +20,6 @@ use crate::backup::create::{self, Contents};
 use crate::backup::prune;
 use crate::backup::Store;
 use crate::cms::host_tools::HostToolsCache;
-use crate::cms::wordpress::update as wp;
 use crate::cms::{CmsKind, Facts};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::{Inventory, Site};
@@ -439,37 +438,33 @@ impl SiteState<'_, '_> {
     }
 
     async fn maintenance(&mut self, on: bool) -> Result<(), SiteError> {
-        if self.facts.cms != CmsKind::Wordpress {
-            return Err(SiteError::site(format!(
-                "maintenance mode for {} sites is not supported by this version of tend",
-                self.facts.cms
-            )));
-        }
-        let file = wp::MAINTENANCE_FILE;
+        let cms = crate::cms::adapter(self.facts.cms);
         if on {
             let journal = self.journal();
-            if journal.maintenance.is_some() {
+            if journal.in_maintenance() {
                 return Ok(());
             }
-            journal.maintenance = Some(file.to_owned());
-            let script = format!(
-                "printf '%s' {content} > {file}.tend-tmp && mv -f {file}.tend-tmp {file}",
-                content = quote(wp::MAINTENANCE_CONTENT),
-                file = quote(file)
-            );
+            // The journal says so first: if tend dies now, recovery ends maintenance.
+            match cms.maintenance_file() {
+                Some((file, _)) => journal.maintenance = Some(file.to_owned()),
+                None => journal.maintenance_cli = true,
+            }
             let journal = self.journal.as_ref().expect("just started");
-            journal::write_then(self.host, journal, &script).await?;
+            journal::write_then(self.host, journal, "").await?;
+            cms.set_maintenance(self.site, self.host, true).await?;
             self.log(Level::Info, "maintenance mode on");
         } else {
-            let Some(journal) = self.journal.as_mut() else {
+            let Some(journal) = self.journal.as_ref() else {
                 return Ok(());
             };
-            if journal.maintenance.take().is_none() {
+            if !journal.in_maintenance() {
                 return Ok(());
             }
-            let script = format!("rm -f {}", quote(file));
-            let journal = self.journal.as_ref().expect("present");
-            journal::write_then(self.host, journal, &script).await?;
+            cms.set_maintenance(self.site, self.host, false).await?;
+            let journal = self.journal.as_mut().expect("present");
+            journal.maintenance = None;
+            journal.maintenance_cli = false;
+            journal::write_then(self.host, journal, "").await?;
             self.log(Level::Info, "maintenance mode off");
         }
         Ok(())
@@ -589,15 +584,17 @@ impl SiteState<'_, '_> {
         let Some(mut journal) = self.journal.take() else {
             return Ok(());
         };
-        if journal.maintenance.is_some() {
+        journal.kept = true;
+        journal::write_then(self.host, &journal, "").await?;
+        if journal.in_maintenance() {
             self.log(
                 Level::Warning,
-                "the playbook left the site in maintenance mode; ending it",
+                "the site is still in maintenance mode at the end of the run; ending it",
             );
+            crate::cms::adapter(self.facts.cms)
+                .set_maintenance(self.site, self.host, false)
+                .await?;
         }
-        journal.kept = true;
-        let script = journal::end_maintenance_script(&journal);
-        journal::write_then(self.host, &journal, &script).await?;
         journal::clear(self.host, &journal).await
     }
 
@@ -608,19 +605,22 @@ impl SiteState<'_, '_> {
     ) -> Result<(), SiteError> {
         let mut journal = self.journal.take().expect("a rollback has a journal");
         self.log(Level::Warning, "rolling back");
-        // Visitors are kept out while files and database go back.
-        if journal.maintenance.is_none() && self.facts.cms == CmsKind::Wordpress {
-            journal.maintenance = Some(wp::MAINTENANCE_FILE.to_owned());
-            let script = format!(
-                "printf '%s' {content} > {file}",
-                content = quote(wp::MAINTENANCE_CONTENT),
-                file = quote(wp::MAINTENANCE_FILE)
-            );
-            journal::write_then(self.host, &journal, &script).await?;
+        // Visitors are kept out while files and database go back (where the CMS's
+        // maintenance mode is a file tend can write without running PHP).
+        if !journal.in_maintenance() {
+            if let Some((file, content)) = crate::cms::adapter(self.facts.cms).maintenance_file() {
+                journal.maintenance = Some(file.to_owned());
+                let script = format!(
+                    "mkdir -p \"$(dirname {file})\" && printf '%s' {content} > {file}",
+                    content = quote(content),
+                    file = quote(file)
+                );
+                journal::write_then(self.host, &journal, &script).await?;
+            }
         }
         let started = std::time::Instant::now();
         if let Err(e) =
-            rollback::undo(self.host, &journal, &self.facts, tools, self.ctx.store).await
+            rollback::undo(self.host, self.site, &journal, &self.facts, tools, self.ctx.store).await
         {
             self.outcome.status = Status::Failed;
             self.outcome.rollback = Some(format!(

@@ -11,7 +11,7 @@ use super::database::{DbCredentials, DbEndpoint};
 use super::file_dump::DumpPart;
 use super::{mysql_client, php_script, Cms, CmsKind, Component, FactSources, Facts};
 use crate::inventory::Site;
-use crate::remote::Connection;
+use crate::remote::{Connection, RemoteCommand};
 use crate::site_error::SiteError;
 use parse::{
     parse_version_php, parse_wp_config, plugin_from_file, OptionsAnswer, PluginFile, SiteOptions,
@@ -151,6 +151,26 @@ impl Cms for WordPress {
             "Error establishing a database connection",
             "Briefly unavailable for scheduled maintenance",
         ]
+    }
+
+    fn maintenance_file(&self) -> Option<(&'static str, &'static str)> {
+        Some((update::MAINTENANCE_FILE, update::MAINTENANCE_CONTENT))
+    }
+
+    /// WordPress's own maintenance mode is its `.maintenance` file, as its updater uses it.
+    async fn set_maintenance(
+        &self,
+        site: &Site,
+        host: &Connection,
+        on: bool,
+    ) -> Result<(), SiteError> {
+        host.run(
+            &RemoteCommand::script(&update::maintenance_script(&site.path, on)),
+            None,
+            1024,
+        )
+        .await?;
+        Ok(())
     }
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cms::{php_script, Facts};
 use crate::inventory::Site;
-use crate::remote::Connection;
+use crate::remote::{quote, Connection};
 use crate::site_error::SiteError;
 use crate::updates::ComponentType;
 
@@ -23,6 +23,21 @@ pub const MAINTENANCE_FILE: &str = ".maintenance";
 /// takes — WordPress's own timestamp would let a half-updated site go live after ten minutes.
 pub const MAINTENANCE_CONTENT: &str =
     "<?php $upgrading = time(); /* tend: update in progress; `tend recover` ends it */ ?>\n";
+
+/// The shell that puts the site at `root` in maintenance mode (written aside, then renamed,
+/// so a request never sees half a file) or takes it out.
+pub fn maintenance_script(root: &str, on: bool) -> String {
+    let root = quote(root);
+    if on {
+        format!(
+            "cd {root} && printf '%s' {content} > {file}.tend-tmp && mv -f {file}.tend-tmp {file}",
+            content = quote(MAINTENANCE_CONTENT),
+            file = MAINTENANCE_FILE
+        )
+    } else {
+        format!("cd {root} && rm -f {MAINTENANCE_FILE}")
+    }
+}
 
 /// The folder a package's zip holds everything in (`wordpress/`, `akismet/`).
 pub fn package_top(kind: ComponentType, slug: &str) -> String {
