@@ -34,8 +34,8 @@ pub struct Updater<'a> {
     pub reporter: &'a dyn Reporter,
 }
 
-/// Applies `change` (the `index`th of the run) to the site, recording every swap in
-/// `journal` before it is made.
+/// Applies `change` (the `index`th of the run) to the site, recording in `journal`, before
+/// anything changes, how to undo it.
 pub async fn apply(
     updater: &Updater<'_>,
     host: &Connection,
@@ -45,12 +45,91 @@ pub async fn apply(
     change: &Change,
     index: usize,
 ) -> Result<(), SiteError> {
-    if facts.cms != CmsKind::Wordpress {
-        return Err(SiteError::site(format!(
-            "updating {} sites is not supported by this version of tend",
-            facts.cms
-        )));
+    match facts.cms {
+        CmsKind::Wordpress => {
+            apply_by_swaps(updater, host, site, facts, journal, change, index).await
+        }
+        _ => apply_with_cms(updater, host, site, facts, journal, change, index).await,
     }
+}
+
+/// Joomla and Magento: the CMS's own tools apply the change; tend cannot tell which files
+/// they touch, so the journal says first that undoing means restoring the snapshot's files
+/// and database. A repository's package is checked on the runner and sent to the host for
+/// the CMS's installer.
+async fn apply_with_cms(
+    updater: &Updater<'_>,
+    host: &Connection,
+    site: &Site,
+    facts: &Facts,
+    journal: &mut Journal,
+    change: &Change,
+    index: usize,
+) -> Result<(), SiteError> {
+    let what = describe(change);
+    let log = |message: &str| {
+        updater.reporter.event(&Event::Log {
+            level: Level::Info,
+            site: Some(&site.name),
+            message,
+        })
+    };
+    let mut package_on_host = None;
+    if !change.offer.package.is_empty() {
+        log(&format!("{what}: fetching {}", change.offer.package));
+        let zip = updater
+            .packages
+            .fetch(&change.offer, updater.sources.client())
+            .await
+            .map_err(|e| SiteError::site(format!("{what}: {e}")))?;
+        blocking({
+            let zip = zip.clone();
+            move || package::check_entries(&zip)
+        })
+        .await
+        .map_err(|e| SiteError::site(format!("{what}: package refused: {e}")))?;
+        let target = format!("{}/packages/{index}.zip", journal.work_dir());
+        upload(host, site, &zip, &target)
+            .await
+            .map_err(|e| SiteError::site(format!("{what}: sending the package failed: {e}")))?;
+        package_on_host = Some(format!("{}/{target}", site.path.trim_end_matches('/')));
+    }
+    journal.restore_files = true;
+    journal.database_changed = true;
+    journal::write_then(host, journal, "").await?;
+    log(&format!("{what}: applying with the site's own tools"));
+    crate::cms::adapter(facts.cms)
+        .apply_change(site, host, facts, change, package_on_host.as_deref())
+        .await
+        .map_err(|e| SiteError::site(format!("{what}: {}", e.masked())))
+}
+
+/// Sends a local file to `target` (relative to the site root) on the host.
+async fn upload(host: &Connection, site: &Site, file: &Path, target: &str) -> Result<(), String> {
+    let script = format!(
+        "set -e; cd {root}; umask 077; mkdir -p \"$(dirname {target})\"; cat > {target}",
+        root = quote(&site.path),
+        target = quote(target)
+    );
+    let mut input = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    host.run_with_input(&RemoteCommand::script(&script), &mut input, OUTPUT_LIMIT)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// WordPress: stage the new version beside the old, then swap them with renames.
+async fn apply_by_swaps(
+    updater: &Updater<'_>,
+    host: &Connection,
+    site: &Site,
+    facts: &Facts,
+    journal: &mut Journal,
+    change: &Change,
+    index: usize,
+) -> Result<(), SiteError> {
     let what = describe(change);
     let log = |message: &str| {
         updater.reporter.event(&Event::Log {

@@ -43,7 +43,12 @@ pub async fn undo(
             &keep,
         )
         .await
-        .map_err(|e| SiteError::site(format!("restoring the files from snapshot {}: {e}", snapshot.manifest.id)))?;
+        .map_err(|e| {
+            SiteError::site(format!(
+                "restoring the files from snapshot {}: {e}",
+                snapshot.manifest.id
+            ))
+        })?;
     } else {
         let files = format!(
             "cd {root} && {{ {undo} }}",

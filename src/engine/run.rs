@@ -83,7 +83,7 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
             .await?
             .map(|j| unfinished_message(site, &j));
         let updates = match update_step(ctx.playbook) {
-            Some(step) => plan_updates(ctx, site, &read.facts, step).await?,
+            Some(step) => plan_updates(ctx, site, &read.host, &read.facts, step).await?,
             None => policy::Plan::default(),
         };
         let mut lines = Vec::new();
@@ -154,15 +154,31 @@ fn update_step(playbook: &Playbook) -> Option<Option<&UpdateStep>> {
 async fn plan_updates(
     ctx: &Context<'_>,
     site: &Site,
+    host: &Connection,
     facts: &Facts,
     step: Option<&UpdateStep>,
 ) -> Result<policy::Plan, SiteError> {
-    let offers = ctx
+    if facts.cms == CmsKind::Joomla && facts.version.starts_with("3.") {
+        return Err(SiteError::site(format!(
+            "Joomla {} is end-of-life: tend backs it up and restores it but does not update it; migrate the site to Joomla 4 or 5 first",
+            facts.version
+        )));
+    }
+    let mut offers = ctx
         .sources
         .offers(facts)
         .await
         .map_err(|e| SiteError::site(format!("asking the update sources: {e}")))?;
-    Ok(policy::plan(facts, &offers, &Policy::of(step, &site.hold)))
+    offers.extend(
+        crate::cms::adapter(facts.cms)
+            .host_offers(site, host, facts)
+            .await?,
+    );
+    Ok(policy::plan(
+        facts,
+        &offers,
+        &Policy::of(step, &site.hold, facts.cms),
+    ))
 }
 
 fn unfinished_message(site: &Site, journal: &Journal) -> String {
@@ -471,7 +487,7 @@ impl SiteState<'_, '_> {
     }
 
     async fn update(&mut self, step: Option<&UpdateStep>) -> Result<(), SiteError> {
-        let planned = plan_updates(self.ctx, self.site, &self.facts, step).await?;
+        let planned = plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
         self.outcome.held = planned.held;
         if planned.changes.is_empty() {
             self.log(Level::Info, "nothing to update");
@@ -485,8 +501,8 @@ impl SiteState<'_, '_> {
         // Core first: plugins and themes are then checked against the new core.
         let mut changes = planned.changes;
         changes.sort_by_key(|c| c.kind);
-        for change in changes {
-            let index = self.journal().swaps.len();
+        for (index, change) in changes.into_iter().enumerate() {
+            self.journal();
             let mut journal = self.journal.take().expect("just started");
             let result = apply::apply(
                 &updater,
@@ -619,8 +635,15 @@ impl SiteState<'_, '_> {
             }
         }
         let started = std::time::Instant::now();
-        if let Err(e) =
-            rollback::undo(self.host, self.site, &journal, &self.facts, tools, self.ctx.store).await
+        if let Err(e) = rollback::undo(
+            self.host,
+            self.site,
+            &journal,
+            &self.facts,
+            tools,
+            self.ctx.store,
+        )
+        .await
         {
             self.outcome.status = Status::Failed;
             self.outcome.rollback = Some(format!(

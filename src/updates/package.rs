@@ -242,6 +242,31 @@ pub struct Modes {
     pub dir: Option<u32>,
 }
 
+/// Checks every entry of a zip that a CMS's own installer will unpack (Joomla extension
+/// packages hold their manifest at the zip's root): the rules of [`check_zip`] except the
+/// single top folder.
+pub fn check_entries(zip: &Path) -> Result<(), String> {
+    let file = File::open(zip).map_err(|e| format!("cannot read {}: {e}", zip.display()))?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file))
+        .map_err(|e| format!("{} is not a zip: {e}", zip.display()))?;
+    let mut files = 0;
+    for index in 0..archive.len() {
+        let file = archive
+            .by_index_raw(index)
+            .map_err(|e| format!("{}: entry {index}: {e}", zip.display()))?;
+        if let Some(entry) = classify(zip, &file, None)? {
+            files += usize::from(!entry.dir);
+        }
+    }
+    if files == 0 {
+        return Err(format!(
+            "{}: the zip holds no files; package refused",
+            zip.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Lists a zip and checks that every entry lies inside `top/` (`akismet`, `wordpress`).
 /// Refused, naming the entry: `..` or `.` components, empty components, absolute paths,
 /// backslashes, NUL bytes, names that are not UTF-8, symlinks and other special files,
@@ -280,7 +305,7 @@ pub fn write_tar<W: Write>(
         let file = archive
             .by_index(index)
             .map_err(|e| format!("{}: entry {index}: {e}", zip.display()))?;
-        let Some(entry) = classify(zip, &file, top)? else {
+        let Some(entry) = classify(zip, &file, Some(top))? else {
             continue;
         };
         if is_skipped(&entry.path, skip) {
@@ -342,7 +367,7 @@ pub fn file_md5s(zip: &Path, top: &str) -> Result<BTreeMap<String, String>, Stri
         let file = archive
             .by_index(index)
             .map_err(|e| format!("{}: entry {index}: {e}", zip.display()))?;
-        let Some(entry) = classify(zip, &file, top)? else {
+        let Some(entry) = classify(zip, &file, Some(top))? else {
             continue;
         };
         if entry.dir {
@@ -412,7 +437,7 @@ fn scan(zip: &Path, top: &str) -> Result<(Archive, Scan), String> {
         let file = archive
             .by_index_raw(index)
             .map_err(|e| format!("{}: entry {index}: {e}", zip.display()))?;
-        let Some(entry) = classify(zip, &file, top)? else {
+        let Some(entry) = classify(zip, &file, Some(top))? else {
             continue;
         };
         for dir in ancestors(&entry.path) {
@@ -460,11 +485,12 @@ fn scan(zip: &Path, top: &str) -> Result<(Archive, Scan), String> {
     Ok((archive, scan))
 }
 
-/// Checks one entry against the rules. None: the entry is the `top/` folder itself.
+/// Checks one entry against the rules (with `top`: it must be inside `top/`). None: the
+/// entry is the `top/` folder itself.
 fn classify<R: Read>(
     zip: &Path,
     file: &zip::read::ZipFile<'_, R>,
-    top: &str,
+    top: Option<&str>,
 ) -> Result<Option<Entry>, String> {
     let refuse = |name: &str, reason: &str| {
         format!(
@@ -520,16 +546,22 @@ fn classify<R: Read>(
             _ => {}
         }
     }
-    if components.next() != Some(top) {
-        return Err(refuse(&name, &format!("is outside {top}/")));
-    }
-    let path = components.collect::<Vec<_>>().join("/");
-    if path.is_empty() {
-        if dir {
-            return Ok(None);
+    let path = match top {
+        Some(top) => {
+            if components.next() != Some(top) {
+                return Err(refuse(&name, &format!("is outside {top}/")));
+            }
+            let path = components.collect::<Vec<_>>().join("/");
+            if path.is_empty() {
+                if dir {
+                    return Ok(None);
+                }
+                return Err(refuse(&name, &format!("is outside {top}/")));
+            }
+            path
         }
-        return Err(refuse(&name, &format!("is outside {top}/")));
-    }
+        None => trimmed.to_owned(),
+    };
     Ok(Some(Entry {
         path,
         dir,
@@ -842,6 +874,24 @@ mod tests {
         );
         let error = file_md5s(&zip, "akismet").unwrap_err();
         assert!(error.contains(&quoted), "{error}");
+    }
+
+    #[test]
+    fn installer_packages_may_sit_at_the_root_but_may_not_escape_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = make_zip(
+            dir.path(),
+            &[
+                F("com_tendtest.xml", b"<extension/>", Some(0o644)),
+                F("site/tendtest.php", b"<?php", None),
+            ],
+        );
+        check_entries(&good).unwrap();
+        for evil in ["../evil.php", "site/../../evil.php", "/etc/passwd"] {
+            let dir = tempfile::tempdir().unwrap();
+            let zip = make_zip(dir.path(), &[F(evil, b"<?php", None)]);
+            assert!(check_entries(&zip).is_err(), "{evil}");
+        }
     }
 
     #[test]

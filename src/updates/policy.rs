@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::{ComponentType, Offer};
-use crate::cms::Facts;
+use crate::cms::{CmsKind, Facts};
 use crate::playbook::{Selection, UpdateStep};
 use crate::version::{allowed, Level, Version};
 
@@ -58,12 +58,17 @@ pub struct Policy<'a> {
 const ALL: Selection = Selection::All;
 
 impl<'a> Policy<'a> {
-    /// The step's settings with the contract's defaults (`core: minor`, everything else all),
+    /// The step's settings with the contract's defaults (`core: minor` — `patch` for
+    /// Magento, whose minor releases need planning of their own —, everything else all),
     /// and the site's `hold` list.
-    pub fn of(step: Option<&'a UpdateStep>, hold: &'a [String]) -> Policy<'a> {
+    pub fn of(step: Option<&'a UpdateStep>, hold: &'a [String], cms: CmsKind) -> Policy<'a> {
+        let default_core = match cms {
+            CmsKind::Magento => Level::Patch,
+            _ => Level::Minor,
+        };
         let exclude: &'a [String] = step.map(|s| s.exclude.as_slice()).unwrap_or(&[]);
         Policy {
-            core: step.and_then(|s| s.core).unwrap_or(Level::Minor),
+            core: step.and_then(|s| s.core).unwrap_or(default_core),
             plugins: step.and_then(|s| s.plugins.as_ref()).unwrap_or(&ALL),
             themes: step.and_then(|s| s.themes.as_ref()).unwrap_or(&ALL),
             extensions: step.and_then(|s| s.extensions.as_ref()).unwrap_or(&ALL),
@@ -232,7 +237,7 @@ fn level_name(level: Level) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cms::{CmsKind, Component};
+    use crate::cms::Component;
 
     fn facts() -> Facts {
         Facts {
@@ -296,7 +301,11 @@ mod tests {
     #[test]
     fn minor_takes_the_newest_within_the_major_version() {
         let hold = vec!["woocommerce".to_owned()];
-        let plan = plan(&facts(), &offers(), &Policy::of(None, &hold));
+        let plan = plan(
+            &facts(),
+            &offers(),
+            &Policy::of(None, &hold, CmsKind::Wordpress),
+        );
         let changes: Vec<(&str, &str, &str)> = plan
             .changes
             .iter()
@@ -331,7 +340,11 @@ mod tests {
             extensions: None,
             exclude: vec![],
         };
-        let plan = plan(&facts(), &offers(), &Policy::of(Some(&step), &[]));
+        let plan = plan(
+            &facts(),
+            &offers(),
+            &Policy::of(Some(&step), &[], CmsKind::Wordpress),
+        );
         let changes: Vec<(&str, &str)> = plan
             .changes
             .iter()
@@ -351,7 +364,11 @@ mod tests {
             core: Some(Level::None),
             ..UpdateStep::default()
         };
-        let plan = super::plan(&facts(), &offers(), &Policy::of(Some(&none), &[]));
+        let plan = super::plan(
+            &facts(),
+            &offers(),
+            &Policy::of(Some(&none), &[], CmsKind::Wordpress),
+        );
         assert!(plan.changes.iter().all(|c| c.kind != ComponentType::Core));
         assert!(plan
             .held
@@ -365,7 +382,11 @@ mod tests {
             exclude: vec!["akismet".into()],
             ..UpdateStep::default()
         };
-        let plan = plan(&facts(), &offers(), &Policy::of(Some(&step), &[]));
+        let plan = plan(
+            &facts(),
+            &offers(),
+            &Policy::of(Some(&step), &[], CmsKind::Wordpress),
+        );
         let akismet = plan.held.iter().find(|h| h.slug == "akismet").unwrap();
         assert_eq!(akismet.reason, "excluded by the playbook (`exclude`)");
         assert_eq!(akismet.available.as_deref(), Some("5.5"));
@@ -377,7 +398,11 @@ mod tests {
             offer(ComponentType::Plugin, "akismet", "5.0.2"),
             offer(ComponentType::Plugin, "akismet", "4.0"),
         ];
-        let plan = plan(&facts(), &offers, &Policy::of(None, &[]));
+        let plan = plan(
+            &facts(),
+            &offers,
+            &Policy::of(None, &[], CmsKind::Wordpress),
+        );
         assert!(plan.changes.is_empty());
         assert!(plan.held.is_empty());
     }
@@ -390,13 +415,21 @@ mod tests {
         };
         // The private repository comes first and offers 5.3: it wins over wordpress.org's 5.5.
         let offers = vec![from("repo", "5.3"), from("wordpress.org", "5.5")];
-        let planned = plan(&facts(), &offers, &Policy::of(None, &[]));
+        let planned = plan(
+            &facts(),
+            &offers,
+            &Policy::of(None, &[], CmsKind::Wordpress),
+        );
         assert_eq!(planned.changes.len(), 1);
         assert_eq!(planned.changes[0].to, "5.3");
         assert_eq!(planned.changes[0].offer.source, "repo");
         // A first source with nothing newer gives way to the next.
         let offers = vec![from("repo", "5.0.2"), from("wordpress.org", "5.5")];
-        let planned = plan(&facts(), &offers, &Policy::of(None, &[]));
+        let planned = plan(
+            &facts(),
+            &offers,
+            &Policy::of(None, &[], CmsKind::Wordpress),
+        );
         assert_eq!(planned.changes[0].offer.source, "wordpress.org");
     }
 }
