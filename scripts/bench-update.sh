@@ -60,9 +60,14 @@ mapfile -t zips <<<"$packages"
 ((${#zips[@]} == 3)) || die "scripts/lab-packages.sh printed ${#zips[@]} zips, expected 3"
 
 lab=$(mktemp -d "${TMPDIR:-/tmp}/tend-bench.XXXXXX")
-# The watchdog tears the lab down and deletes it once this script exits; the trap only
-# makes the stop immediate.
-trap 'bash "$root/scripts/lab.sh" down "$lab" >/dev/null 2>&1 || true' EXIT
+# The watchdog would tear the lab down and delete it once this script exits; the trap does
+# it at once (`down` also stops the watchdog, so the trap deletes the directory itself,
+# only ever one carrying lab.sh's marker). The lab holds GBs after a full run.
+cleanup() {
+  bash "$root/scripts/lab.sh" down "$lab" >/dev/null 2>&1 || true
+  if [[ -e "$lab/.tend-lab" ]]; then rm -rf -- "$lab"; else rmdir -- "$lab" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
 log "starting the lab in $lab"
 bash "$root/scripts/lab.sh" up "$lab" --sites 0 --watch $$ >/dev/null 2>"$lab.up.log" || {
   cat "$lab.up.log" >&2; rm -f "$lab.up.log"; die "scripts/lab.sh up failed"; }

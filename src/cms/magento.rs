@@ -14,6 +14,8 @@ use super::{
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
+use crate::updates::policy::Change;
+use crate::updates::{ComponentType, Offer};
 
 pub struct Magento;
 
@@ -115,6 +117,102 @@ impl Cms for Magento {
         Some(("var/.maintenance.flag", ""))
     }
 
+    /// The product versions composer on the host can install (its credentials for the
+    /// Magento repository live there): `composer show --all --format=json <edition>`.
+    async fn host_offers(
+        &self,
+        site: &Site,
+        host: &Connection,
+        _facts: &Facts,
+    ) -> Result<Vec<Offer>, SiteError> {
+        let edition = product_package(host, site).await?;
+        let output = host_cli::run_ok(
+            host,
+            &site.path,
+            &site.composer,
+            &[
+                "show",
+                "--all",
+                "--no-interaction",
+                "--format=json",
+                &edition,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            SiteError::site(format!(
+                "asking composer for Magento versions: {}",
+                e.masked()
+            ))
+        })?;
+        let versions = versions_from_composer_show(&output.text).map_err(SiteError::site)?;
+        Ok(versions
+            .into_iter()
+            .map(|version| Offer {
+                cms: CmsKind::Magento,
+                kind: ComponentType::Core,
+                slug: "magento".to_owned(),
+                version,
+                package: String::new(),
+                sha256: None,
+                source: "composer".to_owned(),
+            })
+            .collect())
+    }
+
+    /// Magento's documented upgrade: `composer require <edition>=<version> --no-update`,
+    /// `composer update`, `bin/magento setup:upgrade`, in production mode
+    /// `setup:di:compile` and `setup:static-content:deploy -f`, then `cache:flush`.
+    async fn apply_change(
+        &self,
+        site: &Site,
+        host: &Connection,
+        _facts: &Facts,
+        change: &Change,
+        _package: Option<&str>,
+    ) -> Result<(), SiteError> {
+        if change.kind != ComponentType::Core {
+            return Err(SiteError::site(
+                "tend updates Magento itself; modules come with it through composer",
+            ));
+        }
+        let edition = product_package(host, site).await?;
+        let root = &site.path;
+        let composer = |args: Vec<String>| async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            host_cli::run_ok(host, root, &site.composer, &args).await
+        };
+        composer(vec![
+            "require".into(),
+            format!("{edition}={}", change.to),
+            "--no-update".into(),
+            "--no-interaction".into(),
+        ])
+        .await?;
+        composer(vec!["update".into(), "--no-interaction".into()]).await?;
+        let magento = |command: &'static [&'static str]| async move {
+            let mut args = vec!["bin/magento"];
+            args.extend_from_slice(command);
+            host_cli::run_ok(host, root, &site.php, &args).await
+        };
+        magento(&["setup:upgrade"]).await?;
+        let mode = magento(&["deploy:mode:show"]).await?;
+        if mode.text.contains("production") {
+            magento(&["setup:di:compile"]).await?;
+            magento(&["setup:static-content:deploy", "-f"]).await?;
+        }
+        magento(&["cache:flush"]).await?;
+        let lock = host_cli::run_ok(host, root, "cat", &["composer.lock"]).await?;
+        let now = version_from_composer_lock(lock.text.as_bytes()).map_err(SiteError::site)?;
+        if now != change.to {
+            return Err(SiteError::site(format!(
+                "after the upgrade composer.lock says {now}, not {}",
+                change.to
+            )));
+        }
+        Ok(())
+    }
+
     /// `php bin/magento maintenance:enable` / `maintenance:disable`, as the Magento documentation runs it.
     async fn set_maintenance(
         &self,
@@ -203,6 +301,39 @@ pub fn parse_env_php(source: &str) -> Result<EnvPhp, String> {
     })
 }
 
+/// The product package the site's `composer.lock` has (`magento/product-community-edition`
+/// or `-enterprise-edition`).
+async fn product_package(host: &Connection, site: &Site) -> Result<String, SiteError> {
+    let lock = host_cli::run_ok(host, &site.path, "cat", &["composer.lock"]).await?;
+    let lock: ComposerLock = serde_json::from_str(&lock.text)
+        .map_err(|e| SiteError::site(format!("composer.lock is not valid JSON: {e}")))?;
+    lock.packages
+        .into_iter()
+        .map(|p| p.name)
+        .find(|n| n.starts_with("magento/product-") && n.ends_with("-edition"))
+        .ok_or_else(|| {
+            SiteError::site("composer.lock has no magento/product-*-edition package to update")
+        })
+}
+
+/// The versions `composer show --all --format=json PACKAGE` lists, development branches
+/// left out.
+pub fn versions_from_composer_show(text: &str) -> Result<Vec<String>, String> {
+    let start = text.find('{').ok_or("composer show printed no JSON")?;
+    let value: serde_json::Value = serde_json::from_str(&text[start..])
+        .map_err(|e| format!("composer show printed something that is not JSON: {e}"))?;
+    let versions = value
+        .get("versions")
+        .and_then(|v| v.as_array())
+        .ok_or("composer show lists no `versions`")?;
+    Ok(versions
+        .iter()
+        .filter_map(|v| v.as_str())
+        .filter(|v| !v.contains("dev"))
+        .map(|v| v.trim_start_matches('v').to_owned())
+        .collect())
+}
+
 /// The composer packages that are not Magento's own (`magento/*`), with their versions.
 pub fn third_party_packages(lock: &[u8]) -> Result<Vec<Component>, String> {
     let lock: ComposerLock = serde_json::from_slice(lock)
@@ -256,6 +387,16 @@ pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_versions_composer_offers() {
+        let text = "{\n    \"name\": \"magento/product-community-edition\",\n    \"versions\": [\"2.4.8\", \"2.4.7-p3\", \"v2.4.7-p1\", \"2.4.7\", \"2.4-dev\", \"dev-main\"]\n}\n";
+        assert_eq!(
+            versions_from_composer_show(text).unwrap(),
+            vec!["2.4.8", "2.4.7-p3", "2.4.7-p1", "2.4.7"]
+        );
+        assert!(versions_from_composer_show("Could not find package").is_err());
+    }
 
     #[test]
     fn lists_enabled_modules_and_third_party_packages() {

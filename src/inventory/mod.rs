@@ -96,6 +96,8 @@ pub struct Site {
     pub ssh: SshSettings,
     /// The PHP binary on the host.
     pub php: String,
+    /// The composer binary on the host (Magento's updates run through it).
+    pub composer: String,
     /// Slugs never updated automatically.
     pub hold: Vec<String>,
     pub checks: Vec<Check>,
@@ -446,6 +448,7 @@ fn build_site(
             known_hosts_file: ssh.known_hosts_file.as_deref().map(expand_tilde),
         },
         php: merged.php.unwrap_or_else(|| "php".to_owned()),
+        composer: merged.composer.unwrap_or_else(|| "composer".to_owned()),
         hold: merged.hold.unwrap_or_default(),
         checks: checks.into_iter().map(Check::from).collect(),
         backup_exclude: merged.backup.and_then(|b| b.exclude).unwrap_or_default(),

@@ -118,6 +118,8 @@ pub struct RawSite {
     pub groups: Option<Vec<String>>,
     pub ssh: Option<RawSsh>,
     pub php: Option<String>,
+    /// The composer binary on the host (Magento updates).
+    pub composer: Option<String>,
     pub hold: Option<Vec<String>>,
     pub checks: Option<Vec<RawCheck>>,
     pub backup: Option<RawBackup>,
@@ -166,6 +168,7 @@ impl RawSite {
                 known_hosts_file: own.known_hosts_file.or_else(|| d.known_hosts_file.clone()),
             }),
             php: self.php.or_else(|| defaults.php.clone()),
+            composer: self.composer.or_else(|| defaults.composer.clone()),
             hold: self.hold.or_else(|| defaults.hold.clone()),
             checks: self.checks.or_else(|| defaults.checks.clone()),
             backup: merge_nested(self.backup, &defaults.backup, |own, d| RawBackup {
