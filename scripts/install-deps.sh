@@ -10,7 +10,7 @@ PACKAGES=(
   openssh-server openssh-client
   mariadb-server mariadb-client
   php-cli php-mysql
-  wordpress wordpress-theme-twentytwentythree
+  wordpress wordpress-theme-twentytwentythree unzip
   zstd curl ca-certificates procps
 )
 

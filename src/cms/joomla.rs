@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::database::Password;
 use super::file_dump::DumpPart;
+use super::host_tools::HostTools;
 use super::php_source::{assignment, strip_comments};
 use super::{
     host_cli, mysql_client, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts,
@@ -13,8 +14,13 @@ use super::{
 use crate::inventory::Site;
 use crate::remote::Connection;
 use crate::site_error::SiteError;
+use crate::updates::policy::Change;
+use crate::updates::{ComponentType, Offer};
 
 pub struct Joomla;
+
+/// Joomla's console, relative to the site root.
+const CLI: &str = "cli/joomla.php";
 
 /// Bound on the extensions listing.
 const EXTENSIONS_LIMIT: usize = 16 * 1024 * 1024;
@@ -65,11 +71,7 @@ impl Cms for Joomla {
                 host.destination()
             ))
         })?;
-        let sql = format!(
-            "SELECT type, element, folder, enabled, manifest_cache FROM {} ORDER BY type, folder, element",
-            mysql_client::identifier(&format!("{}extensions", database.table_prefix))
-        );
-        let rows = mysql_client::query(host, client, &database, &sql, EXTENSIONS_LIMIT).await?;
+        let extensions = read_extensions(host, client, &database).await?;
         let mut warnings = Vec::new();
         if version.starts_with("3.") {
             warnings.push(format!(
@@ -81,7 +83,7 @@ impl Cms for Joomla {
             version,
             db_version: None,
             php_version: sources.tools.php_version.clone(),
-            plugins: extensions_from_rows(&rows),
+            plugins: extensions,
             themes: Vec::new(),
             database: Some(database),
             plugin_files: Default::default(),
@@ -106,6 +108,98 @@ impl Cms for Joomla {
         ]
     }
 
+    /// The core version Joomla's update server offers, as `core:check-updates` reports it
+    /// (Joomla 4.0+'s `CheckJoomlaUpdatesCommand`). Extension updates are taken from the
+    /// inventory's private repository: Joomla's console has no command that updates one
+    /// extension from its update server.
+    async fn host_offers(
+        &self,
+        site: &Site,
+        host: &Connection,
+        _facts: &Facts,
+    ) -> Result<Vec<Offer>, SiteError> {
+        let output = host_cli::run_ok(host, &site.path, &site.php, &[CLI, "core:check-updates"])
+            .await
+            .map_err(|e| {
+                SiteError::site(format!("asking Joomla for core updates: {}", e.masked()))
+            })?;
+        Ok(offered_core_version(&output.text)
+            .into_iter()
+            .map(|version| Offer {
+                cms: CmsKind::Joomla,
+                kind: ComponentType::Core,
+                slug: "joomla".to_owned(),
+                version,
+                package: String::new(),
+                sha256: None,
+                source: "Joomla update server".to_owned(),
+            })
+            .collect())
+    }
+
+    /// Core: `php cli/joomla.php core:update` (it installs the version the update server
+    /// offers, which is the one planned); an extension from a repository:
+    /// `php cli/joomla.php extension:install --path=<package>`. Either way the version is read
+    /// back afterwards.
+    async fn apply_change(
+        &self,
+        site: &Site,
+        host: &Connection,
+        facts: &Facts,
+        tools: &HostTools,
+        change: &Change,
+        package: Option<&str>,
+    ) -> Result<(), SiteError> {
+        match (change.kind, package) {
+            (ComponentType::Core, _) => {
+                host_cli::run_ok(host, &site.path, &site.php, &[CLI, "core:update"]).await?;
+                let version = host_cli::run_ok(host, &site.path, "cat", &["libraries/src/Version.php"]).await?;
+                let now = parse_version_file(&version.text).map_err(SiteError::site)?;
+                if now != change.to {
+                    return Err(SiteError::site(format!(
+                        "core:update left Joomla {now}, not {}",
+                        change.to
+                    )));
+                }
+                Ok(())
+            }
+            (ComponentType::Extension, Some(package)) => {
+                let path = format!("--path={package}");
+                host_cli::run_ok(host, &site.path, &site.php, &[CLI, "extension:install", &path])
+                    .await?;
+                let database = facts
+                    .database
+                    .as_ref()
+                    .ok_or_else(|| SiteError::site("the site's database credentials are unknown"))?;
+                let client = tools.db_client.as_deref().ok_or_else(|| {
+                    SiteError::site("the host has no mariadb or mysql client")
+                })?;
+                let listed = read_extensions(host, client, database).await?;
+                match listed.iter().find(|c| c.slug == change.slug) {
+                    Some(c) if c.version.as_deref() == Some(change.to.as_str()) => Ok(()),
+                    Some(c) => Err(SiteError::site(format!(
+                        "after extension:install, {} is at version {}, not {}",
+                        change.slug,
+                        c.version.as_deref().unwrap_or("(none)"),
+                        change.to
+                    ))),
+                    None => Err(SiteError::site(format!(
+                        "after extension:install, {} is not in the extensions table",
+                        change.slug
+                    ))),
+                }
+            }
+            (kind, None) => Err(SiteError::site(format!(
+                "Joomla's console cannot update one {} from its update server; put the package in a private repository",
+                kind.name()
+            ))),
+            (kind, Some(_)) => Err(SiteError::site(format!(
+                "Joomla has no {} updates",
+                kind.name()
+            ))),
+        }
+    }
+
     /// `php cli/joomla.php site:down` / `site:up`, as the Joomla documentation runs it.
     async fn set_maintenance(
         &self,
@@ -117,6 +211,31 @@ impl Cms for Joomla {
         host_cli::run_ok(host, &site.path, &site.php, &["cli/joomla.php", command]).await?;
         Ok(())
     }
+}
+
+/// Reads the site's extensions from `#__extensions`.
+async fn read_extensions(
+    host: &Connection,
+    client: &str,
+    database: &DbCredentials,
+) -> Result<Vec<Component>, SiteError> {
+    let sql = format!(
+        "SELECT type, element, folder, enabled, manifest_cache FROM {} ORDER BY type, folder, element",
+        mysql_client::identifier(&format!("{}extensions", database.table_prefix))
+    );
+    let rows = mysql_client::query(host, client, database, &sql, EXTENSIONS_LIMIT).await?;
+    Ok(extensions_from_rows(&rows))
+}
+
+/// The version Joomla's `core:check-updates` says is available (its
+/// " ! [NOTE] New Joomla Version X is available." line); none when it says the site has
+/// the latest.
+pub fn offered_core_version(output: &str) -> Option<String> {
+    let at = output.find("New Joomla Version ")?;
+    let rest = &output[at + "New Joomla Version ".len()..];
+    let version: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+    let version = version.trim_end_matches('.').to_owned();
+    (!version.is_empty()).then_some(version)
 }
 
 /// Joomla's extensions as `#__extensions` lists them (`type, element, folder, enabled,
@@ -252,6 +371,14 @@ mod tests {
                 ("mod_broken".into(), None, true),
             ]
         );
+    }
+
+    #[test]
+    fn reads_the_offered_core_version() {
+        let offered = "\nJoomla! Updates\n===============\n\n ! [NOTE] New Joomla Version 5.1.3 is available.\n\n";
+        assert_eq!(offered_core_version(offered).as_deref(), Some("5.1.3"));
+        let latest = "\n [OK] You already have the latest Joomla version 5.1.2\n";
+        assert_eq!(offered_core_version(latest), None);
     }
 
     #[test]

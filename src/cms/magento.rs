@@ -168,6 +168,7 @@ impl Cms for Magento {
         site: &Site,
         host: &Connection,
         _facts: &Facts,
+        _tools: &super::host_tools::HostTools,
         change: &Change,
         _package: Option<&str>,
     ) -> Result<(), SiteError> {

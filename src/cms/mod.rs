@@ -171,6 +171,7 @@ pub trait Cms: Send + Sync {
         _site: &Site,
         _host: &Connection,
         _facts: &Facts,
+        _tools: &HostTools,
         change: &crate::updates::policy::Change,
         _package: Option<&str>,
     ) -> Result<(), SiteError> {

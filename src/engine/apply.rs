@@ -12,6 +12,7 @@ use std::path::Path;
 use tokio_util::io::SyncIoBridge;
 
 use super::journal::{self, Journal, Swap};
+use crate::cms::host_tools::HostTools;
 use crate::cms::wordpress::update as wp;
 use crate::cms::{CmsKind, Facts};
 use crate::events::{Event, Level, Reporter};
@@ -36,11 +37,13 @@ pub struct Updater<'a> {
 
 /// Applies `change` (the `index`th of the run) to the site, recording in `journal`, before
 /// anything changes, how to undo it.
+#[allow(clippy::too_many_arguments)]
 pub async fn apply(
     updater: &Updater<'_>,
     host: &Connection,
     site: &Site,
     facts: &Facts,
+    tools: &HostTools,
     journal: &mut Journal,
     change: &Change,
     index: usize,
@@ -49,7 +52,7 @@ pub async fn apply(
         CmsKind::Wordpress => {
             apply_by_swaps(updater, host, site, facts, journal, change, index).await
         }
-        _ => apply_with_cms(updater, host, site, facts, journal, change, index).await,
+        _ => apply_with_cms(updater, host, site, facts, tools, journal, change, index).await,
     }
 }
 
@@ -57,11 +60,13 @@ pub async fn apply(
 /// they touch, so the journal says first that undoing means restoring the snapshot's files
 /// and database. A repository's package is checked on the runner and sent to the host for
 /// the CMS's installer.
+#[allow(clippy::too_many_arguments)]
 async fn apply_with_cms(
     updater: &Updater<'_>,
     host: &Connection,
     site: &Site,
     facts: &Facts,
+    tools: &HostTools,
     journal: &mut Journal,
     change: &Change,
     index: usize,
@@ -99,7 +104,7 @@ async fn apply_with_cms(
     journal::write_then(host, journal, "").await?;
     log(&format!("{what}: applying with the site's own tools"));
     crate::cms::adapter(facts.cms)
-        .apply_change(site, host, facts, change, package_on_host.as_deref())
+        .apply_change(site, host, facts, tools, change, package_on_host.as_deref())
         .await
         .map_err(|e| SiteError::site(format!("{what}: {}", e.masked())))
 }

@@ -411,7 +411,7 @@ impl SiteState<'_, '_> {
                 Ok(())
             }
             Step::Maintenance(on) => self.maintenance(on.0).await.map_err(fail("maintenance")),
-            Step::Update(u) => self.update(u.as_ref()).await.map_err(fail("update")),
+            Step::Update(u) => self.update(u.as_ref(), tools).await.map_err(fail("update")),
             Step::Verify(v) => self.verify(v.as_ref()).await,
             Step::Prune(_) => {
                 let result = prune::prune(
@@ -486,7 +486,11 @@ impl SiteState<'_, '_> {
         Ok(())
     }
 
-    async fn update(&mut self, step: Option<&UpdateStep>) -> Result<(), SiteError> {
+    async fn update(
+        &mut self,
+        step: Option<&UpdateStep>,
+        tools: &crate::cms::host_tools::HostTools,
+    ) -> Result<(), SiteError> {
         let planned = plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
         self.outcome.held = planned.held;
         if planned.changes.is_empty() {
@@ -509,6 +513,7 @@ impl SiteState<'_, '_> {
                 self.host,
                 self.site,
                 &self.facts,
+                tools,
                 &mut journal,
                 &change,
                 index,
