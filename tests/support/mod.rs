@@ -149,6 +149,23 @@ impl Lab {
         self.site(name)
     }
 
+    /// Adds a site made by one of the fixture scripts (`scripts/lab-joomla.sh`,
+    /// `scripts/lab-magento.sh`): a CMS that cannot be installed here, as a fixture tree with
+    /// its real file formats, a real database and stand-ins for its command-line tools.
+    pub fn add_fixture_site(&self, script: &str, name: &str, args: &[&str]) -> LabSite {
+        let script = repo_root().join("scripts").join(script);
+        run_checked(
+            Command::new("bash")
+                .arg(&script)
+                .arg(&self.dir)
+                .arg(name)
+                .args(args),
+            &format!("scripts/{}", script.file_name().unwrap().to_string_lossy()),
+        );
+        self.reload();
+        self.site(name)
+    }
+
     pub fn site(&self, name: &str) -> LabSite {
         LabSite {
             name: name.to_owned(),

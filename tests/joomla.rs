@@ -1,0 +1,306 @@
+//! Joomla sites on the lab. Joomla cannot be installed here, so each site is a fixture tree
+//! with Joomla 5.1's real file formats (`libraries/src/Version.php`, `configuration.php`,
+//! manifests) and real table shapes in a real MariaDB database, and its console
+//! `cli/joomla.php` is a stand-in that answers like Joomla's (see
+//! `tests/fixtures/joomla/README.md`). Every test name says "stand-in".
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use support::{db_state, repo_root, tend, tree, Lab, LabSite};
+
+/// What backups leave out and the lab's own runtime files.
+const UNTRACKED: &[&str] = &["cache", "administrator/cache", "tmp"];
+
+fn json(out: &support::Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new(lab: &Lab, sites: &[&LabSite], repository: bool) -> Work {
+        let work = Work {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        std::fs::create_dir_all(work.repo()).unwrap();
+        std::fs::write(work.repo().join("index.json"), "{\"packages\": []}").unwrap();
+        let entries: Vec<(&str, &Path, &str)> = sites
+            .iter()
+            .map(|s| (s.name.as_str(), s.path.as_path(), s.url.as_str()))
+            .collect();
+        let sources = if repository {
+            format!(
+                "  sources:\n    - repository: '{}'\n",
+                work.repo().display()
+            )
+        } else {
+            "  sources: []\n".to_owned()
+        };
+        let text = format!(
+            "settings:\n  store: '{}'\n{sources}{}",
+            work.path().join("store").display(),
+            lab.inventory(&entries)
+        );
+        std::fs::write(work.path().join("inv.yml"), text).unwrap();
+        work
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.path().join("repo")
+    }
+
+    fn tend(&self, args: &[&str]) -> support::Outcome {
+        let mut all = vec!["-i", "inv.yml"];
+        all.extend_from_slice(args);
+        tend(self.path(), &all)
+    }
+
+    fn playbook(&self, text: &str) -> String {
+        std::fs::write(self.path().join("monthly.yml"), text).unwrap();
+        "monthly.yml".to_owned()
+    }
+}
+
+const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: minor }\n  - maintenance: off\n  - verify: {}\n";
+
+fn joomla_site(lab: &Lab, name: &str) -> LabSite {
+    lab.add_fixture_site("lab-joomla.sh", name, &[])
+}
+
+/// Tells the stand-in what Joomla's update servers offer.
+fn offer_updates(site: &LabSite, updates: &str) {
+    let dir = site.path.join(".standin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("updates.json"), updates).unwrap();
+}
+
+fn core_package() -> PathBuf {
+    repo_root().join("tests/fixtures/joomla/packages/core-5.1.3")
+}
+
+fn version_of(site: &LabSite) -> String {
+    let text = std::fs::read_to_string(site.path.join("libraries/src/Version.php")).unwrap();
+    tend_version_parse(&text)
+}
+
+fn tend_version_parse(text: &str) -> String {
+    let get = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!("const {name} =")))
+            .and_then(|l| l.split('=').nth(1))
+            .map(|v| v.trim().trim_end_matches(';').trim_matches('\'').to_owned())
+            .unwrap()
+    };
+    format!(
+        "{}.{}.{}",
+        get("MAJOR_VERSION"),
+        get("MINOR_VERSION"),
+        get("PATCH_VERSION")
+    )
+}
+
+#[test]
+fn stand_in_joomla_facts_read_version_database_and_extensions() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_facts");
+    let work = Work::new(lab, &[&site], false);
+    let out = work.tend(&["--json", "facts"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let facts = &json(&out)["sites"][0];
+    assert_eq!(facts["cms"], "joomla");
+    assert_eq!(facts["version"], "5.1.2");
+    let plugins = facts["plugins"].as_array().unwrap();
+    let find = |slug: &str| plugins.iter().find(|p| p["slug"] == slug).cloned();
+    assert_eq!(find("com_tendtest").unwrap()["version"], "1.0");
+    assert_eq!(find("files_joomla").unwrap()["version"], "5.1.2");
+    assert!(find("tpl_cassiopeia").is_some(), "{plugins:?}");
+    assert!(
+        !out.stdout.contains(&site.db_password),
+        "the password never shows"
+    );
+}
+
+#[test]
+fn stand_in_joomla_backup_and_restore_round_trip_byte_identical() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_backup");
+    let work = Work::new(lab, &[&site], false);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+    let out = work.tend(&["backup", "--label", "test"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+
+    // Damage: a file deleted, configuration changed, an article gone.
+    std::fs::remove_file(site.path.join("libraries/src/Version.php")).unwrap();
+    std::fs::write(site.path.join("index.php"), "<?php echo 'hacked';").unwrap();
+    let prefix = lab.var("SITE_joomla_backup_DB_PREFIX");
+    lab.sql(&site.db_name, &format!("DELETE FROM {prefix}content"));
+
+    let out = work.tend(&["restore", "joomla_backup", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+}
+
+#[test]
+fn stand_in_joomla_core_update_succeeds_and_is_verified() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_core");
+    offer_updates(
+        &site,
+        &format!(
+            "{{\"core\": {{\"version\": \"5.1.3\", \"files\": \"{}\"}}}}",
+            core_package().display()
+        ),
+    );
+    let work = Work::new(lab, &[&site], false);
+    let playbook = work.playbook(MONTHLY);
+
+    let out = work.tend(&["--json", "run", &playbook, "--check"]);
+    let plan = &json(&out)["sites"][0];
+    assert_eq!(plan["changes"][0]["to"], "5.1.3", "{plan}");
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(version_of(&site), "5.1.3");
+    let config = std::fs::read_to_string(site.path.join("configuration.php")).unwrap();
+    assert!(config.contains("public $offline = false;"), "site:up ran");
+    assert!(s["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["ok"] == true));
+}
+
+#[test]
+fn stand_in_joomla_update_whose_cli_fails_is_rolled_back_byte_identical() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_clifail");
+    offer_updates(
+        &site,
+        &format!(
+            "{{\"core\": {{\"version\": \"5.1.3\", \"files\": \"{}\"}}, \"fail\": \"core:update\"}}",
+            core_package().display()
+        ),
+    );
+    let work = Work::new(lab, &[&site], false);
+    let playbook = work.playbook(MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(
+        error.contains("core:update") && error.contains("exit status 2"),
+        "{error}"
+    );
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+}
+
+#[test]
+fn stand_in_joomla_update_that_breaks_the_site_is_rolled_back_byte_identical() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_broken");
+    // A core package whose front end fails with Joomla's error page.
+    let package = tempfile::tempdir().unwrap();
+    let copy = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{}/.", core_package().display()))
+        .arg(package.path())
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    std::fs::write(
+        package.path().join("index.php"),
+        "<?php http_response_code(500); echo '<title>Error: 500</title><p>An error has occurred.</p>';",
+    )
+    .unwrap();
+    offer_updates(
+        &site,
+        &format!(
+            "{{\"core\": {{\"version\": \"5.1.3\", \"files\": \"{}\"}}}}",
+            package.path().display()
+        ),
+    );
+    let work = Work::new(lab, &[&site], false);
+    let playbook = work.playbook(MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("core joomla 5.1.2 → 5.1.3"),
+        "{s}"
+    );
+    assert!(
+        s["rollback"].as_str().unwrap().contains("all checks pass"),
+        "{s}"
+    );
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+    assert_eq!(version_of(&site), "5.1.2");
+}
+
+#[test]
+fn stand_in_joomla_extension_from_a_private_repository_is_installed() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_ext");
+    let work = Work::new(lab, &[&site], true);
+    let zip = work.repo().join("com_tendtest-2.0.zip");
+    let made = Command::new("php")
+        .arg(repo_root().join("tests/fixtures/joomla/packages/make-zip.php"))
+        .arg(repo_root().join("tests/fixtures/joomla/packages/com_tendtest-2.0"))
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let sha = format!("{:x}", Sha256::digest(std::fs::read(&zip).unwrap()));
+    std::fs::write(
+        work.repo().join("index.json"),
+        format!(
+            "{{\"packages\": [{{\"cms\": \"joomla\", \"type\": \"extension\", \"slug\": \"com_tendtest\", \"version\": \"2.0\", \"url\": \"com_tendtest-2.0.zip\", \"sha256\": \"{sha}\"}}]}}"
+        ),
+    )
+    .unwrap();
+    let playbook = work.playbook(MONTHLY);
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["changes"][0]["slug"], "com_tendtest");
+    let facts = json(&work.tend(&["--json", "facts"]));
+    let plugins = facts["sites"][0]["plugins"].as_array().unwrap().clone();
+    let ext = plugins
+        .iter()
+        .find(|p| p["slug"] == "com_tendtest")
+        .unwrap();
+    assert_eq!(ext["version"], "2.0");
+}
