@@ -160,7 +160,7 @@ impl Cms for Magento {
             .collect())
     }
 
-    /// Magento's documented upgrade: `composer require <edition>=<version> --no-update`,
+    /// Magento's documented upgrade: `composer require <edition>:<version> --no-update`,
     /// `composer update`, `bin/magento setup:upgrade`, in production mode
     /// `setup:di:compile` and `setup:static-content:deploy -f`, then `cache:flush`.
     async fn apply_change(
@@ -185,7 +185,7 @@ impl Cms for Magento {
         };
         composer(vec![
             "require".into(),
-            format!("{edition}={}", change.to),
+            format!("{edition}:{}", change.to),
             "--no-update".into(),
             "--no-interaction".into(),
         ])

@@ -22,6 +22,7 @@ pub fn to_json(results: &[SiteFacts], updates: &[OfferedUpdates]) -> Value {
                     "php_version": f.php_version,
                     "plugins": f.plugins,
                     "themes": f.themes,
+                    "packages": f.packages,
                     "warnings": f.warnings,
                     "error": null,
                 });

@@ -1,0 +1,258 @@
+//! Magento 2 sites on the lab. Magento cannot be installed here, so each site is a fixture
+//! tree with Magento's real file formats (`app/etc/env.php`, `config.php`, `composer.json`,
+//! `composer.lock`) and real table shapes in a real MariaDB database; `bin/magento` and
+//! `composer` are stand-ins that answer like the real ones, with a local package repository
+//! for composer (see `tests/fixtures/magento/README.md`). Every test name says "stand-in".
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::{db_state, repo_root, tend, tree, Lab, LabSite};
+
+/// What backups leave out (caches Magento rebuilds).
+const UNTRACKED: &[&str] = &[
+    "var/cache",
+    "var/page_cache",
+    "var/view_preprocessed",
+    "var/session",
+];
+
+fn json(out: &support::Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new(lab: &Lab, sites: &[&LabSite]) -> Work {
+        let work = Work {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let mut text = format!(
+            "settings:\n  store: '{}'\n  sources: []\n{}",
+            work.path().join("store").display(),
+            lab.ssh_defaults()
+        );
+        text.push_str("sites:\n");
+        for site in sites {
+            text.push_str(&format!(
+                "  {}:\n    host: 127.0.0.1\n    path: '{}'\n    url: {}\n    composer: '{}'\n",
+                site.name,
+                site.path.display(),
+                site.url,
+                lab.var(&format!("SITE_{}_COMPOSER", site.name))
+            ));
+        }
+        std::fs::write(work.path().join("inv.yml"), text).unwrap();
+        work
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn tend(&self, args: &[&str]) -> support::Outcome {
+        let mut all = vec!["-i", "inv.yml"];
+        all.extend_from_slice(args);
+        tend(self.path(), &all)
+    }
+
+    fn playbook(&self, text: &str) -> String {
+        std::fs::write(self.path().join("monthly.yml"), text).unwrap();
+        "monthly.yml".to_owned()
+    }
+}
+
+/// The monthly playbook with the default policy (Magento core: patch).
+const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: {}\n  - maintenance: off\n  - verify: {}\n";
+
+fn magento_site(lab: &Lab, name: &str) -> LabSite {
+    lab.add_fixture_site("lab-magento.sh", name, &["--mode", "production"])
+}
+
+fn locked_version(site: &LabSite) -> String {
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(site.path.join("composer.lock")).unwrap())
+            .unwrap();
+    lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "magento/product-community-edition")
+        .unwrap()["version"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Makes one of the stand-ins fail the way the real tool fails.
+fn fail_command(site: &LabSite, command: &str) {
+    std::fs::write(
+        site.path.join("var/.tend-standin.json"),
+        format!("{{\"fail\": \"{command}\"}}"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn stand_in_magento_facts_read_version_database_modules_and_packages() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_facts");
+    let work = Work::new(lab, &[&site]);
+    let out = work.tend(&["--json", "facts"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let facts = &json(&out)["sites"][0];
+    assert_eq!(facts["cms"], "magento");
+    assert_eq!(facts["version"], "2.4.7");
+    let modules = facts["plugins"].as_array().unwrap();
+    assert!(
+        modules.iter().any(|m| m["slug"] == "Acme_Tendtest"),
+        "{modules:?}"
+    );
+    let packages = facts["packages"].as_array().unwrap();
+    assert!(
+        packages
+            .iter()
+            .any(|p| p["slug"] == "acme/module-tendtest" && p["version"] == "1.0.0"),
+        "{packages:?}"
+    );
+    assert!(!out.stdout.contains(&site.db_password));
+}
+
+#[test]
+fn stand_in_magento_backup_and_restore_round_trip_byte_identical() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_backup");
+    let work = Work::new(lab, &[&site]);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+    let out = work.tend(&["backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    std::fs::remove_dir_all(site.path.join("vendor/magento")).unwrap();
+    std::fs::write(site.path.join("app/etc/config.php"), "<?php return [];").unwrap();
+    let prefix = lab.var("SITE_mg_backup_TABLE_PREFIX");
+    lab.sql(
+        &site.db_name,
+        &format!("DELETE FROM {prefix}catalog_product_entity"),
+    );
+    let out = work.tend(&["restore", "mg_backup", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+}
+
+#[test]
+fn stand_in_magento_patch_update_runs_the_documented_sequence() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_update");
+    let work = Work::new(lab, &[&site]);
+    let playbook = work.playbook(MONTHLY);
+
+    // Magento's default level is `patch`: within 2.4 (the contract's semver levels), so
+    // 2.4.8 is taken; a `core: none` step would hold it.
+    let out = work.tend(&["--json", "run", &playbook, "--check"]);
+    let plan = &json(&out)["sites"][0];
+    assert_eq!(plan["changes"][0]["to"], "2.4.8", "{plan}");
+    let none = work.playbook(&MONTHLY.replace("update: {}", "update: { core: none }"));
+    let out = work.tend(&["--json", "run", &none, "--check"]);
+    let plan = &json(&out)["sites"][0];
+    assert_eq!(plan["changes"].as_array().unwrap().len(), 0, "{plan}");
+    assert_eq!(plan["held"][0]["available"], "2.4.8", "{plan}");
+    let playbook = work.playbook(MONTHLY);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(locked_version(&site), "2.4.8");
+    assert!(!site.path.join("var/.maintenance.flag").exists());
+    // Production mode: the static content was deployed again after setup:upgrade.
+    assert!(site.path.join("pub/static/deployed_version.txt").exists());
+    let prefix = lab.var("SITE_mg_update_TABLE_PREFIX");
+    let schema = lab.sql(
+        &site.db_name,
+        &format!(
+            "SELECT schema_version FROM {prefix}setup_module WHERE module = 'Magento_Catalog'"
+        ),
+    );
+    assert!(!schema.trim().is_empty());
+}
+
+#[test]
+fn stand_in_magento_update_whose_cli_fails_is_rolled_back_byte_identical() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_clifail");
+    fail_command(&site, "setup:upgrade");
+    let work = Work::new(lab, &[&site]);
+    let playbook = work.playbook(MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("setup:upgrade"),
+        "{s}"
+    );
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+    assert_eq!(locked_version(&site), "2.4.7");
+}
+
+#[test]
+fn stand_in_magento_update_that_breaks_the_shop_is_rolled_back_byte_identical() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_broken");
+    // A copy of the package repository whose 2.4.8 catalog upgrade drops the product
+    // table: the shop answers Magento's error page afterwards.
+    let repo = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!(
+            "{}/.",
+            repo_root().join("tests/fixtures/magento/repo").display()
+        ))
+        .arg(repo.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let upgrade = repo
+        .path()
+        .join("magento/module-catalog/104.0.8/Setup/upgrade.sql");
+    let mut sql = std::fs::read_to_string(&upgrade).unwrap();
+    sql.push_str("\nDROP TABLE `@PREFIX@catalog_product_entity_varchar`;\nDROP TABLE `@PREFIX@catalog_product_entity`;\n");
+    std::fs::write(&upgrade, sql).unwrap();
+    std::fs::write(
+        site.path.join(".tend-standin-composer.json"),
+        format!("{{\"repository\": \"{}\"}}\n", repo.path().display()),
+    )
+    .unwrap();
+    let work = Work::new(lab, &[&site]);
+    let playbook = work.playbook(MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(
+        error.contains("core magento 2.4.7 → 2.4.8") && error.contains("verify"),
+        "{error}"
+    );
+    assert!(
+        s["rollback"].as_str().unwrap().contains("all checks pass"),
+        "{s}"
+    );
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+}
