@@ -10,60 +10,10 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{db_state, repo_root, tend, tree, Lab, LabSite};
-
-/// The packages built from Debian's newer release by `scripts/lab-packages.sh` (cached in
-/// `target/`, built once).
-fn packages() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = repo_root().join("target/lab-packages");
-        let out = Command::new("bash")
-            .arg(repo_root().join("scripts/lab-packages.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run lab-packages.sh");
-        assert!(
-            out.status.success(),
-            "scripts/lab-packages.sh failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        dir
-    })
-}
-
-/// The zip in the packages folder whose name starts with `prefix`.
-fn package(prefix: &str) -> PathBuf {
-    let mut found: Vec<PathBuf> = walk(packages())
-        .into_iter()
-        .filter(|p| {
-            p.extension().is_some_and(|e| e == "zip")
-                && p.file_name().unwrap().to_string_lossy().starts_with(prefix)
-        })
-        .collect();
-    found.sort();
-    found
-        .pop()
-        .unwrap_or_else(|| panic!("no {prefix}* zip in {}", packages().display()))
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
+use support::{db_state, package, tend, tree, Lab, LabSite};
 
 /// A zip of `files` (path inside the zip, content).
 fn zip_of(path: &Path, files: &[(&str, &str)]) {

@@ -101,10 +101,14 @@ impl Cms for Joomla {
     }
 
     fn error_page_markers(&self) -> &'static [&'static str] {
+        // templates/cassiopeia/error.php, templates/system/fatal.php and fatal-error.html.
         &[
             "The requested page can't be found.",
             "An error has occurred.",
+            "An error has occurred while processing your request.",
             "Error displaying the error page",
+            "Sorry, there was a problem we could not recover from.",
+            "Whoops, looks like something went wrong.",
         ]
     }
 

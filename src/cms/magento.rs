@@ -106,9 +106,11 @@ impl Cms for Magento {
     }
 
     fn error_page_markers(&self) -> &'static [&'static str] {
+        // pub/errors/default/report.phtml, and Http::handleDeveloperMode()'s plain-text page.
         &[
             "There has been an error processing your request",
             "Exception printing is disabled by default for security reasons",
+            "exception(s):",
         ]
     }
 

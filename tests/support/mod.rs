@@ -279,3 +279,52 @@ pub fn db_state(lab: &Lab, site: &LabSite) -> String {
         )
     )
 }
+
+/// The packages built from Debian's newer release by `scripts/lab-packages.sh` (cached in
+/// `target/`, built once).
+pub fn packages() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = repo_root().join("target/lab-packages");
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/lab-packages.sh"))
+            .arg(&dir)
+            .output()
+            .expect("run lab-packages.sh");
+        assert!(
+            out.status.success(),
+            "scripts/lab-packages.sh failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+/// The zip in the packages folder whose name starts with `prefix`.
+pub fn package(prefix: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = walk(packages())
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "zip")
+                && p.file_name().unwrap().to_string_lossy().starts_with(prefix)
+        })
+        .collect();
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("no {prefix}* zip in {}", packages().display()))
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
