@@ -304,3 +304,42 @@ fn stand_in_joomla_extension_from_a_private_repository_is_installed() {
         .unwrap();
     assert_eq!(ext["version"], "2.0");
 }
+
+#[test]
+fn stand_in_joomla_3_is_backed_up_but_not_updated() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_three");
+    // Joomla 3.10's Version.php (same path, same constants, major version 3).
+    let version = site.path.join("libraries/src/Version.php");
+    let text = std::fs::read_to_string(&version)
+        .unwrap()
+        .replace("MAJOR_VERSION = 5", "MAJOR_VERSION = 3")
+        .replace("MINOR_VERSION = 1", "MINOR_VERSION = 10")
+        .replace("PATCH_VERSION = 2", "PATCH_VERSION = 12");
+    std::fs::write(&version, text).unwrap();
+    offer_updates(
+        &site,
+        &format!(
+            "{{\"core\": {{\"version\": \"5.1.3\", \"files\": \"{}\"}}}}",
+            core_package().display()
+        ),
+    );
+    let work = Work::new(lab, &[&site], false);
+    let facts = json(&work.tend(&["--json", "facts"]));
+    let facts = &facts["sites"][0];
+    assert_eq!(facts["version"], "3.10.12");
+    assert!(facts["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("end-of-life"));
+    assert_eq!(work.tend(&["backup"]).code, 0);
+
+    let files_before = tree(&site.path, UNTRACKED);
+    let playbook = work.playbook(MONTHLY);
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert!(s["error"].as_str().unwrap().contains("end-of-life"), "{s}");
+    assert_ne!(s["status"], "ok");
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+}

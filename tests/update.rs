@@ -280,6 +280,9 @@ fn a_package_with_a_wrong_sha256_is_refused_and_nothing_changes() {
         error.contains("sha256 mismatch") && error.contains("refused"),
         "{error}"
     );
+    // Packages are fetched and checked before anything changes: no snapshot, no maintenance.
+    assert_eq!(s["status"], "failed", "{s}");
+    assert!(s["snapshot"].is_null(), "{s}");
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
     assert_eq!(db_state(lab, &site), db_before);
 }

@@ -109,6 +109,22 @@ async fn apply_with_cms(
         .map_err(|e| SiteError::site(format!("{what}: {}", e.masked())))
 }
 
+/// Checks a fetched package before anything is sent: WordPress packages must hold
+/// everything in their top folder; installer packages (Joomla) only may not escape.
+pub async fn check_package(zip: &Path, change: &Change) -> Result<(), String> {
+    let zip = zip.to_owned();
+    let top = wp::package_top(change.kind, &change.slug);
+    let wordpress = change.offer.cms == CmsKind::Wordpress;
+    blocking(move || {
+        if wordpress {
+            package::check_zip(&zip, &top).map(|_| ())
+        } else {
+            package::check_entries(&zip)
+        }
+    })
+    .await
+}
+
 /// Sends a local file to `target` (relative to the site root) on the host.
 async fn upload(host: &Connection, site: &Site, file: &Path, target: &str) -> Result<(), String> {
     let script = format!(

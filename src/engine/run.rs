@@ -285,7 +285,14 @@ async fn run_site(ctx: &Context<'_>, site: &Site) -> Result<SiteRun, SiteError> 
             journal: None,
             outcome: SiteRun::new(),
             code_changed: None,
+            planned: None,
         };
+        // Plan, then act: the updates are planned (and their packages fetched and
+        // checked) before the site is touched, so a site that cannot be planned — a source
+        // down, a refused package, an end-of-life CMS — fails with nothing changed.
+        if let Some(step) = update_step(ctx.playbook) {
+            state.prepare_updates(step).await?;
+        }
         state.steps(&read.tools).await?;
         Ok(state.outcome)
     };
@@ -317,6 +324,8 @@ struct SiteState<'a, 'c> {
     outcome: SiteRun,
     /// When tend last changed the site's PHP files.
     code_changed: Option<std::time::Instant>,
+    /// The updates planned before anything changed (`None`: no update step).
+    planned: Option<policy::Plan>,
 }
 
 impl SiteState<'_, '_> {
@@ -486,13 +495,34 @@ impl SiteState<'_, '_> {
         Ok(())
     }
 
+    /// Plans the updates and fetches their packages into the cache, checking them.
+    async fn prepare_updates(&mut self, step: Option<&UpdateStep>) -> Result<(), SiteError> {
+        let planned = plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
+        for change in &planned.changes {
+            if change.offer.package.is_empty() {
+                continue;
+            }
+            let zip = self
+                .ctx
+                .packages
+                .fetch(&change.offer, self.ctx.sources.client())
+                .await
+                .map_err(|e| SiteError::site(format!("{}: {e}", apply::describe(change))))?;
+            apply::check_package(&zip, change).await.map_err(|e| {
+                SiteError::site(format!("{}: package refused: {e}", apply::describe(change)))
+            })?;
+        }
+        self.outcome.held = planned.held.clone();
+        self.planned = Some(planned);
+        Ok(())
+    }
+
     async fn update(
         &mut self,
-        step: Option<&UpdateStep>,
+        _step: Option<&UpdateStep>,
         tools: &crate::cms::host_tools::HostTools,
     ) -> Result<(), SiteError> {
-        let planned = plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
-        self.outcome.held = planned.held;
+        let planned = self.planned.take().unwrap_or_default();
         if planned.changes.is_empty() {
             self.log(Level::Info, "nothing to update");
             return Ok(());
@@ -626,6 +656,11 @@ impl SiteState<'_, '_> {
     ) -> Result<(), SiteError> {
         let mut journal = self.journal.take().expect("a rollback has a journal");
         self.log(Level::Warning, "rolling back");
+        // Maintenance through the CMS's CLI rewrites its configuration (Joomla leaves
+        // configuration.php read-only afterwards): the snapshot puts it back exactly.
+        if journal.maintenance_cli && journal.snapshot.is_some() {
+            journal.restore_files = true;
+        }
         // Visitors are kept out while files and database go back (where the CMS's
         // maintenance mode is a file tend can write without running PHP).
         if !journal.in_maintenance() {
