@@ -113,7 +113,7 @@ fn the_example_inventory_is_valid() {
     let out = tend(root, &["-i", "inventory/example.yml", "--json", "check"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
-    assert_eq!(doc["inventory"]["sites"], 1);
+    assert_eq!(doc["inventory"]["sites"], 3, "one site of each CMS");
 }
 
 #[test]

@@ -256,3 +256,62 @@ fn stand_in_magento_update_that_breaks_the_shop_is_rolled_back_byte_identical() 
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
     assert_eq!(db_state(lab, &site), db_before);
 }
+
+#[test]
+fn stand_in_magento_killed_update_is_recovered_byte_identical() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_kill");
+    let work = Work::new(lab, &[&site]);
+    // composer, slowed down so that tend can be killed while the update is under way.
+    let slow = work.path().join("slow-composer");
+    std::fs::write(
+        &slow,
+        format!(
+            "#!/bin/sh\ncase \"$1\" in update) sleep 30 ;; esac\nexec php '{}' \"$@\"\n",
+            lab.var("SITE_mg_kill_COMPOSER")
+        ),
+    )
+    .unwrap();
+    Command::new("chmod").arg("755").arg(&slow).status().unwrap();
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap().replace(
+        &lab.var("SITE_mg_kill_COMPOSER"),
+        slow.to_str().unwrap(),
+    );
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let playbook = work.playbook(MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["-i", "inv.yml", "run", &playbook, "--yes"])
+        .current_dir(work.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let journal = site.path.join(".tend/journal.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !std::fs::read_to_string(&journal)
+        .unwrap_or_default()
+        .contains("\"restore_files\": true")
+    {
+        assert!(std::time::Instant::now() < deadline, "the update never started");
+        assert!(child.try_wait().unwrap().is_none(), "tend ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Let composer require change composer.json, then kill tend mid-update.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(site.path.join("var/.maintenance.flag").exists());
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("tend recover mg_kill"), "{}", out.stdout);
+    let out = work.tend(&["--json", "recover", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["sites"][0]["status"], "recovered");
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+    assert!(!site.path.join("var/.maintenance.flag").exists());
+}
