@@ -272,11 +272,14 @@ fn stand_in_magento_killed_update_is_recovered_byte_identical() {
         ),
     )
     .unwrap();
-    Command::new("chmod").arg("755").arg(&slow).status().unwrap();
-    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap().replace(
-        &lab.var("SITE_mg_kill_COMPOSER"),
-        slow.to_str().unwrap(),
-    );
+    Command::new("chmod")
+        .arg("755")
+        .arg(&slow)
+        .status()
+        .unwrap();
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replace(&lab.var("SITE_mg_kill_COMPOSER"), slow.to_str().unwrap());
     std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
     let playbook = work.playbook(MONTHLY);
     let files_before = tree(&site.path, UNTRACKED);
@@ -295,7 +298,10 @@ fn stand_in_magento_killed_update_is_recovered_byte_identical() {
         .unwrap_or_default()
         .contains("\"restore_files\": true")
     {
-        assert!(std::time::Instant::now() < deadline, "the update never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the update never started"
+        );
         assert!(child.try_wait().unwrap().is_none(), "tend ended early");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -307,7 +313,11 @@ fn stand_in_magento_killed_update_is_recovered_byte_identical() {
 
     let out = work.tend(&["--json", "run", &playbook, "--yes"]);
     assert_eq!(out.code, 1);
-    assert!(out.stdout.contains("tend recover mg_kill"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("tend recover mg_kill"),
+        "{}",
+        out.stdout
+    );
     let out = work.tend(&["--json", "recover", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(json(&out)["sites"][0]["status"], "recovered");
