@@ -12,6 +12,7 @@ pub mod cms;
 pub mod diagnostic;
 pub mod engine;
 pub mod events;
+pub mod history;
 pub mod inventory;
 pub mod paths;
 pub mod playbook;

@@ -1,0 +1,140 @@
+//! What a history record holds: plain data, stable on disk, independent of the engine's
+//! own types so that old records stay readable.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One command's run, as read back from the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    /// `run`, `backup`, `restore`, `recover`, `prune`.
+    pub command: String,
+    /// The playbook's name, for `run`.
+    pub playbook: Option<String>,
+    /// `user@machine` that ran it.
+    pub runner: String,
+    pub started: DateTime<Utc>,
+    /// `None`: the command never finished (killed, power loss).
+    pub finished: Option<DateTime<Utc>>,
+    pub exit_status: Option<u8>,
+    pub sites: Vec<SiteRecord>,
+}
+
+impl RunRecord {
+    pub fn is_finished(&self) -> bool {
+        self.finished.is_some()
+    }
+}
+
+/// What the command did to one site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteRecord {
+    pub site: String,
+    /// `ok`, `failed`, `rolled_back`, `skipped`, `recovered`.
+    pub status: String,
+    #[serde(default)]
+    pub changes: Vec<ChangeRecord>,
+    #[serde(default)]
+    pub held: Vec<HeldRecord>,
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotRecord>,
+    /// Snapshots removed (prune).
+    #[serde(default)]
+    pub pruned: Vec<String>,
+    #[serde(default)]
+    pub checks: Vec<CheckRecord>,
+    pub error: Option<String>,
+    pub rollback: Option<String>,
+    pub duration_ms: u64,
+}
+
+impl SiteRecord {
+    pub fn new(site: &str, status: &str) -> SiteRecord {
+        SiteRecord {
+            site: site.to_owned(),
+            status: status.to_owned(),
+            changes: Vec::new(),
+            held: Vec::new(),
+            snapshots: Vec::new(),
+            pruned: Vec::new(),
+            checks: Vec::new(),
+            error: None,
+            rollback: None,
+            duration_ms: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub slug: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeldRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub slug: String,
+    pub from: String,
+    pub available: Option<String>,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub id: String,
+    pub bytes: u64,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub name: String,
+    pub path: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub elapsed_ms: u64,
+    #[serde(default)]
+    pub problems: Vec<String>,
+}
+
+impl From<&crate::verify::CheckResult> for CheckRecord {
+    fn from(c: &crate::verify::CheckResult) -> CheckRecord {
+        CheckRecord {
+            name: c.name.clone(),
+            path: c.path.clone(),
+            ok: c.ok,
+            status: c.status,
+            elapsed_ms: c.elapsed_ms,
+            problems: c.problems.clone(),
+        }
+    }
+}
+
+impl From<&crate::updates::policy::Change> for ChangeRecord {
+    fn from(c: &crate::updates::policy::Change) -> ChangeRecord {
+        ChangeRecord {
+            kind: c.kind.name().to_owned(),
+            slug: c.slug.clone(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+        }
+    }
+}
+
+impl From<&crate::updates::policy::Held> for HeldRecord {
+    fn from(h: &crate::updates::policy::Held) -> HeldRecord {
+        HeldRecord {
+            kind: h.kind.name().to_owned(),
+            slug: h.slug.clone(),
+            from: h.from.clone(),
+            available: h.available.clone(),
+            reason: h.reason.clone(),
+        }
+    }
+}
