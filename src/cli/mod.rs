@@ -17,6 +17,7 @@ use crate::remote::Pool;
 use crate::select::{select, SitePattern};
 use crate::ui::{self, backup_view, facts_view, style::Style, OutputMode};
 
+mod record;
 mod run;
 
 /// Exit status: every selected site succeeded.
@@ -325,6 +326,7 @@ fn backup(
     let sites = selected(inventory, limit);
     let store = Store::new(&inventory.settings.store);
     let reporter = ui::reporter(mode);
+    let started = record::begin(inventory, &engine::run::new_run_id(), "backup", None);
     let results = runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;
         let results =
@@ -337,11 +339,29 @@ fn backup(
         || backup_view::backup_json(&results),
         || backup_view::backup_text(&results, Style::for_stdout()),
     );
-    Ok(if results.iter().any(|r| r.result.is_err()) {
+    let exit = if results.iter().any(|r| r.result.is_err()) {
         EXIT_SITE_FAILED
     } else {
         EXIT_OK
-    })
+    };
+    let records = results
+        .iter()
+        .map(|r| match &r.result {
+            Ok(manifest) => {
+                let mut site = crate::history::SiteRecord::new(&r.site, "ok");
+                site.snapshots = vec![crate::history::SnapshotRecord {
+                    id: manifest.id.clone(),
+                    bytes: manifest.bytes(),
+                    label: manifest.label.clone(),
+                }];
+                site.duration_ms = r.elapsed.as_millis() as u64;
+                site
+            }
+            Err(e) => record::failed(r, e.masked()),
+        })
+        .collect();
+    record::end(started, records, exit);
+    Ok(exit)
 }
 
 /// The snapshots in the inventory's store, of one site (which must exist) or all.
@@ -409,6 +429,8 @@ fn backups_prune(
         .map(|s| s.name.as_str())
         .collect();
     let store = Store::new(&inventory.settings.store);
+    let started =
+        (!dry_run).then(|| record::begin(inventory, &engine::run::new_run_id(), "prune", None));
     let results =
         crate::backup::prune::prune(&store, &sites, &inventory.settings.retention, dry_run);
     print_data(
@@ -416,11 +438,27 @@ fn backups_prune(
         || backup_view::prune_json(&results, dry_run),
         || backup_view::prune_text(&results, dry_run),
     );
-    Ok(if results.iter().any(|r| r.error.is_some()) {
+    let exit = if results.iter().any(|r| r.error.is_some()) {
         EXIT_SITE_FAILED
     } else {
         EXIT_OK
-    })
+    };
+    if let Some(started) = started {
+        let records = results
+            .iter()
+            .map(|r| {
+                let mut site = crate::history::SiteRecord::new(
+                    &r.site,
+                    if r.error.is_some() { "failed" } else { "ok" },
+                );
+                site.pruned = r.removed.iter().map(|s| s.manifest.id.clone()).collect();
+                site.error = r.error.clone();
+                site
+            })
+            .collect();
+        record::end(started, records, exit);
+    }
+    Ok(exit)
 }
 
 /// Names the command-line place of a `--site`-style error.
@@ -482,6 +520,8 @@ fn restore(
         }
     }
     let reporter = ui::reporter(mode);
+    let started = record::begin(inventory, &engine::run::new_run_id(), "restore", None);
+    let restore_started = std::time::Instant::now();
     let result = runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;
         let request = engine::restore::Request {
@@ -505,11 +545,32 @@ fn restore(
             )
         },
     );
-    Ok(if result.is_ok() {
+    let exit = if result.is_ok() {
         EXIT_OK
     } else {
         EXIT_SITE_FAILED
-    })
+    };
+    let mut site =
+        crate::history::SiteRecord::new(&target.name, if result.is_ok() { "ok" } else { "failed" });
+    site.snapshots = vec![record::snapshot(
+        &store,
+        site_name_of(&snapshot),
+        &snapshot.manifest.id,
+    )];
+    if let Ok(restored) = &result {
+        if let Some(safety) = &restored.safety_snapshot {
+            site.snapshots
+                .push(record::snapshot(&store, &target.name, safety));
+        }
+    }
+    site.error = result.as_ref().err().map(|e| e.masked());
+    site.duration_ms = restore_started.elapsed().as_millis() as u64;
+    record::end(started, vec![site], exit);
+    Ok(exit)
+}
+
+fn site_name_of(snapshot: &crate::backup::Snapshot) -> &str {
+    &snapshot.manifest.site
 }
 
 fn repo_index(dir: &std::path::Path, mode: OutputMode) -> Result<u8, InputError> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::{pool, print_data, runtime, selected, EXIT_OK, EXIT_SITE_FAILED};
+use super::{pool, print_data, record, runtime, selected, EXIT_OK, EXIT_SITE_FAILED};
 use crate::backup::Store;
 use crate::cms::host_tools::HostToolsCache;
 use crate::diagnostic::InputError;
@@ -105,6 +105,7 @@ pub fn run_playbook(
                 return Err(InputError::new("run cancelled; nothing was changed"));
             }
         }
+        let started = record::begin(inventory, &run_id, "run", Some(&playbook.name));
         let results = engine::run::run(&ctx, &sites, forks).await;
         pool.shutdown().await;
         print_data(
@@ -115,7 +116,9 @@ pub fn run_playbook(
         let all_ok = results
             .iter()
             .all(|r| r.result.as_ref().is_ok_and(|run| run.status == Status::Ok));
-        Ok(if all_ok { EXIT_OK } else { EXIT_SITE_FAILED })
+        let exit = if all_ok { EXIT_OK } else { EXIT_SITE_FAILED };
+        record::end(started, record::run_sites(&store, &results), exit);
+        Ok(exit)
     })
 }
 
@@ -164,6 +167,8 @@ pub fn recover(
                 });
             }
         }
+        let started = (!to_recover.is_empty())
+            .then(|| record::begin(inventory, &engine::run::new_run_id(), "recover", None));
         let results = engine::recover::recover(
             &to_recover,
             &pool,
@@ -227,6 +232,27 @@ pub fn recover(
             },
         );
         let ok = unreadable.is_empty() && results.iter().all(|r| r.result.is_ok());
-        Ok(if ok { EXIT_OK } else { EXIT_SITE_FAILED })
+        let exit = if ok { EXIT_OK } else { EXIT_SITE_FAILED };
+        if let Some(started) = started {
+            let sites = results
+                .iter()
+                .map(|r| match &r.result {
+                    Ok(done) => {
+                        let mut site = crate::history::SiteRecord::new(&r.site, "recovered");
+                        site.checks = done.checks.iter().map(crate::history::CheckRecord::from).collect();
+                        site.rollback = Some(format!(
+                            "interrupted run {} undone: {}",
+                            done.run.as_deref().unwrap_or("-"),
+                            done.undone.join("; ")
+                        ));
+                        site.duration_ms = r.elapsed.as_millis() as u64;
+                        site
+                    }
+                    Err(e) => record::failed(r, e.masked()),
+                })
+                .collect();
+            record::end(started, sites, exit);
+        }
+        Ok(exit)
     })
 }

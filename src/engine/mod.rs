@@ -28,6 +28,8 @@ use crate::site_error::SiteError;
 pub struct SiteResult<T> {
     pub site: String,
     pub result: Result<T, SiteError>,
+    /// How long the site's work took.
+    pub elapsed: std::time::Duration,
 }
 
 /// [`for_each_site`], reporting the command's start and end and each site's.
@@ -72,7 +74,9 @@ where
         let work = work(site);
         async move {
             reporter.event(&Event::SiteStarted { site: &site.name });
+            let started = std::time::Instant::now();
             let result = work.await;
+            let elapsed = started.elapsed();
             let error = match &result {
                 Ok(value) => judge(value).map(|e| crate::secrets::mask(&e)),
                 Err(e) => Some(e.masked()),
@@ -85,6 +89,7 @@ where
             SiteResult {
                 site: site.name.clone(),
                 result,
+                elapsed,
             }
         }
     })

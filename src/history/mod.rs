@@ -11,7 +11,5 @@
 pub mod record;
 pub mod store;
 
-pub use record::{
-    ChangeRecord, CheckRecord, HeldRecord, RunRecord, SiteRecord, SnapshotRecord,
-};
+pub use record::{ChangeRecord, CheckRecord, HeldRecord, RunRecord, SiteRecord, SnapshotRecord};
 pub use store::History;

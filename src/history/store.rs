@@ -58,12 +58,7 @@ impl History {
     }
 
     /// Records that `command` starts; the returned recording adds the sites and the end.
-    pub fn start(
-        &self,
-        run: &str,
-        command: &str,
-        playbook: Option<&str>,
-    ) -> io::Result<Recording> {
+    pub fn start(&self, run: &str, command: &str, playbook: Option<&str>) -> io::Result<Recording> {
         self.append(&[Line::Start {
             run: run.to_owned(),
             command: command.to_owned(),
@@ -156,7 +151,10 @@ impl History {
                 }
             }
         }
-        Ok(order.into_iter().filter_map(|id| runs.remove(&id)).collect())
+        Ok(order
+            .into_iter()
+            .filter_map(|id| runs.remove(&id))
+            .collect())
     }
 }
 
@@ -228,7 +226,10 @@ mod tests {
         assert!(runs[0].is_finished());
         assert_eq!(runs[0].sites[0].site, "blog");
         assert_eq!(runs[0].playbook.as_deref(), Some("Monthly"));
-        assert!(!runs[1].is_finished(), "a run that never finished shows as such");
+        assert!(
+            !runs[1].is_finished(),
+            "a run that never finished shows as such"
+        );
     }
 
     #[test]
@@ -240,7 +241,8 @@ mod tests {
             .append(true)
             .open(history.file())
             .unwrap();
-        file.write_all(b"{\"record\":\"site\",\"run\":\"r1\",\"si").unwrap();
+        file.write_all(b"{\"record\":\"site\",\"run\":\"r1\",\"si")
+            .unwrap();
         history
             .start("r2", "backup", None)
             .unwrap()

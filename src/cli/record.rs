@@ -1,0 +1,104 @@
+//! After a command that acts (`run`, `backup`, `restore`, `recover`, `prune`): its record in
+//! the run history, made from the command's results.
+//!
+//! History is a record of what happened, not a condition for doing it: a store whose history
+//! cannot be written is reported on stderr and the command still runs and exits as it would.
+
+use std::io::Write;
+
+use crate::backup::Store;
+use crate::engine::run::{SiteRun, Status};
+use crate::engine::SiteResult;
+use crate::history::store::Recording;
+use crate::history::{ChangeRecord, CheckRecord, HeldRecord, History, SiteRecord, SnapshotRecord};
+use crate::inventory::Inventory;
+
+/// A command whose start is in the history (when it could be written).
+pub(super) struct Started {
+    recording: Option<Recording>,
+}
+
+fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {message}");
+}
+
+/// Records that `command` starts.
+pub(super) fn begin(
+    inventory: &Inventory,
+    run_id: &str,
+    command: &str,
+    playbook: Option<&str>,
+) -> Started {
+    let history = History::new(&inventory.settings.store);
+    match history.start(run_id, command, playbook) {
+        Ok(recording) => Started {
+            recording: Some(recording),
+        },
+        Err(e) => {
+            warn(&format!(
+                "cannot write the run history {}: {e}",
+                history.file().display()
+            ));
+            Started { recording: None }
+        }
+    }
+}
+
+/// Records what the command did to each site and how it ended.
+pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) {
+    if let Some(recording) = started.recording {
+        if let Err(e) = recording.finish(sites, exit_status) {
+            warn(&format!("cannot write the run history: {e}"));
+        }
+    }
+}
+
+/// A snapshot as the history keeps it (size and label from its manifest in the store).
+pub(super) fn snapshot(store: &Store, site: &str, id: &str) -> SnapshotRecord {
+    let manifest = store.find(site, id).ok().flatten().map(|s| s.manifest);
+    SnapshotRecord {
+        id: id.to_owned(),
+        bytes: manifest.as_ref().map_or(0, |m| m.bytes()),
+        label: manifest.and_then(|m| m.label),
+    }
+}
+
+/// A failed site's record.
+pub(super) fn failed<T>(result: &SiteResult<T>, error: String) -> SiteRecord {
+    let mut record = SiteRecord::new(&result.site, "failed");
+    record.error = Some(error);
+    record.duration_ms = result.elapsed.as_millis() as u64;
+    record
+}
+
+/// The records of a playbook run.
+pub(super) fn run_sites(store: &Store, results: &[SiteResult<SiteRun>]) -> Vec<SiteRecord> {
+    results
+        .iter()
+        .map(|r| match &r.result {
+            Ok(run) => {
+                let status = match run.status {
+                    Status::Ok => "ok",
+                    Status::Failed => "failed",
+                    Status::RolledBack => "rolled_back",
+                    Status::Skipped => "skipped",
+                };
+                let mut record = SiteRecord::new(&r.site, status);
+                record.changes = run.changes.iter().map(ChangeRecord::from).collect();
+                record.held = run.held.iter().map(HeldRecord::from).collect();
+                record.snapshots = run
+                    .snapshot
+                    .iter()
+                    .map(|id| snapshot(store, &r.site, id))
+                    .collect();
+                record.pruned = run.pruned.clone();
+                record.checks = run.checks.iter().map(CheckRecord::from).collect();
+                record.error = run.error.as_deref().map(crate::secrets::mask);
+                record.rollback = run.rollback.clone();
+                record.duration_ms = r.elapsed.as_millis() as u64;
+                record
+            }
+            Err(e) => failed(r, e.masked()),
+        })
+        .collect()
+}
