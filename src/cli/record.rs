@@ -10,12 +10,17 @@ use crate::backup::Store;
 use crate::engine::run::{SiteRun, Status};
 use crate::engine::SiteResult;
 use crate::history::store::Recording;
-use crate::history::{ChangeRecord, CheckRecord, HeldRecord, History, SiteRecord, SnapshotRecord};
+use crate::history::{
+    ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
+};
 use crate::inventory::Inventory;
 
 /// A command whose start is in the history (when it could be written).
 pub(super) struct Started {
     recording: Option<Recording>,
+    /// The run as it is known so far, kept whether or not the history could be written
+    /// (notifications come from it).
+    record: RunRecord,
 }
 
 fn warn(message: &str) {
@@ -30,27 +35,46 @@ pub(super) fn begin(
     playbook: Option<&str>,
 ) -> Started {
     let history = History::new(&inventory.settings.store);
-    match history.start(run_id, command, playbook) {
+    let record = RunRecord {
+        id: run_id.to_owned(),
+        command: command.to_owned(),
+        playbook: playbook.map(str::to_owned),
+        runner: crate::history::store::runner(),
+        started: chrono::Utc::now(),
+        finished: None,
+        exit_status: None,
+        sites: Vec::new(),
+    };
+    match history.start(&record) {
         Ok(recording) => Started {
             recording: Some(recording),
+            record,
         },
         Err(e) => {
             warn(&format!(
                 "cannot write the run history {}: {e}",
                 history.file().display()
             ));
-            Started { recording: None }
+            Started {
+                recording: None,
+                record,
+            }
         }
     }
 }
 
-/// Records what the command did to each site and how it ended.
-pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) {
+/// Records what the command did to each site and how it ended; returns the whole run.
+pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> RunRecord {
+    let mut record = started.record;
+    record.sites = sites;
+    record.finished = Some(chrono::Utc::now());
+    record.exit_status = Some(exit_status);
     if let Some(recording) = started.recording {
-        if let Err(e) = recording.finish(sites, exit_status) {
+        if let Err(e) = recording.finish(&record) {
             warn(&format!("cannot write the run history: {e}"));
         }
     }
+    record
 }
 
 /// A snapshot as the history keeps it (size and label from its manifest in the store).

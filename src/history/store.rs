@@ -57,18 +57,19 @@ impl History {
         &self.file
     }
 
-    /// Records that `command` starts; the returned recording adds the sites and the end.
-    pub fn start(&self, run: &str, command: &str, playbook: Option<&str>) -> io::Result<Recording> {
+    /// Records that `run` starts (its id, command, playbook, runner and start time); the
+    /// returned recording adds the sites and the end.
+    pub fn start(&self, run: &RunRecord) -> io::Result<Recording> {
         self.append(&[Line::Start {
-            run: run.to_owned(),
-            command: command.to_owned(),
-            playbook: playbook.map(str::to_owned),
-            runner: runner(),
-            at: Utc::now(),
+            run: run.id.clone(),
+            command: run.command.clone(),
+            playbook: run.playbook.clone(),
+            runner: run.runner.clone(),
+            at: run.started,
         }])?;
         Ok(Recording {
             history: self.clone(),
-            run: run.to_owned(),
+            run: run.id.clone(),
         })
     }
 
@@ -159,19 +160,21 @@ impl History {
 }
 
 impl Recording {
-    /// Records what happened to the sites, then that the command ended with `exit_status`.
-    pub fn finish(self, sites: Vec<SiteRecord>, exit_status: u8) -> io::Result<()> {
-        let mut lines: Vec<Line> = sites
-            .into_iter()
+    /// Records what happened to the sites of `run`, then that it ended (its `finished`
+    /// time, now if unset, and exit status, 2 if unset).
+    pub fn finish(self, run: &RunRecord) -> io::Result<()> {
+        let mut lines: Vec<Line> = run
+            .sites
+            .iter()
             .map(|site| Line::Site {
                 run: self.run.clone(),
-                site,
+                site: site.clone(),
             })
             .collect();
         lines.push(Line::Finish {
             run: self.run.clone(),
-            at: Utc::now(),
-            exit_status,
+            at: run.finished.unwrap_or_else(Utc::now),
+            exit_status: run.exit_status.unwrap_or(2),
         });
         self.history.append(&lines)
     }
@@ -212,13 +215,35 @@ fn set_private(path: &Path, mode: u32) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    fn run(id: &str, command: &str, playbook: Option<&str>) -> RunRecord {
+        RunRecord {
+            id: id.to_owned(),
+            command: command.to_owned(),
+            playbook: playbook.map(str::to_owned),
+            runner: runner(),
+            started: Utc::now(),
+            finished: None,
+            exit_status: None,
+            sites: Vec::new(),
+        }
+    }
+
+    fn finished(mut record: RunRecord, sites: Vec<SiteRecord>, exit: u8) -> RunRecord {
+        record.sites = sites;
+        record.finished = Some(Utc::now());
+        record.exit_status = Some(exit);
+        record
+    }
+
     #[test]
     fn runs_read_back_with_their_sites_and_unfinished_ones_stay_unfinished() {
         let dir = tempfile::tempdir().unwrap();
         let history = History::new(dir.path());
-        let done = history.start("r1", "run", Some("Monthly")).unwrap();
-        let killed = history.start("r2", "backup", None).unwrap();
-        done.finish(vec![SiteRecord::new("blog", "ok")], 0).unwrap();
+        let r1 = run("r1", "run", Some("Monthly"));
+        let done = history.start(&r1).unwrap();
+        let killed = history.start(&run("r2", "backup", None)).unwrap();
+        done.finish(&finished(r1, vec![SiteRecord::new("blog", "ok")], 0))
+            .unwrap();
         drop(killed);
         let runs = history.runs().unwrap();
         assert_eq!(runs.len(), 2);
@@ -236,17 +261,18 @@ mod tests {
     fn a_torn_last_line_is_skipped_and_ended() {
         let dir = tempfile::tempdir().unwrap();
         let history = History::new(dir.path());
-        history.start("r1", "run", None).unwrap();
+        history.start(&run("r1", "run", None)).unwrap();
         let mut file = OpenOptions::new()
             .append(true)
             .open(history.file())
             .unwrap();
         file.write_all(b"{\"record\":\"site\",\"run\":\"r1\",\"si")
             .unwrap();
+        let r2 = run("r2", "backup", None);
         history
-            .start("r2", "backup", None)
+            .start(&r2)
             .unwrap()
-            .finish(vec![], 1)
+            .finish(&finished(r2, vec![], 1))
             .unwrap();
         let runs = history.runs().unwrap();
         assert_eq!(runs.len(), 2);
@@ -262,13 +288,13 @@ mod tests {
                 let history = history.clone();
                 std::thread::spawn(move || {
                     for i in 0..25 {
-                        let run = format!("t{t}-{i}");
+                        let record = run(&format!("t{t}-{i}"), "backup", None);
                         let mut site = SiteRecord::new("s", "ok");
                         site.error = Some("x".repeat(5000));
                         history
-                            .start(&run, "backup", None)
+                            .start(&record)
                             .unwrap()
-                            .finish(vec![site], 0)
+                            .finish(&finished(record, vec![site], 0))
                             .unwrap();
                     }
                 })
