@@ -17,6 +17,7 @@ use crate::remote::Pool;
 use crate::select::{select, SitePattern};
 use crate::ui::{self, backup_view, facts_view, style::Style, OutputMode};
 
+mod history;
 mod record;
 mod run;
 
@@ -111,6 +112,15 @@ enum Command {
     Backups {
         #[command(subcommand)]
         command: BackupsCommand,
+    },
+    /// Past runs: what each command did to each site, from the store's run history
+    History {
+        /// Only runs that concerned this site, with only its records
+        #[arg(long)]
+        site: Option<String>,
+        /// Only runs started at or after this day (YYYY-MM-DD, UTC) or time (RFC 3339)
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
     },
     /// Put a snapshot back (or onto another site); asks for confirmation unless --yes
     Restore {
@@ -246,6 +256,9 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
                 backups_prune(&inventory, limit.as_ref(), dry_run, mode)
             }
         },
+        Command::History { site, since } => {
+            history::history(&inventory, site.as_deref(), since.as_deref(), mode)
+        }
         Command::Restore {
             site,
             snapshot,
@@ -325,8 +338,16 @@ fn backup(
 ) -> Result<u8, InputError> {
     let sites = selected(inventory, limit);
     let store = Store::new(&inventory.settings.store);
-    let reporter = ui::reporter(mode);
-    let started = record::begin(inventory, &engine::run::new_run_id(), "backup", None);
+    let recorder = record::Recorder::new(ui::reporter(mode));
+    let reporter = recorder.reporter();
+    let started = record::begin(
+        inventory,
+        &recorder,
+        &engine::run::new_run_id(),
+        "backup",
+        None,
+        &sites,
+    );
     let results = runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;
         let results =
@@ -349,11 +370,7 @@ fn backup(
         .map(|r| match &r.result {
             Ok(manifest) => {
                 let mut site = crate::history::SiteRecord::new(&r.site, "ok");
-                site.snapshots = vec![crate::history::SnapshotRecord {
-                    id: manifest.id.clone(),
-                    bytes: manifest.bytes(),
-                    label: manifest.label.clone(),
-                }];
+                site.snapshots = vec![crate::history::SnapshotRecord::from(manifest)];
                 site.duration_ms = r.elapsed.as_millis() as u64;
                 site
             }
@@ -399,6 +416,20 @@ fn backups_verify(
     mode: OutputMode,
 ) -> Result<u8, InputError> {
     let snapshots = list_snapshots(inventory, site)?;
+    let recorder = record::Recorder::new(ui::reporter(mode));
+    let checked: Vec<&crate::inventory::Site> = inventory
+        .sites
+        .values()
+        .filter(|s| snapshots.iter().any(|snap| snap.manifest.site == s.name))
+        .collect();
+    let started = record::begin(
+        inventory,
+        &recorder,
+        &engine::run::new_run_id(),
+        "verify",
+        None,
+        &checked,
+    );
     let results: Vec<_> = snapshots
         .into_iter()
         .map(|s| {
@@ -411,11 +442,13 @@ fn backups_verify(
         || backup_view::verify_json(&results),
         || backup_view::verify_text(&results, Style::for_stdout()),
     );
-    Ok(if results.iter().any(|(_, p)| !p.is_empty()) {
+    let exit = if results.iter().any(|(_, p)| !p.is_empty()) {
         EXIT_SITE_FAILED
     } else {
         EXIT_OK
-    })
+    };
+    record::end(started, record::verified_sites(&results), exit);
+    Ok(exit)
 }
 
 fn backups_prune(
@@ -429,8 +462,17 @@ fn backups_prune(
         .map(|s| s.name.as_str())
         .collect();
     let store = Store::new(&inventory.settings.store);
-    let started =
-        (!dry_run).then(|| record::begin(inventory, &engine::run::new_run_id(), "prune", None));
+    let recorder = record::Recorder::new(ui::reporter(mode));
+    let started = (!dry_run).then(|| {
+        record::begin(
+            inventory,
+            &recorder,
+            &engine::run::new_run_id(),
+            "prune",
+            None,
+            &selected(inventory, limit),
+        )
+    });
     let results =
         crate::backup::prune::prune(&store, &sites, &inventory.settings.retention, dry_run);
     print_data(
@@ -519,8 +561,16 @@ fn restore(
             });
         }
     }
-    let reporter = ui::reporter(mode);
-    let started = record::begin(inventory, &engine::run::new_run_id(), "restore", None);
+    let recorder = record::Recorder::new(ui::reporter(mode));
+    let reporter = recorder.reporter();
+    let started = record::begin(
+        inventory,
+        &recorder,
+        &engine::run::new_run_id(),
+        "restore",
+        None,
+        &[target],
+    );
     let restore_started = std::time::Instant::now();
     let result = runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;

@@ -2,37 +2,89 @@
 //! the run history, made from the command's results.
 //!
 //! History is a record of what happened, not a condition for doing it: a store whose history
-//! cannot be written is reported on stderr and the command still runs and exits as it would.
+//! cannot be written is reported as a warning and the command still runs and exits as it
+//! would.
 
-use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use crate::backup::Store;
 use crate::engine::run::{SiteRun, Status};
 use crate::engine::SiteResult;
+use crate::events::{Event, Level, Reporter, SharedReporter};
 use crate::history::store::Recording;
 use crate::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
 };
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Site};
+
+/// The command's reporter, which also records each site in the history as soon as it
+/// finishes (once the command's start is recorded), so that a command killed midway
+/// keeps the sites it had done.
+pub(super) struct Recorder {
+    inner: SharedReporter,
+    recording: Mutex<Option<Recording>>,
+}
+
+impl Recorder {
+    pub(super) fn new(inner: SharedReporter) -> Arc<Recorder> {
+        Arc::new(Recorder {
+            inner,
+            recording: Mutex::new(None),
+        })
+    }
+
+    /// The recorder as the reporter the engine is given.
+    pub(super) fn reporter(self: &Arc<Self>) -> SharedReporter {
+        self.clone()
+    }
+
+    fn recording(&self) -> std::sync::MutexGuard<'_, Option<Recording>> {
+        self.recording.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Reporter for Recorder {
+    fn event(&self, event: &Event<'_>) {
+        self.inner.event(event);
+        if let Event::SiteFinished { site, ok, error } = event {
+            if let Some(recording) = self.recording().as_ref() {
+                let mut record = SiteRecord::new(site, if *ok { "ok" } else { "failed" });
+                record.error = error.map(crate::secrets::mask);
+                if let Err(e) = recording.site(&record) {
+                    self.warn(&format!("cannot write the run history: {e}"));
+                }
+            }
+        }
+    }
+}
+
+impl Recorder {
+    fn warn(&self, message: &str) {
+        self.inner.event(&Event::Log {
+            level: Level::Warning,
+            site: None,
+            message,
+        });
+    }
+}
 
 /// A command whose start is in the history (when it could be written).
 pub(super) struct Started {
-    recording: Option<Recording>,
+    recorder: Arc<Recorder>,
     /// The run as it is known so far, kept whether or not the history could be written
     /// (notifications come from it).
     record: RunRecord,
 }
 
-fn warn(message: &str) {
-    let _ = writeln!(std::io::stderr(), "warning: {message}");
-}
-
-/// Records that `command` starts.
+/// Records that `command` starts on `targets`; from now on `recorder` records each site
+/// as it finishes.
 pub(super) fn begin(
     inventory: &Inventory,
+    recorder: &Arc<Recorder>,
     run_id: &str,
     command: &str,
     playbook: Option<&str>,
+    targets: &[&Site],
 ) -> Started {
     let history = History::new(&inventory.settings.store);
     let record = RunRecord {
@@ -43,23 +95,19 @@ pub(super) fn begin(
         started: chrono::Utc::now(),
         finished: None,
         exit_status: None,
+        targets: targets.iter().map(|s| s.name.clone()).collect(),
         sites: Vec::new(),
     };
     match history.start(&record) {
-        Ok(recording) => Started {
-            recording: Some(recording),
-            record,
-        },
-        Err(e) => {
-            warn(&format!(
-                "cannot write the run history {}: {e}",
-                history.file().display()
-            ));
-            Started {
-                recording: None,
-                record,
-            }
-        }
+        Ok(recording) => *recorder.recording() = Some(recording),
+        Err(e) => recorder.warn(&format!(
+            "cannot write the run history {}: {e}",
+            history.file().display()
+        )),
+    }
+    Started {
+        recorder: recorder.clone(),
+        record,
     }
 }
 
@@ -69,9 +117,12 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
     record.sites = sites;
     record.finished = Some(chrono::Utc::now());
     record.exit_status = Some(exit_status);
-    if let Some(recording) = started.recording {
+    let recording = started.recorder.recording().take();
+    if let Some(recording) = recording {
         if let Err(e) = recording.finish(&record) {
-            warn(&format!("cannot write the run history: {e}"));
+            started
+                .recorder
+                .warn(&format!("cannot write the run history: {e}"));
         }
     }
     record
@@ -79,11 +130,13 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
 
 /// A snapshot as the history keeps it (size and label from its manifest in the store).
 pub(super) fn snapshot(store: &Store, site: &str, id: &str) -> SnapshotRecord {
-    let manifest = store.find(site, id).ok().flatten().map(|s| s.manifest);
-    SnapshotRecord {
-        id: id.to_owned(),
-        bytes: manifest.as_ref().map_or(0, |m| m.bytes()),
-        label: manifest.and_then(|m| m.label),
+    match store.find(site, id).ok().flatten() {
+        Some(snapshot) => SnapshotRecord::from(&snapshot.manifest),
+        None => SnapshotRecord {
+            id: id.to_owned(),
+            bytes: 0,
+            label: None,
+        },
     }
 }
 
@@ -125,4 +178,34 @@ pub(super) fn run_sites(store: &Store, results: &[SiteResult<SiteRun>]) -> Vec<S
             Err(e) => failed(r, e.masked()),
         })
         .collect()
+}
+
+/// The records of `tend backups verify`: per site, the snapshots found intact under
+/// `snapshots`, and the damaged ones named in the error.
+pub(super) fn verified_sites(
+    results: &[(crate::backup::Snapshot, Vec<String>)],
+) -> Vec<SiteRecord> {
+    let mut sites: Vec<SiteRecord> = Vec::new();
+    for (snapshot, problems) in results {
+        let m = &snapshot.manifest;
+        let index = match sites.iter().position(|s| s.site == m.site) {
+            Some(i) => i,
+            None => {
+                sites.push(SiteRecord::new(&m.site, "ok"));
+                sites.len() - 1
+            }
+        };
+        let site = &mut sites[index];
+        if problems.is_empty() {
+            site.snapshots.push(SnapshotRecord::from(m));
+        } else {
+            site.status = "failed".to_owned();
+            let damage = format!("snapshot {} is damaged: {}", m.id, problems.join("; "));
+            site.error = Some(match site.error.take() {
+                Some(earlier) => format!("{earlier}; {damage}"),
+                None => damage,
+            });
+        }
+    }
+    sites
 }

@@ -61,7 +61,8 @@ pub fn run_playbook(
         ))
         .with_hint("pass --yes to run without being asked (as cron jobs do), or --check to see the plan"));
     }
-    let reporter = ui::reporter(mode);
+    let recorder = record::Recorder::new(ui::reporter(mode));
+    let reporter = recorder.reporter();
     let sources = Sources::new(&inventory.settings.sources, download_client());
     let packages = PackageCache::new(PackageCache::default_dir());
     let http = verify::client(CHECK_TIMEOUT);
@@ -105,7 +106,14 @@ pub fn run_playbook(
                 return Err(InputError::new("run cancelled; nothing was changed"));
             }
         }
-        let started = record::begin(inventory, &run_id, "run", Some(&playbook.name));
+        let started = record::begin(
+            inventory,
+            &recorder,
+            &run_id,
+            "run",
+            Some(&playbook.name),
+            &sites,
+        );
         let results = engine::run::run(&ctx, &sites, forks).await;
         pool.shutdown().await;
         print_data(
@@ -136,7 +144,8 @@ pub fn recover(
         None => selected(inventory, limit),
     };
     let store = Store::new(&inventory.settings.store);
-    let reporter = ui::reporter(mode);
+    let recorder = record::Recorder::new(ui::reporter(mode));
+    let reporter = recorder.reporter();
     let http = verify::client(CHECK_TIMEOUT);
     runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;
@@ -168,7 +177,16 @@ pub fn recover(
             }
         }
         let started = (!to_recover.is_empty())
-            .then(|| record::begin(inventory, &engine::run::new_run_id(), "recover", None));
+            .then(|| {
+                record::begin(
+                    inventory,
+                    &recorder,
+                    &engine::run::new_run_id(),
+                    "recover",
+                    None,
+                    &to_recover,
+                )
+            });
         let results = engine::recover::recover(
             &to_recover,
             &pool,

@@ -18,6 +18,9 @@ pub struct RunRecord {
     /// `None`: the command never finished (killed, power loss).
     pub finished: Option<DateTime<Utc>>,
     pub exit_status: Option<u8>,
+    /// The sites the command set out to work on.
+    #[serde(default)]
+    pub targets: Vec<String>,
     pub sites: Vec<SiteRecord>,
 }
 
@@ -101,6 +104,16 @@ pub struct CheckRecord {
     pub elapsed_ms: u64,
     #[serde(default)]
     pub problems: Vec<String>,
+}
+
+impl From<&crate::backup::manifest::Manifest> for SnapshotRecord {
+    fn from(m: &crate::backup::manifest::Manifest) -> SnapshotRecord {
+        SnapshotRecord {
+            id: m.id.clone(),
+            bytes: m.bytes(),
+            label: m.label.clone(),
+        }
+    }
 }
 
 impl From<&crate::verify::CheckResult> for CheckRecord {

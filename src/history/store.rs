@@ -20,6 +20,8 @@ enum Line {
         playbook: Option<String>,
         runner: String,
         at: DateTime<Utc>,
+        #[serde(default)]
+        targets: Vec<String>,
     },
     Site {
         run: String,
@@ -40,7 +42,7 @@ pub struct History {
 }
 
 /// A command being recorded: its `start` line is on disk.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recording {
     history: History,
     pub run: String,
@@ -66,6 +68,7 @@ impl History {
             playbook: run.playbook.clone(),
             runner: run.runner.clone(),
             at: run.started,
+            targets: run.targets.clone(),
         }])?;
         Ok(Recording {
             history: self.clone(),
@@ -119,6 +122,7 @@ impl History {
                     playbook,
                     runner,
                     at,
+                    targets,
                 } => {
                     order.push(run.clone());
                     runs.insert(
@@ -131,13 +135,19 @@ impl History {
                             started: at,
                             finished: None,
                             exit_status: None,
+                            targets,
                             sites: Vec::new(),
                         },
                     );
                 }
                 Line::Site { run, site } => {
                     if let Some(r) = runs.get_mut(&run) {
-                        r.sites.push(site);
+                        // A site's line written when it finished is replaced by the
+                        // fuller one written when the command ended.
+                        match r.sites.iter_mut().find(|s| s.site == site.site) {
+                            Some(earlier) => *earlier = site,
+                            None => r.sites.push(site),
+                        }
                     }
                 }
                 Line::Finish {
@@ -160,6 +170,15 @@ impl History {
 }
 
 impl Recording {
+    /// Records one site's outcome as soon as it is known, so that a command killed later
+    /// still shows what it had done; the record `finish` writes for the site replaces it.
+    pub fn site(&self, site: &SiteRecord) -> io::Result<()> {
+        self.history.append(&[Line::Site {
+            run: self.run.clone(),
+            site: site.clone(),
+        }])
+    }
+
     /// Records what happened to the sites of `run`, then that it ended (its `finished`
     /// time, now if unset, and exit status, 2 if unset).
     pub fn finish(self, run: &RunRecord) -> io::Result<()> {
@@ -224,6 +243,7 @@ mod tests {
             started: Utc::now(),
             finished: None,
             exit_status: None,
+            targets: vec!["blog".to_owned()],
             sites: Vec::new(),
         }
     }

@@ -82,31 +82,12 @@ pub fn list_text(snapshots: &[Snapshot]) -> String {
             ]
         })
         .collect();
-    let headers = [
-        "SITE", "SNAPSHOT", "CREATED", "LABEL", "SIZE", "CMS", "PARTS",
-    ];
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| -> String {
-        let mut l = cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect::<Vec<_>>()
-            .join("  ");
-        l.truncate(l.trim_end().len());
-        l.push('\n');
-        l
-    };
-    let mut out = line(headers.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    super::table::render(
+        [
+            "SITE", "SNAPSHOT", "CREATED", "LABEL", "SIZE", "CMS", "PARTS",
+        ],
+        &rows,
+    )
 }
 
 pub fn verify_json(results: &[(Snapshot, Vec<String>)]) -> Value {

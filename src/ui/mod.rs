@@ -8,8 +8,10 @@
 pub mod backup_view;
 pub mod console;
 pub mod facts_view;
+pub mod history_view;
 pub mod run_view;
 pub mod style;
+pub mod table;
 
 use std::io::IsTerminal;
 use std::sync::Arc;

@@ -14,6 +14,11 @@ impl Style {
             && std::env::var("TERM").map_or(true, |t| t != "dumb")
     }
 
+    /// No colour, whatever the streams are (tests, files).
+    pub fn plain() -> Style {
+        Style { color: false }
+    }
+
     pub fn for_stderr() -> Style {
         Style {
             color: Style::wanted(std::io::stderr().is_terminal()),
