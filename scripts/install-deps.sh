@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Debian/Ubuntu packages that scripts/lab.sh needs.
+# Install the Debian/Ubuntu packages that scripts/lab.sh and the tests need.
 #
 # Idempotent and quick: it only asks dpkg what is present, and runs apt-get
 # (including `apt-get update`) only when something is actually missing.
@@ -12,6 +12,8 @@ PACKAGES=(
   php-cli php-mysql
   wordpress wordpress-theme-twentytwentythree unzip
   zstd curl ca-certificates procps
+  # Report tests render the HTML report in headless Chromium and read the printed text.
+  chromium poppler-utils fonts-dejavu-core
 )
 
 say() { printf 'install-deps: %s\n' "$*" >&2; }

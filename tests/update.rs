@@ -417,6 +417,17 @@ fn a_killed_run_is_refused_until_recovered_and_recovery_puts_the_site_back() {
         site.path.join(".maintenance").exists(),
         "killed mid-update: in maintenance"
     );
+    // The history shows the killed run as started and never finished.
+    let history = json(&work.tend(&["--json", "history"]));
+    let killed = history["runs"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(killed["command"], "run", "{killed}");
+    assert!(
+        killed["finished"].is_null() && killed["exit_status"].is_null(),
+        "{killed}"
+    );
+    assert_eq!(killed["targets"], serde_json::json!(["upd_kill"]));
+    let text = work.tend(&["history"]).stdout;
+    assert!(text.contains("started, never finished"), "{text}");
 
     let out = work.tend(&["--json", "run", &playbook, "--yes"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
@@ -613,4 +624,119 @@ fn on_failure_stop_and_continue_keep_the_change_and_report_the_site_failed() {
         // `stop` ends at the failed verify; `continue` also runs the last backup step.
         assert_eq!(snapshots, if mode == "stop" { 1 } else { 2 }, "{mode}");
     }
+}
+
+/// Puts the sites named in `clients` (site, group, client) into client groups.
+fn assign_clients(work: &Work, clients: &[(&LabSite, &str, &str)]) {
+    let path = work.path().join("inv.yml");
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    let mut groups = String::from("groups:\n");
+    for (site, group, client) in clients {
+        if !groups.contains(&format!("  {group}:")) {
+            groups.push_str(&format!("  {group}: {{ client: {client} }}\n"));
+        }
+        let url_line = format!("    url: {}\n", site.url);
+        assert!(text.contains(&url_line), "{text}");
+        text = text.replace(&url_line, &format!("{url_line}    groups: [{group}]\n"));
+    }
+    text = text.replace("sites:\n", &format!("{groups}sites:\n"));
+    std::fs::write(&path, text).unwrap();
+}
+
+#[test]
+fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
+    let lab = Lab::shared();
+    let good = lab.add_site("hist_good");
+    let broken = lab.add_site("hist_broken");
+    install_fatal_test_plugin(lab, &broken);
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.inventory(lab, &[&good, &broken], "");
+    assign_clients(
+        &work,
+        &[
+            (&good, "acme", "ACME Ltd"),
+            (&broken, "globex", "Globex & Co"),
+        ],
+    );
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+
+    let out = work.tend(&["backup", "--label", "nightly"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let out = work.tend(&["run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+
+    let out = work.tend(&["--json", "history"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let runs = json(&out)["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let (backup, run) = (&runs[0], &runs[1]);
+    assert_eq!(backup["command"], "backup");
+    assert_eq!(backup["exit_status"], 0);
+    assert!(backup["runner"].as_str().unwrap().contains('@'));
+    for site in backup["sites"].as_array().unwrap() {
+        assert_eq!(site["status"], "ok", "{site}");
+        let snapshot = &site["snapshots"][0];
+        assert_eq!(snapshot["label"], "nightly");
+        assert!(
+            snapshot["bytes"].as_u64().unwrap() > 1_000_000,
+            "{snapshot}"
+        );
+    }
+    assert_eq!(run["command"], "run");
+    assert_eq!(run["playbook"], "Monthly update cycle");
+    assert_eq!(run["exit_status"], 1);
+    let site = |name: &str| {
+        run["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["site"] == name)
+            .unwrap_or_else(|| panic!("{name} in {run}"))
+            .clone()
+    };
+    let ok = site("hist_good");
+    assert_eq!(ok["status"], "ok", "{ok}");
+    assert_eq!(
+        ok["changes"][0],
+        serde_json::json!({"type": "plugin", "slug": "akismet", "from": "5.0.2", "to": "5.5"})
+    );
+    assert_eq!(ok["snapshots"][0]["label"], "pre-update");
+    let checks = ok["checks"].as_array().unwrap();
+    assert!(!checks.is_empty());
+    assert!(checks
+        .iter()
+        .all(|c| c["ok"] == true && c["status"] == 200 && c["elapsed_ms"].is_u64()));
+    let rolled = site("hist_broken");
+    assert_eq!(rolled["status"], "rolled_back", "{rolled}");
+    assert!(rolled["error"]
+        .as_str()
+        .unwrap()
+        .contains("plugin tend-fatal-test 1.0 → 2.0"));
+    assert!(rolled["rollback"].as_str().is_some());
+
+    // The table, for one site only.
+    let out = work.tend(&["history", "--site", "hist_broken"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("run \"Monthly update cycle\""),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("hist_broken  rolled_back  plugin tend-fatal-test 1.0 → 2.0"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("hist_good"), "{}", out.stdout);
+    let out = work.tend(&["history", "--site", "hist_brokn"]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("did you mean `hist_broken`?"),
+        "{}",
+        out.stderr
+    );
 }
