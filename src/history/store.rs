@@ -199,17 +199,39 @@ impl Recording {
     }
 }
 
-/// `user@machine`.
+/// `user@machine`: the login name from the environment, else from the password database
+/// (cron and systemd may not set `USER`), else the numeric uid.
 pub fn runner() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned());
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(user_of_this_process);
     let host = fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown".to_owned());
     format!("{user}@{host}")
+}
+
+fn user_of_this_process() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".to_owned();
+    };
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    user_in_passwd(&passwd, uid).unwrap_or_else(|| format!("uid{uid}"))
+}
+
+/// The name of `uid` in an `/etc/passwd` text (`name:x:uid:gid:…`).
+fn user_in_passwd(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        let id: u32 = fields.nth(1)?.parse().ok()?;
+        (id == uid && !name.is_empty()).then(|| name.to_owned())
+    })
 }
 
 fn last_byte(path: &Path) -> io::Result<Option<u8>> {
@@ -275,6 +297,14 @@ mod tests {
             !runs[1].is_finished(),
             "a run that never finished shows as such"
         );
+    }
+
+    #[test]
+    fn the_runner_is_found_in_the_password_database() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\ntend:x:1001:1001::/home/tend:/bin/sh\n";
+        assert_eq!(user_in_passwd(passwd, 1001).as_deref(), Some("tend"));
+        assert_eq!(user_in_passwd(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_in_passwd(passwd, 7), None);
     }
 
     #[test]
