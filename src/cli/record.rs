@@ -3,12 +3,15 @@
 //!
 //! History is a record of what happened, not a condition for doing it: a store whose history
 //! cannot be written is reported on stderr and the command still runs and exits as it would.
+//! The finished record is also what `settings.notify` is told about ([`end_and_notify`]);
+//! notifications, too, never change the exit status.
 
 use std::io::Write;
 
 use crate::backup::Store;
 use crate::engine::run::{SiteRun, Status};
 use crate::engine::SiteResult;
+use crate::events::Reporter;
 use crate::history::store::Recording;
 use crate::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
@@ -75,6 +78,43 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
         }
     }
     record
+}
+
+/// [`end`], then the notifications the run calls for; returns `exit_status` unchanged.
+/// For commands that are not inside the async runtime.
+pub(super) fn end_and_notify(
+    inventory: &Inventory,
+    reporter: &dyn Reporter,
+    started: Started,
+    sites: Vec<SiteRecord>,
+    exit_status: u8,
+) -> u8 {
+    let record = end(started, sites, exit_status);
+    if crate::notify::to_send(&inventory.settings.notify, &record).is_empty() {
+        return exit_status;
+    }
+    match super::runtime() {
+        Ok(runtime) => runtime.block_on(crate::notify::notify(
+            &inventory.settings.notify,
+            &record,
+            reporter,
+        )),
+        Err(e) => warn(&format!("cannot send notifications: {}", e.message)),
+    }
+    exit_status
+}
+
+/// [`end_and_notify`] for commands already running in the async runtime.
+pub(super) async fn end_and_notify_async(
+    inventory: &Inventory,
+    reporter: &dyn Reporter,
+    started: Started,
+    sites: Vec<SiteRecord>,
+    exit_status: u8,
+) -> u8 {
+    let record = end(started, sites, exit_status);
+    crate::notify::notify(&inventory.settings.notify, &record, reporter).await;
+    exit_status
 }
 
 /// A snapshot as the history keeps it (size and label from its manifest in the store).
