@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
-use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -26,9 +26,13 @@ pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), String
     for to in &email.to {
         message = message.to(mailbox(to)?);
     }
+    // 8bit keeps the text readable as sent (every current server speaks 8BITMIME); lines
+    // too long for it fall back to lettre's own choice.
+    let body = Body::new_with_encoding(body.to_owned(), ContentTransferEncoding::EightBit)
+        .unwrap_or_else(|_| Body::new(body.to_owned()));
     let message = message
         .header(ContentType::TEXT_PLAIN)
-        .body(body.to_owned())
+        .body(body)
         .map_err(|e| format!("cannot build the message: {e}"))?;
 
     let smtp = &email.smtp;
