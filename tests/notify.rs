@@ -276,7 +276,7 @@ fn a_failing_nightly_run_sends_a_webhook_and_an_email() {
 }
 
 #[test]
-fn notifiers_whose_events_did_not_happen_stay_silent() {
+fn notifiers_are_sent_only_the_events_they_ask_for() {
     let work = tempfile::tempdir().unwrap();
     let (http_port, requests) = http_server(&[]);
     let (smtp_port, mails) = smtp_server();
@@ -295,6 +295,23 @@ fn notifiers_whose_events_did_not_happen_stay_silent() {
     assert!(requests.lock().unwrap().is_empty());
     assert!(mails.lock().unwrap().is_empty());
     assert!(!out.stderr.contains("notif"), "{}", out.stderr);
+
+    // A command that succeeds (prune, which needs no connection) is a `success`.
+    let out = tend_env(work.path(), &["-i", "inv.yml", "backups", "prune"], &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let requests = requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let doc: serde_json::Value = serde_json::from_str(&requests[0].body).unwrap();
+    assert_eq!(doc["events"], serde_json::json!(["success"]));
+    assert_eq!(doc["command"], "prune");
+    assert_eq!(doc["subject"], "tend: prune — 1 site ok");
+    assert!(mails.lock().unwrap().is_empty());
+    assert!(
+        out.stderr
+            .contains(&format!("notified webhook http://127.0.0.1:{http_port}")),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
