@@ -14,6 +14,7 @@ pub mod engine;
 pub mod events;
 pub mod history;
 pub mod inventory;
+pub mod notify;
 pub mod paths;
 pub mod playbook;
 pub mod remote;

@@ -377,8 +377,13 @@ fn backup(
             Err(e) => record::failed(r, e.masked()),
         })
         .collect();
-    record::end(started, records, exit);
-    Ok(exit)
+    Ok(record::end_and_notify(
+        inventory,
+        reporter.as_ref(),
+        started,
+        records,
+        exit,
+    ))
 }
 
 /// The snapshots in the inventory's store, of one site (which must exist) or all.
@@ -447,8 +452,13 @@ fn backups_verify(
     } else {
         EXIT_OK
     };
-    record::end(started, record::verified_sites(&results), exit);
-    Ok(exit)
+    Ok(record::end_and_notify(
+        inventory,
+        recorder.reporter().as_ref(),
+        started,
+        record::verified_sites(&results),
+        exit,
+    ))
 }
 
 fn backups_prune(
@@ -498,7 +508,13 @@ fn backups_prune(
                 site
             })
             .collect();
-        record::end(started, records, exit);
+        record::end_and_notify(
+            inventory,
+            recorder.reporter().as_ref(),
+            started,
+            records,
+            exit,
+        );
     }
     Ok(exit)
 }
@@ -615,8 +631,13 @@ fn restore(
     }
     site.error = result.as_ref().err().map(|e| e.masked());
     site.duration_ms = restore_started.elapsed().as_millis() as u64;
-    record::end(started, vec![site], exit);
-    Ok(exit)
+    Ok(record::end_and_notify(
+        inventory,
+        reporter.as_ref(),
+        started,
+        vec![site],
+        exit,
+    ))
 }
 
 fn site_name_of(snapshot: &crate::backup::Snapshot) -> &str {

@@ -3,7 +3,8 @@
 //!
 //! History is a record of what happened, not a condition for doing it: a store whose history
 //! cannot be written is reported as a warning and the command still runs and exits as it
-//! would.
+//! would. The finished record is also what `settings.notify` is told about
+//! ([`end_and_notify`]); notifications, too, never change the exit status.
 
 use std::sync::{Arc, Mutex};
 
@@ -126,6 +127,47 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
         }
     }
     record
+}
+
+/// [`end`], then the notifications the run calls for; returns `exit_status` unchanged.
+/// For commands that are not inside the async runtime.
+pub(super) fn end_and_notify(
+    inventory: &Inventory,
+    reporter: &dyn Reporter,
+    started: Started,
+    sites: Vec<SiteRecord>,
+    exit_status: u8,
+) -> u8 {
+    let record = end(started, sites, exit_status);
+    if crate::notify::to_send(&inventory.settings.notify, &record).is_empty() {
+        return exit_status;
+    }
+    match super::runtime() {
+        Ok(runtime) => runtime.block_on(crate::notify::notify(
+            &inventory.settings.notify,
+            &record,
+            reporter,
+        )),
+        Err(e) => reporter.event(&Event::Log {
+            level: Level::Warning,
+            site: None,
+            message: &format!("cannot send notifications: {}", e.message),
+        }),
+    }
+    exit_status
+}
+
+/// [`end_and_notify`] for commands already running in the async runtime.
+pub(super) async fn end_and_notify_async(
+    inventory: &Inventory,
+    reporter: &dyn Reporter,
+    started: Started,
+    sites: Vec<SiteRecord>,
+    exit_status: u8,
+) -> u8 {
+    let record = end(started, sites, exit_status);
+    crate::notify::notify(&inventory.settings.notify, &record, reporter).await;
+    exit_status
 }
 
 /// A snapshot as the history keeps it (size and label from its manifest in the store).

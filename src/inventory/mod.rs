@@ -3,8 +3,11 @@
 //! Loading goes raw YAML → [`raw::RawInventory`] (positions for syntax, type and unknown-key
 //! errors) → this validated model, in which `defaults` are merged under every site, `~` is
 //! expanded and every cross-reference (groups) is checked. Errors found after parsing are
-//! pointed back at their place in the file through [`crate::yaml_source`].
+//! pointed back at their place in the file through [`crate::yaml_source`]. `${VAR}` in string
+//! values is taken from the environment while parsing ([`env`]).
 
+pub mod env;
+pub mod notify;
 pub mod raw;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +50,8 @@ pub struct Settings {
     /// re-reads a changed file only every `opcache.revalidate_freq` seconds (2 by default),
     /// so a check made at once could see the old code.
     pub verify_delay: Duration,
+    /// Who is told how acting commands went (`settings.notify`).
+    pub notify: Vec<notify::Notifier>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,10 +146,18 @@ impl Inventory {
     }
 
     pub fn from_source(source: &YamlSource) -> Result<Inventory, InputError> {
+        Inventory::from_source_with_env(source, &env::process_env)
+    }
+
+    /// Like [`Inventory::from_source`], with `${VAR}` looked up in `lookup`.
+    pub fn from_source_with_env(
+        source: &YamlSource,
+        lookup: env::Lookup<'_>,
+    ) -> Result<Inventory, InputError> {
         let raw: RawInventory = if source.text.trim().is_empty() {
             RawInventory::default()
         } else {
-            source.parse()?
+            source.parse_expanding(lookup)?
         };
         validate(source, raw)
     }
@@ -207,6 +220,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             })
             .collect(),
     };
+    let notify = notify::validate(source, settings.notify)?;
     let settings = Settings {
         store: settings
             .store
@@ -232,6 +246,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             Some(secs) => Duration::from_secs_f64(secs),
             None => DEFAULT_VERIFY_DELAY,
         },
+        notify,
     };
 
     let groups_raw = raw.groups.unwrap_or_default();

@@ -38,6 +38,36 @@ pub struct RawSettings {
     pub max_sessions: Option<usize>,
     /// Seconds HTTP checks wait after tend changed a site's PHP files (opcache revalidation).
     pub verify_delay: Option<f64>,
+    /// Where to say how runs went (webhooks, e-mail).
+    pub notify: Option<Vec<RawNotifier>>,
+}
+
+/// One entry of `settings.notify`: exactly one of `webhook` and `email`, and `on`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifier {
+    pub webhook: Option<String>,
+    pub email: Option<RawEmail>,
+    pub on: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub to: Option<Vec<String>>,
+    pub from: Option<String>,
+    pub smtp: Option<RawSmtp>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    /// `starttls` (default), `tls` or `none`.
+    pub tls: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
 }
 
 /// Where new versions come from: `wordpress.org`, `{ wordpress.org: API_BASE_URL }` (a

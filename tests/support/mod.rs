@@ -41,11 +41,17 @@ pub fn repo_root() -> PathBuf {
 
 /// Runs the real tend binary in `dir`.
 pub fn tend(dir: &Path, args: &[&str]) -> Outcome {
+    tend_env(dir, args, &[])
+}
+
+/// Runs the real tend binary in `dir` with these environment variables set.
+pub fn tend_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let out = Command::new(env!("CARGO_BIN_EXE_tend"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env_remove("TEND_INVENTORY")
+        .envs(env.iter().copied())
         .output()
         .expect("run tend");
     Outcome {

@@ -1,0 +1,54 @@
+//! Webhooks: an HTTP POST of the JSON summary. Slack and Mattermost incoming webhooks show
+//! its `text` field and ignore the rest; other receivers get the run's data.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// How long one attempt may take, connecting included.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(TIMEOUT)
+        .timeout(TIMEOUT)
+        .user_agent(concat!(
+            "tend/",
+            env!("CARGO_PKG_VERSION"),
+            " (notifications)"
+        ))
+        .build()
+        .expect("an HTTP client with these settings always builds")
+}
+
+/// Posts `body` to `url`; anything but a 2xx answer is a failure. Errors never quote the URL
+/// (its path is often the token).
+pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(), String> {
+    let response = client
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .map_err(|e| describe(e.without_url()))?;
+    let status = response.status();
+    if status.is_success() {
+        Ok(())
+    } else {
+        Err(format!("answered HTTP {status}"))
+    }
+}
+
+/// reqwest's message plus its causes (the cause says "connection refused" or "timed out").
+fn describe(error: reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
