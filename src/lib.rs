@@ -17,6 +17,7 @@ pub mod inventory;
 pub mod paths;
 pub mod playbook;
 pub mod remote;
+pub mod report;
 pub mod secrets;
 pub mod select;
 pub mod site_error;
