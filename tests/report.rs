@@ -7,9 +7,11 @@
 mod support;
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use support::tend;
 use tend::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
@@ -306,4 +308,205 @@ fn writes_one_file_per_client_and_format_with_the_months_real_work() {
     let unassigned = fs::read_to_string(out_dir.join("unassigned-2026-11.md")).unwrap();
     assert!(unassigned.contains("## solo"), "{unassigned}");
     assert!(unassigned.contains("No activity recorded in November 2026."));
+}
+
+#[test]
+fn without_json_prints_one_line_per_file_and_limit_picks_the_clients() {
+    let dir = fixture();
+    let out = report(
+        dir.path(),
+        &["-l", "acme-blog", "--month", "2026-11", "--out", "limited"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "limited/acme-ltd-2026-11.md\n");
+    let md = fs::read_to_string(dir.path().join("limited/acme-ltd-2026-11.md")).unwrap();
+    assert!(md.contains("## acme-blog"));
+    assert!(!md.contains("acme-shop"), "only the selected sites: {md}");
+    assert!(md.contains("| Sites maintained | 1 (1 with activity) |"));
+}
+
+#[test]
+fn a_bad_month_is_invalid_input_naming_the_flag() {
+    let dir = fixture();
+    for (month, says) in [("2026-13", "no month 13"), ("Nov", "expected YYYY-MM")] {
+        let out = report(dir.path(), &["--month", month]);
+        assert_eq!(out.code, 2, "{month}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("--> --month {month}")),
+            "{}",
+            out.stderr
+        );
+    }
+    let out = report(dir.path(), &["--format", "pdf"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(!dir.path().join("unassigned-2026-11.md").exists());
+}
+
+#[test]
+fn the_default_month_is_the_previous_one_and_an_empty_history_is_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("inventory.yml"),
+        format!(
+            "settings: {{ store: {} }}\nsites:\n  solo: {{ host: h.invalid, path: /s, url: https://solo.example }}\n",
+            dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let out = report(dir.path(), &["--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let previous = {
+        let now = Utc::now();
+        let first = now.date_naive().with_day(1).unwrap();
+        first.pred_opt().unwrap().format("%Y-%m").to_string()
+    };
+    let listed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(listed["month"], previous.as_str());
+    let file = format!("./unassigned-{previous}.md");
+    assert_eq!(listed["reports"][0]["file"], file.as_str());
+    let md = fs::read_to_string(dir.path().join(&file)).unwrap();
+    assert!(md.contains("No activity recorded"), "{md}");
+}
+
+/// Chromium from Debian's `chromium` package; the test fails without it rather than
+/// passing untested.
+fn chromium() -> PathBuf {
+    for name in ["chromium", "chromium-browser"] {
+        if let Ok(out) = Command::new("which").arg(name).output() {
+            if out.status.success() {
+                return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            }
+        }
+    }
+    panic!(
+        "chromium is not installed: the HTML report is checked by rendering it in headless \
+         Chromium. Install it with `apt-get install -y --no-install-recommends chromium \
+         poppler-utils` (scripts/install-deps.sh)"
+    );
+}
+
+/// Runs headless Chromium with `args` on `url`, killed after two minutes.
+fn headless(chromium: &Path, profile: &Path, args: &[String], url: &str) -> String {
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .env("HOME", profile)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chromium did not finish rendering {url} in two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "chromium failed: {}", out.status);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
+    let chromium = chromium();
+    let dir = fixture();
+    let out = report(
+        dir.path(),
+        &["--month", "2026-11", "--format", "html", "--out", "html"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let file = dir.path().join("html/acme-ltd-2026-11.html");
+    let html = fs::read_to_string(&file).unwrap();
+    assert!(!html.to_lowercase().contains("<script"), "no scripts");
+    for asset in ["src=", "href=", "url(", "@import", "<link", "@font-face"] {
+        assert!(
+            !html.contains(asset),
+            "external asset `{asset}` in the HTML"
+        );
+    }
+    for line in html
+        .lines()
+        .filter(|l| l.contains("http://") || l.contains("https://"))
+    {
+        assert!(
+            line.contains("acme.example"),
+            "only the sites' own URLs, as text: {line}"
+        );
+    }
+    let url = format!("file://{}", file.display());
+
+    let profile = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("report.pdf");
+    headless(
+        &chromium,
+        profile.path(),
+        &[
+            format!("--print-to-pdf={}", pdf.display()),
+            "--no-pdf-header-footer".to_owned(),
+        ],
+        &url,
+    );
+    let text = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian package poppler-utils) is needed to read the printed report");
+    assert!(text.status.success());
+    let printed = String::from_utf8_lossy(&text.stdout).into_owned();
+    let line_with = |label: &str| {
+        printed
+            .lines()
+            .find(|l| l.contains(label))
+            .unwrap_or_else(|| panic!("no `{label}` in the printed report:\n{printed}"))
+            .to_owned()
+    };
+    assert!(line_with("Updates applied").trim_end().ends_with('3'));
+    assert!(line_with("Backups taken").contains("3 (2.3 GiB)"));
+    assert!(line_with("Backups verified").trim_end().ends_with('2'));
+    assert!(line_with("Incidents").contains("1 rollback"));
+    assert!(line_with("Checks").contains("2 passed, 1 failed"));
+    for expected in [
+        "ACME Ltd",
+        "November 2026",
+        "acme-blog",
+        "acme-shop",
+        "6.1.9",
+        "6.8.7",
+        "akismet",
+        "woocommerce",
+        "9.4.2",
+        "ROLLED BACK",
+        "brokenplugin",
+        "never finished",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "missing {expected:?} in:\n{printed}"
+        );
+    }
+
+    let profile = tempfile::tempdir().unwrap();
+    let dom = headless(&chromium, profile.path(), &["--dump-dom".to_owned()], &url);
+    assert!(dom.contains("<td>6.1.9</td><td>6.8.7</td>"), "{dom}");
+    assert!(dom.contains("ACME Ltd"));
 }

@@ -27,15 +27,16 @@ p { margin: .3rem 0; }
 section { margin: 1.75rem 0; }
 table { border-collapse: collapse; width: 100%; margin: .25rem 0 .5rem; font-size: .92rem; }
 th, td { border: 1px solid #999; padding: .3rem .5rem; text-align: left; vertical-align: top;
-  overflow-wrap: anywhere; }
-th { font-weight: 600; border-bottom: 2px solid #1a1a1a; }
+  overflow-wrap: break-word; }
+th { font-weight: 600; border-bottom: 2px solid #1a1a1a; white-space: nowrap; }
+td.text { overflow-wrap: anywhere; min-width: 12rem; }
 table.summary { width: auto; min-width: 24rem; }
 table.summary th { border-bottom: 1px solid #999; }
 table.summary td { text-align: right; font-variant-numeric: tabular-nums; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.date { white-space: nowrap; }
 .none, .quiet { color: #555; font-style: italic; }
-.outcome { font-weight: 700; letter-spacing: .02em; }
+.outcome { font-weight: 700; letter-spacing: .02em; white-space: nowrap; }
 .bad { color: #a10000; }
 .warn { color: #8a4b00; }
 .good { color: #0b6b0b; }
@@ -142,22 +143,28 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
     }
 
     out.push_str("<h3>Updates applied</h3>\n");
+    // The note column only when some update needs one.
+    let noted = site.updates.iter().any(|u| u.site_failed);
+    let headers = ["Date", "Type", "Name", "From", "To", "Note"];
     table(
         out,
-        &["Date", "Type", "Name", "From", "To", "Note"],
+        &headers[..if noted { 6 } else { 5 }],
         site.updates.iter().map(|u| {
-            vec![
+            let mut row = vec![
                 Cell::date(day(u.date)),
                 Cell::plain(&u.kind),
                 Cell::plain(&u.slug),
                 Cell::plain(&u.from),
                 Cell::plain(&u.to),
-                if u.site_failed {
-                    Cell::marked("warn", "kept, but the site failed in this run")
+            ];
+            if noted {
+                row.push(if u.site_failed {
+                    Cell::marked("text warn", wording::KEPT_ON_FAILURE)
                 } else {
                     Cell::plain("")
-                },
-            ]
+                });
+            }
+            row
         }),
     );
 
@@ -178,7 +185,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 Cell::plain(&h.slug),
                 Cell::plain(&h.from),
                 Cell::plain(h.available.as_deref().unwrap_or("unknown")),
-                Cell::plain(&h.reason),
+                Cell::text(&h.reason),
                 Cell::date(day(h.date)),
             ]
         }),
@@ -199,7 +206,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 Cell::date(day(i.date)),
                 Cell::marked("outcome bad", &wording::incident_kind(i.kind)),
                 Cell::plain(&wording::command(&i.command, i.playbook.as_deref())),
-                Cell::plain(&wording::incident_detail(i)),
+                Cell::text(&wording::incident_detail(i)),
             ]
         }),
     );
@@ -228,7 +235,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 Cell::plain(&c.path),
                 Cell::num(wording::check_passed(c)),
                 Cell::marked(
-                    if c.last_ok { "good" } else { "outcome bad" },
+                    if c.last_ok { "good" } else { "text bad" },
                     &wording::check_last(c),
                 ),
                 Cell::num(wording::millis(c.mean_ms)),
@@ -248,6 +255,13 @@ impl Cell {
     fn plain(text: &str) -> Cell {
         Cell {
             class: None,
+            text: text.to_owned(),
+        }
+    }
+    /// Free text (errors, reasons): may wrap anywhere, so a long token cannot overflow.
+    fn text(text: &str) -> Cell {
+        Cell {
+            class: Some("text"),
             text: text.to_owned(),
         }
     }

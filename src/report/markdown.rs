@@ -65,22 +65,28 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
     }
 
     out.push_str("### Updates applied\n\n");
+    // The note column only when some update needs one.
+    let noted = site.updates.iter().any(|u| u.site_failed);
+    let headers = ["Date", "Type", "Name", "From", "To", "Note"];
     table(
         out,
-        &["Date", "Type", "Name", "From", "To", "Note"],
+        &headers[..if noted { 6 } else { 5 }],
         site.updates.iter().map(|u| {
-            vec![
+            let mut row = vec![
                 day(u.date),
                 u.kind.clone(),
                 u.slug.clone(),
                 u.from.clone(),
                 u.to.clone(),
-                if u.site_failed {
-                    "kept, but the site failed in this run".to_owned()
+            ];
+            if noted {
+                row.push(if u.site_failed {
+                    wording::KEPT_ON_FAILURE.to_owned()
                 } else {
                     String::new()
-                },
-            ]
+                });
+            }
+            row
         }),
     );
 

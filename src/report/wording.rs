@@ -7,6 +7,9 @@ use chrono::{DateTime, Utc};
 use super::model::{CheckSummary, Incident, IncidentKind, Summary, UnfinishedRun};
 use super::ClientReport;
 
+/// The note on an update kept on a site that then failed.
+pub const KEPT_ON_FAILURE: &str = "kept, but the site failed in this run";
+
 pub fn title(report: &ClientReport) -> String {
     format!(
         "Maintenance report: {} — {}",
