@@ -101,7 +101,8 @@ pub fn render(report: &ClientReport) -> String {
         out.push_str("<section class=\"unfinished\">\n<h2>Runs that never finished</h2>\n");
         out.push_str(&format!(
             "<p>{}</p>\n<ul>\n",
-            escape(wording::unfinished_intro())
+            // The intro's Markdown code quotes read as plain words here.
+            escape(&wording::unfinished_intro().replace('`', ""))
         ));
         for run in &report.unfinished_runs {
             out.push_str(&format!(
