@@ -18,6 +18,7 @@ pub mod notify;
 pub mod paths;
 pub mod playbook;
 pub mod remote;
+pub mod report;
 pub mod secrets;
 pub mod select;
 pub mod site_error;

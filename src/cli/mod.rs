@@ -19,6 +19,7 @@ use crate::ui::{self, backup_view, facts_view, style::Style, OutputMode};
 
 mod history;
 mod record;
+mod report;
 mod run;
 
 /// Exit status: every selected site succeeded.
@@ -141,6 +142,18 @@ enum Command {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+    },
+    /// Write the monthly maintenance report of each client, from the run history
+    Report {
+        /// The month reported, as YYYY-MM [default: the previous calendar month, UTC]
+        #[arg(long, value_name = "YYYY-MM")]
+        month: Option<String>,
+        /// md, html or json; repeat the flag or separate with commas for several
+        #[arg(long, value_enum, value_delimiter = ',', default_value = "md")]
+        format: Vec<report::ReportFormat>,
+        /// The folder the reports are written to (created if missing)
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
     },
 }
 
@@ -281,6 +294,14 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
                 mode,
             )
         }
+        Command::Report { month, format, out } => report::report(
+            &inventory,
+            limit.as_ref(),
+            month.as_deref(),
+            &format,
+            &out,
+            mode,
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod backup_view;
 pub mod console;
 pub mod facts_view;
 pub mod history_view;
+pub mod report_view;
 pub mod run_view;
 pub mod style;
 pub mod table;
