@@ -7,12 +7,10 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use chrono::{DateTime, Datelike, Utc};
-use support::tend;
+use support::{browser, tend};
 use tend::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
 };
@@ -370,65 +368,8 @@ fn the_default_month_is_the_previous_one_and_an_empty_history_is_no_error() {
     assert!(md.contains("No activity recorded"), "{md}");
 }
 
-/// Chromium from Debian's `chromium` package; the test fails without it rather than
-/// passing untested.
-fn chromium() -> PathBuf {
-    for name in ["chromium", "chromium-browser"] {
-        if let Ok(out) = Command::new("which").arg(name).output() {
-            if out.status.success() {
-                return PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            }
-        }
-    }
-    panic!(
-        "chromium is not installed: the HTML report is checked by rendering it in headless \
-         Chromium. Install it with `apt-get install -y --no-install-recommends chromium \
-         poppler-utils` (scripts/install-deps.sh)"
-    );
-}
-
-/// Runs headless Chromium with `args` on `url`, killed after two minutes.
-fn headless(chromium: &Path, profile: &Path, args: &[String], url: &str) -> String {
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-extensions",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .env("HOME", profile)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish rendering {url} in two minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "chromium failed: {}", out.status);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
-    let chromium = chromium();
     let dir = fixture();
     let out = report(
         dir.path(),
@@ -453,27 +394,8 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
             "only the sites' own URLs, as text: {line}"
         );
     }
-    let url = format!("file://{}", file.display());
 
-    let profile = tempfile::tempdir().unwrap();
-    let pdf = dir.path().join("report.pdf");
-    headless(
-        &chromium,
-        profile.path(),
-        &[
-            format!("--print-to-pdf={}", pdf.display()),
-            "--no-pdf-header-footer".to_owned(),
-        ],
-        &url,
-    );
-    let text = Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(&pdf)
-        .arg("-")
-        .output()
-        .expect("pdftotext (Debian package poppler-utils) is needed to read the printed report");
-    assert!(text.status.success());
-    let printed = String::from_utf8_lossy(&text.stdout).into_owned();
+    let printed = browser::printed_text(&file);
     let line_with = |label: &str| {
         printed
             .lines()
@@ -506,8 +428,7 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
         );
     }
 
-    let profile = tempfile::tempdir().unwrap();
-    let dom = headless(&chromium, profile.path(), &["--dump-dom".to_owned()], &url);
+    let dom = browser::dom(&file);
     assert!(dom.contains("<td>6.1.9</td><td>6.8.7</td>"), "{dom}");
     assert!(dom.contains("ACME Ltd"));
 }

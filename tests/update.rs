@@ -643,6 +643,80 @@ fn assign_clients(work: &Work, clients: &[(&LabSite, &str, &str)]) {
     std::fs::write(&path, text).unwrap();
 }
 
+/// The month's reports of `history_lists_backups_and_an_update_cycle…`: one per client in
+/// each format, with the real versions and outcomes; the HTML as Chromium prints it.
+fn check_reports_of_the_lab_month(work: &Work, month: &str) {
+    let out = work.tend(&[
+        "--json",
+        "report",
+        "--month",
+        month,
+        "--format",
+        "md,html,json",
+        "--out",
+        "reports",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let written = json(&out)["reports"].as_array().unwrap().len();
+    assert_eq!(written, 6, "two clients, three formats: {}", out.stdout);
+    let reports = work.path().join("reports");
+    let read = |slug: &str, ext: &str| {
+        std::fs::read_to_string(reports.join(format!("{slug}-{month}.{ext}")))
+            .unwrap_or_else(|e| panic!("{slug}.{ext}: {e}"))
+    };
+
+    let acme = read("acme-ltd", "md");
+    assert!(acme.contains("ACME Ltd"), "{acme}");
+    assert!(
+        acme.contains("| plugin | akismet | 5.0.2 | 5.5 |"),
+        "{acme}"
+    );
+    assert!(acme.contains("hist_good"), "{acme}");
+    assert!(
+        !acme.contains("hist_broken"),
+        "one client's report only: {acme}"
+    );
+
+    let globex: Value = serde_json::from_str(&read("globex-and-co", "json")).unwrap();
+    assert_eq!(globex["client"], "Globex & Co");
+    let summary = &globex["summary"];
+    assert_eq!(summary["updates_applied"], 0, "{summary}");
+    assert_eq!(
+        summary["backups_taken"], 2,
+        "nightly and pre-update: {summary}"
+    );
+    assert_eq!(summary["incidents"]["rollbacks"], 1, "{summary}");
+    let incident = &globex["sites"][0]["incidents"][0];
+    assert_eq!(incident["kind"], "rolled_back", "{incident}");
+    assert!(incident["reason"]
+        .as_str()
+        .unwrap()
+        .contains("plugin tend-fatal-test 1.0 → 2.0"));
+
+    let html = reports.join(format!("acme-ltd-{month}.html"));
+    let printed = support::browser::printed_text(&html);
+    for expected in [
+        "ACME Ltd",
+        "hist_good",
+        "akismet",
+        "5.0.2",
+        "5.5",
+        "2 taken",
+    ] {
+        assert!(printed.contains(expected), "no {expected:?} in:\n{printed}");
+    }
+    let html = reports.join(format!("globex-and-co-{month}.html"));
+    let printed = support::browser::printed_text(&html);
+    for expected in [
+        "Globex & Co",
+        "hist_broken",
+        "ROLLED BACK",
+        "tend-fatal-test",
+    ] {
+        assert!(printed.contains(expected), "no {expected:?} in:\n{printed}");
+    }
+}
+
 #[test]
 fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
     let lab = Lab::shared();
@@ -740,6 +814,9 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
         out.stdout
     );
     assert!(!out.stdout.contains("hist_good"), "{}", out.stdout);
+    let month = &run["started"].as_str().unwrap()[..7];
+    check_reports_of_the_lab_month(&work, month);
+
     let out = work.tend(&["history", "--site", "hist_brokn"]);
     assert_eq!(out.code, 2);
     assert!(
