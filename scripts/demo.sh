@@ -3,6 +3,7 @@
 # WordPress sites on loopback (real sshd, MariaDB, PHP) and runs `tend facts`, a backup and
 # the monthly update cycle against them: WordPress 6.1.9 → 6.8.7, Akismet and Twenty
 # Twenty-Three, from a private package repository built from Debian's next release.
+# It ends with the run history and the sandbox's monthly maintenance report.
 # The sandbox goes away when the script ends; pass --keep to leave it running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,8 +55,12 @@ while read -r zip; do
   esac
 done < <(bash scripts/lab-packages.sh target/lab-packages)
 "$tend" repo index "$repo"
-# The sandbox inventory, with the repository as the update source.
-sed "s|^  store: .*|&\n  sources:\n    - repository: $repo|" "$inventory" > "$sandbox/inventory-updates.yml"
+# The sandbox inventory, with the repository as the update source and its sites in a
+# client's group (the monthly report is per client).
+sed -e "s|^  store: .*|&\n  sources:\n    - repository: $repo|" \
+    -e "s|^sites:\$|groups:\n  sandbox: { client: Sandbox Client Ltd, contact: ops@sandbox.example }\n&|" \
+    -e "s|^    url: .*|&\n    groups: [sandbox]|" \
+    "$inventory" > "$sandbox/inventory-updates.yml"
 inventory=$sandbox/inventory-updates.yml
 echo
 echo "== tend facts --updates"
@@ -69,6 +74,15 @@ echo "== tend run playbooks/monthly-update.yml --yes on site1"
 echo
 echo "== tend facts after the update"
 "$tend" -i "$inventory" -l site1 facts
+echo
+echo "== tend history: what tend did to the sandbox"
+"$tend" -i "$inventory" history
+echo
+month=$(date -u +%Y-%m)
+echo "== tend report --month $month: the sandbox's monthly report (Markdown, HTML, JSON)"
+"$tend" -i "$inventory" report --month "$month" --format md,html,json --out "$sandbox/reports"
+echo
+cat "$sandbox/reports/sandbox-client-ltd-$month.md"
 echo
 if ((keep)); then
   echo "The sandbox keeps running: $tend -i $inventory facts"

@@ -2,7 +2,8 @@
 //! webhook and a local SMTP listener standing in for the mail server, both written here on
 //! std TCP so that the test sees exactly what tend sends.
 //!
-//! The failing site is unreachable (its SSH port is closed), so these tests need no lab.
+//! The failing site is unreachable (its SSH port is closed), so most of these tests need no
+//! lab; one runs the nightly playbook over a real lab site and an unreachable one.
 
 mod support;
 
@@ -340,4 +341,71 @@ fn an_unset_variable_is_an_input_error_naming_it() {
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_no_secrets(&out);
+}
+
+#[test]
+fn a_lab_nightly_run_with_one_site_down_notifies_and_records_both_sites() {
+    let lab = support::Lab::shared();
+    let site = lab.add_site("notify_ok");
+    let work = tempfile::tempdir().unwrap();
+    let (http_port, requests) = http_server(&[]);
+    let (smtp_port, mails) = smtp_server();
+    let inventory = format!(
+        "settings:\n  store: '{}'\n  connect_timeout: 5\n  notify:\n    - webhook: http://127.0.0.1:{http_port}/services/${{HOOK_TOKEN}}\n    - email:\n        to: [ops@agency.example]\n        from: tend@agency.example\n        smtp: {{ host: 127.0.0.1, port: {smtp_port}, tls: none, user: tend, password: \"${{SMTP_PASSWORD}}\" }}\n{}  down:\n    host: 127.0.0.1\n    path: /var/www/down\n    url: http://127.0.0.1:1\n    ssh: {{ port: {} }}\n",
+        work.path().join("store").display(),
+        lab.inventory(&[(site.name.as_str(), site.path.as_path(), site.url.as_str())]),
+        closed_port()
+    );
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let nightly = support::repo_root().join("playbooks/nightly-backup.yml");
+    let out = tend_env(
+        work.path(),
+        &["-q", "-i", "inv.yml", "run", nightly.to_str().unwrap()],
+        &env(),
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert_no_secrets(&out);
+
+    let requests = requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let doc: serde_json::Value = serde_json::from_str(&requests[0].body).unwrap();
+    let text = doc["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("tend: Nightly backup — 1 of 2 sites failed"),
+        "{text}"
+    );
+    assert!(text.contains("FAILED down: cannot reach"), "{text}");
+    let statuses: Vec<(&str, &str)> = doc["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["site"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert!(statuses.contains(&("notify_ok", "ok")), "{statuses:?}");
+    assert!(statuses.contains(&("down", "failed")), "{statuses:?}");
+
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(
+        subject(&mails[0]),
+        "tend: Nightly backup — 1 of 2 sites failed"
+    );
+    assert!(
+        mails[0].contains("FAILED down: cannot reach"),
+        "{}",
+        mails[0]
+    );
+
+    // The run is in the history with the snapshot of the site that was backed up.
+    let out = tend_env(work.path(), &["--json", "-i", "inv.yml", "history"], &env());
+    let history: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let run = &history["runs"][0];
+    assert_eq!(run["exit_status"], 1);
+    let ok = run["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["site"] == "notify_ok")
+        .unwrap();
+    assert_eq!(ok["snapshots"][0]["label"], "nightly");
 }
