@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cms;
 pub mod diagnostic;
 pub mod engine;
+pub mod error_chain;
 pub mod events;
 pub mod history;
 pub mod inventory;

@@ -185,14 +185,7 @@ fn describe(error: &reqwest::Error) -> String {
     } else if error.is_redirect() {
         "too many redirects".to_owned()
     } else {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        text
+        crate::error_chain::describe(error)
     }
 }
 

@@ -398,13 +398,7 @@ fn backup(
             Err(e) => record::failed(r, e.masked()),
         })
         .collect();
-    Ok(record::end_and_notify(
-        inventory,
-        reporter.as_ref(),
-        started,
-        records,
-        exit,
-    ))
+    Ok(record::end_and_notify(inventory, started, records, exit))
 }
 
 /// The snapshots in the inventory's store, of one site (which must exist) or all.
@@ -475,7 +469,6 @@ fn backups_verify(
     };
     Ok(record::end_and_notify(
         inventory,
-        recorder.reporter().as_ref(),
         started,
         record::verified_sites(&results),
         exit,
@@ -529,13 +522,7 @@ fn backups_prune(
                 site
             })
             .collect();
-        record::end_and_notify(
-            inventory,
-            recorder.reporter().as_ref(),
-            started,
-            records,
-            exit,
-        );
+        record::end_and_notify(inventory, started, records, exit);
     }
     Ok(exit)
 }
@@ -652,13 +639,7 @@ fn restore(
     }
     site.error = result.as_ref().err().map(|e| e.masked());
     site.duration_ms = restore_started.elapsed().as_millis() as u64;
-    Ok(record::end_and_notify(
-        inventory,
-        reporter.as_ref(),
-        started,
-        vec![site],
-        exit,
-    ))
+    Ok(record::end_and_notify(inventory, started, vec![site], exit))
 }
 
 fn site_name_of(snapshot: &crate::backup::Snapshot) -> &str {

@@ -129,15 +129,16 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
     record
 }
 
-/// [`end`], then the notifications the run calls for; returns `exit_status` unchanged.
-/// For commands that are not inside the async runtime.
+/// [`end`], then the notifications the run calls for (their failures are warnings of the
+/// command's reporter); returns `exit_status` unchanged. For commands that are not inside
+/// the async runtime.
 pub(super) fn end_and_notify(
     inventory: &Inventory,
-    reporter: &dyn Reporter,
     started: Started,
     sites: Vec<SiteRecord>,
     exit_status: u8,
 ) -> u8 {
+    let recorder = started.recorder.clone();
     let record = end(started, sites, exit_status);
     if crate::notify::to_send(&inventory.settings.notify, &record).is_empty() {
         return exit_status;
@@ -146,13 +147,9 @@ pub(super) fn end_and_notify(
         Ok(runtime) => runtime.block_on(crate::notify::notify(
             &inventory.settings.notify,
             &record,
-            reporter,
+            recorder.as_ref(),
         )),
-        Err(e) => reporter.event(&Event::Log {
-            level: Level::Warning,
-            site: None,
-            message: &format!("cannot send notifications: {}", e.message),
-        }),
+        Err(e) => recorder.warn(&format!("cannot send notifications: {}", e.message)),
     }
     exit_status
 }
@@ -160,13 +157,13 @@ pub(super) fn end_and_notify(
 /// [`end_and_notify`] for commands already running in the async runtime.
 pub(super) async fn end_and_notify_async(
     inventory: &Inventory,
-    reporter: &dyn Reporter,
     started: Started,
     sites: Vec<SiteRecord>,
     exit_status: u8,
 ) -> u8 {
+    let recorder = started.recorder.clone();
     let record = end(started, sites, exit_status);
-    crate::notify::notify(&inventory.settings.notify, &record, reporter).await;
+    crate::notify::notify(&inventory.settings.notify, &record, recorder.as_ref()).await;
     exit_status
 }
 

@@ -126,7 +126,7 @@ pub fn run_playbook(
             .all(|r| r.result.as_ref().is_ok_and(|run| run.status == Status::Ok));
         let exit = if all_ok { EXIT_OK } else { EXIT_SITE_FAILED };
         let sites = record::run_sites(&store, &results);
-        Ok(record::end_and_notify_async(inventory, reporter.as_ref(), started, sites, exit).await)
+        Ok(record::end_and_notify_async(inventory, started, sites, exit).await)
     })
 }
 
@@ -269,7 +269,7 @@ pub fn recover(
                     Err(e) => record::failed(r, e.masked()),
                 })
                 .collect();
-            record::end_and_notify_async(inventory, reporter.as_ref(), started, sites, exit).await;
+            record::end_and_notify_async(inventory, started, sites, exit).await;
         }
         Ok(exit)
     })

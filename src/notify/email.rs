@@ -53,20 +53,5 @@ pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), String
         .send(message)
         .await
         .map(|_| ())
-        .map_err(|e| describe(&e))
-}
-
-/// lettre's message plus its causes.
-fn describe(error: &lettre::transport::smtp::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+        .map_err(|e| crate::error_chain::describe(&e))
 }

@@ -29,26 +29,11 @@ pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(
         .json(body)
         .send()
         .await
-        .map_err(|e| describe(e.without_url()))?;
+        .map_err(|e| crate::error_chain::describe(&e.without_url()))?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
         Err(format!("answered HTTP {status}"))
     }
-}
-
-/// reqwest's message plus its causes (the cause says "connection refused" or "timed out").
-fn describe(error: reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -247,7 +247,7 @@ impl Connection {
                 status: None,
                 stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
             }),
-            Err(e) => Err(self.transport(command, &error_chain(&e))),
+            Err(e) => Err(self.transport(command, &crate::error_chain::describe(&e))),
         }
     }
 
@@ -277,7 +277,7 @@ impl Connection {
             match spawned {
                 Ok(child) => return Ok(child),
                 Err(e) => {
-                    let detail = error_chain(&e);
+                    let detail = crate::error_chain::describe(&e);
                     attempts += 1;
                     if !detail.contains("open refused") || attempts >= CHANNEL_OPEN_ATTEMPTS {
                         return Err(self.transport(command, &detail));
@@ -300,18 +300,6 @@ impl Connection {
     pub(super) async fn close(self) {
         let _ = self.session.close().await;
     }
-}
-
-/// An error with its causes, `outer: inner: innermost`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn copy_stream<R, W>(reader: &mut R, writer: &mut W) -> std::io::Result<u64>

@@ -228,24 +228,29 @@ impl WordpressOrg {
 
     /// Sends `request`; returns its full URL (for messages) and the body of a 2xx answer.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<(String, String), String> {
-        let request = request
-            .timeout(TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot build a request to {}: {}", self.base, chain(&e)))?;
+        let request = request.timeout(TIMEOUT).build().map_err(|e| {
+            format!(
+                "cannot build a request to {}: {}",
+                self.base,
+                crate::error_chain::describe(&e)
+            )
+        })?;
         let url = request.url().to_string();
         let response = self
             .client
             .execute(request)
             .await
-            .map_err(|e| format!("cannot reach {url}: {}", chain(&e)))?;
+            .map_err(|e| format!("cannot reach {url}: {}", crate::error_chain::describe(&e)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("{url} answered HTTP {}", status.as_u16()));
         }
-        let text = response
-            .text()
-            .await
-            .map_err(|e| format!("reading the answer of {url}: {}", chain(&e)))?;
+        let text = response.text().await.map_err(|e| {
+            format!(
+                "reading the answer of {url}: {}",
+                crate::error_chain::describe(&e)
+            )
+        })?;
         Ok((url, text))
     }
 }
@@ -254,21 +259,6 @@ impl WordpressOrg {
 /// version from it.
 fn user_agent(facts: &Facts) -> String {
     format!("WordPress/{}; tend", facts.version)
-}
-
-/// An error and its causes on one line (reqwest's own message leaves the cause out).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
-    }
-    text.replace('\n', " ")
 }
 
 /// Parses a core version-check (1.7) answer: `{"offers": [...], "translations": [...]}`.
