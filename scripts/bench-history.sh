@@ -52,9 +52,9 @@ function run(id, command, playbook, day, kind,   i, extra, targets) {
 BEGIN {
   for (d = 1; d <= 30; d++) run(sprintf("nightly-%02d", d), "run", "Nightly backup", d, "backup")
   for (w = 0; w < 4; w++) run(sprintf("monthly-%d", w), "run", "Monthly update cycle", 3 + 7 * w, "update")
-}' >"$work/store/history/runs.jsonl"
-size=$(du -h "$work/store/history/runs.jsonl" | cut -f1)
-lines=$(wc -l <"$work/store/history/runs.jsonl")
+}' >"$work/store/history/runs-$month.jsonl"
+size=$(du -h "$work/store/history/runs-$month.jsonl" | cut -f1)
+lines=$(wc -l <"$work/store/history/runs-$month.jsonl")
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 measure() { # label, command... (its exit status is not the point here)
@@ -75,7 +75,7 @@ measure "tend --json history" "$tend" -i "$work/inv.yml" --json history
 measure "tend history --site site0001" "$tend" -i "$work/inv.yml" history --site site0001
 measure "tend report (50 clients, md+html+json)" "$tend" -i "$work/inv.yml" report --month "$month" --format md,html,json --out "$work/reports"
 if command -v jq >/dev/null; then
-  measure "jq: the finished runs' exit statuses" jq -c 'select(.record == "finish") | .exit_status' "$work/store/history/runs.jsonl"
+  measure "jq: the finished runs' exit statuses" jq -c 'select(.record == "finish") | .exit_status' "$work/store/history/runs-$month.jsonl"
 else
   echo "(jq not installed: no side-by-side reading time)"
 fi

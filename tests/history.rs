@@ -47,11 +47,10 @@ fn a_prune_is_recorded_and_listed() {
     assert_eq!(runs[0]["exit_status"], 0);
     assert_eq!(runs[0]["targets"], serde_json::json!(["blog"]));
     assert_eq!(runs[0]["sites"][0]["status"], "ok");
-    let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(dir.path().join("store/history/runs.jsonl"))
-            .unwrap()
-            .permissions(),
-    );
+    let month = &runs[0]["started"].as_str().unwrap()[..7];
+    let file = dir.path().join(format!("store/history/runs-{month}.jsonl"));
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(file).unwrap().permissions());
     assert_eq!(
         mode & 0o777,
         0o600,

@@ -18,10 +18,10 @@ pub fn history(
 ) -> Result<u8, InputError> {
     let since = since.map(parse_since).transpose()?;
     let history = History::new(&inventory.settings.store);
-    let runs = history.runs().map_err(|e| {
+    let runs = history.runs_since(since).map_err(|e| {
         InputError::new(format!(
-            "cannot read the run history {}: {e}",
-            history.file().display()
+            "cannot read the run history in {}: {e}",
+            history.dir().display()
         ))
     })?;
     if let Some(name) = site {

@@ -103,7 +103,7 @@ pub(super) fn begin(
         Ok(recording) => *recorder.recording() = Some(recording),
         Err(e) => recorder.warn(&format!(
             "cannot write the run history {}: {e}",
-            history.file().display()
+            history.file_of(record.started).display()
         )),
     }
     Started {

@@ -72,10 +72,10 @@ pub(super) fn report(
         }
     }
     let history = History::new(&inventory.settings.store);
-    let runs = history.runs().map_err(|e| {
+    let runs = history.runs_of_month(month.start()).map_err(|e| {
         InputError::new(format!(
             "cannot read the run history {}: {e}",
-            history.file().display()
+            history.file_of(month.start()).display()
         ))
     })?;
     let sites = selected(inventory, limit);

@@ -1,4 +1,10 @@
-//! The history file: appending records under a lock, reading them back into runs.
+//! The history files: appending records under a lock, reading them back into runs.
+//!
+//! One file per month (`runs-2026-11.jsonl`), the month a run started in: every line of a
+//! run goes to its start's file, so a run is whole in one file, a monthly report reads one
+//! file, and `--since` skips older months unread. Years of nightly runs over hundreds of
+//! sites never make a read of recent history slower, and old months can be archived or
+//! deleted by hand.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -38,145 +44,209 @@ enum Line {
 /// The history of one store.
 #[derive(Debug, Clone)]
 pub struct History {
-    file: PathBuf,
+    dir: PathBuf,
 }
 
 /// A command being recorded: its `start` line is on disk.
 #[derive(Debug, Clone)]
 pub struct Recording {
-    history: History,
+    file: PathBuf,
     pub run: String,
 }
+
+const FILE_PREFIX: &str = "runs-";
+const FILE_SUFFIX: &str = ".jsonl";
 
 impl History {
     pub fn new(store: &Path) -> History {
         History {
-            file: store.join("history").join("runs.jsonl"),
+            dir: store.join("history"),
         }
     }
 
-    pub fn file(&self) -> &Path {
-        &self.file
+    /// The folder of the history files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file of the runs started in the month of `at`.
+    pub fn file_of(&self, at: DateTime<Utc>) -> PathBuf {
+        self.dir
+            .join(format!("{FILE_PREFIX}{}{FILE_SUFFIX}", at.format("%Y-%m")))
+    }
+
+    /// The history files, oldest month first, with the month each holds (`2026-11`).
+    fn files(&self) -> io::Result<Vec<(String, PathBuf)>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut files = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(month) = name
+                .strip_prefix(FILE_PREFIX)
+                .and_then(|n| n.strip_suffix(FILE_SUFFIX))
+            {
+                files.push((month.to_owned(), entry.path()));
+            }
+        }
+        files.sort();
+        Ok(files)
     }
 
     /// Records that `run` starts (its id, command, playbook, runner and start time); the
     /// returned recording adds the sites and the end.
     pub fn start(&self, run: &RunRecord) -> io::Result<Recording> {
-        self.append(&[Line::Start {
-            run: run.id.clone(),
-            command: run.command.clone(),
-            playbook: run.playbook.clone(),
-            runner: run.runner.clone(),
-            at: run.started,
-            targets: run.targets.clone(),
-        }])?;
+        let file = self.file_of(run.started);
+        append(
+            &file,
+            &[Line::Start {
+                run: run.id.clone(),
+                command: run.command.clone(),
+                playbook: run.playbook.clone(),
+                runner: run.runner.clone(),
+                at: run.started,
+                targets: run.targets.clone(),
+            }],
+        )?;
         Ok(Recording {
-            history: self.clone(),
+            file,
             run: run.id.clone(),
         })
     }
 
-    fn append(&self, lines: &[Line]) -> io::Result<()> {
-        let dir = self.file.parent().expect("the history file has a folder");
-        fs::create_dir_all(dir)?;
-        set_private(dir, 0o700)?;
-        let mut text = String::new();
-        for line in lines {
-            text.push_str(&serde_json::to_string(line).map_err(io::Error::other)?);
-            text.push('\n');
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.file)?;
-        set_private(&self.file, 0o600)?;
-        file.lock()?;
-        // A torn line left by a crash is ended first, so that this record starts a line.
-        let ends_cleanly = last_byte(&self.file)?.is_none_or(|b| b == b'\n');
-        if !ends_cleanly {
-            file.write_all(b"\n")?;
-        }
-        file.write_all(text.as_bytes())?;
-        file.sync_data()?;
-        file.unlock()
+    /// Every run, oldest first.
+    pub fn runs(&self) -> io::Result<Vec<RunRecord>> {
+        self.runs_since(None)
     }
 
-    /// Every run, oldest first. Lines that do not parse (a crash's torn line) are skipped.
-    pub fn runs(&self) -> io::Result<Vec<RunRecord>> {
-        let file = match File::open(&self.file) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+    /// The runs started in the months from that of `since` on (all with `None`), oldest
+    /// first; older months' files are not read. Callers filter the first month by day.
+    pub fn runs_since(&self, since: Option<DateTime<Utc>>) -> io::Result<Vec<RunRecord>> {
+        let first = since.map(|s| s.format("%Y-%m").to_string());
+        let mut runs = Vec::new();
+        for (month, file) in self.files()? {
+            if first.as_ref().is_none_or(|first| &month >= first) {
+                runs.extend(read_runs(&file)?);
+            }
+        }
+        Ok(runs)
+    }
+
+    /// The runs started in the month of `at`.
+    pub fn runs_of_month(&self, at: DateTime<Utc>) -> io::Result<Vec<RunRecord>> {
+        read_runs(&self.file_of(at))
+    }
+}
+
+/// Appends `lines` to `file` under an exclusive lock, flushed to disk.
+fn append(file_path: &Path, lines: &[Line]) -> io::Result<()> {
+    let dir = file_path.parent().expect("a history file has a folder");
+    fs::create_dir_all(dir)?;
+    set_private(dir, 0o700)?;
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(&serde_json::to_string(line).map_err(io::Error::other)?);
+        text.push('\n');
+    }
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file_path)?;
+    set_private(file_path, 0o600)?;
+    file.lock()?;
+    // A torn line left by a crash is ended first, so that this record starts a line.
+    let ends_cleanly = last_byte(file_path)?.is_none_or(|b| b == b'\n');
+    if !ends_cleanly {
+        file.write_all(b"\n")?;
+    }
+    file.write_all(text.as_bytes())?;
+    file.sync_data()?;
+    file.unlock()
+}
+
+/// The runs of one history file, oldest first. Lines that do not parse (a crash's torn
+/// line) are skipped.
+fn read_runs(path: &Path) -> io::Result<Vec<RunRecord>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut runs: BTreeMap<String, RunRecord> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line?;
+        let Ok(parsed) = serde_json::from_str::<Line>(&line) else {
+            continue;
         };
-        let mut runs: BTreeMap<String, RunRecord> = BTreeMap::new();
-        let mut order: Vec<String> = Vec::new();
-        for line in BufReader::new(file).lines() {
-            let line = line?;
-            let Ok(parsed) = serde_json::from_str::<Line>(&line) else {
-                continue;
-            };
-            match parsed {
-                Line::Start {
-                    run,
-                    command,
-                    playbook,
-                    runner,
-                    at,
-                    targets,
-                } => {
-                    order.push(run.clone());
-                    runs.insert(
-                        run.clone(),
-                        RunRecord {
-                            id: run,
-                            command,
-                            playbook,
-                            runner,
-                            started: at,
-                            finished: None,
-                            exit_status: None,
-                            targets,
-                            sites: Vec::new(),
-                        },
-                    );
-                }
-                Line::Site { run, site } => {
-                    if let Some(r) = runs.get_mut(&run) {
-                        // A site's line written when it finished is replaced by the
-                        // fuller one written when the command ended.
-                        match r.sites.iter_mut().find(|s| s.site == site.site) {
-                            Some(earlier) => *earlier = site,
-                            None => r.sites.push(site),
-                        }
-                    }
-                }
-                Line::Finish {
-                    run,
-                    at,
-                    exit_status,
-                } => {
-                    if let Some(r) = runs.get_mut(&run) {
-                        r.finished = Some(at);
-                        r.exit_status = Some(exit_status);
+        match parsed {
+            Line::Start {
+                run,
+                command,
+                playbook,
+                runner,
+                at,
+                targets,
+            } => {
+                order.push(run.clone());
+                runs.insert(
+                    run.clone(),
+                    RunRecord {
+                        id: run,
+                        command,
+                        playbook,
+                        runner,
+                        started: at,
+                        finished: None,
+                        exit_status: None,
+                        targets,
+                        sites: Vec::new(),
+                    },
+                );
+            }
+            Line::Site { run, site } => {
+                if let Some(r) = runs.get_mut(&run) {
+                    // A site's line written when it finished is replaced by the
+                    // fuller one written when the command ended.
+                    match r.sites.iter_mut().find(|s| s.site == site.site) {
+                        Some(earlier) => *earlier = site,
+                        None => r.sites.push(site),
                     }
                 }
             }
+            Line::Finish {
+                run,
+                at,
+                exit_status,
+            } => {
+                if let Some(r) = runs.get_mut(&run) {
+                    r.finished = Some(at);
+                    r.exit_status = Some(exit_status);
+                }
+            }
         }
-        Ok(order
-            .into_iter()
-            .filter_map(|id| runs.remove(&id))
-            .collect())
     }
+    Ok(order
+        .into_iter()
+        .filter_map(|id| runs.remove(&id))
+        .collect())
 }
 
 impl Recording {
     /// Records one site's outcome as soon as it is known, so that a command killed later
     /// still shows what it had done; the record `finish` writes for the site replaces it.
     pub fn site(&self, site: &SiteRecord) -> io::Result<()> {
-        self.history.append(&[Line::Site {
-            run: self.run.clone(),
-            site: site.clone(),
-        }])
+        append(
+            &self.file,
+            &[Line::Site {
+                run: self.run.clone(),
+                site: site.clone(),
+            }],
+        )
     }
 
     /// Records what happened to the sites of `run`, then that it ended (its `finished`
@@ -195,7 +265,7 @@ impl Recording {
             at: run.finished.unwrap_or_else(Utc::now),
             exit_status: run.exit_status.unwrap_or(2),
         });
-        self.history.append(&lines)
+        append(&self.file, &lines)
     }
 }
 
@@ -262,7 +332,7 @@ mod tests {
             command: command.to_owned(),
             playbook: playbook.map(str::to_owned),
             runner: runner(),
-            started: Utc::now(),
+            started: "2026-11-03T03:00:00Z".parse().unwrap(),
             finished: None,
             exit_status: None,
             targets: vec!["blog".to_owned()],
@@ -308,13 +378,55 @@ mod tests {
     }
 
     #[test]
+    fn each_month_has_its_file_and_since_reads_only_the_months_from_then_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = History::new(dir.path());
+        for (id, at) in [
+            ("oct", "2026-10-31T23:59:59Z"),
+            ("nov", "2026-11-01T00:00:00Z"),
+            ("dec", "2026-12-02T03:00:00Z"),
+        ] {
+            let mut record = run(id, "backup", None);
+            record.started = at.parse().unwrap();
+            let recording = history.start(&record).unwrap();
+            // Finished in the next month: still whole in the file of its start.
+            record.finished = Some(record.started + chrono::Duration::days(40));
+            record.exit_status = Some(0);
+            recording.finish(&record).unwrap();
+        }
+        let mut names: Vec<String> = fs::read_dir(history.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "runs-2026-10.jsonl",
+                "runs-2026-11.jsonl",
+                "runs-2026-12.jsonl"
+            ]
+        );
+        let ids = |runs: Vec<RunRecord>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+        assert_eq!(ids(history.runs().unwrap()), ["oct", "nov", "dec"]);
+        let since = "2026-11-15T00:00:00Z".parse().unwrap();
+        assert_eq!(
+            ids(history.runs_since(Some(since)).unwrap()),
+            ["nov", "dec"]
+        );
+        assert!(history.runs().unwrap().iter().all(|r| r.is_finished()));
+        let november = "2026-11-20T00:00:00Z".parse().unwrap();
+        assert_eq!(ids(history.runs_of_month(november).unwrap()), ["nov"]);
+    }
+
+    #[test]
     fn a_torn_last_line_is_skipped_and_ended() {
         let dir = tempfile::tempdir().unwrap();
         let history = History::new(dir.path());
         history.start(&run("r1", "run", None)).unwrap();
         let mut file = OpenOptions::new()
             .append(true)
-            .open(history.file())
+            .open(history.file_of("2026-11-01T00:00:00Z".parse().unwrap()))
             .unwrap();
         file.write_all(b"{\"record\":\"site\",\"run\":\"r1\",\"si")
             .unwrap();
