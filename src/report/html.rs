@@ -211,6 +211,17 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
             ]
         }),
     );
+    if !site.restores.is_empty() {
+        out.push_str("<ul>\n");
+        for r in &site.restores {
+            out.push_str(&format!(
+                "<li>{}: {}</li>\n",
+                escape(&day(r.date)),
+                escape(&wording::restore(r))
+            ));
+        }
+        out.push_str("</ul>\n");
+    }
     if !site.recoveries.is_empty() {
         out.push_str("<ul>\n");
         for r in &site.recoveries {

@@ -132,6 +132,16 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
             ]
         }),
     );
+    if !site.restores.is_empty() {
+        for r in &site.restores {
+            out.push_str(&format!(
+                "- {}: {}\n",
+                day(r.date),
+                text(&wording::restore(r))
+            ));
+        }
+        out.push('\n');
+    }
     if !site.recoveries.is_empty() {
         for r in &site.recoveries {
             out.push_str(&format!(

@@ -36,6 +36,8 @@
 //!   do and never finished (the sites it finished count by their own outcome). A run that
 //!   recorded neither (an older record) is listed in every client's report, since which
 //!   sites it reached is unknown.
+//! - **Restores**: `restore` site records with status `ok`, with the snapshot put back (a
+//!   failed restore is a failure like any other).
 //! - **Recoveries**: site records with status `recovered` (`tend recover`), listed apart:
 //!   they repair the damage of an unfinished run, they are not a new incident.
 //! - **Checks**: the `checks` of each site record (a run's last verification of the site),
@@ -58,7 +60,7 @@ use crate::inventory::{Inventory, Site};
 pub use model::ClientReport;
 use model::{
     AppliedUpdate, Backups, Change, CheckSummary, HeldUpdate, Incident, IncidentKind, Incidents,
-    Recovery, SiteReport, SnapshotTaken, Summary, UnfinishedRun,
+    Recovery, Restore, SiteReport, SnapshotTaken, Summary, UnfinishedRun,
 };
 pub use month::{Month, MonthError};
 
@@ -196,6 +198,7 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
         backups: Backups::default(),
         incidents: Vec::new(),
         recoveries: Vec::new(),
+        restores: Vec::new(),
         checks: Vec::new(),
     };
     let mut held: BTreeMap<(String, String), HeldUpdate> = BTreeMap::new();
@@ -245,6 +248,16 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                 })
             };
             match record.status.as_str() {
+                "ok" if run.command == "restore" => {
+                    if let Some(snapshot) = record.snapshots.first() {
+                        report.restores.push(Restore {
+                            date: run.started,
+                            run: run.id.clone(),
+                            snapshot: snapshot.id.clone(),
+                            label: snapshot.label.clone(),
+                        });
+                    }
+                }
                 "ok" => report.updates.extend(applied(false)),
                 "failed" => {
                     report.updates.extend(applied(true));
@@ -402,6 +415,7 @@ fn summarize(sites: &[SiteReport], unfinished_runs: usize) -> Summary {
             unfinished_runs: unfinished,
         },
         recoveries: sites.iter().map(|s| s.recoveries.len()).sum(),
+        restores: sites.iter().map(|s| s.restores.len()).sum(),
         checks_passed,
         checks_failed: checks_total - checks_passed,
     }

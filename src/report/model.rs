@@ -50,6 +50,8 @@ pub struct Summary {
     pub incidents: Incidents,
     /// Sites put back by `tend recover`.
     pub recoveries: usize,
+    /// Snapshots put back on request (`tend restore`).
+    pub restores: usize,
     pub checks_passed: usize,
     pub checks_failed: usize,
 }
@@ -90,6 +92,7 @@ pub struct SiteReport {
     pub backups: Backups,
     pub incidents: Vec<Incident>,
     pub recoveries: Vec<Recovery>,
+    pub restores: Vec<Restore>,
     pub checks: Vec<CheckSummary>,
 }
 
@@ -203,6 +206,16 @@ pub struct Recovery {
     pub date: DateTime<Utc>,
     pub run: String,
     pub note: Option<String>,
+}
+
+/// `tend restore` put a snapshot back on the site (on request: a deleted page, a hack).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Restore {
+    pub date: DateTime<Utc>,
+    pub run: String,
+    /// The snapshot put back (of this site, or of another one restored onto it).
+    pub snapshot: String,
+    pub label: Option<String>,
 }
 
 /// One HTTP check over the month.

@@ -276,6 +276,9 @@ fn backups_count_backup_and_run_snapshots_and_those_a_verify_found_intact() {
         "the restore's snapshots are not backups taken"
     );
     assert_eq!(blog.backups.count, 2);
+    assert_eq!(blog.restores.len(), 1, "the restore is listed as one");
+    assert_eq!(blog.restores[0].snapshot, "s3");
+    assert_eq!(reports[0].summary.restores, 1);
     assert_eq!(blog.backups.bytes, 3000);
     assert_eq!(blog.backups.size, "2.9 KiB");
     assert_eq!(blog.backups.newest, Some(at("2026-11-10T01:00:00Z")));

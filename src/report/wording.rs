@@ -72,6 +72,7 @@ pub fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
                 plural(i.unfinished_runs, "unfinished run", "unfinished runs"),
             ),
         ),
+        ("Restores on request", s.restores.to_string()),
         ("Recoveries", s.recoveries.to_string()),
         (
             "Checks",
@@ -191,4 +192,12 @@ pub fn check_passed(c: &CheckSummary) -> String {
 
 pub fn millis(ms: u64) -> String {
     format!("{ms} ms")
+}
+
+/// One restore, as a line: `restored snapshot 20261112T… (nightly)`.
+pub fn restore(r: &super::model::Restore) -> String {
+    match &r.label {
+        Some(label) => format!("restored snapshot {} ({label})", r.snapshot),
+        None => format!("restored snapshot {}", r.snapshot),
+    }
 }
