@@ -142,21 +142,28 @@ impl History {
     }
 }
 
-/// Appends `lines` to `file` under an exclusive lock, flushed to disk.
+/// Appends `lines` to `file` under an exclusive lock, flushed to disk (and, for a new
+/// month's file, its folder entry too, so that a power loss cannot lose the whole file).
 fn append(file_path: &Path, lines: &[Line]) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let dir = file_path.parent().expect("a history file has a folder");
-    fs::create_dir_all(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     set_private(dir, 0o700)?;
     let mut text = String::new();
     for line in lines {
         text.push_str(&serde_json::to_string(line).map_err(io::Error::other)?);
         text.push('\n');
     }
+    let new_file = !file_path.exists();
+    // Created private: never readable by others, not even for a moment.
     let mut file = OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(file_path)?;
-    set_private(file_path, 0o600)?;
     file.lock()?;
     // A torn line left by a crash is ended first, so that this record starts a line.
     let ends_cleanly = last_byte(file_path)?.is_none_or(|b| b == b'\n');
@@ -165,6 +172,9 @@ fn append(file_path: &Path, lines: &[Line]) -> io::Result<()> {
     }
     file.write_all(text.as_bytes())?;
     file.sync_data()?;
+    if new_file {
+        File::open(dir)?.sync_all()?;
+    }
     file.unlock()
 }
 
