@@ -361,14 +361,7 @@ fn backup(
     let store = Store::new(&inventory.settings.store);
     let recorder = record::Recorder::new(ui::reporter(mode));
     let reporter = recorder.reporter();
-    let started = record::begin(
-        inventory,
-        &recorder,
-        &engine::run::new_run_id(),
-        "backup",
-        None,
-        &sites,
-    );
+    let started = record::begin(inventory, &recorder, "backup", &sites);
     let results = runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;
         let results =
@@ -442,14 +435,7 @@ fn backups_verify(
         .values()
         .filter(|s| snapshots.iter().any(|snap| snap.manifest.site == s.name))
         .collect();
-    let started = record::begin(
-        inventory,
-        &recorder,
-        &engine::run::new_run_id(),
-        "verify",
-        None,
-        &checked,
-    );
+    let started = record::begin(inventory, &recorder, "verify", &checked);
     let results: Vec<_> = snapshots
         .into_iter()
         .map(|s| {
@@ -487,16 +473,8 @@ fn backups_prune(
         .collect();
     let store = Store::new(&inventory.settings.store);
     let recorder = record::Recorder::new(ui::reporter(mode));
-    let started = (!dry_run).then(|| {
-        record::begin(
-            inventory,
-            &recorder,
-            &engine::run::new_run_id(),
-            "prune",
-            None,
-            &selected(inventory, limit),
-        )
-    });
+    let started = (!dry_run)
+        .then(|| record::begin(inventory, &recorder, "prune", &selected(inventory, limit)));
     let results =
         crate::backup::prune::prune(&store, &sites, &inventory.settings.retention, dry_run);
     print_data(
@@ -587,14 +565,7 @@ fn restore(
     }
     let recorder = record::Recorder::new(ui::reporter(mode));
     let reporter = recorder.reporter();
-    let started = record::begin(
-        inventory,
-        &recorder,
-        &engine::run::new_run_id(),
-        "restore",
-        None,
-        &[target],
-    );
+    let started = record::begin(inventory, &recorder, "restore", &[target]);
     let restore_started = std::time::Instant::now();
     let result = runtime()?.block_on(async {
         let pool = pool(inventory, &reporter)?;
@@ -626,11 +597,7 @@ fn restore(
     };
     let mut site =
         crate::history::SiteRecord::new(&target.name, if result.is_ok() { "ok" } else { "failed" });
-    site.snapshots = vec![record::snapshot(
-        &store,
-        site_name_of(&snapshot),
-        &snapshot.manifest.id,
-    )];
+    site.snapshots = vec![crate::history::SnapshotRecord::from(&snapshot.manifest)];
     if let Ok(restored) = &result {
         if let Some(safety) = &restored.safety_snapshot {
             site.snapshots
@@ -640,10 +607,6 @@ fn restore(
     site.error = result.as_ref().err().map(|e| e.masked());
     site.duration_ms = restore_started.elapsed().as_millis() as u64;
     Ok(record::end_and_notify(inventory, started, vec![site], exit))
-}
-
-fn site_name_of(snapshot: &crate::backup::Snapshot) -> &str {
-    &snapshot.manifest.site
 }
 
 fn repo_index(dir: &std::path::Path, mode: OutputMode) -> Result<u8, InputError> {

@@ -77,9 +77,30 @@ pub(super) struct Started {
     record: RunRecord,
 }
 
-/// Records that `command` starts on `targets`; from now on `recorder` records each site
-/// as it finishes.
+/// Records that `command` (`backup`, `restore`, …) starts on `targets`, under a new run id;
+/// from now on `recorder` records each site as it finishes.
 pub(super) fn begin(
+    inventory: &Inventory,
+    recorder: &Arc<Recorder>,
+    command: &str,
+    targets: &[&Site],
+) -> Started {
+    let run_id = crate::engine::run::new_run_id();
+    begin_as(inventory, recorder, &run_id, command, None, targets)
+}
+
+/// [`begin`] for a playbook run, under the id the run already goes by.
+pub(super) fn begin_playbook(
+    inventory: &Inventory,
+    recorder: &Arc<Recorder>,
+    run_id: &str,
+    playbook: &str,
+    targets: &[&Site],
+) -> Started {
+    begin_as(inventory, recorder, run_id, "run", Some(playbook), targets)
+}
+
+fn begin_as(
     inventory: &Inventory,
     recorder: &Arc<Recorder>,
     run_id: &str,

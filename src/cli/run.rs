@@ -106,14 +106,7 @@ pub fn run_playbook(
                 return Err(InputError::new("run cancelled; nothing was changed"));
             }
         }
-        let started = record::begin(
-            inventory,
-            &recorder,
-            &run_id,
-            "run",
-            Some(&playbook.name),
-            &sites,
-        );
+        let started = record::begin_playbook(inventory, &recorder, &run_id, &playbook.name, &sites);
         let results = engine::run::run(&ctx, &sites, forks).await;
         pool.shutdown().await;
         print_data(
@@ -178,14 +171,7 @@ pub fn recover(
         }
         let started = (!to_recover.is_empty())
             .then(|| {
-                record::begin(
-                    inventory,
-                    &recorder,
-                    &engine::run::new_run_id(),
-                    "recover",
-                    None,
-                    &to_recover,
-                )
+                record::begin(inventory, &recorder, "recover", &to_recover)
             });
         let results = engine::recover::recover(
             &to_recover,
