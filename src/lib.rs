@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error_chain;
 pub mod events;
 pub mod history;
+pub mod human_size;
 pub mod inventory;
 pub mod notify;
 pub mod paths;

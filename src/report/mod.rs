@@ -56,6 +56,7 @@ pub mod write;
 use std::collections::{BTreeMap, HashSet};
 
 use crate::history::{RunRecord, SiteRecord};
+use crate::human_size::human_bytes;
 use crate::inventory::{Inventory, Site};
 pub use model::ClientReport;
 use model::{
@@ -419,11 +420,6 @@ fn summarize(sites: &[SiteReport], unfinished_runs: usize) -> Summary {
         checks_passed,
         checks_failed: checks_total - checks_passed,
     }
-}
-
-/// `1.2 GiB`, as tend shows sizes everywhere.
-fn human_bytes(bytes: u64) -> String {
-    crate::ui::backup_view::human_bytes(bytes)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use crate::backup::prune::SitePrune;
 use crate::backup::Snapshot;
 use crate::engine::backup::SiteBackup;
 use crate::engine::restore::Restored;
+use crate::human_size::human_bytes;
 use crate::site_error::SiteError;
 
 pub fn backup_json(results: &[SiteBackup]) -> Value {
@@ -205,20 +206,5 @@ pub fn restore_text(
             None => format!("{target}: {} restored snapshot {snapshot}\n", style.good("ok")),
         },
         Err(e) => format!("{target}: {} {}\n", style.bad("FAILED"), e.masked()),
-    }
-}
-
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Value};
 
-use super::backup_view::human_bytes;
 use super::style::Style;
 use crate::history::{RunRecord, SiteRecord};
+use crate::human_size::human_bytes;
 
 pub fn history_json(runs: &[RunRecord]) -> Value {
     json!({ "runs": runs })
