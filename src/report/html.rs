@@ -76,14 +76,7 @@ pub fn render(report: &ClientReport) -> String {
     }
     out.push_str(&format!(
         "<dt>Sites</dt><dd>{}</dd>\n</dl>\n</header>\n",
-        escape(
-            &report
-                .sites
-                .iter()
-                .map(|s| s.site.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        escape(&wording::site_names(report))
     ));
 
     out.push_str("<main>\n<section class=\"summary\">\n<h2>Summary</h2>\n");

@@ -17,14 +17,7 @@ pub fn render(report: &ClientReport) -> String {
     }
     out.push_str(&format!(
         "**Sites:** {}\n\n",
-        text(
-            &report
-                .sites
-                .iter()
-                .map(|s| s.site.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
+        text(&wording::site_names(report))
     ));
 
     out.push_str("## Summary\n\n| | |\n| --- | ---: |\n");

@@ -201,3 +201,13 @@ pub fn restore(r: &super::model::Restore) -> String {
         None => format!("restored snapshot {}", r.snapshot),
     }
 }
+
+/// The client's sites, `blog, shop`.
+pub fn site_names(report: &ClientReport) -> String {
+    report
+        .sites
+        .iter()
+        .map(|s| s.site.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
