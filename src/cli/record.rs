@@ -159,20 +159,17 @@ pub(super) fn end_and_notify(
     sites: Vec<SiteRecord>,
     exit_status: u8,
 ) -> u8 {
-    let recorder = started.recorder.clone();
-    let record = end(started, sites, exit_status);
-    if crate::notify::to_send(&inventory.settings.notify, &record).is_empty() {
-        return exit_status;
-    }
     match super::runtime() {
-        Ok(runtime) => runtime.block_on(crate::notify::notify(
-            &inventory.settings.notify,
-            &record,
-            recorder.as_ref(),
-        )),
-        Err(e) => recorder.warn(&format!("cannot send notifications: {}", e.message)),
+        Ok(runtime) => {
+            runtime.block_on(end_and_notify_async(inventory, started, sites, exit_status))
+        }
+        Err(e) => {
+            let recorder = started.recorder.clone();
+            end(started, sites, exit_status);
+            recorder.warn(&format!("cannot send notifications: {}", e.message));
+            exit_status
+        }
     }
-    exit_status
 }
 
 /// [`end_and_notify`] for commands already running in the async runtime.
