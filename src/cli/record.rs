@@ -42,6 +42,14 @@ impl Recorder {
     fn recording(&self) -> std::sync::MutexGuard<'_, Option<Recording>> {
         self.recording.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    fn warn(&self, message: &str) {
+        self.inner.event(&Event::Log {
+            level: Level::Warning,
+            site: None,
+            message,
+        });
+    }
 }
 
 impl Reporter for Recorder {
@@ -56,16 +64,6 @@ impl Reporter for Recorder {
                 }
             }
         }
-    }
-}
-
-impl Recorder {
-    fn warn(&self, message: &str) {
-        self.inner.event(&Event::Log {
-            level: Level::Warning,
-            site: None,
-            message,
-        });
     }
 }
 
