@@ -17,6 +17,7 @@ pub mod history;
 pub mod human_size;
 pub mod inventory;
 pub mod notify;
+pub mod outcome;
 pub mod paths;
 pub mod playbook;
 pub mod remote;

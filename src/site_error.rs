@@ -1,23 +1,241 @@
 //! Why one site failed: reported for that site, while the others carry on.
+//!
+//! A site error is a kind carrying its data, not a sentence: code that must decide
+//! something (fall back to a snapshot's credentials, tell "already broken" from "broken by
+//! us", pick an exit status) matches on the variant, never on the text. The text is made
+//! once, by `Display`, and leaves tend only through [`SiteError::masked`]. [`ErrorKind`]
+//! names the kind in a stable form for `--json` and scripts.
 
-use crate::remote::RemoteError;
+use serde::Serialize;
+
+use crate::remote::{ConnectFailure, RemoteError};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SiteError {
+    /// Talking to the host failed: connecting, a command, or the connection itself.
     #[error("{0}")]
     Remote(#[from] RemoteError),
-    /// The site's files or database say something tend cannot work with.
+    /// Another tend run holds the site's lock.
+    #[error("the site is locked by another tend run ({holder}); try again when it has finished")]
+    Locked { holder: String },
+    /// The lock could not be taken for another reason (a stale lock taken by another run
+    /// first, an answer tend does not understand).
+    #[error("the site could not be locked: {reason}")]
+    LockFailed { reason: String },
+    /// An interrupted run left work on the site that `tend recover` must undo first.
+    #[error("unfinished work from run {run} (started {started}, {owner}): run `tend recover {site}` first")]
+    Unfinished {
+        site: String,
+        run: String,
+        started: String,
+        owner: String,
+    },
+    /// The site's root is not on the host (or the SSH user cannot enter it).
+    #[error(
+        "the site root {path} does not exist on {destination} (or is not readable by the SSH user)"
+    )]
+    RootMissing { path: String, destination: String },
+    /// No installation of the expected CMS at the site root.
+    #[error("{}", cms_not_found(expected.as_deref(), found.as_deref(), path))]
+    CmsNotFound {
+        path: String,
+        /// The inventory's `cms:`, when it names one.
+        expected: Option<String>,
+        /// What the files are, when they are another CMS's.
+        found: Option<String>,
+    },
+    /// The CMS's configuration file is missing or says something tend cannot read.
+    #[error("{file}: {reason}")]
+    ConfigUnreadable { file: String, reason: String },
+    /// The site's database refused or failed (connect, dump, import, query).
+    #[error("database: {0}")]
+    Database(String),
+    /// An update source could not be asked.
+    #[error("asking the update sources: {0}")]
+    UpdateSource(String),
+    /// A package was refused (download failed, checksum, unsafe contents).
+    #[error("{change}: package refused: {reason}")]
+    PackageRefused { change: String, reason: String },
+    /// The CMS (or this version of it) is not something tend can do this with.
     #[error("{0}")]
-    Site(String),
+    Unsupported(String),
+    /// The site's HTTP checks failed after a change.
+    #[error("verify failed: {0}")]
+    VerificationFailed(String),
+    /// The snapshot store on the runner, or a snapshot in it, could not be used.
+    #[error("snapshot store: {0}")]
+    Store(String),
+    /// A step of tend's own work on the host went wrong in a way that has no kind of its
+    /// own: what tend was doing, and what happened.
+    #[error("{}", failed(what, detail))]
+    Failed { what: String, detail: String },
+}
+
+fn failed(what: &str, detail: &str) -> String {
+    if what.is_empty() {
+        detail.to_owned()
+    } else {
+        format!("{what}: {detail}")
+    }
+}
+
+fn cms_not_found(expected: Option<&str>, found: Option<&str>, path: &str) -> String {
+    match (expected, found) {
+        (Some(expected), Some(found)) => {
+            format!("the inventory says {expected}, but the files in {path} are {found}'s")
+        }
+        (Some(expected), None) => {
+            format!(
+                "the inventory says {expected}, but no {expected} installation was found in {path}"
+            )
+        }
+        (None, _) => format!("no WordPress, Joomla or Magento installation found in {path}"),
+    }
+}
+
+/// The kind of a [`SiteError`], as scripts see it (`error_kind` in `--json`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Unreachable,
+    AuthenticationRefused,
+    HostKeyMismatch,
+    HostKeyUnknown,
+    ConnectFailed,
+    RemoteCommandFailed,
+    ConnectionLost,
+    Locked,
+    UnfinishedWork,
+    RootMissing,
+    CmsNotFound,
+    ConfigUnreadable,
+    Database,
+    UpdateSource,
+    PackageRefused,
+    Unsupported,
+    VerificationFailed,
+    Store,
+    Failed,
 }
 
 impl SiteError {
+    pub fn failed(what: impl Into<String>, detail: impl std::fmt::Display) -> SiteError {
+        SiteError::Failed {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// A failure described by its message alone. Being replaced by the kinds above at each
+    /// place it is made; nothing may decide anything from its text.
     pub fn site(message: impl Into<String>) -> SiteError {
-        SiteError::Site(message.into())
+        SiteError::Failed {
+            what: String::new(),
+            detail: message.into(),
+        }
+    }
+
+    pub fn database(detail: impl std::fmt::Display) -> SiteError {
+        SiteError::Database(detail.to_string())
+    }
+
+    pub fn config(file: impl Into<String>, reason: impl std::fmt::Display) -> SiteError {
+        SiteError::ConfigUnreadable {
+            file: file.into(),
+            reason: reason.to_string(),
+        }
     }
 
     /// The message with every known secret masked: the only form that leaves tend.
     pub fn masked(&self) -> String {
         crate::secrets::mask(&self.to_string())
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SiteError::Remote(remote) => match remote {
+                RemoteError::Connect { failure, .. } => match failure {
+                    ConnectFailure::HostKeyChanged => ErrorKind::HostKeyMismatch,
+                    ConnectFailure::HostKeyUnknown => ErrorKind::HostKeyUnknown,
+                    ConnectFailure::Unreachable => ErrorKind::Unreachable,
+                    ConnectFailure::AuthenticationFailed => ErrorKind::AuthenticationRefused,
+                    ConnectFailure::Other => ErrorKind::ConnectFailed,
+                },
+                RemoteError::CommandFailed { .. } | RemoteError::OutputTooLarge { .. } => {
+                    ErrorKind::RemoteCommandFailed
+                }
+                RemoteError::Transport { .. } => ErrorKind::ConnectionLost,
+            },
+            SiteError::Locked { .. } | SiteError::LockFailed { .. } => ErrorKind::Locked,
+            SiteError::Unfinished { .. } => ErrorKind::UnfinishedWork,
+            SiteError::RootMissing { .. } => ErrorKind::RootMissing,
+            SiteError::CmsNotFound { .. } => ErrorKind::CmsNotFound,
+            SiteError::ConfigUnreadable { .. } => ErrorKind::ConfigUnreadable,
+            SiteError::Database(_) => ErrorKind::Database,
+            SiteError::UpdateSource(_) => ErrorKind::UpdateSource,
+            SiteError::PackageRefused { .. } => ErrorKind::PackageRefused,
+            SiteError::Unsupported(_) => ErrorKind::Unsupported,
+            SiteError::VerificationFailed(_) => ErrorKind::VerificationFailed,
+            SiteError::Store(_) => ErrorKind::Store,
+            SiteError::Failed { .. } => ErrorKind::Failed,
+        }
+    }
+
+    /// The site could not be read as a CMS installation (its files or its configuration),
+    /// as opposed to the host or the connection failing: a restore of a destroyed site
+    /// can still go ahead from what the snapshot says.
+    pub fn is_site_unreadable(&self) -> bool {
+        matches!(
+            self,
+            SiteError::RootMissing { .. }
+                | SiteError::CmsNotFound { .. }
+                | SiteError::ConfigUnreadable { .. }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_of_remote_errors_follow_the_connect_failure() {
+        let connect = |failure| {
+            SiteError::from(RemoteError::Connect {
+                destination: "deploy@web1".into(),
+                failure,
+                known_hosts: None,
+                detail: String::new(),
+            })
+            .kind()
+        };
+        assert_eq!(connect(ConnectFailure::Unreachable), ErrorKind::Unreachable);
+        assert_eq!(
+            connect(ConnectFailure::HostKeyChanged),
+            ErrorKind::HostKeyMismatch
+        );
+        assert_eq!(
+            connect(ConnectFailure::AuthenticationFailed),
+            ErrorKind::AuthenticationRefused
+        );
+        assert_eq!(
+            serde_json::to_value(ErrorKind::CmsNotFound).unwrap(),
+            "cms_not_found"
+        );
+    }
+
+    #[test]
+    fn cms_not_found_says_what_was_expected_and_found() {
+        let e = SiteError::CmsNotFound {
+            path: "/srv/www".into(),
+            expected: Some("joomla".into()),
+            found: Some("wordpress".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "the inventory says joomla, but the files in /srv/www are wordpress's"
+        );
+        assert!(e.is_site_unreadable());
+        assert!(!SiteError::database("refused").is_site_unreadable());
     }
 }

@@ -8,7 +8,7 @@ use crate::cms::host_tools::{HostTools, HostToolsCache};
 use crate::cms::{self, detect, CmsKind, FactSources, Facts};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
-use crate::remote::{Connection, Endpoint, Pool, RemoteError};
+use crate::remote::{Connection, Endpoint, Pool, RemoteError, EXIT_NO_DIR};
 use crate::site_error::SiteError;
 
 /// Largest dump of a site's fact files (configs, version files, plugin headers).
@@ -78,16 +78,19 @@ pub async fn read_site(
     });
     let output = match host.run(&command, None, DUMP_LIMIT).await {
         Ok(output) => output,
-        Err(RemoteError::CommandFailed { stderr_tail, .. }) if stderr_tail.contains("cd") => {
-            return Err(SiteError::site(format!(
-                "the site root {} does not exist on {} (or is not readable by the SSH user)",
-                site.path,
-                host.destination()
-            )))
+        Err(RemoteError::CommandFailed {
+            status: Some(EXIT_NO_DIR),
+            ..
+        }) => {
+            return Err(SiteError::RootMissing {
+                path: site.path.clone(),
+                destination: host.destination().to_owned(),
+            })
         }
         Err(e) => return Err(e.into()),
     };
-    let files = parse_dump(&output.stdout).map_err(SiteError::site)?;
+    let files =
+        parse_dump(&output.stdout).map_err(|e| SiteError::failed("reading the site's files", e))?;
 
     step("detect");
     let present: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -107,20 +110,15 @@ pub async fn read_site(
 
 /// The detected CMS, checked against the inventory's `cms:`.
 fn check_cms(site: &Site, detected: Option<CmsKind>) -> Result<CmsKind, SiteError> {
+    let not_found = |found: Option<CmsKind>| SiteError::CmsNotFound {
+        path: site.path.clone(),
+        expected: site.cms.map(|c| c.name().to_owned()),
+        found: found.map(|c| c.name().to_owned()),
+    };
     match (site.cms, detected) {
-        (Some(configured), Some(found)) if configured != found => Err(SiteError::site(format!(
-            "the inventory says {configured}, but the files in {} are {found}'s",
-            site.path
-        ))),
+        (Some(configured), Some(found)) if configured != found => Err(not_found(Some(found))),
         (_, Some(found)) => Ok(found),
-        (Some(configured), None) => Err(SiteError::site(format!(
-            "the inventory says {configured}, but no {configured} installation was found in {}",
-            site.path
-        ))),
-        (None, None) => Err(SiteError::site(format!(
-            "no WordPress, Joomla or Magento installation found in {}",
-            site.path
-        ))),
+        (_, None) => Err(not_found(None)),
     }
 }
 

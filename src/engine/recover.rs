@@ -90,7 +90,7 @@ pub async fn recover(
         };
         let read = match super::facts::read_site(site, pool, tools, reporter).await {
             Ok(read) => read,
-            Err(SiteError::Site(why)) => {
+            Err(why) if why.is_site_unreadable() => {
                 let id = journal.snapshot.clone().ok_or_else(|| {
                     SiteError::site(format!("the site cannot be read ({why}) and the interrupted run took no snapshot"))
                 })?;

@@ -62,7 +62,7 @@ async fn restore(
         Ok(read) => read,
         // A damaged or hacked site may no longer read (its config deleted, say). Restoring
         // it onto itself must still work: what the snapshot recorded stands in for it.
-        Err(SiteError::Site(why)) if request.snapshot.manifest.site == target.name => {
+        Err(why) if why.is_site_unreadable() && request.snapshot.manifest.site == target.name => {
             let host = pool.connect(&Endpoint::of(target)).await?;
             let host_tools = tools.get(&host, &target.php).await?;
             let facts = facts_from_snapshot(request.snapshot)?;

@@ -13,4 +13,4 @@ pub mod quote;
 pub use connection::{Connection, Output};
 pub use error::{ConnectFailure, RemoteError};
 pub use pool::{Endpoint, Pool};
-pub use quote::{quote, RemoteCommand};
+pub use quote::{quote, RemoteCommand, EXIT_NO_DIR};

@@ -30,6 +30,10 @@ pub fn quote(word: &str) -> String {
     out
 }
 
+/// The exit status of a [`RemoteCommand::in_dir`] command whose directory cannot be
+/// entered (missing, or not readable by the SSH user).
+pub const EXIT_NO_DIR: i32 = 201;
+
 /// A command line for the remote shell. Arguments are quoted as they are added; shell
 /// syntax (`&&`, `|`, redirections) is added with [`RemoteCommand::raw`] and must never
 /// contain data from outside tend.
@@ -75,10 +79,15 @@ impl RemoteCommand {
         self
     }
 
-    /// `cd DIR && <this>`: runs in `dir`, failing (exit 1) if it does not exist.
+    /// `cd DIR && <this>`: runs in `dir`, failing with [`EXIT_NO_DIR`] if it cannot be
+    /// entered, so the caller tells a missing directory from a failing command by status.
     pub fn in_dir(self, dir: &str) -> RemoteCommand {
         RemoteCommand {
-            line: format!("cd {} && {}", quote(dir), self.line),
+            line: format!(
+                "{{ cd {} || exit {EXIT_NO_DIR}; }} && {}",
+                quote(dir),
+                self.line
+            ),
         }
     }
 
@@ -113,6 +122,9 @@ mod tests {
             .arg("-la")
             .arg("a dir")
             .in_dir("/srv/it's");
-        assert_eq!(cmd.as_str(), "cd '/srv/it'\\''s' && ls -la 'a dir'");
+        assert_eq!(
+            cmd.as_str(),
+            "{ cd '/srv/it'\\''s' || exit 201; } && ls -la 'a dir'"
+        );
     }
 }

@@ -65,7 +65,10 @@ impl Cms for WordPress {
     ) -> Result<Facts, SiteError> {
         let core = sources
             .file("wp-includes/version.php")
-            .map(|f| parse_version_php(&f.text()).map_err(SiteError::site))
+            .map(|f| {
+                parse_version_php(&f.text())
+                    .map_err(|e| SiteError::config("wp-includes/version.php", e))
+            })
             .transpose()?;
         let config = sources
             .file("wp-config.php")
@@ -87,13 +90,17 @@ impl Cms for WordPress {
             }
         }
         let core = core.ok_or_else(|| {
-            SiteError::site("wp-includes/version.php is missing: not a WordPress root")
+            SiteError::config("wp-includes/version.php", "missing: not a WordPress root")
         })?;
         // WordPress also accepts wp-config.php one directory above its root.
         let config = config.ok_or_else(|| {
-            SiteError::site("wp-config.php is missing (looked in the root and one level above)")
+            SiteError::config(
+                "wp-config.php",
+                "missing (looked in the root and one level above)",
+            )
         })?;
-        let database = parse_wp_config(&config).map_err(SiteError::site)?;
+        let database =
+            parse_wp_config(&config).map_err(|e| SiteError::config("wp-config.php", e))?;
 
         let options = match &sources.tools.db_client {
             Some(client) => read_options(host, client, &database).await?,
@@ -185,7 +192,7 @@ async fn read_options(
         mysql_client::identifier(&format!("{}options", db.table_prefix))
     );
     let rows = mysql_client::query(host, client, db, &sql, OPTIONS_LIMIT).await?;
-    parse::options_from_rows(&rows).map_err(SiteError::site)
+    parse::options_from_rows(&rows).map_err(SiteError::database)
 }
 
 /// The options facts need, through the site's own PHP (mysqli), for hosts without a
