@@ -6,6 +6,8 @@
 
 use std::sync::Arc;
 
+use crate::outcome::Outcome;
+
 /// How much a log line matters; `-q` shows only warnings and errors, `-v` adds `Detail`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -30,9 +32,10 @@ pub enum Event<'a> {
         site: &'a str,
         step: &'a str,
     },
+    /// A site's work ended: how, and why when it did not simply succeed.
     SiteFinished {
         site: &'a str,
-        ok: bool,
+        outcome: Outcome,
         error: Option<&'a str>,
     },
     /// An SSH master connection was opened; `sites` will share it.

@@ -14,6 +14,7 @@ use support::{browser, tend};
 use tend::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
 };
+use tend::outcome::Outcome;
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
@@ -100,7 +101,7 @@ sites:
     .unwrap();
     let history = History::new(&store);
 
-    let mut october = SiteRecord::new("acme-blog", "ok");
+    let mut october = SiteRecord::new("acme-blog", Outcome::Ok);
     october.changes = vec![change("plugin", "octoberplugin", "1.0", "1.1")];
     record(
         &history,
@@ -110,7 +111,7 @@ sites:
         vec![october],
     );
 
-    let mut blog = SiteRecord::new("acme-blog", "ok");
+    let mut blog = SiteRecord::new("acme-blog", Outcome::Ok);
     blog.changes = vec![
         change("core", "wordpress", "6.1.9", "6.8.7"),
         change("plugin", "akismet", "5.0.2", "5.5"),
@@ -129,7 +130,7 @@ sites:
         Some("pre-update"),
     )];
     blog.checks = vec![check("/", true, 200, 120), check("/shop/", true, 200, 80)];
-    let mut shop = SiteRecord::new("acme-shop", "rolled_back");
+    let mut shop = SiteRecord::new("acme-shop", Outcome::RolledBack);
     shop.changes = vec![change("plugin", "brokenplugin", "1.0", "2.0")];
     shop.snapshots = vec![snapshot(
         "20261103T100500Z-shop",
@@ -150,9 +151,9 @@ sites:
         vec![blog, shop],
     );
 
-    let mut globex = SiteRecord::new("globex-www", "failed");
+    let mut globex = SiteRecord::new("globex-www", Outcome::Failed);
     globex.error = Some("cannot connect to web2.invalid: <name not known>".to_owned());
-    let mut nightly = SiteRecord::new("acme-blog", "ok");
+    let mut nightly = SiteRecord::new("acme-blog", Outcome::Ok);
     nightly.snapshots = vec![snapshot(
         "20261115T020000Z-blog",
         700_000_000,
@@ -166,7 +167,7 @@ sites:
         vec![nightly, globex],
     );
 
-    let mut verified = SiteRecord::new("acme-blog", "ok");
+    let mut verified = SiteRecord::new("acme-blog", Outcome::Ok);
     verified.snapshots = vec![
         snapshot("20261103T100000Z-blog", 734_003_200, None),
         snapshot("20261115T020000Z-blog", 700_000_000, None),
@@ -180,7 +181,7 @@ sites:
     );
     record(&history, "killed-1", "run", "2026-11-20T04:00:00Z", vec![]);
 
-    let mut december = SiteRecord::new("acme-blog", "ok");
+    let mut december = SiteRecord::new("acme-blog", Outcome::Ok);
     december.changes = vec![change("plugin", "decemberplugin", "2.0", "2.1")];
     record(
         &history,

@@ -825,3 +825,90 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
         out.stderr
     );
 }
+
+/// The line `tend run` prints for a rolled-back site, and the history record written as
+/// that site finished (all that a run killed afterwards leaves), say rolled back: never ok.
+#[test]
+fn a_rolled_back_site_is_rolled_back_in_its_line_and_its_interim_record() {
+    let lab = Lab::shared();
+    let broken = lab.add_site("upd_rb_first");
+    let slow = lab.add_site("upd_rb_second");
+    install_fatal_test_plugin(lab, &broken);
+    // The second site's backup reads 300 MB that do not compress: time to kill the run
+    // once the first site is done.
+    let mut noise = std::fs::File::create(slow.path.join("noise.bin")).unwrap();
+    let mut urandom = std::fs::File::open("/dev/urandom").unwrap();
+    std::io::copy(
+        &mut std::io::Read::take(&mut urandom, 300 << 20),
+        &mut noise,
+    )
+    .unwrap();
+    let work = Work::new();
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.inventory(lab, &[&broken, &slow], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let stderr_path = work.path().join("stderr.txt");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["-i", "inv.yml", "-f", "1", "run", &playbook, "--yes"])
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let history_dir = work.path().join("store/history");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let written = std::fs::read_dir(&history_dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|f| {
+                std::fs::read_to_string(f.path())
+                    .unwrap_or_default()
+                    .contains("\"site\":\"upd_rb_first\"")
+            });
+        if written {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first site never finished");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tend finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let stderr = std::fs::read_to_string(&stderr_path).unwrap();
+    // The site's last line: the one written as it finished.
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("upd_rb_first: rolled back"))
+        .unwrap_or_else(|| panic!("no rolled-back line for the site:\n{stderr}"));
+    assert!(
+        line.starts_with(
+            "upd_rb_first: rolled back: verify failed: after plugin tend-fatal-test 1.0 → 2.0"
+        ),
+        "{line}"
+    );
+    assert!(!stderr.contains("upd_rb_first: ok"), "{stderr}");
+
+    let history = json(&work.tend(&["--json", "history"]));
+    let killed = history["runs"].as_array().unwrap().last().unwrap().clone();
+    assert!(killed["finished"].is_null(), "{killed}");
+    let sites = killed["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 1, "only the first site finished: {killed}");
+    assert_eq!(sites[0]["site"], "upd_rb_first");
+    assert_eq!(sites[0]["status"], "rolled_back", "{killed}");
+    assert!(
+        sites[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("tend-fatal-test 1.0 → 2.0"),
+        "{killed}"
+    );
+}

@@ -117,7 +117,10 @@ mod tests {
             exit_status: finished.then_some(0),
             targets: sites.iter().map(|s| (*s).to_owned()).collect(),
             sites: if finished {
-                sites.iter().map(|s| SiteRecord::new(s, "ok")).collect()
+                sites
+                    .iter()
+                    .map(|s| SiteRecord::new(s, crate::outcome::Outcome::Ok))
+                    .collect()
             } else {
                 Vec::new()
             },

@@ -12,6 +12,7 @@ use crate::backup::Store;
 use crate::diagnostic::InputError;
 use crate::engine;
 use crate::inventory::Inventory;
+use crate::outcome::Outcome;
 use crate::playbook::Playbook;
 use crate::remote::Pool;
 use crate::select::{select, SitePattern};
@@ -383,7 +384,7 @@ fn backup(
         .iter()
         .map(|r| match &r.result {
             Ok(manifest) => {
-                let mut site = crate::history::SiteRecord::new(&r.site, "ok");
+                let mut site = crate::history::SiteRecord::new(&r.site, Outcome::Ok);
                 site.snapshots = vec![crate::history::SnapshotRecord::from(manifest)];
                 site.duration_ms = r.elapsed.as_millis() as u64;
                 site
@@ -493,7 +494,11 @@ fn backups_prune(
             .map(|r| {
                 let mut site = crate::history::SiteRecord::new(
                     &r.site,
-                    if r.error.is_some() { "failed" } else { "ok" },
+                    if r.error.is_some() {
+                        Outcome::Failed
+                    } else {
+                        Outcome::Ok
+                    },
                 );
                 site.pruned = r.removed.iter().map(|s| s.manifest.id.clone()).collect();
                 site.error = r.error.clone();
@@ -595,8 +600,14 @@ fn restore(
     } else {
         EXIT_SITE_FAILED
     };
-    let mut site =
-        crate::history::SiteRecord::new(&target.name, if result.is_ok() { "ok" } else { "failed" });
+    let mut site = crate::history::SiteRecord::new(
+        &target.name,
+        if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        },
+    );
     site.snapshots = vec![crate::history::SnapshotRecord::from(&snapshot.manifest)];
     if let Ok(restored) = &result {
         if let Some(safety) = &restored.safety_snapshot {

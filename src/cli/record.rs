@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::backup::Store;
-use crate::engine::run::{SiteRun, Status};
+use crate::engine::run::SiteRun;
 use crate::engine::SiteResult;
 use crate::events::{Event, Level, Reporter, SharedReporter};
 use crate::history::store::Recording;
@@ -17,6 +17,7 @@ use crate::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
 };
 use crate::inventory::{Inventory, Site};
+use crate::outcome::Outcome;
 
 /// The command's reporter, which also records each site in the history as soon as it
 /// finishes (once the command's start is recorded), so that a command killed midway
@@ -55,9 +56,14 @@ impl Recorder {
 impl Reporter for Recorder {
     fn event(&self, event: &Event<'_>) {
         self.inner.event(event);
-        if let Event::SiteFinished { site, ok, error } = event {
+        if let Event::SiteFinished {
+            site,
+            outcome,
+            error,
+        } = event
+        {
             if let Some(recording) = self.recording().as_ref() {
-                let mut record = SiteRecord::new(site, if *ok { "ok" } else { "failed" });
+                let mut record = SiteRecord::new(site, *outcome);
                 record.error = error.map(crate::secrets::mask);
                 if let Err(e) = recording.site(&record) {
                     self.warn(&format!("cannot write the run history: {e}"));
@@ -197,7 +203,7 @@ pub(super) fn snapshot(store: &Store, site: &str, id: &str) -> SnapshotRecord {
 
 /// A failed site's record.
 pub(super) fn failed<T>(result: &SiteResult<T>, error: String) -> SiteRecord {
-    let mut record = SiteRecord::new(&result.site, "failed");
+    let mut record = SiteRecord::new(&result.site, Outcome::Failed);
     record.error = Some(error);
     record.duration_ms = result.elapsed.as_millis() as u64;
     record
@@ -209,13 +215,7 @@ pub(super) fn run_sites(store: &Store, results: &[SiteResult<SiteRun>]) -> Vec<S
         .iter()
         .map(|r| match &r.result {
             Ok(run) => {
-                let status = match run.status {
-                    Status::Ok => "ok",
-                    Status::Failed => "failed",
-                    Status::RolledBack => "rolled_back",
-                    Status::Skipped => "skipped",
-                };
-                let mut record = SiteRecord::new(&r.site, status);
+                let mut record = SiteRecord::new(&r.site, run.status);
                 record.changes = run.changes.iter().map(ChangeRecord::from).collect();
                 record.held = run.held.iter().map(HeldRecord::from).collect();
                 record.snapshots = run
@@ -246,7 +246,7 @@ pub(super) fn verified_sites(
         let index = match sites.iter().position(|s| s.site == m.site) {
             Some(i) => i,
             None => {
-                sites.push(SiteRecord::new(&m.site, "ok"));
+                sites.push(SiteRecord::new(&m.site, Outcome::Ok));
                 sites.len() - 1
             }
         };
@@ -254,7 +254,7 @@ pub(super) fn verified_sites(
         if problems.is_empty() {
             site.snapshots.push(SnapshotRecord::from(m));
         } else {
-            site.status = "failed".to_owned();
+            site.status = Outcome::Failed;
             let damage = format!("snapshot {} is damaged: {}", m.id, problems.join("; "));
             site.error = Some(match site.error.take() {
                 Some(earlier) => format!("{earlier}; {damage}"),

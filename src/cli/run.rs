@@ -9,8 +9,9 @@ use super::{pool, print_data, record, runtime, selected, EXIT_OK, EXIT_SITE_FAIL
 use crate::backup::Store;
 use crate::cms::host_tools::HostToolsCache;
 use crate::diagnostic::InputError;
-use crate::engine::{self, run::Status};
+use crate::engine;
 use crate::inventory::Inventory;
+use crate::outcome::Outcome;
 use crate::playbook::Playbook;
 use crate::select::{select, SitePattern};
 use crate::ui::{self, run_view, style::Style, OutputMode};
@@ -116,7 +117,7 @@ pub fn run_playbook(
         );
         let all_ok = results
             .iter()
-            .all(|r| r.result.as_ref().is_ok_and(|run| run.status == Status::Ok));
+            .all(|r| r.result.as_ref().is_ok_and(|run| run.status == Outcome::Ok));
         let exit = if all_ok { EXIT_OK } else { EXIT_SITE_FAILED };
         let sites = record::run_sites(&store, &results);
         Ok(record::end_and_notify_async(inventory, started, sites, exit).await)
@@ -242,7 +243,7 @@ pub fn recover(
                 .iter()
                 .map(|r| match &r.result {
                     Ok(done) => {
-                        let mut site = crate::history::SiteRecord::new(&r.site, "recovered");
+                        let mut site = crate::history::SiteRecord::new(&r.site, Outcome::Recovered);
                         site.checks = done.checks.iter().map(crate::history::CheckRecord::from).collect();
                         site.rollback = Some(format!(
                             "interrupted run {} undone: {}",

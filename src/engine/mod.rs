@@ -21,6 +21,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::events::{Event, Reporter};
 use crate::inventory::Site;
+use crate::outcome::Outcome;
 use crate::site_error::SiteError;
 
 /// One site's outcome in a command over many sites.
@@ -32,8 +33,22 @@ pub struct SiteResult<T> {
     pub elapsed: std::time::Duration,
 }
 
-/// [`for_each_site`], reporting the command's start and end and each site's.
-pub async fn run_sites<'a, T: 'a, F, Fut>(
+/// What a site's work says of the site when it returned normally: a playbook run that
+/// rolled back returned a result, and the site still failed. Every per-site line and
+/// interim history record is judged from this, never assumed `ok`.
+pub trait Judged {
+    fn outcome(&self) -> Outcome {
+        Outcome::Ok
+    }
+
+    /// Why the site did not simply succeed (masked before it leaves the engine).
+    fn problem(&self) -> Option<String> {
+        None
+    }
+}
+
+/// [`for_each_site`], reporting the command's start and end and each site's outcome.
+pub async fn run_sites<'a, T: Judged + 'a, F, Fut>(
     what: &str,
     sites: &'a [&'a Site],
     forks: usize,
@@ -41,28 +56,6 @@ pub async fn run_sites<'a, T: 'a, F, Fut>(
     work: F,
 ) -> Vec<SiteResult<T>>
 where
-    F: Fn(&'a Site) -> Fut,
-    Fut: Future<Output = Result<T, SiteError>> + 'a,
-{
-    run_sites_judged(what, sites, forks, reporter, &no_judgement::<T>, work).await
-}
-
-fn no_judgement<T>(_: &T) -> Option<String> {
-    None
-}
-
-/// [`run_sites`] for work whose successful result may still be a failure of the site
-/// (a rolled-back update): `judge` says what went wrong, for the site's last event.
-pub async fn run_sites_judged<'a, T: 'a, J, F, Fut>(
-    what: &str,
-    sites: &'a [&'a Site],
-    forks: usize,
-    reporter: &'a dyn Reporter,
-    judge: &'a J,
-    work: F,
-) -> Vec<SiteResult<T>>
-where
-    J: Fn(&T) -> Option<String> + 'a,
     F: Fn(&'a Site) -> Fut,
     Fut: Future<Output = Result<T, SiteError>> + 'a,
 {
@@ -77,13 +70,16 @@ where
             let started = std::time::Instant::now();
             let result = work.await;
             let elapsed = started.elapsed();
-            let error = match &result {
-                Ok(value) => judge(value).map(|e| crate::secrets::mask(&e)),
-                Err(e) => Some(e.masked()),
+            let (outcome, error) = match &result {
+                Ok(value) => (
+                    value.outcome(),
+                    value.problem().map(|e| crate::secrets::mask(&e)),
+                ),
+                Err(e) => (Outcome::Failed, Some(e.masked())),
             };
             reporter.event(&Event::SiteFinished {
                 site: &site.name,
-                ok: error.is_none(),
+                outcome,
                 error: error.as_deref(),
             });
             SiteResult {
@@ -108,4 +104,20 @@ where
         .buffered(forks.max(1))
         .collect()
         .await
+}
+
+/// Reading a site succeeded: nothing more to judge.
+impl Judged for crate::cms::Facts {}
+
+/// A snapshot was taken.
+impl Judged for crate::backup::Manifest {}
+
+/// Whether a site has unfinished work was read.
+impl Judged for Option<journal::Journal> {}
+
+/// An interrupted run's work was undone.
+impl Judged for recover::Recovered {
+    fn outcome(&self) -> Outcome {
+        Outcome::Recovered
+    }
 }

@@ -42,7 +42,11 @@ pub async fn run(
     let error = result.as_ref().err().map(SiteError::masked);
     reporter.event(&Event::SiteFinished {
         site: &target.name,
-        ok: result.is_ok(),
+        outcome: if result.is_ok() {
+            crate::outcome::Outcome::Ok
+        } else {
+            crate::outcome::Outcome::Failed
+        },
         error: error.as_deref(),
     });
     reporter.event(&Event::End);

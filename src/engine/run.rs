@@ -23,6 +23,7 @@ use crate::cms::host_tools::HostToolsCache;
 use crate::cms::{CmsKind, Facts};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::{Inventory, Site};
+use crate::outcome::Outcome;
 use crate::playbook::{OnFailure, Playbook, Step, UpdateStep, VerifyStep};
 use crate::remote::{quote, Connection, Pool};
 use crate::site_error::SiteError;
@@ -188,21 +189,10 @@ fn unfinished_message(site: &Site, journal: &Journal) -> String {
     )
 }
 
-/// How a site's run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Ok,
-    Failed,
-    RolledBack,
-    /// Not started: `max_failures` was reached.
-    Skipped,
-}
-
 /// What a run did to one site.
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteRun {
-    pub status: Status,
+    pub status: Outcome,
     /// The snapshot the playbook's backup step took.
     pub snapshot: Option<String>,
     /// The updates applied (for a rolled-back site: applied, then undone).
@@ -219,10 +209,38 @@ pub struct SiteRun {
     pub rollback: Option<String>,
 }
 
+impl super::Judged for SiteRun {
+    fn outcome(&self) -> Outcome {
+        self.status
+    }
+
+    fn problem(&self) -> Option<String> {
+        match (self.status, &self.error, &self.rollback) {
+            (Outcome::Ok | Outcome::Recovered, _, _) => None,
+            (Outcome::Failed, Some(error), Some(rollback)) => Some(format!("{error}; {rollback}")),
+            (_, error, _) => error.clone(),
+        }
+    }
+}
+
+impl super::Judged for SitePlan {
+    fn outcome(&self) -> Outcome {
+        if self.unfinished.is_some() {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        }
+    }
+
+    fn problem(&self) -> Option<String> {
+        self.unfinished.clone()
+    }
+}
+
 impl SiteRun {
     fn new() -> SiteRun {
         SiteRun {
-            status: Status::Ok,
+            status: Outcome::Ok,
             snapshot: None,
             changes: Vec::new(),
             held: Vec::new(),
@@ -249,7 +267,7 @@ pub async fn run(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteRe
             if let Some(limit) = limit {
                 if failures.load(Ordering::SeqCst) >= limit {
                     let mut outcome = SiteRun::new();
-                    outcome.status = Status::Skipped;
+                    outcome.status = Outcome::Skipped;
                     outcome.error = Some(format!(
                     "not started: {limit} site(s) already failed or were rolled back (max_failures)"
                 ));
@@ -258,7 +276,7 @@ pub async fn run(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteRe
             }
             let result = run_site(ctx, site).await;
             let failed = match &result {
-                Ok(outcome) => matches!(outcome.status, Status::Failed | Status::RolledBack),
+                Ok(outcome) => matches!(outcome.status, Outcome::Failed | Outcome::RolledBack),
                 Err(_) => true,
             };
             if failed {
@@ -382,7 +400,7 @@ impl SiteState<'_, '_> {
                 if rollback_wanted {
                     self.roll_back(tools).await?;
                 } else {
-                    self.outcome.status = Status::Failed;
+                    self.outcome.status = Outcome::Failed;
                     self.finish_kept().await?;
                 }
                 Ok(())
@@ -685,7 +703,7 @@ impl SiteState<'_, '_> {
         )
         .await
         {
-            self.outcome.status = Status::Failed;
+            self.outcome.status = Outcome::Failed;
             self.outcome.rollback = Some(format!(
                 "ROLLBACK FAILED: {}; the journal is kept: run `tend recover {}`",
                 e.masked(),
@@ -696,7 +714,7 @@ impl SiteState<'_, '_> {
         let took = started.elapsed();
         self.code_changed = Some(std::time::Instant::now());
         self.settle().await;
-        self.outcome.status = Status::RolledBack;
+        self.outcome.status = Outcome::RolledBack;
         let specs = checks_for(
             self.site,
             self.facts.cms,

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::outcome::Outcome;
+
 /// One command's run, as read back from the history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -34,8 +36,8 @@ impl RunRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SiteRecord {
     pub site: String,
-    /// `ok`, `failed`, `rolled_back`, `skipped`, `recovered`.
-    pub status: String,
+    /// Serialised as the words history has always held (`ok`, `rolled_back`, …).
+    pub status: Outcome,
     #[serde(default)]
     pub changes: Vec<ChangeRecord>,
     #[serde(default)]
@@ -53,10 +55,10 @@ pub struct SiteRecord {
 }
 
 impl SiteRecord {
-    pub fn new(site: &str, status: &str) -> SiteRecord {
+    pub fn new(site: &str, status: Outcome) -> SiteRecord {
         SiteRecord {
             site: site.to_owned(),
-            status: status.to_owned(),
+            status,
             changes: Vec::new(),
             held: Vec::new(),
             snapshots: Vec::new(),

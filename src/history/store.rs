@@ -335,6 +335,7 @@ fn set_private(path: &Path, mode: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::outcome::Outcome;
 
     fn run(id: &str, command: &str, playbook: Option<&str>) -> RunRecord {
         RunRecord {
@@ -364,7 +365,7 @@ mod tests {
         let r1 = run("r1", "run", Some("Monthly"));
         let done = history.start(&r1).unwrap();
         let killed = history.start(&run("r2", "backup", None)).unwrap();
-        done.finish(&finished(r1, vec![SiteRecord::new("blog", "ok")], 0))
+        done.finish(&finished(r1, vec![SiteRecord::new("blog", Outcome::Ok)], 0))
             .unwrap();
         drop(killed);
         let runs = history.runs().unwrap();
@@ -461,7 +462,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..25 {
                         let record = run(&format!("t{t}-{i}"), "backup", None);
-                        let mut site = SiteRecord::new("s", "ok");
+                        let mut site = SiteRecord::new("s", Outcome::Ok);
                         site.error = Some("x".repeat(5000));
                         history
                             .start(&record)

@@ -6,6 +6,7 @@
 
 use crate::history::RunRecord;
 use crate::inventory::notify::NotifyEvent;
+use crate::outcome::Outcome;
 
 /// The outcomes of `record`, in [`NotifyEvent`] order:
 ///
@@ -14,11 +15,11 @@ use crate::inventory::notify::NotifyEvent;
 ///   the command ended with a non-zero exit status that no rollback explains;
 /// - `success`: none of these — every site ok (or recovered) and exit status 0.
 pub fn outcomes(record: &RunRecord) -> Vec<NotifyEvent> {
-    let rolled_back = record.sites.iter().any(|s| s.status == "rolled_back");
+    let rolled_back = record.sites.iter().any(|s| s.status.is_rollback());
     let site_failed = record
         .sites
         .iter()
-        .any(|s| matches!(s.status.as_str(), "failed" | "skipped"));
+        .any(|s| matches!(s.status, Outcome::Failed | Outcome::Skipped));
     let exit_failed = record.exit_status.is_some_and(|code| code != 0);
     let failure = site_failed || (exit_failed && !rolled_back);
     let mut events = Vec::new();
@@ -52,7 +53,12 @@ mod tests {
             sites: statuses
                 .iter()
                 .enumerate()
-                .map(|(i, s)| SiteRecord::new(&format!("s{i}"), s))
+                .map(|(i, s)| {
+                    SiteRecord::new(
+                        &format!("s{i}"),
+                        serde_json::from_value(serde_json::json!(s)).expect("an outcome word"),
+                    )
+                })
                 .collect(),
         }
     }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::history::{RunRecord, SiteRecord};
 use crate::inventory::notify::NotifyEvent;
+use crate::outcome::Outcome;
 use crate::secrets::mask;
 
 /// Sites listed one by one in the text; the rest are counted (the JSON lists all).
@@ -28,7 +29,7 @@ fn title(record: &RunRecord) -> &str {
     record.playbook.as_deref().unwrap_or(&record.command)
 }
 
-fn count(record: &RunRecord, status: &str) -> usize {
+fn count(record: &RunRecord, status: Outcome) -> usize {
     record.sites.iter().filter(|s| s.status == status).count()
 }
 
@@ -43,9 +44,10 @@ fn sites(n: usize) -> String {
 /// `1 of 3 sites failed, 1 rolled back`, `all 3 sites ok`.
 fn headline(record: &RunRecord) -> String {
     let total = record.sites.len();
-    let failed = count(record, "failed");
-    let rolled_back = count(record, "rolled_back");
-    let skipped = count(record, "skipped");
+    let failed = count(record, Outcome::Failed);
+    let rolled_back = count(record, Outcome::RolledBack);
+    let partial = count(record, Outcome::Partial);
+    let skipped = count(record, Outcome::Skipped);
     let mut parts = Vec::new();
     if failed > 0 {
         parts.push(format!("{failed} of {} failed", sites(total)));
@@ -55,6 +57,13 @@ fn headline(record: &RunRecord) -> String {
             format!("{rolled_back} of {} rolled back", sites(total))
         } else {
             format!("{rolled_back} rolled back")
+        });
+    }
+    if partial > 0 {
+        parts.push(if parts.is_empty() {
+            format!("{partial} of {} partly rolled back", sites(total))
+        } else {
+            format!("{partial} partly rolled back")
         });
     }
     if skipped > 0 {
@@ -70,12 +79,14 @@ fn headline(record: &RunRecord) -> String {
     }
 }
 
-fn status_word(status: &str) -> &str {
+fn status_word(status: Outcome) -> &'static str {
     match status {
-        "failed" => "FAILED",
-        "rolled_back" => "ROLLED BACK",
-        "skipped" => "SKIPPED",
-        other => other,
+        Outcome::Failed => "FAILED",
+        Outcome::RolledBack => "ROLLED BACK",
+        Outcome::Partial => "PARTLY ROLLED BACK",
+        Outcome::Skipped => "SKIPPED",
+        Outcome::Ok => "ok",
+        Outcome::Recovered => "recovered",
     }
 }
 
@@ -88,7 +99,7 @@ fn change_line(site: &SiteRecord) -> Option<String> {
         .iter()
         .map(|c| format!("{} {} {} → {}", c.kind, c.slug, c.from, c.to))
         .collect();
-    let undone = if site.status == "rolled_back" {
+    let undone = if site.status == Outcome::RolledBack {
         " (undone by the rollback)"
     } else {
         ""
@@ -119,17 +130,17 @@ pub fn build(record: &RunRecord, events: &[NotifyEvent]) -> Message {
     }
     text.push('\n');
 
-    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut counts: Vec<(Outcome, usize)> = Vec::new();
     for site in &record.sites {
         match counts.iter_mut().find(|(s, _)| *s == site.status) {
             Some((_, n)) => *n += 1,
-            None => counts.push((site.status.clone(), 1)),
+            None => counts.push((site.status, 1)),
         }
     }
     if !counts.is_empty() {
         let parts: Vec<String> = counts
             .iter()
-            .map(|(status, n)| format!("{n} {}", status.replace('_', " ")))
+            .map(|(status, n)| format!("{n} {}", status.name().replace('_', " ")))
             .collect();
         text.push_str(&format!("sites: {}\n", parts.join(", ")));
     }
@@ -137,12 +148,12 @@ pub fn build(record: &RunRecord, events: &[NotifyEvent]) -> Message {
     let trouble: Vec<&SiteRecord> = record
         .sites
         .iter()
-        .filter(|s| matches!(s.status.as_str(), "failed" | "rolled_back" | "skipped"))
+        .filter(|s| !s.status.is_success())
         .collect();
     if !trouble.is_empty() {
         text.push('\n');
         for site in trouble.iter().take(MAX_LISTED) {
-            let mut line = format!("{} {}", status_word(&site.status), site.site);
+            let mut line = format!("{} {}", status_word(site.status), site.site);
             if let Some(error) = &site.error {
                 line.push_str(&format!(": {error}"));
             }
@@ -208,16 +219,16 @@ mod tests {
         let started = chrono::DateTime::parse_from_rfc3339("2026-03-01T03:00:00Z")
             .unwrap()
             .with_timezone(&chrono::Utc);
-        let mut ok = SiteRecord::new("acme-shop", "ok");
+        let mut ok = SiteRecord::new("acme-shop", Outcome::Ok);
         ok.changes = vec![ChangeRecord {
             kind: "plugin".into(),
             slug: "akismet".into(),
             from: "5.0.2".into(),
             to: "5.5".into(),
         }];
-        let mut gone = SiteRecord::new("gone", "failed");
+        let mut gone = SiteRecord::new("gone", Outcome::Failed);
         gone.error = Some("cannot reach deploy@web9: Connection refused".into());
-        let mut blog = SiteRecord::new("acme-blog", "rolled_back");
+        let mut blog = SiteRecord::new("acme-blog", Outcome::RolledBack);
         blog.error = Some(
             "after plugin forms 2.1 → 3.0: home page (/): answered 500 (db pw hunter2-secret)"
                 .into(),
@@ -279,12 +290,12 @@ changes:
         let mut r = record();
         r.playbook = None;
         r.command = "backup".into();
-        r.sites.retain(|s| s.status == "ok");
+        r.sites.retain(|s| s.status == Outcome::Ok);
         r.exit_status = Some(0);
         assert_eq!(build(&r, &[]).subject, "tend: backup — 1 site ok");
-        r.sites.push(SiteRecord::new("b", "ok"));
+        r.sites.push(SiteRecord::new("b", Outcome::Ok));
         assert_eq!(build(&r, &[]).subject, "tend: backup — all 2 sites ok");
-        r.sites[1].status = "rolled_back".into();
+        r.sites[1].status = serde_json::from_value(serde_json::json!("rolled_back")).unwrap();
         assert_eq!(
             build(&r, &[]).subject,
             "tend: backup — 1 of 2 sites rolled back"

@@ -58,6 +58,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::history::{RunRecord, SiteRecord};
 use crate::human_size::human_bytes;
 use crate::inventory::{Inventory, Site};
+use crate::outcome::Outcome;
 pub use model::ClientReport;
 use model::{
     AppliedUpdate, Backups, Change, CheckSummary, HeldUpdate, Incident, IncidentKind, Incidents,
@@ -248,8 +249,8 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                     site_failed,
                 })
             };
-            match record.status.as_str() {
-                "ok" if run.command == "restore" => {
+            match record.status {
+                Outcome::Ok if run.command == "restore" => {
                     if let Some(snapshot) = record.snapshots.first() {
                         report.restores.push(Restore {
                             date: run.started,
@@ -259,23 +260,23 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                         });
                     }
                 }
-                "ok" => report.updates.extend(applied(false)),
-                "failed" => {
+                Outcome::Ok => report.updates.extend(applied(false)),
+                Outcome::Failed => {
                     report.updates.extend(applied(true));
                     report
                         .incidents
                         .push(incident(IncidentKind::Failed, record));
                 }
-                "rolled_back" => report.incidents.push(Incident {
+                Outcome::RolledBack | Outcome::Partial => report.incidents.push(Incident {
                     undone: changes(record),
                     ..incident(IncidentKind::RolledBack, record)
                 }),
-                "recovered" => report.recoveries.push(Recovery {
+                Outcome::Recovered => report.recoveries.push(Recovery {
                     date: run.started,
                     run: run.id.clone(),
                     note: record.rollback.clone().or_else(|| record.error.clone()),
                 }),
-                _ => {}
+                Outcome::Skipped => {}
             }
 
             for h in &record.held {

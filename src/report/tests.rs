@@ -44,7 +44,10 @@ fn run(id: &str, command: &str, started: &str, sites: Vec<SiteRecord>) -> RunRec
 }
 
 fn site(name: &str, status: &str) -> SiteRecord {
-    SiteRecord::new(name, status)
+    SiteRecord::new(
+        name,
+        serde_json::from_value(serde_json::json!(status)).expect("an outcome word"),
+    )
 }
 
 fn change(kind: &str, slug: &str, from: &str, to: &str) -> ChangeRecord {

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::style::Style;
 use crate::events::{Event, Level, Reporter};
+use crate::outcome::Outcome;
 use crate::secrets::mask;
 
 pub struct ConsoleReporter {
@@ -73,19 +74,27 @@ impl Reporter for ConsoleReporter {
                 }
             }
             Event::Step { site, step } => self.line(Level::Detail, &format!("{site}: {step}")),
-            Event::SiteFinished { site, ok, error } => {
+            Event::SiteFinished {
+                site,
+                outcome,
+                error,
+            } => {
                 if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
                     bar.inc(1);
                 }
-                if ok {
-                    self.line(Level::Info, &format!("{site}: {}", self.style.good("ok")));
-                } else {
-                    let why = error.unwrap_or("failed");
-                    self.line(
-                        Level::Error,
-                        &format!("{site}: {} {why}", self.style.bad("failed:")),
-                    );
-                }
+                let (level, word) = match outcome {
+                    Outcome::Ok => (Level::Info, self.style.good("ok")),
+                    Outcome::Recovered => (Level::Info, self.style.good("recovered")),
+                    Outcome::Partial => (Level::Warning, self.style.warn("partial:")),
+                    Outcome::Skipped => (Level::Warning, self.style.warn("skipped:")),
+                    Outcome::RolledBack => (Level::Error, self.style.bad("rolled back:")),
+                    Outcome::Failed => (Level::Error, self.style.bad("failed:")),
+                };
+                let line = match error {
+                    Some(why) if !outcome.is_success() => format!("{site}: {word} {why}"),
+                    _ => format!("{site}: {word}"),
+                };
+                self.line(level, &line);
             }
             Event::Connected { destination } => self.line(
                 Level::Detail,
@@ -108,11 +117,13 @@ impl Reporter for ConsoleReporter {
                     Level::Error => self.style.bad("error:"),
                     _ => String::new(),
                 };
-                let text = match site {
-                    Some(site) => format!("{site}: {tag} {message}"),
-                    None => format!("{tag} {message}"),
+                let text = match (site, tag.is_empty()) {
+                    (Some(site), true) => format!("{site}: {message}"),
+                    (Some(site), false) => format!("{site}: {tag} {message}"),
+                    (None, true) => message.to_string(),
+                    (None, false) => format!("{tag} {message}"),
                 };
-                self.line(level, text.trim_start());
+                self.line(level, &text);
             }
             Event::End => {
                 if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).take() {

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::style::Style;
 use crate::history::{RunRecord, SiteRecord};
 use crate::human_size::human_bytes;
+use crate::outcome::Outcome;
 
 pub fn history_json(runs: &[RunRecord]) -> Value {
     json!({ "runs": runs })
@@ -65,10 +66,10 @@ fn run_line(run: &RunRecord, style: &Style) -> String {
 }
 
 fn site_lines(site: &SiteRecord, style: &Style) -> String {
-    let status = match site.status.as_str() {
-        "ok" | "recovered" => style.good(&site.status),
-        "skipped" => style.warn(&site.status),
-        other => style.bad(other),
+    let status = match site.status {
+        Outcome::Ok | Outcome::Recovered => style.good(site.status.name()),
+        Outcome::Skipped => style.warn(site.status.name()),
+        other => style.bad(other.name()),
     };
     let mut facts: Vec<String> = Vec::new();
     for change in &site.changes {
@@ -131,7 +132,7 @@ mod tests {
 
     fn run(finished: bool) -> RunRecord {
         let started = Utc.with_ymd_and_hms(2026, 11, 3, 3, 0, 0).unwrap();
-        let mut blog = SiteRecord::new("blog", "rolled_back");
+        let mut blog = SiteRecord::new("blog", Outcome::RolledBack);
         blog.changes.push(ChangeRecord {
             kind: "plugin".into(),
             slug: "akismet".into(),

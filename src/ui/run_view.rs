@@ -4,8 +4,9 @@
 use serde_json::{json, Value};
 
 use super::style::Style;
-use crate::engine::run::{SitePlan, SiteRun, Status};
+use crate::engine::run::{SitePlan, SiteRun};
 use crate::engine::SiteResult;
+use crate::outcome::Outcome;
 use crate::updates::policy::{Change, Held};
 
 fn changes_json(changes: &[Change]) -> Value {
@@ -69,22 +70,13 @@ pub fn plan_text(playbook: &str, plans: &[SiteResult<SitePlan>], style: Style) -
     out
 }
 
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Ok => "ok",
-        Status::Failed => "failed",
-        Status::RolledBack => "rolled_back",
-        Status::Skipped => "skipped",
-    }
-}
-
 pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
     let sites: Vec<Value> = results
         .iter()
         .map(|r| match &r.result {
             Ok(run) => json!({
                 "site": r.site,
-                "status": status_name(run.status),
+                "status": run.status.name(),
                 "snapshot": run.snapshot,
                 "changes": changes_json(&run.changes),
                 "held": held_json(&run.held),
@@ -110,10 +102,12 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
         match &r.result {
             Ok(run) => {
                 let status = match run.status {
-                    Status::Ok => style.good("ok"),
-                    Status::Failed => style.bad("FAILED"),
-                    Status::RolledBack => style.bad("ROLLED BACK"),
-                    Status::Skipped => style.warn("skipped"),
+                    Outcome::Ok => style.good("ok"),
+                    Outcome::Failed => style.bad("FAILED"),
+                    Outcome::RolledBack => style.bad("ROLLED BACK"),
+                    Outcome::Partial => style.warn("PARTLY ROLLED BACK"),
+                    Outcome::Skipped => style.warn("skipped"),
+                    Outcome::Recovered => style.good("recovered"),
                 };
                 out.push_str(&format!("{}  {status}", style.bold(&r.site)));
                 if let Some(id) = &run.snapshot {
@@ -123,7 +117,7 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                     out.push_str(&format!("  pruned {}", run.pruned.len()));
                 }
                 out.push('\n');
-                let verb = if run.status == Status::RolledBack {
+                let verb = if run.status == Outcome::RolledBack {
                     "undone"
                 } else {
                     "updated"
