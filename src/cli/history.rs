@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::print_data;
+use super::{print_data, CommandError};
 use crate::diagnostic::{did_you_mean, InputError};
 use crate::history::{History, RunRecord};
 use crate::inventory::Inventory;
@@ -15,11 +15,11 @@ pub fn history(
     site: Option<&str>,
     since: Option<&str>,
     mode: OutputMode,
-) -> Result<u8, InputError> {
+) -> Result<u8, CommandError> {
     let since = since.map(parse_since).transpose()?;
     let history = History::new(&inventory.settings.store);
     let runs = history.runs_since(since).map_err(|e| {
-        InputError::new(format!(
+        CommandError::runtime(format!(
             "cannot read the run history in {}: {e}",
             history.dir().display()
         ))

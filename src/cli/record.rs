@@ -154,41 +154,6 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
     record
 }
 
-/// [`end`], then the notifications the run calls for (their failures are warnings of the
-/// command's reporter); returns `exit_status` unchanged. For commands that are not inside
-/// the async runtime.
-pub(super) fn end_and_notify(
-    inventory: &Inventory,
-    started: Started,
-    sites: Vec<SiteRecord>,
-    exit_status: u8,
-) -> u8 {
-    match super::runtime() {
-        Ok(runtime) => {
-            runtime.block_on(end_and_notify_async(inventory, started, sites, exit_status))
-        }
-        Err(e) => {
-            let recorder = started.recorder.clone();
-            end(started, sites, exit_status);
-            recorder.warn(&format!("cannot send notifications: {}", e.message));
-            exit_status
-        }
-    }
-}
-
-/// [`end_and_notify`] for commands already running in the async runtime.
-pub(super) async fn end_and_notify_async(
-    inventory: &Inventory,
-    started: Started,
-    sites: Vec<SiteRecord>,
-    exit_status: u8,
-) -> u8 {
-    let recorder = started.recorder.clone();
-    let record = end(started, sites, exit_status);
-    crate::notify::notify(&inventory.settings.notify, &record, recorder.as_ref()).await;
-    exit_status
-}
-
 /// A snapshot as the history keeps it (size and label from its manifest in the store).
 pub(super) fn snapshot(store: &Store, site: &str, id: &str) -> SnapshotRecord {
     match store.find(site, id).ok().flatten() {

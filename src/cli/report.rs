@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::ValueEnum;
 
-use super::{print_data, selected, EXIT_OK};
+use super::{print_data, selected, CommandError, EXIT_OK};
 use crate::diagnostic::InputError;
 use crate::history::History;
 use crate::inventory::Inventory;
@@ -60,7 +60,7 @@ pub(super) fn report(
     formats: &[ReportFormat],
     out: &Path,
     mode: OutputMode,
-) -> Result<u8, InputError> {
+) -> Result<u8, CommandError> {
     let month = match month {
         Some(text) => parse_month(text)?,
         None => default_month(),
@@ -73,7 +73,7 @@ pub(super) fn report(
     }
     let history = History::new(&inventory.settings.store);
     let runs = history.runs_of_month(month.start()).map_err(|e| {
-        InputError::new(format!(
+        CommandError::runtime(format!(
             "cannot read the run history {}: {e}",
             history.file_of(month.start()).display()
         ))
@@ -81,7 +81,7 @@ pub(super) fn report(
     let sites = selected(inventory, limit);
     let reports = report::build(&runs, inventory, &sites, month);
     let written = write::write_all(&reports, &chosen, month, out)
-        .map_err(|e| InputError::new(e.to_string()))?;
+        .map_err(|e| CommandError::runtime(e.to_string()))?;
     print_data(
         mode,
         || report_view::written_json(month, &written),

@@ -6,9 +6,12 @@
 //! not a terminal; secrets masked in everything shown.
 
 pub mod backup_view;
+pub mod check_view;
 pub mod console;
 pub mod facts_view;
 pub mod history_view;
+pub mod recover_view;
+pub mod repo_view;
 pub mod report_view;
 pub mod run_view;
 pub mod style;

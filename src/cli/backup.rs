@@ -1,0 +1,40 @@
+//! `tend backup`: a snapshot (files + database) of each selected site.
+
+use super::record;
+use super::{exit_for, CommandError, Invocation};
+use crate::engine;
+use crate::history::{SiteRecord, SnapshotRecord};
+use crate::outcome::Outcome;
+use crate::ui::{backup_view, style::Style};
+
+pub(super) fn backup(call: &Invocation<'_>, label: Option<&str>) -> Result<u8, CommandError> {
+    let sites = call.selected();
+    let session = call.session()?;
+    session.record("backup", &sites);
+    let results = session.block_on(engine::backup::run(
+        &sites,
+        session.pool(),
+        &session.store,
+        label,
+        call.forks(),
+        session.reporter(),
+    ));
+    session.print(
+        || backup_view::backup_json(&results),
+        || backup_view::backup_text(&results, Style::for_stdout()),
+    );
+    let records: Vec<SiteRecord> = results
+        .iter()
+        .map(|r| match &r.result {
+            Ok(manifest) => {
+                let mut site = SiteRecord::new(&r.site, Outcome::Ok);
+                site.snapshots = vec![SnapshotRecord::from(manifest)];
+                site.duration_ms = r.elapsed.as_millis() as u64;
+                site
+            }
+            Err(e) => record::failed(r, e.masked()),
+        })
+        .collect();
+    let exit = exit_for(records.iter().map(|r| r.status));
+    Ok(session.finish(records, exit))
+}

@@ -1,0 +1,92 @@
+//! `tend backups list|verify|prune`: the snapshots in the store, read and checked on the
+//! runner; nothing connects to a host.
+
+use super::record;
+use super::{check_site_flag, exit_for, print_data, CommandError, Invocation};
+use crate::backup::Snapshot;
+use crate::history::SiteRecord;
+use crate::outcome::Outcome;
+use crate::ui::{backup_view, style::Style};
+
+/// The snapshots in the inventory's store, of one site (which must exist) or all.
+fn snapshots(call: &Invocation<'_>, site: Option<&str>) -> Result<Vec<Snapshot>, CommandError> {
+    check_site_flag(call.inventory, site)?;
+    let store = crate::backup::Store::new(&call.inventory.settings.store);
+    store.list(site).map_err(|e| {
+        CommandError::runtime(format!(
+            "cannot read the store {}: {e}",
+            store.backups_dir().display()
+        ))
+    })
+}
+
+pub(super) fn list(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
+    let snapshots = snapshots(call, site)?;
+    print_data(
+        call.mode,
+        || backup_view::list_json(&snapshots),
+        || backup_view::list_text(&snapshots),
+    );
+    Ok(super::EXIT_OK)
+}
+
+pub(super) fn verify(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
+    let snapshots = snapshots(call, site)?;
+    let checked: Vec<&crate::inventory::Site> = call
+        .inventory
+        .sites
+        .values()
+        .filter(|s| snapshots.iter().any(|snap| snap.manifest.site == s.name))
+        .collect();
+    let session = call.session()?;
+    session.record("verify", &checked);
+    let results: Vec<_> = snapshots
+        .into_iter()
+        .map(|s| {
+            let problems = crate::backup::verify::verify(&s);
+            (s, problems)
+        })
+        .collect();
+    session.print(
+        || backup_view::verify_json(&results),
+        || backup_view::verify_text(&results, Style::for_stdout()),
+    );
+    let records = record::verified_sites(&results);
+    let exit = exit_for(records.iter().map(|r| r.status));
+    Ok(session.finish(records, exit))
+}
+
+pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandError> {
+    let selected = call.selected();
+    let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+    let session = call.session()?;
+    if !dry_run {
+        session.record("prune", &selected);
+    }
+    let results = crate::backup::prune::prune(
+        &session.store,
+        &names,
+        &call.inventory.settings.retention,
+        dry_run,
+    );
+    session.print(
+        || backup_view::prune_json(&results, dry_run),
+        || backup_view::prune_text(&results, dry_run),
+    );
+    let records: Vec<SiteRecord> = results
+        .iter()
+        .map(|r| {
+            let outcome = if r.error.is_some() {
+                Outcome::Failed
+            } else {
+                Outcome::Ok
+            };
+            let mut site = SiteRecord::new(&r.site, outcome);
+            site.pruned = r.removed.iter().map(|s| s.manifest.id.clone()).collect();
+            site.error = r.error.as_ref().map(ToString::to_string);
+            site
+        })
+        .collect();
+    let exit = exit_for(records.iter().map(|r| r.status));
+    Ok(session.finish(records, exit))
+}

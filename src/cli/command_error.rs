@@ -1,0 +1,94 @@
+//! Why a command could not do its work at all, as data with the exit status it means.
+//!
+//! A site that fails is not a command error: it is that site's outcome, and the others carry
+//! on. A command error stops the command before or outside any site: the input is invalid
+//! (exit 2, rendered with its file, line and column) or something on the runner failed at run
+//! time (exit 1: the store cannot be read, the runtime cannot start).
+
+use std::fmt;
+
+use crate::diagnostic::InputError;
+
+/// Exit status: every selected site succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: at least one site failed, was rolled back or could not be reached, or the
+/// command failed at run time.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: invalid input (command line, inventory, playbook).
+pub const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug)]
+pub enum CommandError {
+    /// The command line, inventory or playbook is invalid, or the user declined.
+    Input(InputError),
+    /// Something on the runner failed at run time: what tend was doing and why.
+    Runtime {
+        message: String,
+        hint: Option<String>,
+    },
+}
+
+impl CommandError {
+    pub fn runtime(message: impl Into<String>) -> CommandError {
+        CommandError::Runtime {
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(self, hint: impl Into<String>) -> CommandError {
+        match self {
+            CommandError::Input(e) => CommandError::Input(e.with_hint(hint)),
+            CommandError::Runtime { message, .. } => CommandError::Runtime {
+                message,
+                hint: Some(hint.into()),
+            },
+        }
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        match self {
+            CommandError::Input(_) => EXIT_INVALID,
+            CommandError::Runtime { .. } => EXIT_FAILED,
+        }
+    }
+}
+
+impl From<InputError> for CommandError {
+    fn from(error: InputError) -> Self {
+        CommandError::Input(error)
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CommandError::Input(error) => write!(f, "{error}"),
+            CommandError::Runtime { message, hint } => {
+                writeln!(f, "error: {}", crate::secrets::mask(message))?;
+                if let Some(hint) = hint {
+                    writeln!(f, "  = hint: {hint}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_input_exits_2_and_run_time_failures_exit_1() {
+        let input = CommandError::from(InputError::new("bad pattern"));
+        assert_eq!(input.exit_status(), EXIT_INVALID);
+        let runtime =
+            CommandError::runtime("cannot read the store /x: permission denied").with_hint("h");
+        assert_eq!(runtime.exit_status(), EXIT_FAILED);
+        assert_eq!(
+            runtime.to_string(),
+            "error: cannot read the store /x: permission denied\n  = hint: h\n"
+        );
+    }
+}
