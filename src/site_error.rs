@@ -59,6 +59,10 @@ pub enum SiteError {
     /// The CMS (or this version of it) is not something tend can do this with.
     #[error("{0}")]
     Unsupported(String),
+    /// The updates due now are not the ones the user confirmed (the site or the sources
+    /// changed in between): nothing was changed.
+    #[error("the plan changed since it was confirmed (confirmed: {confirmed}; now: {now}); nothing was changed: run again to see the new plan")]
+    PlanChanged { confirmed: String, now: String },
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),
@@ -114,6 +118,7 @@ pub enum ErrorKind {
     PackageRefused,
     Unsupported,
     VerificationFailed,
+    PlanChanged,
     Store,
     Failed,
 }
@@ -176,6 +181,7 @@ impl SiteError {
             SiteError::PackageRefused { .. } => ErrorKind::PackageRefused,
             SiteError::Unsupported(_) => ErrorKind::Unsupported,
             SiteError::VerificationFailed(_) => ErrorKind::VerificationFailed,
+            SiteError::PlanChanged { .. } => ErrorKind::PlanChanged,
             SiteError::Store(_) => ErrorKind::Store,
             SiteError::Failed { .. } => ErrorKind::Failed,
         }

@@ -76,8 +76,10 @@ pub(super) fn run_playbook(
         tools: &tools,
         run_id: &run_id,
     };
+    // The plan the user was shown and agreed to: the run executes exactly it.
+    let mut confirmed = None;
     if flags.check || ask {
-        let plans = session.block_on(engine::run::plan(&ctx, &sites, forks));
+        let plans = session.block_on(engine::plan::plan(&ctx, &sites, forks));
         if flags.check {
             session.print(
                 || run_view::plan_json(&playbook.name, &plans),
@@ -100,9 +102,10 @@ pub(super) fn run_playbook(
             &format!("Run `{}` on these sites?", playbook.name),
             "run",
         )?;
+        confirmed = Some(plans);
     }
     session.record_playbook(&run_id, &playbook.name, &sites);
-    let results = session.block_on(engine::run::run(&ctx, &sites, forks));
+    let results = session.block_on(engine::run::run(&ctx, &sites, forks, confirmed.as_deref()));
     session.print(
         || run_view::run_json(&playbook.name, &results),
         || run_view::run_text(&results, Style::for_stdout()),

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod backup;
 pub mod facts;
 pub mod journal;
+pub mod plan;
 pub mod recover;
 pub mod restore;
 pub mod rollback;

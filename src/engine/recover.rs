@@ -135,7 +135,7 @@ pub async fn recover(
         .await?;
         // PHP may serve the files it had cached for a moment (opcache revalidation).
         tokio::time::sleep(verify_delay).await;
-        let specs = super::run::checks_for(site, read.facts.cms, None);
+        let specs = super::run::checks_for(site, read.facts.cms, &[]);
         let checks = verify::run_checks(http, &site.url, &specs).await;
         Ok(Recovered {
             run: Some(journal.run.clone()),

@@ -1,9 +1,10 @@
 //! `tend run PLAYBOOK`: the playbook's steps, site by site, with rollback.
 //!
 //! Two phases, as pyinfra does it: first every site is read and its plan computed as data
-//! (what each step would do, which updates it would apply and which it holds back) — that
-//! is all `--check` does, and what a terminal run shows before asking. Then each site runs
-//! under its lock: the plan is computed again from fresh facts, and the steps run in order.
+//! (`plan`) — that is all `--check` does, and what a terminal run shows before asking. Then
+//! each site runs under its lock: the updates are planned again from fresh facts and must be
+//! the ones the user confirmed (else the site is refused, unchanged), and the steps run in
+//! order.
 //! Everything that changes a site is first written to the journal on the host; when a step
 //! fails, `on_failure` decides: `rollback` undoes the journal (files renamed back, database
 //! from the run's snapshot) and verifies again, `stop` ends the site's run where it is,
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use super::apply::{self, Updater};
 use super::journal::{self, Journal};
+use super::plan::{self as planning, SitePlan};
 use super::{rollback, site_lock, SiteResult};
 use crate::backup::create::{self, Contents};
 use crate::backup::prune;
@@ -22,13 +24,14 @@ use crate::backup::Store;
 use crate::cms::host_tools::HostToolsCache;
 use crate::cms::{CmsKind, Facts};
 use crate::events::{Event, Level, Reporter};
+use crate::inventory::Check;
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
-use crate::playbook::{OnFailure, Playbook, Step, UpdateStep, VerifyStep};
+use crate::playbook::{OnFailure, Playbook, Step, StepName, UpdateStep};
 use crate::remote::{quote, Connection, Pool};
 use crate::site_error::SiteError;
 use crate::updates::package::PackageCache;
-use crate::updates::policy::{self, Change, Held, Policy};
+use crate::updates::policy::{self, Change, Held};
 use crate::updates::sources::Sources;
 use crate::verify::{self, CheckResult, CheckSpec};
 
@@ -59,134 +62,7 @@ pub fn new_run_id() -> String {
 
 /// Whether the playbook changes sites (and so needs a confirmation).
 pub fn changes_sites(playbook: &Playbook) -> bool {
-    playbook
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::Update(_) | Step::Maintenance(_)))
-}
-
-/// What a run would do to one site.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SitePlan {
-    /// One line per step.
-    pub steps: Vec<String>,
-    pub changes: Vec<Change>,
-    pub held: Vec<Held>,
-    /// Another run's unfinished work on this site (its journal), which blocks it.
-    pub unfinished: Option<String>,
-}
-
-/// Phase one: reads every site and plans what the playbook would do. Changes nothing.
-pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteResult<SitePlan>> {
-    super::run_sites("plan", sites, forks, ctx.reporter, |site| async move {
-        let read = super::facts::read_site(site, ctx.pool, ctx.tools, ctx.reporter).await?;
-        let unfinished = journal::read(&read.host, &site.path)
-            .await?
-            .map(|j| unfinished_message(site, &j));
-        let updates = match update_step(ctx.playbook) {
-            Some(step) => plan_updates(ctx, site, &read.host, &read.facts, step).await?,
-            None => policy::Plan::default(),
-        };
-        let mut lines = Vec::new();
-        let mut will_snapshot = false;
-        for step in &ctx.playbook.steps {
-            lines.push(match step {
-                Step::Backup(b) => {
-                    will_snapshot = true;
-                    let label = b
-                        .as_ref()
-                        .and_then(|b| b.label.clone())
-                        .unwrap_or_else(|| "no label".into());
-                    format!("backup: take a snapshot (files + database), label {label}")
-                }
-                Step::Maintenance(on) => {
-                    format!("maintenance: {}", if on.0 { "on" } else { "off" })
-                }
-                Step::Update(_) if updates.changes.is_empty() => {
-                    "update: nothing to update".to_owned()
-                }
-                Step::Update(_) => format!(
-                    "update: {}",
-                    updates
-                        .changes
-                        .iter()
-                        .map(apply::describe)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                Step::Verify(v) => format!(
-                    "verify: {} check(s)",
-                    checks_for(site, read.facts.cms, v.as_ref()).len()
-                ),
-                Step::Prune(_) => {
-                    let outcome = prune::prune(
-                        ctx.store,
-                        &[site.name.as_str()],
-                        &ctx.inventory.settings.retention,
-                        true,
-                    );
-                    let removed = outcome.first().map_or(0, |o| o.removed.len());
-                    let extra = if will_snapshot {
-                        " (before counting this run's snapshot)"
-                    } else {
-                        ""
-                    };
-                    format!("prune: would remove {removed} snapshot(s){extra}")
-                }
-            });
-        }
-        Ok(SitePlan {
-            steps: lines,
-            changes: updates.changes,
-            held: updates.held,
-            unfinished,
-        })
-    })
-    .await
-}
-
-fn update_step(playbook: &Playbook) -> Option<Option<&UpdateStep>> {
-    playbook.steps.iter().find_map(|s| match s {
-        Step::Update(u) => Some(u.as_ref()),
-        _ => None,
-    })
-}
-
-async fn plan_updates(
-    ctx: &Context<'_>,
-    site: &Site,
-    host: &Connection,
-    facts: &Facts,
-    step: Option<&UpdateStep>,
-) -> Result<policy::Plan, SiteError> {
-    if facts.cms == CmsKind::Joomla && facts.version.starts_with("3.") {
-        return Err(SiteError::site(format!(
-            "Joomla {} is end-of-life: tend backs it up and restores it but does not update it; migrate the site to Joomla 4 or 5 first",
-            facts.version
-        )));
-    }
-    let mut offers = ctx
-        .sources
-        .offers(facts)
-        .await
-        .map_err(|e| SiteError::site(format!("asking the update sources: {e}")))?;
-    offers.extend(
-        crate::cms::adapter(facts.cms)
-            .host_offers(site, host, facts)
-            .await?,
-    );
-    Ok(policy::plan(
-        facts,
-        &offers,
-        &Policy::of(step, &site.hold, facts.cms),
-    ))
-}
-
-fn unfinished_message(site: &Site, journal: &Journal) -> String {
-    format!(
-        "unfinished work from run {} (started {}, {}): run `tend recover {}` first",
-        journal.run, journal.started, journal.owner, site.name
-    )
+    playbook.steps.iter().any(Step::changes_site)
 }
 
 /// What a run did to one site.
@@ -223,20 +99,6 @@ impl super::Judged for SiteRun {
     }
 }
 
-impl super::Judged for SitePlan {
-    fn outcome(&self) -> Outcome {
-        if self.unfinished.is_some() {
-            Outcome::Failed
-        } else {
-            Outcome::Ok
-        }
-    }
-
-    fn problem(&self) -> Option<String> {
-        self.unfinished.clone()
-    }
-}
-
 impl SiteRun {
     fn new() -> SiteRun {
         SiteRun {
@@ -253,8 +115,14 @@ impl SiteRun {
     }
 }
 
-/// Phase two: runs the playbook on every site.
-pub async fn run(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteResult<SiteRun>> {
+/// Phase two: runs the playbook on every site. `confirmed` is the plan the user was shown
+/// and agreed to, when there was one: a site whose updates differ from it now is refused.
+pub async fn run(
+    ctx: &Context<'_>,
+    sites: &[&Site],
+    forks: usize,
+    confirmed: Option<&[SiteResult<SitePlan>]>,
+) -> Vec<SiteResult<SiteRun>> {
     let failures = AtomicUsize::new(0);
     let failures = &failures;
     let limit = ctx.playbook.max_failures;
@@ -274,7 +142,14 @@ pub async fn run(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteRe
                     return Ok(outcome);
                 }
             }
-            let result = run_site(ctx, site).await;
+            let confirmed = confirmed.map(|plans| {
+                plans
+                    .iter()
+                    .find(|p| p.site == site.name)
+                    .and_then(|p| p.result.as_ref().ok())
+                    .map_or(&[][..], |p| p.changes.as_slice())
+            });
+            let result = run_site(ctx, site, confirmed).await;
             let failed = match &result {
                 Ok(outcome) => matches!(outcome.status, Outcome::Failed | Outcome::RolledBack),
                 Err(_) => true,
@@ -288,12 +163,16 @@ pub async fn run(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteRe
     .await
 }
 
-async fn run_site(ctx: &Context<'_>, site: &Site) -> Result<SiteRun, SiteError> {
+async fn run_site(
+    ctx: &Context<'_>,
+    site: &Site,
+    confirmed: Option<&[Change]>,
+) -> Result<SiteRun, SiteError> {
     let read = super::facts::read_site(site, ctx.pool, ctx.tools, ctx.reporter).await?;
     let host = read.host.clone();
     let work = async {
         if let Some(unfinished) = journal::read(&host, &site.path).await? {
-            return Err(SiteError::site(unfinished_message(site, &unfinished)));
+            return Err(planning::unfinished(site, &unfinished));
         }
         let mut state = SiteState {
             ctx,
@@ -308,8 +187,17 @@ async fn run_site(ctx: &Context<'_>, site: &Site) -> Result<SiteRun, SiteError> 
         // Plan, then act: the updates are planned (and their packages fetched and
         // checked) before the site is touched, so a site that cannot be planned — a source
         // down, a refused package, an end-of-life CMS — fails with nothing changed.
-        if let Some(step) = update_step(ctx.playbook) {
+        if let Some(step) = planning::update_step(ctx.playbook) {
             state.prepare_updates(step).await?;
+        }
+        if let Some(confirmed) = confirmed {
+            let now = state
+                .planned
+                .as_ref()
+                .map_or(&[][..], |p| p.changes.as_slice());
+            if let Some(changed) = planning::differs_from_confirmed(confirmed, now) {
+                return Err(changed);
+            }
         }
         state.steps(&read.tools).await?;
         Ok(state.outcome)
@@ -326,7 +214,7 @@ async fn run_site(ctx: &Context<'_>, site: &Site) -> Result<SiteRun, SiteError> 
 
 /// Why a step failed.
 struct StepFailure {
-    step: &'static str,
+    step: StepName,
     message: String,
     /// The failure was there before the run changed anything: undoing the run's changes
     /// would not mend it.
@@ -365,7 +253,7 @@ impl SiteState<'_, '_> {
             }
             // The checks are taken before the first change, to tell "broken by the
             // update" from "already broken".
-            if !baseline_taken && matches!(step, Step::Maintenance(_) | Step::Update(_)) {
+            if !baseline_taken && step.changes_site() {
                 baseline_taken = true;
                 if let Some(verify) = first_verify(playbook) {
                     let specs = checks_for(self.site, self.facts.cms, verify);
@@ -375,7 +263,7 @@ impl SiteState<'_, '_> {
             }
             self.ctx.reporter.event(&Event::Step {
                 site: &self.site.name,
-                step: step.name(),
+                step: step.name().as_str(),
             });
             if let Err(e) = self.step(step, tools).await {
                 self.log(
@@ -413,34 +301,32 @@ impl SiteState<'_, '_> {
         step: &Step,
         tools: &crate::cms::host_tools::HostTools,
     ) -> Result<(), StepFailure> {
-        let fail = |step: &'static str| {
-            move |e: SiteError| StepFailure {
-                step,
-                message: e.masked(),
-                preexisting: false,
-            }
+        let name = step.name();
+        let fail = |e: SiteError| StepFailure {
+            step: name,
+            message: e.masked(),
+            preexisting: false,
         };
         match step {
-            Step::Backup(b) => {
-                let label = b.as_ref().and_then(|b| b.label.as_deref());
+            Step::Backup { label } => {
                 let manifest = create::snapshot(
                     self.ctx.store,
                     self.site,
                     self.host,
                     &self.facts,
                     tools,
-                    label,
+                    label.as_deref(),
                     Contents::ALL,
                 )
                 .await
-                .map_err(fail("backup"))?;
+                .map_err(fail)?;
                 self.outcome.snapshot = Some(manifest.id);
                 Ok(())
             }
-            Step::Maintenance(on) => self.maintenance(on.0).await.map_err(fail("maintenance")),
-            Step::Update(u) => self.update(u.as_ref(), tools).await.map_err(fail("update")),
-            Step::Verify(v) => self.verify(v.as_ref()).await,
-            Step::Prune(_) => {
+            Step::Maintenance { on } => self.maintenance(*on).await.map_err(fail),
+            Step::Update(_) => self.update(tools).await.map_err(fail),
+            Step::Verify { checks } => self.verify(checks).await,
+            Step::Prune => {
                 let result = prune::prune(
                     self.ctx.store,
                     &[self.site.name.as_str()],
@@ -453,7 +339,7 @@ impl SiteState<'_, '_> {
                     .expect("one site asked, one answer");
                 if let Some(e) = result.error {
                     return Err(StepFailure {
-                        step: "prune",
+                        step: name,
                         message: e.to_string(),
                         preexisting: false,
                     });
@@ -514,8 +400,9 @@ impl SiteState<'_, '_> {
     }
 
     /// Plans the updates and fetches their packages into the cache, checking them.
-    async fn prepare_updates(&mut self, step: Option<&UpdateStep>) -> Result<(), SiteError> {
-        let planned = plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
+    async fn prepare_updates(&mut self, step: &UpdateStep) -> Result<(), SiteError> {
+        let planned =
+            planning::plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
         for change in &planned.changes {
             if change.offer.package.is_empty() {
                 continue;
@@ -535,11 +422,7 @@ impl SiteState<'_, '_> {
         Ok(())
     }
 
-    async fn update(
-        &mut self,
-        _step: Option<&UpdateStep>,
-        tools: &crate::cms::host_tools::HostTools,
-    ) -> Result<(), SiteError> {
+    async fn update(&mut self, tools: &crate::cms::host_tools::HostTools) -> Result<(), SiteError> {
         let planned = self.planned.take().unwrap_or_default();
         if planned.changes.is_empty() {
             self.log(Level::Info, "nothing to update");
@@ -585,9 +468,9 @@ impl SiteState<'_, '_> {
         }
     }
 
-    async fn verify(&mut self, step: Option<&VerifyStep>) -> Result<(), StepFailure> {
+    async fn verify(&mut self, step_checks: &[Check]) -> Result<(), StepFailure> {
         self.settle().await;
-        let specs = checks_for(self.site, self.facts.cms, step);
+        let specs = checks_for(self.site, self.facts.cms, step_checks);
         let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
         self.outcome.checks = results.clone();
         let failed: Vec<&CheckResult> = results.iter().filter(|r| !r.ok).collect();
@@ -641,7 +524,7 @@ impl SiteState<'_, '_> {
             format!("{after}{problems}")
         };
         Err(StepFailure {
-            step: "verify",
+            step: StepName::Verify,
             message,
             preexisting,
         })
@@ -718,7 +601,7 @@ impl SiteState<'_, '_> {
         let specs = checks_for(
             self.site,
             self.facts.cms,
-            first_verify(self.ctx.playbook).flatten(),
+            first_verify(self.ctx.playbook).unwrap_or_default(),
         );
         let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
         let failing: Vec<String> = results
@@ -745,26 +628,18 @@ impl SiteState<'_, '_> {
     }
 }
 
-/// The playbook's first verify step (`Some(None)`: one without checks of its own).
-fn first_verify(playbook: &Playbook) -> Option<Option<&VerifyStep>> {
+/// The checks of the playbook's first verify step, if it has one.
+fn first_verify(playbook: &Playbook) -> Option<&[Check]> {
     playbook.steps.iter().find_map(|s| match s {
-        Step::Verify(v) => Some(v.as_ref()),
+        Step::Verify { checks } => Some(checks.as_slice()),
         _ => None,
     })
 }
 
 /// The built-in checks of the CMS, the site's own and the step's.
-pub fn checks_for(site: &Site, cms: CmsKind, step: Option<&VerifyStep>) -> Vec<CheckSpec> {
+pub fn checks_for(site: &Site, cms: CmsKind, step_checks: &[Check]) -> Vec<CheckSpec> {
     let mut specs = verify::builtin_checks(cms);
     specs.extend(site.checks.iter().map(CheckSpec::from));
-    if let Some(step) = step {
-        specs.extend(
-            step.checks
-                .iter()
-                .cloned()
-                .map(crate::inventory::Check::from)
-                .map(|c| CheckSpec::from(&c)),
-        );
-    }
+    specs.extend(step_checks.iter().map(CheckSpec::from));
     specs
 }

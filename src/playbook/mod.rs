@@ -5,6 +5,7 @@
 //! changes sites must take a snapshot first, unless it explicitly opts out of rollback.
 
 pub mod raw;
+pub mod step;
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +13,9 @@ use crate::diagnostic::InputError;
 use crate::inventory::Inventory;
 use crate::select::SitePattern;
 use crate::yaml_source::{Segment, Target, YamlSource};
-pub use raw::{BackupStep, Level, OnFailure, Selection, Step, Switch, UpdateStep, VerifyStep};
+use raw::RawStep;
+pub use raw::{Level, OnFailure, Selection};
+pub use step::{Step, StepName, UpdateStep};
 
 #[derive(Debug, Clone)]
 pub struct Playbook {
@@ -80,7 +83,7 @@ impl Playbook {
                 .with_optional_hint(e.hint)
         })?;
         for (i, step) in raw.steps.iter().enumerate() {
-            if let Step::Verify(Some(v)) = step {
+            if let RawStep::Verify(Some(v)) = step {
                 for (j, check) in v.checks.iter().enumerate() {
                     if !check.path.starts_with('/') {
                         return Err(source.error_at(
@@ -100,8 +103,14 @@ impl Playbook {
             }
         }
         if raw.on_failure == OnFailure::Rollback {
-            let first_backup = raw.steps.iter().position(|s| matches!(s, Step::Backup(_)));
-            let first_change = raw.steps.iter().position(|s| matches!(s, Step::Update(_)));
+            let first_backup = raw
+                .steps
+                .iter()
+                .position(|s| matches!(s, RawStep::Backup(_)));
+            let first_change = raw
+                .steps
+                .iter()
+                .position(|s| matches!(s, RawStep::Update(_)));
             if let Some(change) = first_change {
                 if first_backup.is_none_or(|b| b > change) {
                     return Err(source
@@ -121,7 +130,29 @@ impl Playbook {
             forks: raw.forks,
             max_failures: raw.max_failures,
             on_failure: raw.on_failure,
-            steps: raw.steps,
+            steps: raw.steps.into_iter().map(validated).collect(),
         })
+    }
+}
+
+/// What a raw step means, once the playbook around it is known to be valid.
+fn validated(raw: RawStep) -> Step {
+    match raw {
+        RawStep::Backup(b) => Step::Backup {
+            label: b.and_then(|b| b.label),
+        },
+        RawStep::Maintenance(on) => Step::Maintenance { on: on.0 },
+        RawStep::Update(u) => Step::Update(u.unwrap_or_default()),
+        RawStep::Verify(v) => Step::Verify {
+            checks: v
+                .map(|v| {
+                    v.checks
+                        .into_iter()
+                        .map(crate::inventory::Check::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        },
+        RawStep::Prune(_) => Step::Prune,
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use super::step::StepName;
 use crate::inventory::raw::RawCheck;
 
 #[derive(Debug, Deserialize)]
@@ -18,7 +19,7 @@ pub struct RawPlaybook {
     pub max_failures: Option<usize>,
     #[serde(default)]
     pub on_failure: OnFailure,
-    pub steps: Vec<Step>,
+    pub steps: Vec<RawStep>,
 }
 
 /// `hosts: all`, `hosts: acme-*`, `hosts: "a, b"` or `hosts: [a, b]`.
@@ -55,7 +56,7 @@ pub enum OnFailure {
 
 /// One step: a mapping with a single key naming it, e.g. `- backup: { label: nightly }`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub enum RawStep {
     Backup(Option<BackupStep>),
     Maintenance(Switch),
     Update(Option<UpdateStep>),
@@ -63,27 +64,25 @@ pub enum Step {
     Prune(Option<PruneStep>),
 }
 
-pub const STEP_NAMES: &[&str] = &["backup", "maintenance", "update", "verify", "prune"];
-
-impl<'de> Deserialize<'de> for Step {
+impl<'de> Deserialize<'de> for RawStep {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct StepVisitor;
         impl<'de> Visitor<'de> for StepVisitor {
-            type Value = Step;
+            type Value = RawStep;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a step: a mapping with one key, one of `backup`, `maintenance`, `update`, `verify`, `prune`")
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Step, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawStep, A::Error> {
                 let name: String = map
                     .next_key()?
                     .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let step = match name.as_str() {
-                    "backup" => Step::Backup(map.next_value()?),
-                    "maintenance" => Step::Maintenance(map.next_value()?),
-                    "update" => Step::Update(map.next_value()?),
-                    "verify" => Step::Verify(map.next_value()?),
-                    "prune" => Step::Prune(map.next_value()?),
-                    other => return Err(de::Error::unknown_variant(other, STEP_NAMES)),
+                let step = match StepName::parse(&name) {
+                    Some(StepName::Backup) => RawStep::Backup(map.next_value()?),
+                    Some(StepName::Maintenance) => RawStep::Maintenance(map.next_value()?),
+                    Some(StepName::Update) => RawStep::Update(map.next_value()?),
+                    Some(StepName::Verify) => RawStep::Verify(map.next_value()?),
+                    Some(StepName::Prune) => RawStep::Prune(map.next_value()?),
+                    None => return Err(de::Error::unknown_variant(&name, StepName::all_names())),
                 };
                 if let Some(extra) = map.next_key::<String>()? {
                     return Err(de::Error::custom(format!(
@@ -92,13 +91,16 @@ impl<'de> Deserialize<'de> for Step {
                 }
                 Ok(step)
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Step, E> {
-                match v {
-                    "backup" => Ok(Step::Backup(None)),
-                    "update" => Ok(Step::Update(None)),
-                    "verify" => Ok(Step::Verify(None)),
-                    "prune" => Ok(Step::Prune(None)),
-                    other => Err(de::Error::unknown_variant(other, STEP_NAMES)),
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawStep, E> {
+                match StepName::parse(v) {
+                    Some(StepName::Backup) => Ok(RawStep::Backup(None)),
+                    Some(StepName::Update) => Ok(RawStep::Update(None)),
+                    Some(StepName::Verify) => Ok(RawStep::Verify(None)),
+                    Some(StepName::Prune) => Ok(RawStep::Prune(None)),
+                    // `maintenance` needs its switch.
+                    Some(StepName::Maintenance) | None => {
+                        Err(de::Error::unknown_variant(v, StepName::all_names()))
+                    }
                 }
             }
         }
@@ -106,14 +108,14 @@ impl<'de> Deserialize<'de> for Step {
     }
 }
 
-impl Step {
-    pub fn name(&self) -> &'static str {
+impl RawStep {
+    pub fn name(&self) -> StepName {
         match self {
-            Step::Backup(_) => "backup",
-            Step::Maintenance(_) => "maintenance",
-            Step::Update(_) => "update",
-            Step::Verify(_) => "verify",
-            Step::Prune(_) => "prune",
+            RawStep::Backup(_) => StepName::Backup,
+            RawStep::Maintenance(_) => StepName::Maintenance,
+            RawStep::Update(_) => StepName::Update,
+            RawStep::Verify(_) => StepName::Verify,
+            RawStep::Prune(_) => StepName::Prune,
         }
     }
 }

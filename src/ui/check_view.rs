@@ -26,7 +26,7 @@ pub fn check_json(inventory: &Inventory, checked: &[CheckedPlaybook]) -> Value {
         "playbooks": checked.iter().map(|c| json!({
             "file": c.path.display().to_string(),
             "name": c.playbook.name,
-            "steps": c.playbook.steps.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            "steps": c.playbook.steps.iter().map(|s| s.name().as_str()).collect::<Vec<_>>(),
             "sites": c.sites,
         })).collect::<Vec<_>>(),
     })
@@ -40,7 +40,7 @@ pub fn check_text(inventory: &Inventory, checked: &[CheckedPlaybook]) -> String 
         inventory.groups.len()
     );
     for c in checked {
-        let steps: Vec<&str> = c.playbook.steps.iter().map(|s| s.name()).collect();
+        let steps: Vec<&str> = c.playbook.steps.iter().map(|s| s.name().as_str()).collect();
         out.push_str(&format!(
             "{}: ok, \"{}\": {} on {} site(s)\n",
             c.path.display(),

@@ -4,7 +4,8 @@
 use serde_json::{json, Value};
 
 use super::style::Style;
-use crate::engine::run::{SitePlan, SiteRun};
+use crate::engine::plan::{PlanItem, SitePlan};
+use crate::engine::run::SiteRun;
 use crate::engine::SiteResult;
 use crate::outcome::Outcome;
 use crate::updates::policy::{Change, Held};
@@ -17,14 +18,52 @@ fn held_json(held: &[Held]) -> Value {
     serde_json::to_value(held).unwrap_or_default()
 }
 
+/// One line per step of the plan, as `--check` prints it.
+pub fn plan_lines(plan: &SitePlan) -> Vec<String> {
+    plan.items.iter().map(plan_line).collect()
+}
+
+fn plan_line(item: &PlanItem) -> String {
+    match item {
+        PlanItem::Backup { label } => format!(
+            "backup: take a snapshot (files + database), label {}",
+            label.as_deref().unwrap_or("no label")
+        ),
+        PlanItem::Maintenance { on } => {
+            format!("maintenance: {}", if *on { "on" } else { "off" })
+        }
+        PlanItem::Update { changes } if changes.is_empty() => "update: nothing to update".into(),
+        PlanItem::Update { changes } => format!(
+            "update: {}",
+            changes
+                .iter()
+                .map(crate::engine::apply::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        PlanItem::Verify { checks } => format!("verify: {checks} check(s)"),
+        PlanItem::Prune {
+            removes,
+            before_this_runs_snapshot,
+        } => format!(
+            "prune: would remove {removes} snapshot(s){}",
+            if *before_this_runs_snapshot {
+                " (before counting this run's snapshot)"
+            } else {
+                ""
+            }
+        ),
+    }
+}
+
 pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
     let sites: Vec<Value> = plans
         .iter()
         .map(|r| match &r.result {
             Ok(p) => json!({
-                "site": r.site, "ok": p.unfinished.is_none(), "plan": p.steps,
+                "site": r.site, "ok": p.unfinished.is_none(), "plan": plan_lines(p),
                 "changes": changes_json(&p.changes), "held": held_json(&p.held),
-                "error": p.unfinished,
+                "error": p.unfinished.as_ref().map(|e| e.masked()),
             }),
             Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "error": e.masked()}),
         })
@@ -39,10 +78,14 @@ pub fn plan_text(playbook: &str, plans: &[SiteResult<SitePlan>], style: Style) -
             Ok(p) => {
                 out.push_str(&format!("{}\n", style.bold(&r.site)));
                 if let Some(blocked) = &p.unfinished {
-                    out.push_str(&format!("  {} {blocked}\n", style.bad("blocked:")));
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.bad("blocked:"),
+                        blocked.masked()
+                    ));
                 }
-                for step in &p.steps {
-                    out.push_str(&format!("  {step}\n"));
+                for line in plan_lines(p) {
+                    out.push_str(&format!("  {line}\n"));
                 }
                 for h in &p.held {
                     out.push_str(&format!(

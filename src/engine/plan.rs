@@ -1,0 +1,203 @@
+//! Phase one of `tend run`: what the playbook would do to each site, as data.
+//!
+//! As pyinfra does it, every site is read and its plan computed before anything changes:
+//! one [`PlanItem`] per step (which updates, which snapshot, how many checks, what a prune
+//! would remove) plus the updates held back and why. `--check` prints this and stops; a
+//! terminal run shows it and asks; the run then executes exactly the updates that were
+//! shown, refusing a site whose plan changed in between (see `run`).
+
+use serde::Serialize;
+
+use super::journal::{self, Journal};
+use super::SiteResult;
+use crate::backup::prune;
+use crate::cms::Facts;
+use crate::inventory::Site;
+use crate::playbook::{Playbook, Step, UpdateStep};
+use crate::remote::Connection;
+use crate::site_error::SiteError;
+use crate::updates::policy::{self, Change, Held, Policy};
+
+use super::run::Context;
+
+/// What one step would do to one site.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum PlanItem {
+    /// A snapshot of files and database, with this label.
+    Backup {
+        label: Option<String>,
+    },
+    Maintenance {
+        on: bool,
+    },
+    /// These updates (none: nothing to update).
+    Update {
+        changes: Vec<Change>,
+    },
+    /// This many checks.
+    Verify {
+        checks: usize,
+    },
+    /// The retention rules would remove this many snapshots, counted before this run's
+    /// own snapshot when the playbook takes one.
+    Prune {
+        removes: usize,
+        before_this_runs_snapshot: bool,
+    },
+}
+
+/// What a run would do to one site.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SitePlan {
+    /// One item per step, in order.
+    pub items: Vec<PlanItem>,
+    pub changes: Vec<Change>,
+    pub held: Vec<Held>,
+    /// Another run's unfinished work on this site (its journal), which blocks it.
+    #[serde(skip)]
+    pub unfinished: Option<SiteError>,
+}
+
+impl super::Judged for SitePlan {
+    fn outcome(&self) -> crate::outcome::Outcome {
+        if self.unfinished.is_some() {
+            crate::outcome::Outcome::Failed
+        } else {
+            crate::outcome::Outcome::Ok
+        }
+    }
+
+    fn problem(&self) -> Option<String> {
+        self.unfinished.as_ref().map(SiteError::masked)
+    }
+}
+
+/// Reads every site and plans what the playbook would do. Changes nothing.
+pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteResult<SitePlan>> {
+    super::run_sites("plan", sites, forks, ctx.reporter, |site| async move {
+        let read = super::facts::read_site(site, ctx.pool, ctx.tools, ctx.reporter).await?;
+        let unfinished = journal::read(&read.host, &site.path)
+            .await?
+            .map(|j| unfinished(site, &j));
+        let updates = match update_step(ctx.playbook) {
+            Some(step) => plan_updates(ctx, site, &read.host, &read.facts, step).await?,
+            None => policy::Plan::default(),
+        };
+        let steps = &ctx.playbook.steps;
+        let items = steps
+            .iter()
+            .enumerate()
+            .map(|(index, step)| match step {
+                Step::Backup { label } => PlanItem::Backup {
+                    label: label.clone(),
+                },
+                Step::Maintenance { on } => PlanItem::Maintenance { on: *on },
+                Step::Update(_) => PlanItem::Update {
+                    changes: updates.changes.clone(),
+                },
+                Step::Verify { checks } => PlanItem::Verify {
+                    checks: super::run::checks_for(site, read.facts.cms, checks).len(),
+                },
+                Step::Prune => {
+                    let outcome = prune::prune(
+                        ctx.store,
+                        &[site.name.as_str()],
+                        &ctx.inventory.settings.retention,
+                        true,
+                    );
+                    PlanItem::Prune {
+                        removes: outcome.first().map_or(0, |o| o.removed.len()),
+                        before_this_runs_snapshot: steps[..index]
+                            .iter()
+                            .any(|s| matches!(s, Step::Backup { .. })),
+                    }
+                }
+            })
+            .collect();
+        Ok(SitePlan {
+            items,
+            changes: updates.changes,
+            held: updates.held,
+            unfinished,
+        })
+    })
+    .await
+}
+
+/// The playbook's update step, if it has one.
+pub(super) fn update_step(playbook: &Playbook) -> Option<&UpdateStep> {
+    playbook.steps.iter().find_map(|s| match s {
+        Step::Update(u) => Some(u),
+        _ => None,
+    })
+}
+
+/// The updates the sources offer the site and the policy allows.
+pub(super) async fn plan_updates(
+    ctx: &Context<'_>,
+    site: &Site,
+    host: &Connection,
+    facts: &Facts,
+    step: &UpdateStep,
+) -> Result<policy::Plan, SiteError> {
+    if facts.cms == crate::cms::CmsKind::Joomla && facts.version.starts_with("3.") {
+        return Err(SiteError::Unsupported(format!(
+            "Joomla {} is end-of-life: tend backs it up and restores it but does not update it; migrate the site to Joomla 4 or 5 first",
+            facts.version
+        )));
+    }
+    let mut offers = ctx
+        .sources
+        .offers(facts)
+        .await
+        .map_err(|e| SiteError::UpdateSource(e.to_string()))?;
+    offers.extend(
+        crate::cms::adapter(facts.cms)
+            .host_offers(site, host, facts)
+            .await?,
+    );
+    Ok(policy::plan(
+        facts,
+        &offers,
+        &Policy::of(Some(step), &site.hold, facts.cms),
+    ))
+}
+
+/// The error of a site another run left unfinished.
+pub(super) fn unfinished(site: &Site, journal: &Journal) -> SiteError {
+    SiteError::Unfinished {
+        site: site.name.clone(),
+        run: journal.run.clone(),
+        started: journal.started.clone(),
+        owner: journal.owner.clone(),
+    }
+}
+
+/// Whether the updates about to run are the ones the user confirmed; `None` when they are,
+/// else the error that refuses the site before anything changes.
+pub(super) fn differs_from_confirmed(confirmed: &[Change], now: &[Change]) -> Option<SiteError> {
+    let key = |c: &Change| (c.kind, c.slug.clone(), c.from.clone(), c.to.clone());
+    let mut a: Vec<_> = confirmed.iter().map(key).collect();
+    let mut b: Vec<_> = now.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    if a == b {
+        return None;
+    }
+    let list = |changes: &[Change]| {
+        if changes.is_empty() {
+            "nothing to update".to_owned()
+        } else {
+            changes
+                .iter()
+                .map(super::apply::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    Some(SiteError::PlanChanged {
+        confirmed: list(confirmed),
+        now: list(now),
+    })
+}

@@ -1,0 +1,120 @@
+//! A playbook step as the engine runs it: validated, with its name and whether it changes
+//! the site said once, here.
+//!
+//! The raw serde form (`raw::RawStep`) is what the YAML says; this is what it means. A new
+//! kind of step is a variant here (its name in [`StepName`]) and its planning and execution
+//! in `engine::steps`; nothing else names steps.
+
+use crate::inventory::Check;
+
+pub use super::raw::UpdateStep;
+
+/// The name of each kind of step, as written in playbooks, results and plans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepName {
+    Backup,
+    Maintenance,
+    Update,
+    Verify,
+    Prune,
+}
+
+impl StepName {
+    pub const ALL: [StepName; 5] = [
+        StepName::Backup,
+        StepName::Maintenance,
+        StepName::Update,
+        StepName::Verify,
+        StepName::Prune,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepName::Backup => "backup",
+            StepName::Maintenance => "maintenance",
+            StepName::Update => "update",
+            StepName::Verify => "verify",
+            StepName::Prune => "prune",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<StepName> {
+        StepName::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// Every name as written, for "expected one of" messages.
+    pub fn all_names() -> &'static [&'static str] {
+        &["backup", "maintenance", "update", "verify", "prune"]
+    }
+}
+
+impl std::fmt::Display for StepName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One validated step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Take a snapshot (files + database) with this label.
+    Backup { label: Option<String> },
+    /// Turn maintenance mode on or off.
+    Maintenance { on: bool },
+    /// Apply the updates the policy allows.
+    Update(UpdateStep),
+    /// Run the built-in checks, the site's and these.
+    Verify { checks: Vec<Check> },
+    /// Apply the retention rules to the site's snapshots.
+    Prune,
+}
+
+impl Step {
+    pub fn name(&self) -> StepName {
+        match self {
+            Step::Backup { .. } => StepName::Backup,
+            Step::Maintenance { .. } => StepName::Maintenance,
+            Step::Update(_) => StepName::Update,
+            Step::Verify { .. } => StepName::Verify,
+            Step::Prune => StepName::Prune,
+        }
+    }
+
+    /// Whether the step changes the site itself (its files, its database or whether it
+    /// serves visitors): such a playbook needs a confirmation, a snapshot before it to roll
+    /// back to, and a baseline of the checks taken before it.
+    pub fn changes_site(&self) -> bool {
+        matches!(self, Step::Maintenance { .. } | Step::Update(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_are_listed_once() {
+        for name in StepName::ALL {
+            assert_eq!(StepName::parse(name.as_str()), Some(name));
+        }
+        let listed: Vec<&str> = StepName::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(listed, StepName::all_names());
+        assert_eq!(StepName::parse("deploy"), None);
+    }
+
+    #[test]
+    fn only_maintenance_and_update_change_the_site() {
+        let changing: Vec<StepName> = [
+            Step::Backup { label: None },
+            Step::Maintenance { on: true },
+            Step::Update(UpdateStep::default()),
+            Step::Verify { checks: Vec::new() },
+            Step::Prune,
+        ]
+        .iter()
+        .filter(|s| s.changes_site())
+        .map(Step::name)
+        .collect();
+        assert_eq!(changing, [StepName::Maintenance, StepName::Update]);
+    }
+}
