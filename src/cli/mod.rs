@@ -17,10 +17,12 @@ use crate::remote::Pool;
 use crate::select::{select, SitePattern};
 use crate::ui::{self, backup_view, facts_view, style::Style, OutputMode};
 
+mod completions;
 mod history;
 mod record;
 mod report;
 mod run;
+mod scope;
 
 /// Exit status: every selected site succeeded.
 pub const EXIT_OK: u8 = 0;
@@ -31,6 +33,8 @@ pub const EXIT_INVALID: u8 = 2;
 
 const DEFAULT_INVENTORY: &str = "inventory/inventory.yml";
 
+/// The top-level flags are not `global`: [`scope`] gives each subcommand those that apply
+/// to it, and lifts a value given after the subcommand into these fields.
 #[derive(Debug, Parser)]
 #[command(
     name = "tend",
@@ -39,27 +43,27 @@ const DEFAULT_INVENTORY: &str = "inventory/inventory.yml";
 )]
 pub struct Cli {
     /// Inventory file [default: $TEND_INVENTORY, else inventory/inventory.yml]
-    #[arg(short = 'i', long = "inventory", global = true, value_name = "FILE")]
+    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
     inventory: Option<PathBuf>,
 
     /// Sites to work on: comma-separated names, groups and globs; `!name` excludes
-    #[arg(short = 'l', long = "limit", global = true, value_name = "PATTERN")]
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     limit: Option<String>,
 
     /// Sites worked on at once [default: settings.forks, else 10]
-    #[arg(short = 'f', long = "forks", global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     forks: Option<u16>,
 
     /// Print one JSON document with the result on stdout (no progress bars)
-    #[arg(long, global = true)]
+    #[arg(long)]
     json: bool,
 
     /// Only warnings and errors on stderr
-    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
     quiet: bool,
 
     /// More detail on stderr (connections, remote commands)
-    #[arg(short = 'v', long, global = true)]
+    #[arg(short = 'v', long)]
     verbose: bool,
 
     #[command(subcommand)]
@@ -155,6 +159,17 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        /// The shell the script is for
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff); read it with `tend man | man -l -`
+    Man {
+        /// Write tend.1 and a page per subcommand (tend-backup.1, …) into this folder instead
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,7 +205,7 @@ enum BackupsCommand {
 
 /// Parses the command line, runs the command and returns its exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = scope::parse();
     let mode = OutputMode {
         json: cli.json,
         quiet: cli.quiet,
@@ -212,6 +227,12 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
     } = &cli.command
     {
         return repo_index(dir, mode);
+    }
+    if let Command::Completions { shell } = &cli.command {
+        return completions::completions(*shell);
+    }
+    if let Command::Man { out } = &cli.command {
+        return completions::man(out.as_deref());
     }
     let inventory_path = cli
         .inventory
@@ -239,6 +260,8 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, InputError> {
         Command::Check { playbooks } => check(&inventory, &playbooks, limit.as_ref(), mode),
         Command::Facts { updates } => facts(&inventory, limit.as_ref(), forks, updates, mode),
         Command::Repo { .. } => unreachable!("handled before the inventory is read"),
+        Command::Completions { .. } => unreachable!("handled before the inventory is read"),
+        Command::Man { .. } => unreachable!("handled before the inventory is read"),
         Command::Run {
             playbook,
             check,
