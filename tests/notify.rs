@@ -80,6 +80,11 @@ fn http_server(statuses: &[u16]) -> (u16, Arc<Mutex<Vec<Request>>>) {
 /// A minimal SMTP server (greeting, EHLO with AUTH, AUTH, MAIL, RCPT, DATA, QUIT) keeping
 /// the transcript of each session.
 fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    smtp_server_answering_rcpt("250 ok\r\n")
+}
+
+/// The SMTP server, answering `RCPT TO` with `rcpt`.
+fn smtp_server_answering_rcpt(rcpt: &'static str) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let sessions = Arc::new(Mutex::new(Vec::new()));
@@ -111,6 +116,8 @@ fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
                         transcript.push_str(&data);
                     }
                     "250 2.0.0 queued\r\n"
+                } else if command.starts_with("RCPT") {
+                    rcpt
                 } else if command.starts_with("QUIT") {
                     let _ = write!(stream, "221 bye\r\n");
                     break;
@@ -408,4 +415,65 @@ fn a_lab_nightly_run_with_one_site_down_notifies_and_records_both_sites() {
         .find(|s| s["site"] == "notify_ok")
         .unwrap();
     assert_eq!(ok["snapshots"][0]["label"], "nightly");
+}
+
+#[test]
+fn a_4xx_webhook_or_a_5xx_smtp_reply_is_tried_once_a_503_three_times() {
+    let work = tempfile::tempdir().unwrap();
+    // The hook was deleted: the same answer every time.
+    let (gone_port, gone) = http_server(&[404, 404, 404]);
+    // The chat server is overloaded: worth trying again, then given up on.
+    let (busy_port, busy) = http_server(&[503, 503, 503]);
+    // 429 asks to come back later: tried again, delivered the second time.
+    let (slow_port, slow) = http_server(&[429]);
+    // The mail server has no such mailbox (a permanent 5xx reply).
+    let (smtp_port, mails) = smtp_server_answering_rcpt("550 5.1.1 no such user\r\n");
+    write_inventory(
+        work.path(),
+        &format!(
+            "    - webhook: http://127.0.0.1:{gone_port}/services/${{HOOK_TOKEN}}\n      on: [success]\n    - webhook: http://127.0.0.1:{busy_port}/busy\n      on: [success]\n    - webhook: http://127.0.0.1:{slow_port}/slow\n      on: [success]\n    - email: {{ to: [nobody@agency.example], from: tend@agency.example, smtp: {{ host: 127.0.0.1, port: {smtp_port}, tls: none }} }}\n      on: [success]\n"
+        ),
+    );
+    // `backups prune` needs no connection and succeeds: its exit status is 0, and stays 0.
+    let out = tend_env(work.path(), &["-i", "inv.yml", "backups", "prune"], &env());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+
+    assert_eq!(gone.lock().unwrap().len(), 1, "a 404 is not retried");
+    assert_eq!(busy.lock().unwrap().len(), 3, "a 503 is retried");
+    assert_eq!(slow.lock().unwrap().len(), 2, "a 429 is retried");
+    assert_eq!(mails.lock().unwrap().len(), 1, "an SMTP 550 is not retried");
+    assert!(
+        out.stderr
+            .contains("no such user (a permanent failure, not retried"),
+        "{}",
+        out.stderr
+    );
+
+    let gone_lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(&format!("127.0.0.1:{gone_port}")))
+        .collect();
+    assert_eq!(
+        gone_lines,
+        [format!(
+            "warning: notification: could not notify webhook http://127.0.0.1:{gone_port}: answered HTTP 404 Not Found (a permanent failure, not retried; the exit status is unchanged)"
+        )],
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "warning: notification: could not notify webhook http://127.0.0.1:{busy_port} after 3 attempts: answered HTTP 503 Service Unavailable"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("notified webhook http://127.0.0.1:{slow_port}")),
+        "{}",
+        out.stderr
+    );
+    assert_no_secrets(&out);
 }

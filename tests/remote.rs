@@ -187,3 +187,172 @@ fn wordpress_options_through_php_for_hosts_without_a_mysql_client() {
         pool.shutdown().await;
     });
 }
+
+/// The processes whose command line names `needle` (the ssh master names its control
+/// socket), read from /proc.
+fn processes_naming(needle: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if cmdline
+            .split(|&b| b == 0)
+            .any(|arg| String::from_utf8_lossy(arg).contains(needle))
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_connection_whose_master_was_killed_is_opened_again_on_the_next_ask() {
+    let lab = Lab::shared();
+    runtime().block_on(async {
+        let pool = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let echo = RemoteCommand::new("echo").arg("still here");
+        let first = pool.connect(&endpoint(lab)).await.unwrap();
+        first.run(&echo, None, 1024).await.unwrap();
+        assert!(first.is_alive().await);
+
+        let socket = first.control_socket().to_string_lossy().into_owned();
+        let masters = processes_naming(&socket);
+        assert_eq!(masters.len(), 1, "one master for {socket}: {masters:?}");
+        let killed = std::process::Command::new("kill")
+            .arg("-KILL")
+            .arg(masters[0].to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        while !processes_naming(&socket).is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        // The connection held by a site is dead: its commands fail, as data.
+        assert!(!first.is_alive().await);
+        let err = first.run(&echo, None, 1024).await.unwrap_err();
+        assert!(matches!(err, RemoteError::Transport { .. }), "{err}");
+
+        // The next ask opens a new one; sites asking together still share one connection.
+        let lab_endpoint = endpoint(lab);
+        let asks = (0..10).map(|_| pool.connect(&lab_endpoint));
+        let again: Vec<_> = futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert!(!Arc::ptr_eq(&first, &again[0]));
+        assert!(again.iter().all(|c| Arc::ptr_eq(c, &again[0])));
+        assert_eq!(pool.open_connections(), 2);
+        let out = again[0].run(&echo, None, 1024).await.unwrap();
+        assert_eq!(out.stdout_text(), "still here\n");
+        drop((first, again));
+        pool.shutdown().await;
+    });
+}
+
+/// A TCP relay from a port of its own to the lab's sshd, counting the connections it took.
+fn relay(listener: std::net::TcpListener, to: u16) -> Arc<std::sync::atomic::AtomicUsize> {
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    accepted
+}
+
+#[test]
+fn a_failed_endpoint_is_tried_again_after_its_backoff_not_before() {
+    let lab = Lab::shared();
+    let work = tempfile::tempdir().unwrap();
+    // A port where nothing listens yet; later, a relay to the lab's sshd listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The lab's host key, known under the relay's port.
+    let known = std::fs::read_to_string(lab.var("LAB_KNOWN_HOSTS"))
+        .unwrap()
+        .replace(&format!("]:{} ", lab.ssh_port()), &format!("]:{port} "));
+    let known_hosts = work.path().join("known_hosts");
+    std::fs::write(&known_hosts, known).unwrap();
+    let relayed = Endpoint {
+        port: Some(port),
+        known_hosts_file: Some(known_hosts),
+        ..endpoint(lab)
+    };
+    let backoff = tend::remote::Backoff {
+        first: Duration::from_secs(3),
+        max: Duration::from_secs(3),
+    };
+    runtime().block_on(async {
+        let pool = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent))
+            .unwrap()
+            .with_backoff(backoff);
+        // Sites asking while the host is down all get its failure.
+        let asked_at = std::time::Instant::now();
+        let asks = (0..5).map(|_| pool.connect(&relayed));
+        let failures: Vec<RemoteError> = futures::future::join_all(asks)
+            .await
+            .into_iter()
+            .map(Result::unwrap_err)
+            .collect();
+        assert!(
+            matches!(
+                &failures[0],
+                RemoteError::Connect {
+                    failure: tend::remote::ConnectFailure::Unreachable,
+                    ..
+                }
+            ),
+            "{}",
+            failures[0]
+        );
+        assert!(failures.iter().all(|f| f == &failures[0]), "{failures:?}");
+
+        // The host comes back; within the back-off the pool still answers with the failure,
+        // without trying (the relay sees no connection).
+        let accepted = relay(
+            std::net::TcpListener::bind(("127.0.0.1", port)).unwrap(),
+            lab.ssh_port(),
+        );
+        let err = pool.connect(&relayed).await.unwrap_err();
+        assert!(
+            asked_at.elapsed() < backoff.first,
+            "the machine is too slow for this test: the back-off passed before its check"
+        );
+        assert_eq!(err, failures[0]);
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+        // Once the back-off has passed, the next ask tries again, and gets through.
+        tokio::time::sleep(backoff.first).await;
+        let host = pool.connect(&relayed).await.unwrap();
+        let out = host
+            .run(&RemoteCommand::new("echo").arg("back"), None, 1024)
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_text(), "back\n");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(host);
+        pool.shutdown().await;
+    });
+}

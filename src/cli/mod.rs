@@ -15,6 +15,7 @@ mod backup;
 mod backups;
 mod check;
 mod command_error;
+mod completions;
 mod facts;
 mod history;
 mod record;
@@ -23,6 +24,7 @@ mod repo;
 mod report;
 mod restore;
 mod run;
+mod scope;
 mod session;
 
 pub use command_error::{CommandError, EXIT_FAILED, EXIT_INVALID, EXIT_OK};
@@ -30,6 +32,8 @@ use session::{exit_for, print_data, Session};
 
 const DEFAULT_INVENTORY: &str = "inventory/inventory.yml";
 
+/// The top-level flags are not `global`: [`scope`] gives each subcommand those that apply
+/// to it, and lifts a value given after the subcommand into these fields.
 #[derive(Debug, Parser)]
 #[command(
     name = "tend",
@@ -38,27 +42,27 @@ const DEFAULT_INVENTORY: &str = "inventory/inventory.yml";
 )]
 pub struct Cli {
     /// Inventory file [default: $TEND_INVENTORY, else inventory/inventory.yml]
-    #[arg(short = 'i', long = "inventory", global = true, value_name = "FILE")]
+    #[arg(short = 'i', long = "inventory", value_name = "FILE")]
     inventory: Option<PathBuf>,
 
     /// Sites to work on: comma-separated names, groups and globs; `!name` excludes
-    #[arg(short = 'l', long = "limit", global = true, value_name = "PATTERN")]
+    #[arg(short = 'l', long = "limit", value_name = "PATTERN")]
     limit: Option<String>,
 
     /// Sites worked on at once [default: settings.forks, else 10]
-    #[arg(short = 'f', long = "forks", global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(short = 'f', long = "forks", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     forks: Option<u16>,
 
     /// Print one JSON document with the result on stdout (no progress bars)
-    #[arg(long, global = true)]
+    #[arg(long)]
     json: bool,
 
     /// Only warnings and errors on stderr
-    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
     quiet: bool,
 
     /// More detail on stderr (connections, remote commands)
-    #[arg(short = 'v', long, global = true)]
+    #[arg(short = 'v', long)]
     verbose: bool,
 
     #[command(subcommand)]
@@ -154,6 +158,17 @@ enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         out: PathBuf,
     },
+    /// Print the shell completion script (bash, zsh, fish, powershell, elvish)
+    Completions {
+        /// The shell the script is for
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff); read it with `tend man | man -l -`
+    Man {
+        /// Write tend.1 and a page per subcommand (tend-backup.1, …) into this folder instead
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,7 +204,7 @@ enum BackupsCommand {
 
 /// Parses the command line, runs the command and returns its exit status.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = scope::parse();
     let mode = OutputMode {
         json: cli.json,
         quiet: cli.quiet,
@@ -237,6 +252,12 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
     {
         return repo::index(dir, mode);
     }
+    if let Command::Completions { shell } = &cli.command {
+        return Ok(completions::completions(*shell)?);
+    }
+    if let Command::Man { out } = &cli.command {
+        return Ok(completions::man(out.as_deref())?);
+    }
     let inventory_path = cli
         .inventory
         .clone()
@@ -265,6 +286,8 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
         Command::Check { playbooks } => check::check(&call, &playbooks),
         Command::Facts { updates } => facts::facts(&call, updates),
         Command::Repo { .. } => unreachable!("handled before the inventory is read"),
+        Command::Completions { .. } => unreachable!("handled before the inventory is read"),
+        Command::Man { .. } => unreachable!("handled before the inventory is read"),
         Command::Run {
             playbook,
             check,

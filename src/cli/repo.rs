@@ -4,11 +4,14 @@
 use std::path::Path;
 
 use super::{print_data, CommandError, EXIT_OK};
+use crate::diagnostic::InputError;
 use crate::ui::{repo_view, OutputMode};
 
 pub(super) fn index(dir: &Path, mode: OutputMode) -> Result<u8, CommandError> {
+    // The folder and its zips are the command's input: a zip that is no package is an
+    // input error naming it.
     let index = crate::updates::repository::index_folder(dir)
-        .map_err(|e| CommandError::runtime(format!("cannot index {}: {e}", dir.display())))?;
+        .map_err(|e| InputError::new(format!("cannot index {}: {e}", dir.display())))?;
     print_data(
         mode,
         || repo_view::index_json(&index),

@@ -1,5 +1,6 @@
 //! Delivering a notification: a few attempts with a pause between them, each bounded in
-//! time, every failure logged as a warning.
+//! time, every failure logged as a warning. A permanent failure (an HTTP 4xx, an SMTP 5xx:
+//! see [`AttemptError`]) ends the delivery at once: it is logged once and not retried.
 //!
 //! A notification reports on a run; it is never a reason for the run to fail. Whatever
 //! happens here, the command's exit status stays what the sites made it, and the time spent
@@ -8,6 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::error::{AttemptError, Failure};
 use crate::events::{Event, Level, Reporter};
 
 #[derive(Debug, Clone)]
@@ -52,15 +54,26 @@ pub async fn with_retries<F, Fut>(
 ) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), String>>,
+    Fut: Future<Output = Result<(), AttemptError>>,
 {
     let attempts = policy.attempts();
     for n in 1..=attempts {
         let error = match tokio::time::timeout(policy.attempt_limit, attempt()).await {
             Ok(Ok(())) => return true,
             Ok(Err(e)) => e,
-            Err(_) => format!("no answer within {} s", policy.attempt_limit.as_secs_f64()),
+            Err(_) => AttemptError::Transient(Failure::NoAnswer {
+                within: policy.attempt_limit,
+            }),
         };
+        if error.is_permanent() {
+            warn(
+                reporter,
+                &format!(
+                    "notification: could not notify {what}: {error} (a permanent failure, not retried; the exit status is unchanged)"
+                ),
+            );
+            return false;
+        }
         match policy.pauses.get(n - 1) {
             Some(pause) => {
                 warn(
@@ -114,7 +127,7 @@ mod tests {
         let mut calls = 0;
         let ok = with_retries("webhook http://h", &quick(), &log, || {
             calls += 1;
-            async { Err::<(), _>("answered HTTP 500".to_owned()) }
+            async { Err::<(), _>(AttemptError::http_status(500)) }
         })
         .await;
         assert!(!ok);
@@ -122,12 +135,37 @@ mod tests {
         let log = log.0.into_inner().unwrap();
         assert_eq!(log.len(), 3);
         assert!(
-            log[0].contains("failed (attempt 1 of 3): answered HTTP 500; trying again"),
+            log[0].contains(
+                "failed (attempt 1 of 3): answered HTTP 500 Internal Server Error; trying again"
+            ),
             "{log:?}"
         );
         assert!(
             log[2].contains("could not notify webhook http://h after 3 attempts"),
             "{log:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_permanent_failure_is_logged_once_and_not_retried() {
+        let log = Collect::default();
+        let mut calls = 0;
+        let ok = with_retries("e-mail to a@b", &quick(), &log, || {
+            calls += 1;
+            async {
+                Err::<(), _>(AttemptError::Permanent(Failure::Smtp {
+                    code: Some(550),
+                    cause: "permanent error (550): no such user".into(),
+                }))
+            }
+        })
+        .await;
+        assert!(!ok);
+        assert_eq!(calls, 1);
+        let log = log.0.into_inner().unwrap();
+        assert_eq!(
+            log,
+            ["notification: could not notify e-mail to a@b: permanent error (550): no such user (a permanent failure, not retried; the exit status is unchanged)"]
         );
     }
 

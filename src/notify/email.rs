@@ -7,19 +7,39 @@ use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::error::{AttemptError, Failure};
 use crate::inventory::notify::{Email, SmtpTls};
 
 /// How long the server may take over any one exchange.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn mailbox(address: &str) -> Result<Mailbox, String> {
+/// A message that cannot be made now cannot be made on the next attempt either.
+fn unbuildable(cause: String) -> AttemptError {
+    AttemptError::Permanent(Failure::Message { cause })
+}
+
+fn mailbox(address: &str) -> Result<Mailbox, AttemptError> {
     address
         .parse()
-        .map_err(|e| format!("invalid address `{address}`: {e}"))
+        .map_err(|e| unbuildable(format!("invalid address `{address}`: {e}")))
+}
+
+/// What the SMTP exchange's failure is: a 5xx reply is permanent (lettre reads the reply's
+/// severity), anything else — a 4xx reply, a timeout, a broken connection — transient.
+fn smtp_failure(error: &lettre::transport::smtp::Error) -> AttemptError {
+    let failure = Failure::Smtp {
+        code: error.status().and_then(|c| c.to_string().parse().ok()),
+        cause: crate::error_chain::describe(error),
+    };
+    if error.is_permanent() {
+        AttemptError::Permanent(failure)
+    } else {
+        AttemptError::Transient(failure)
+    }
 }
 
 /// Sends `subject` and `body` to the notifier's recipients.
-pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), String> {
+pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), AttemptError> {
     let mut message = Message::builder()
         .from(mailbox(&email.from)?)
         .subject(subject);
@@ -33,7 +53,7 @@ pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), String
     let message = message
         .header(ContentType::TEXT_PLAIN)
         .body(body)
-        .map_err(|e| format!("cannot build the message: {e}"))?;
+        .map_err(|e| unbuildable(format!("cannot build the message: {e}")))?;
 
     let smtp = &email.smtp;
     let builder = match smtp.tls {
@@ -43,7 +63,7 @@ pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), String
             &smtp.host,
         )),
     }
-    .map_err(|e| format!("cannot set up TLS for {}: {e}", smtp.host))?;
+    .map_err(|e| unbuildable(format!("cannot set up TLS for {}: {e}", smtp.host)))?;
     let mut builder = builder.port(smtp.port).timeout(Some(TIMEOUT));
     if let (Some(user), Some(password)) = (&smtp.user, &smtp.password) {
         builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
@@ -53,5 +73,5 @@ pub async fn send(email: &Email, subject: &str, body: &str) -> Result<(), String
         .send(message)
         .await
         .map(|_| ())
-        .map_err(|e| crate::error_chain::describe(&e))
+        .map_err(|e| smtp_failure(&e))
 }

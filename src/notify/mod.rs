@@ -4,10 +4,12 @@
 //! morning without anyone reading its log.
 //!
 //! [`events`] decides the outcomes, [`message`] writes the summary, [`webhook`] and [`email`]
-//! send it, [`delivery`] retries and logs. Nothing here can change a run's exit status.
+//! send it, [`delivery`] retries what [`error`] says may succeed next time, and logs.
+//! Nothing here can change a run's exit status.
 
 pub mod delivery;
 pub mod email;
+pub mod error;
 pub mod events;
 pub mod message;
 pub mod webhook;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::error::{AttemptError, Failure};
+
 /// How long one attempt may take, connecting included.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -21,19 +23,26 @@ pub fn client() -> reqwest::Client {
         .expect("an HTTP client with these settings always builds")
 }
 
-/// Posts `body` to `url`; anything but a 2xx answer is a failure. Errors never quote the URL
-/// (its path is often the token).
-pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(), String> {
-    let response = client
-        .post(url)
-        .json(body)
-        .send()
-        .await
-        .map_err(|e| crate::error_chain::describe(&e.without_url()))?;
+/// Posts `body` to `url`; anything but a 2xx answer is a failure, permanent for a 4xx
+/// (see [`AttemptError::http_status`]). No answer at all (refused, reset, timed out) is
+/// transient. Errors never quote the URL (its path is often the token).
+pub async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(), AttemptError> {
+    let response = client.post(url).json(body).send().await.map_err(|e| {
+        let e = e.without_url();
+        let failure = Failure::Http {
+            cause: crate::error_chain::describe(&e),
+        };
+        // A URL reqwest refuses to send to is the same URL next time.
+        if e.is_builder() {
+            AttemptError::Permanent(failure)
+        } else {
+            AttemptError::Transient(failure)
+        }
+    })?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("answered HTTP {status}"))
+        Err(AttemptError::http_status(status.as_u16()))
     }
 }

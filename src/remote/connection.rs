@@ -23,12 +23,22 @@ const STDERR_TAIL_LINES: usize = 20;
 const STDERR_KEEP_BYTES: usize = 16 * 1024;
 /// How often a channel refused by sshd (MaxSessions) is asked for again before giving up.
 const CHANNEL_OPEN_ATTEMPTS: u32 = 40;
+/// How long a master may take to answer "are you alive" on its control socket.
+const ALIVE_CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct Connection {
     session: Session,
     channels: Semaphore,
     destination: String,
     reporter: SharedReporter,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("destination", &self.destination)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a finished command left: its stdout (when collected) and the end of its stderr.
@@ -62,6 +72,20 @@ impl Connection {
     /// `user@host:port`, as shown in messages.
     pub fn destination(&self) -> &str {
         &self.destination
+    }
+
+    /// Whether the master connection still answers (it may have died: killed, or closed by
+    /// ssh after the host stopped answering its keep-alives).
+    pub async fn is_alive(&self) -> bool {
+        matches!(
+            tokio::time::timeout(ALIVE_CHECK_LIMIT, self.session.check()).await,
+            Ok(Ok(()))
+        )
+    }
+
+    /// The control socket of the master connection (the master's command line names it).
+    pub fn control_socket(&self) -> &std::path::Path {
+        self.session.control_socket()
     }
 
     /// Runs `command`, feeding it `stdin`, and collects stdout up to `limit` bytes.

@@ -17,6 +17,17 @@ pub enum ConnectFailure {
     Other,
 }
 
+impl ConnectFailure {
+    /// Whether trying again later can succeed without anyone doing anything: not for a
+    /// host key problem, which needs a human decision.
+    pub fn may_pass(self) -> bool {
+        !matches!(
+            self,
+            ConnectFailure::HostKeyChanged | ConnectFailure::HostKeyUnknown
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RemoteError {
     Connect {

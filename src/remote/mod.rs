@@ -5,11 +5,13 @@
 //! then work exactly as they do for the engineer's own `ssh`, and host keys are checked by
 //! the same code that checks them everywhere else. Host keys are always checked strictly.
 
+pub mod backoff;
 pub mod connection;
 pub mod error;
 pub mod pool;
 pub mod quote;
 
+pub use backoff::Backoff;
 pub use connection::{Connection, Output};
 pub use error::{ConnectFailure, RemoteError};
 pub use pool::{Endpoint, Pool};

@@ -1,22 +1,29 @@
-//! The set of SSH connections a run uses: one per endpoint, opened on first use.
+//! The set of SSH connections a run uses: one per endpoint, opened on first use, opened
+//! again when it dropped.
 //!
 //! Fifty sites on one host must cost one SSH handshake, not fifty: every site asks the pool
 //! for its endpoint's connection, the first ask opens it and the others wait for (and then
-//! share) the same one. A failed connection is remembered too, so the other sites on an
-//! unreachable host fail at once with the same clear reason instead of each waiting for
-//! their own timeout.
+//! share) the same one. A failed attempt is shared the same way: the sites that asked
+//! during it, and those that ask before its [`Backoff`] has passed, fail at once with the
+//! same clear reason instead of each waiting for their own timeout.
+//!
+//! A long-running command outlives connections: a master that died (killed, or closed by
+//! ssh when the host stopped answering) is noticed on the next ask (`Session::check`) and
+//! opened again, and an endpoint that failed is tried again once its back-off has passed —
+//! never for a host key problem, which needs a human.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openssh::{ControlPersist, KnownHosts, SessionBuilder};
-use tokio::sync::OnceCell;
 
+use super::backoff::Backoff;
 use super::connection::Connection;
 use super::error::{classify_connect_failure, ConnectFailure, RemoteError};
-use crate::events::{Event, SharedReporter};
+use crate::events::{Event, Level, SharedReporter};
 use crate::inventory::Site;
 
 /// Everything that makes two sites' connections the same connection.
@@ -56,13 +63,33 @@ impl Endpoint {
     }
 }
 
-type Slot = Arc<OnceCell<Result<Arc<Connection>, RemoteError>>>;
+/// One endpoint's connection, behind a lock held while it is checked or opened: whoever
+/// asks meanwhile waits for that attempt and shares its result.
+type Slot = Arc<tokio::sync::Mutex<SlotState>>;
+
+#[derive(Default)]
+struct SlotState {
+    /// The connection last opened; checked before it is handed out again.
+    connection: Option<Arc<Connection>>,
+    /// The last attempt's failure, while it stands.
+    failed: Option<Failed>,
+    /// Attempts that failed in a row (what the back-off counts).
+    failures: u32,
+}
+
+struct Failed {
+    error: RemoteError,
+    /// When the endpoint may be tried again; never (None) for a host key problem.
+    retry_at: Option<Instant>,
+}
 
 pub struct Pool {
     control_dir: tempfile::TempDir,
     connect_timeout: Duration,
     max_channels: usize,
     reporter: SharedReporter,
+    backoff: Backoff,
+    opened: AtomicUsize,
     slots: Mutex<HashMap<Endpoint, Slot>>,
 }
 
@@ -82,26 +109,78 @@ impl Pool {
             connect_timeout,
             max_channels,
             reporter,
+            backoff: Backoff::default(),
+            opened: AtomicUsize::new(0),
             slots: Mutex::new(HashMap::new()),
         })
     }
 
-    /// The connection for `endpoint`, opening it if this is the first ask.
+    /// The same pool with another schedule for trying failed endpoints again.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Pool {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The connection for `endpoint`: the open one if its master is alive, else a new one —
+    /// unless the last attempt failed less than its back-off ago (or on a host key), in
+    /// which case that failure again, at once.
     pub async fn connect(&self, endpoint: &Endpoint) -> Result<Arc<Connection>, RemoteError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             slots.entry(endpoint.clone()).or_default().clone()
         };
-        slot.get_or_init(|| self.open(endpoint)).await.clone()
+        let mut state = slot.lock().await;
+        if let Some(connection) = &state.connection {
+            if connection.is_alive().await {
+                return Ok(connection.clone());
+            }
+            self.reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: None,
+                message: &format!(
+                    "the SSH connection to {} dropped; opening it again",
+                    endpoint.label()
+                ),
+            });
+            state.connection = None;
+        }
+        if let Some(failed) = &state.failed {
+            let waiting = match failed.retry_at {
+                None => true,
+                Some(at) => Instant::now() < at,
+            };
+            if waiting {
+                return Err(failed.error.clone());
+            }
+        }
+        match self.open(endpoint).await {
+            Ok(connection) => {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                state.connection = Some(connection.clone());
+                state.failed = None;
+                state.failures = 0;
+                Ok(connection)
+            }
+            Err(error) => {
+                state.failures = state.failures.saturating_add(1);
+                let may_pass = match &error {
+                    RemoteError::Connect { failure, .. } => failure.may_pass(),
+                    _ => true,
+                };
+                let retry_at =
+                    may_pass.then(|| Instant::now() + self.backoff.delay(state.failures));
+                state.failed = Some(Failed {
+                    error: error.clone(),
+                    retry_at,
+                });
+                Err(error)
+            }
+        }
     }
 
-    /// How many connections were opened successfully so far.
+    /// How many connections were opened successfully so far (each reconnection counts).
     pub fn open_connections(&self) -> usize {
-        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots
-            .values()
-            .filter(|s| matches!(s.get(), Some(Ok(_))))
-            .count()
+        self.opened.load(Ordering::Relaxed)
     }
 
     async fn open(&self, endpoint: &Endpoint) -> Result<Arc<Connection>, RemoteError> {
@@ -182,10 +261,10 @@ impl Pool {
     pub async fn shutdown(self) {
         let slots = std::mem::take(&mut *self.slots.lock().unwrap_or_else(|e| e.into_inner()));
         for (_, slot) in slots {
-            let Ok(cell) = Arc::try_unwrap(slot) else {
+            let Ok(state) = Arc::try_unwrap(slot) else {
                 continue;
             };
-            if let Some(Ok(conn)) = cell.into_inner() {
+            if let Some(conn) = state.into_inner().connection {
                 if let Ok(conn) = Arc::try_unwrap(conn) {
                     conn.close().await;
                 }
