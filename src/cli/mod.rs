@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 use crate::backup::create::Contents;
-use crate::backup::Store;
 use crate::diagnostic::InputError;
 use crate::engine;
 use crate::inventory::Inventory;
@@ -358,7 +357,7 @@ fn backup(
     mode: OutputMode,
 ) -> Result<u8, InputError> {
     let sites = selected(inventory, limit);
-    let store = Store::new(&inventory.settings.store);
+    let store = crate::backup::open_store(&inventory.settings);
     let recorder = record::Recorder::new(ui::reporter(mode));
     let reporter = recorder.reporter();
     let started = record::begin(inventory, &recorder, "backup", &sites);
@@ -400,13 +399,10 @@ fn list_snapshots(
     site: Option<&str>,
 ) -> Result<Vec<crate::backup::Snapshot>, InputError> {
     check_site_flag(inventory, site)?;
-    let store = Store::new(&inventory.settings.store);
-    store.list(site).map_err(|e| {
-        InputError::new(format!(
-            "cannot read the store {}: {e}",
-            store.backups_dir().display()
-        ))
-    })
+    let store = crate::backup::open_store(&inventory.settings);
+    store
+        .list(site)
+        .map_err(|e| InputError::new(format!("cannot read the store {}: {e}", store.location())))
 }
 
 fn backups_list(
@@ -436,11 +432,12 @@ fn backups_verify(
         .filter(|s| snapshots.iter().any(|snap| snap.manifest.site == s.name))
         .collect();
     let started = record::begin(inventory, &recorder, "verify", &checked);
+    let store = crate::backup::open_store(&inventory.settings);
     let results: Vec<_> = snapshots
         .into_iter()
         .map(|s| {
-            let problems = crate::backup::verify::verify(&s);
-            (s, problems)
+            let problems = crate::backup::verify::verify(&store, &s);
+            (s, problems.iter().map(ToString::to_string).collect())
         })
         .collect();
     print_data(
@@ -471,7 +468,7 @@ fn backups_prune(
         .iter()
         .map(|s| s.name.as_str())
         .collect();
-    let store = Store::new(&inventory.settings.store);
+    let store = crate::backup::open_store(&inventory.settings);
     let recorder = record::Recorder::new(ui::reporter(mode));
     let started = (!dry_run)
         .then(|| record::begin(inventory, &recorder, "prune", &selected(inventory, limit)));
@@ -496,7 +493,7 @@ fn backups_prune(
                     if r.error.is_some() { "failed" } else { "ok" },
                 );
                 site.pruned = r.removed.iter().map(|s| s.manifest.id.clone()).collect();
-                site.error = r.error.clone();
+                site.error = r.error.as_ref().map(ToString::to_string);
                 site
             })
             .collect();
@@ -525,15 +522,10 @@ fn restore(
     check_site_flag(inventory, Some(site)).map_err(|e| at_flag(e, "restore"))?;
     check_site_flag(inventory, to).map_err(|e| at_flag(e, "--to"))?;
     let target = &inventory.sites[to.unwrap_or(site)];
-    let store = Store::new(&inventory.settings.store);
+    let store = crate::backup::open_store(&inventory.settings);
     let snapshot = store
         .find(site, snapshot_id)
-        .map_err(|e| {
-            InputError::new(format!(
-                "cannot read the store {}: {e}",
-                store.backups_dir().display()
-            ))
-        })?
+        .map_err(|e| InputError::new(format!("cannot read the store {}: {e}", store.location())))?
         .ok_or_else(|| {
             InputError::new(format!("no snapshot `{snapshot_id}` of `{site}`")).with_hint(format!(
                 "`tend backups list --site {site}` shows the snapshots there are"

@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{pool, print_data, record, runtime, selected, EXIT_OK, EXIT_SITE_FAILED};
-use crate::backup::Store;
 use crate::cms::host_tools::HostToolsCache;
 use crate::diagnostic::InputError;
 use crate::engine::{self, run::Status};
@@ -51,7 +50,7 @@ pub fn run_playbook(
     let forks = forks_flag
         .or(playbook.forks)
         .unwrap_or(inventory.settings.forks);
-    let store = Store::new(&inventory.settings.store);
+    let store = crate::backup::open_store(&inventory.settings);
     let changes = engine::run::changes_sites(&playbook);
     let ask = changes && !flags.check && !flags.yes;
     if ask && !ui::can_ask() {
@@ -136,7 +135,7 @@ pub fn recover(
         Some(name) => vec![&inventory.sites[name]],
         None => selected(inventory, limit),
     };
-    let store = Store::new(&inventory.settings.store);
+    let store = crate::backup::open_store(&inventory.settings);
     let recorder = record::Recorder::new(ui::reporter(mode));
     let reporter = recorder.reporter();
     let http = verify::client(CHECK_TIMEOUT);
