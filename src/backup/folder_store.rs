@@ -501,6 +501,29 @@ mod tests {
     }
 
     #[test]
+    fn snapshots_list_oldest_first_and_latest_is_the_newest() {
+        let root = tempfile::tempdir().unwrap();
+        let store = FolderStore::new(root.path());
+        let first = take(&store, "blog", b"one");
+        let second = take(&store, "blog", b"two");
+        take(&store, "shop", b"three");
+        let ids = |list: Vec<Snapshot>| -> Vec<String> {
+            list.into_iter().map(|s| s.manifest.id).collect()
+        };
+        assert_eq!(
+            ids(store.list(Some("blog")).unwrap()),
+            [first.manifest.id.clone(), second.manifest.id.clone()]
+        );
+        assert_eq!(store.list(None).unwrap().len(), 3);
+        let latest = store.find("blog", "latest").unwrap().unwrap();
+        assert_eq!(latest.manifest.id, second.manifest.id);
+        let found = store.find("blog", &first.manifest.id).unwrap().unwrap();
+        assert_eq!(found.manifest, first.manifest);
+        assert!(store.find("blog", "nope").unwrap().is_none());
+        assert!(store.find("nobody", "latest").unwrap().is_none());
+    }
+
+    #[test]
     fn an_abandoned_snapshot_leaves_nothing() {
         let root = tempfile::tempdir().unwrap();
         let store = FolderStore::new(root.path());
