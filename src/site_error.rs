@@ -140,6 +140,17 @@ impl SiteError {
         }
     }
 
+    /// A remote step of tend's own work failed: the connection's kind when the connection
+    /// failed (the command's fate is unknown then), else [`SiteError::Failed`] with `what`.
+    pub fn remote_step(what: impl Into<String>, error: RemoteError) -> SiteError {
+        match error {
+            e @ (RemoteError::Connect { .. } | RemoteError::Transport { .. }) => {
+                SiteError::Remote(e)
+            }
+            e => SiteError::failed(what, e),
+        }
+    }
+
     pub fn database(detail: impl std::fmt::Display) -> SiteError {
         SiteError::Database(detail.to_string())
     }

@@ -4,20 +4,21 @@
 //! Nothing is staged on the host (shared hosts have little disk) and nothing is held whole
 //! in memory. A part counts only if its command exits cleanly: a `tar` that fails, a dump
 //! that fails or ends without its "Dump completed" line (the restic lesson: `mysqldump |
-//! backup --stdin` can silently store an empty dump) fails the snapshot, and the partial
-//! directory is removed.
+//! backup --stdin` can silently store an empty dump) fails the snapshot, and the store
+//! drops what was written of it.
 
 use std::time::Instant;
 
 use chrono::Utc;
 
-use super::archive::{self, ReceiveError};
-use super::manifest::{Manifest, DATABASE_PART, FILES_PART, FORMAT};
-use super::store::Store;
+use super::archive::{self, TransferError};
+use super::manifest::{Manifest, FORMAT};
+use super::restore::database_step;
+use super::store::{PartKind, SnapshotStore, StoreError};
 use crate::cms::host_tools::HostTools;
 use crate::cms::{self, mysql_client, DbCredentials, Facts};
 use crate::inventory::Site;
-use crate::remote::{Connection, RemoteCommand};
+use crate::remote::{Connection, RemoteCommand, RemoteError};
 use crate::site_error::SiteError;
 
 /// GNU tar's "some files differ" status: a file changed while it was read. The archive is
@@ -40,7 +41,7 @@ impl Contents {
 
 /// Takes a snapshot of `site` into `store`; returns its manifest.
 pub async fn snapshot(
-    store: &Store,
+    store: &dyn SnapshotStore,
     site: &Site,
     host: &Connection,
     facts: &Facts,
@@ -50,16 +51,13 @@ pub async fn snapshot(
 ) -> Result<Manifest, SiteError> {
     let started = Instant::now();
     let created = Utc::now();
-    let local = |what: &str, e: std::io::Error| {
-        SiteError::site(format!(
-            "{what} in the store {}: {e}",
-            store.backups_dir().display()
-        ))
+    let local = |what: &str, e: StoreError| {
+        SiteError::Store(format!("{what} in {}: {e}", store.location()))
     };
     store
         .clean_partials(&site.name)
         .map_err(|e| local("cannot clean up earlier interrupted backups", e))?;
-    let pending = store
+    let mut pending = store
         .begin(&site.name, created)
         .map_err(|e| local("cannot create the snapshot directory", e))?;
     let mut warnings = Vec::new();
@@ -67,15 +65,16 @@ pub async fn snapshot(
     let excludes = excludes(site, facts);
     let files = if contents.files {
         let command = tar_command(&site.path, &excludes);
-        let received = archive::receive(
-            host,
-            &command,
-            None,
-            &pending.path(FILES_PART),
-            &[TAR_FILES_CHANGED],
-        )
-        .await
-        .map_err(|e| receive_error("archiving the site's files", e))?;
+        let part = pending
+            .create_part(PartKind::Files)
+            .map_err(|e| local("cannot create the files part", e))?;
+        let received = archive::receive(host, &command, None, part, &[TAR_FILES_CHANGED])
+            .await
+            .map_err(|e| {
+                receive_error("archiving the site's files", e, |what, e| {
+                    SiteError::remote_step(what, e)
+                })
+            })?;
         if received.tolerated_status.is_some() {
             warnings.push(format!(
                 "some files changed while they were archived (each file is stored whole): {}",
@@ -89,31 +88,31 @@ pub async fn snapshot(
 
     let database = if contents.database {
         let db = facts.database.as_ref().ok_or_else(|| {
-            SiteError::site(format!(
-                "no database credentials were read for this {} site",
+            SiteError::database(format!(
+                "no credentials were read for this {} site",
                 facts.cms
             ))
         })?;
         let client = tools.dump_client.as_deref().ok_or_else(|| {
-            SiteError::site(format!(
-                "{} has neither mariadb-dump nor mysqldump",
-                host.destination()
-            ))
+            SiteError::failed(
+                "dumping the database",
+                format!(
+                    "{} has neither mariadb-dump nor mysqldump",
+                    host.destination()
+                ),
+            )
         })?;
         let command = dump_command(client, db);
         let options = mysql_client::option_file(db);
-        let received = archive::receive(
-            host,
-            &command,
-            Some(options.as_bytes()),
-            &pending.path(DATABASE_PART),
-            &[],
-        )
-        .await
-        .map_err(|e| receive_error("dumping the database", e))?;
+        let part = pending
+            .create_part(PartKind::Database)
+            .map_err(|e| local("cannot create the database part", e))?;
+        let received = archive::receive(host, &command, Some(options.as_bytes()), part, &[])
+            .await
+            .map_err(|e| receive_error("dumping the database", e, database_step))?;
         if !dump_is_complete(&received.tail) {
-            return Err(SiteError::site(format!(
-                "the database dump of `{}` ended without its \"Dump completed\" line: refusing an incomplete dump",
+            return Err(SiteError::database(format!(
+                "the dump of `{}` ended without its \"Dump completed\" line: refusing an incomplete dump",
                 db.name
             )));
         }
@@ -124,7 +123,7 @@ pub async fn snapshot(
 
     let manifest = Manifest {
         format: FORMAT,
-        id: pending.id.clone(),
+        id: pending.id().to_owned(),
         site: site.name.clone(),
         created,
         label: label.map(str::to_owned),
@@ -207,11 +206,17 @@ pub fn dump_is_complete(tail: &[u8]) -> bool {
     String::from_utf8_lossy(tail).contains("-- Dump completed")
 }
 
-fn receive_error(what: &str, error: ReceiveError) -> SiteError {
+/// A failed part: `remote`'s error when the remote side failed, the store's when writing
+/// to it did.
+fn receive_error(
+    what: &str,
+    error: TransferError,
+    remote: impl FnOnce(&str, RemoteError) -> SiteError,
+) -> SiteError {
     match error {
-        ReceiveError::Remote(e) => SiteError::site(format!("{what} failed: {e}")),
-        ReceiveError::Local(e) => {
-            SiteError::site(format!("{what} failed writing to the store: {e}"))
+        TransferError::Remote(e) => remote(what, e),
+        TransferError::Store(e) => {
+            SiteError::Store(format!("{what} failed writing to the store: {e}"))
         }
     }
 }

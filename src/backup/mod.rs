@@ -2,11 +2,13 @@
 //!
 //! Every rollback and every restore request stands on a snapshot, so a snapshot must be
 //! complete, consistent, restorable by hand (`zstd -d | tar -x`, `zstd -d | mysql`), and
-//! never half-written. The layout is the contract's: `<store>/backups/<site>/<id>/` with
-//! `manifest.json`, `files.tar.zst` and `database.sql.zst`.
+//! never half-written. Snapshots live behind the [`SnapshotStore`] trait; the folder store
+//! keeps the contract's layout: `<store>/backups/<site>/<id>/` with `manifest.json`,
+//! `files.tar.zst` and `database.sql.zst`.
 
 pub mod archive;
 pub mod create;
+pub mod folder_store;
 pub mod manifest;
 pub mod prune;
 pub mod restore;
@@ -14,5 +16,12 @@ pub mod retention;
 pub mod store;
 pub mod verify;
 
+pub use folder_store::FolderStore;
 pub use manifest::Manifest;
-pub use store::{Snapshot, Store};
+pub use store::{PartKind, Snapshot, SnapshotStore, StoreError};
+
+/// The snapshot store the inventory's settings name: today always the folder store under
+/// `settings.store`.
+pub fn open_store(settings: &crate::inventory::Settings) -> Box<dyn SnapshotStore> {
+    Box::new(FolderStore::new(&settings.store))
+}

@@ -1,7 +1,7 @@
 //! Applying the retention policy to the store: what each site keeps, what goes.
 
 use super::retention::{self, Policy, Reason};
-use super::store::{Snapshot, Store};
+use super::store::{Snapshot, SnapshotStore, StoreError};
 use crate::inventory::Retention;
 
 /// One site's outcome: snapshots kept (with why) and removed (or to be removed).
@@ -10,7 +10,18 @@ pub struct SitePrune {
     pub site: String,
     pub kept: Vec<(Snapshot, Vec<Reason>)>,
     pub removed: Vec<Snapshot>,
-    pub error: Option<String>,
+    pub error: Option<PruneError>,
+}
+
+/// Why pruning a site stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum PruneError {
+    /// The site's snapshots could not be listed: nothing was decided.
+    #[error("{0}")]
+    List(StoreError),
+    /// A snapshot that should go could not be removed (the others still were).
+    #[error("cannot remove {id}: {error}")]
+    Remove { id: String, error: StoreError },
 }
 
 pub fn policy(retention: &Retention) -> Policy {
@@ -24,7 +35,7 @@ pub fn policy(retention: &Retention) -> Policy {
 
 /// Decides (and unless `dry_run`, removes) for each of `sites`.
 pub fn prune(
-    store: &Store,
+    store: &dyn SnapshotStore,
     sites: &[&str],
     retention: &Retention,
     dry_run: bool,
@@ -42,7 +53,7 @@ pub fn prune(
             let snapshots = match store.list(Some(site)) {
                 Ok(s) => s,
                 Err(e) => {
-                    outcome.error = Some(e.to_string());
+                    outcome.error = Some(PruneError::List(e));
                     return outcome;
                 }
             };
@@ -57,8 +68,10 @@ pub fn prune(
                 if decision.keep.is_empty() {
                     if !dry_run {
                         if let Err(e) = store.remove(&decision.item) {
-                            outcome.error =
-                                Some(format!("cannot remove {}: {e}", decision.item.manifest.id));
+                            outcome.error = Some(PruneError::Remove {
+                                id: decision.item.manifest.id.clone(),
+                                error: e,
+                            });
                             continue;
                         }
                     }

@@ -7,11 +7,10 @@
 //! credentials travel in front of the dump on the same stdin and are written only to a
 //! private temporary file that a shell trap removes whatever happens.
 
-use std::path::Path;
-
-use super::archive::{self, ReceiveError};
+use super::archive::{self, TransferError};
+use super::store::{PartRef, StoreError};
 use crate::cms::{mysql_client, DbCredentials};
-use crate::remote::{quote, Connection, RemoteCommand};
+use crate::remote::{quote, Connection, RemoteCommand, RemoteError};
 use crate::site_error::SiteError;
 
 /// Output limit for restore commands (they print next to nothing).
@@ -27,24 +26,26 @@ pub struct Keep {
     pub excluded: Vec<String>,
 }
 
-/// Unpacks `archive` (a `files.tar.zst`) into a sibling of `root`, carries over what `keep`
-/// names, and swaps it in place of `root`.
+/// Unpacks `files` (a snapshot's files part) into a sibling of `root`, carries over what
+/// `keep` names, and swaps it in place of `root`.
 pub async fn restore_files(
     host: &Connection,
     root: &str,
-    archive_path: &Path,
+    files: PartRef<'_>,
     tag: &str,
     keep: &Keep,
 ) -> Result<(), SiteError> {
+    const WHAT: &str = "unpacking the snapshot's files";
     let staging = format!("{}.tend-restore-{tag}", root.trim_end_matches('/'));
     let old = format!("{}.tend-old-{tag}", root.trim_end_matches('/'));
     let unpack = RemoteCommand::script(&format!(
         "rm -rf -- {s} && mkdir -- {s} && tar --extract --file=- --directory={s} --preserve-permissions || {{ rm -rf -- {s}; exit 1; }}",
         s = quote(&staging)
     ));
-    archive::send(host, &unpack, &[], archive_path, OUTPUT_LIMIT)
+    let source = files.open().map_err(|e| store_error(WHAT, e))?;
+    archive::send(host, &unpack, &[], source, OUTPUT_LIMIT)
         .await
-        .map_err(|e| step_error("unpacking the snapshot's files", e))?;
+        .map_err(|e| step_error(WHAT, e, |what, e| SiteError::remote_step(what, e)))?;
 
     let mut script = String::from("set -e; ");
     let plain = |p: &&String| !p.contains(['*', '?', '[']);
@@ -76,11 +77,7 @@ pub async fn restore_files(
     ));
     host.run(&RemoteCommand::script(&script), None, OUTPUT_LIMIT)
         .await
-        .map_err(|e| {
-            SiteError::site(format!(
-                "swapping the restored files into place failed: {e}"
-            ))
-        })?;
+        .map_err(|e| SiteError::remote_step("swapping the restored files into place", e))?;
     Ok(())
 }
 
@@ -95,28 +92,30 @@ PREPARE tend_stmt FROM @tend_drop; EXECUTE tend_stmt; DEALLOCATE PREPARE tend_st
 SET FOREIGN_KEY_CHECKS=1;
 ";
 
-/// Empties `db` and imports the dump at `dump_path` (a `database.sql.zst`), then runs
-/// `after` (SQL, e.g. setting a restored copy's URL).
+/// Empties `db` and imports `dump` (a snapshot's database part), then runs `after` (SQL,
+/// e.g. setting a restored copy's URL).
 pub async fn restore_database(
     host: &Connection,
     client: &str,
     db: &DbCredentials,
-    dump_path: &Path,
+    dump: PartRef<'_>,
     after: &str,
 ) -> Result<(), SiteError> {
+    const WHAT: &str = "importing the database dump";
     let options = mysql_client::option_file(db);
     let mut prefix = options.clone().into_bytes();
     prefix.extend_from_slice(EMPTY_DATABASE_SQL.as_bytes());
     // The dump restores its own session settings at its end; `after` runs after that.
     let command = import_command(client, &db.name, options.len());
-    archive::send(host, &command, &prefix, dump_path, OUTPUT_LIMIT)
+    let source = dump.open().map_err(|e| store_error(WHAT, e))?;
+    archive::send(host, &command, &prefix, source, OUTPUT_LIMIT)
         .await
-        .map_err(|e| step_error("importing the database dump", e))?;
+        .map_err(|e| step_error(WHAT, e, database_step))?;
     if !after.is_empty() {
         let update = mysql_client::query_command(client, db, after);
         host.run(&update, Some(options.as_bytes()), OUTPUT_LIMIT)
             .await
-            .map_err(|e| SiteError::site(format!("updating the restored database failed: {e}")))?;
+            .map_err(|e| database_step("updating the restored database", e))?;
     }
     Ok(())
 }
@@ -133,10 +132,29 @@ pub fn import_command(client: &str, database: &str, option_bytes: usize) -> Remo
     ))
 }
 
-fn step_error(what: &str, error: ReceiveError) -> SiteError {
+/// A failed transfer: `remote`'s error when the remote side failed, the store's when
+/// reading the snapshot did.
+fn step_error(
+    what: &str,
+    error: TransferError,
+    remote: impl FnOnce(&str, RemoteError) -> SiteError,
+) -> SiteError {
     match error {
-        ReceiveError::Remote(e) => SiteError::site(format!("{what} failed: {e}")),
-        ReceiveError::Local(e) => SiteError::site(format!("{what} failed reading the store: {e}")),
+        TransferError::Remote(e) => remote(what, e),
+        TransferError::Store(e) => store_error(what, e),
+    }
+}
+
+fn store_error(what: &str, error: StoreError) -> SiteError {
+    SiteError::Store(format!("{what} failed reading the store: {error}"))
+}
+
+/// A database client on the host failed: the connection's kind when the connection
+/// failed, else a database error saying what was being done.
+pub(super) fn database_step(what: &str, error: RemoteError) -> SiteError {
+    match error {
+        e @ (RemoteError::Connect { .. } | RemoteError::Transport { .. }) => SiteError::Remote(e),
+        e => SiteError::database(format!("{what} failed: {e}")),
     }
 }
 

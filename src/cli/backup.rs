@@ -14,7 +14,7 @@ pub(super) fn backup(call: &Invocation<'_>, label: Option<&str>) -> Result<u8, C
     let results = session.block_on(engine::backup::run(
         &sites,
         session.pool(),
-        &session.store,
+        session.store.as_ref(),
         label,
         call.forks(),
         session.reporter(),

@@ -11,12 +11,9 @@ use crate::ui::{backup_view, style::Style};
 /// The snapshots in the inventory's store, of one site (which must exist) or all.
 fn snapshots(call: &Invocation<'_>, site: Option<&str>) -> Result<Vec<Snapshot>, CommandError> {
     check_site_flag(call.inventory, site)?;
-    let store = crate::backup::Store::new(&call.inventory.settings.store);
+    let store = crate::backup::open_store(&call.inventory.settings);
     store.list(site).map_err(|e| {
-        CommandError::runtime(format!(
-            "cannot read the store {}: {e}",
-            store.backups_dir().display()
-        ))
+        CommandError::runtime(format!("cannot read the store {}: {e}", store.location()))
     })
 }
 
@@ -43,8 +40,8 @@ pub(super) fn verify(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, Co
     let results: Vec<_> = snapshots
         .into_iter()
         .map(|s| {
-            let problems = crate::backup::verify::verify(&s);
-            (s, problems)
+            let problems = crate::backup::verify::verify(session.store.as_ref(), &s);
+            (s, problems.iter().map(ToString::to_string).collect())
         })
         .collect();
     session.print(
@@ -64,7 +61,7 @@ pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandE
         session.record("prune", &selected);
     }
     let results = crate::backup::prune::prune(
-        &session.store,
+        session.store.as_ref(),
         &names,
         &call.inventory.settings.retention,
         dry_run,

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::backup::Store;
+use crate::backup::SnapshotStore;
 use crate::engine::run::SiteRun;
 use crate::engine::SiteResult;
 use crate::events::{Event, Level, Reporter, SharedReporter};
@@ -155,7 +155,7 @@ pub(super) fn end(started: Started, sites: Vec<SiteRecord>, exit_status: u8) -> 
 }
 
 /// A snapshot as the history keeps it (size and label from its manifest in the store).
-pub(super) fn snapshot(store: &Store, site: &str, id: &str) -> SnapshotRecord {
+pub(super) fn snapshot(store: &dyn SnapshotStore, site: &str, id: &str) -> SnapshotRecord {
     match store.find(site, id).ok().flatten() {
         Some(snapshot) => SnapshotRecord::from(&snapshot.manifest),
         None => SnapshotRecord {
@@ -175,7 +175,10 @@ pub(super) fn failed<T>(result: &SiteResult<T>, error: String) -> SiteRecord {
 }
 
 /// The records of a playbook run.
-pub(super) fn run_sites(store: &Store, results: &[SiteResult<SiteRun>]) -> Vec<SiteRecord> {
+pub(super) fn run_sites(
+    store: &dyn SnapshotStore,
+    results: &[SiteResult<SiteRun>],
+) -> Vec<SiteRecord> {
     results
         .iter()
         .map(|r| match &r.result {

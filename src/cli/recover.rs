@@ -52,7 +52,7 @@ pub(super) fn recover(
     let results = session.block_on(engine::recover::recover(
         &to_recover,
         session.pool(),
-        &session.store,
+        session.store.as_ref(),
         &http,
         inventory.settings.verify_delay,
         forks,

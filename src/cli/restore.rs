@@ -32,7 +32,7 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
         .map_err(|e| {
             CommandError::runtime(format!(
                 "cannot read the store {}: {e}",
-                session.store.backups_dir().display()
+                session.store.location()
             ))
         })?
         .ok_or_else(|| {
@@ -66,7 +66,7 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     let result = session.block_on(engine::restore::run(
         &engine_request,
         session.pool(),
-        &session.store,
+        session.store.as_ref(),
         session.reporter(),
     ));
     session.print(
@@ -89,9 +89,11 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     record.snapshots = vec![SnapshotRecord::from(&snapshot.manifest)];
     if let Ok(restored) = &result {
         if let Some(safety) = &restored.safety_snapshot {
-            record
-                .snapshots
-                .push(record::snapshot(&session.store, &target.name, safety));
+            record.snapshots.push(record::snapshot(
+                session.store.as_ref(),
+                &target.name,
+                safety,
+            ));
         }
     }
     record.error = result.as_ref().err().map(|e| e.masked());

@@ -68,7 +68,7 @@ pub(super) fn run_playbook(
         playbook: &playbook,
         inventory,
         pool: session.pool(),
-        store: &session.store,
+        store: session.store.as_ref(),
         reporter: session.reporter(),
         sources: &sources,
         packages: &packages,
@@ -110,7 +110,7 @@ pub(super) fn run_playbook(
         || run_view::run_json(&playbook.name, &results),
         || run_view::run_text(&results, Style::for_stdout()),
     );
-    let records = record::run_sites(&session.store, &results);
+    let records = record::run_sites(session.store.as_ref(), &results);
     let exit = exit_for(records.iter().map(|r| r.status));
     Ok(session.finish(records, exit))
 }

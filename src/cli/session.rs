@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use super::command_error::{CommandError, EXIT_FAILED, EXIT_OK};
 use super::record::{self, Recorder, Started};
-use crate::backup::Store;
+use crate::backup::SnapshotStore;
 use crate::events::{Reporter, SharedReporter};
 use crate::history::SiteRecord;
 use crate::inventory::{Inventory, Site};
@@ -24,7 +24,7 @@ use crate::ui::{self, OutputMode};
 pub struct Session<'a> {
     pub inventory: &'a Inventory,
     pub mode: OutputMode,
-    pub store: Store,
+    pub store: Box<dyn SnapshotStore>,
     runtime: tokio::runtime::Runtime,
     recorder: Arc<Recorder>,
     reporter: SharedReporter,
@@ -56,7 +56,7 @@ impl<'a> Session<'a> {
         Ok(Session {
             inventory,
             mode,
-            store: Store::new(&inventory.settings.store),
+            store: crate::backup::open_store(&inventory.settings),
             runtime,
             recorder,
             reporter,

@@ -2,7 +2,7 @@
 
 use super::site_lock;
 use crate::backup::create::{self, Contents};
-use crate::backup::{Manifest, Store};
+use crate::backup::{Manifest, SnapshotStore};
 use crate::cms::host_tools::HostToolsCache;
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
@@ -15,7 +15,7 @@ pub type SiteBackup = super::SiteResult<Manifest>;
 pub async fn run(
     sites: &[&Site],
     pool: &Pool,
-    store: &Store,
+    store: &dyn SnapshotStore,
     label: Option<&str>,
     forks: usize,
     reporter: &dyn Reporter,
@@ -32,7 +32,7 @@ async fn backup_site(
     site: &Site,
     pool: &Pool,
     tools: &HostToolsCache,
-    store: &Store,
+    store: &dyn SnapshotStore,
     label: Option<&str>,
     reporter: &dyn Reporter,
 ) -> Result<Manifest, SiteError> {

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::journal::{self, Journal};
 use super::{rollback, site_lock};
-use crate::backup::Store;
+use crate::backup::SnapshotStore;
 use crate::cms::host_tools::HostToolsCache;
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
@@ -71,7 +71,7 @@ pub fn describe(journal: &Journal) -> Vec<String> {
 pub async fn recover(
     sites: &[&Site],
     pool: &Pool,
-    store: &Store,
+    store: &dyn SnapshotStore,
     http: &reqwest::Client,
     verify_delay: std::time::Duration,
     forks: usize,
@@ -92,12 +92,17 @@ pub async fn recover(
             Ok(read) => read,
             Err(why) if why.is_site_unreadable() => {
                 let id = journal.snapshot.clone().ok_or_else(|| {
-                    SiteError::site(format!("the site cannot be read ({why}) and the interrupted run took no snapshot"))
+                    SiteError::failed(
+                        "the site cannot be read and the interrupted run took no snapshot",
+                        &why,
+                    )
                 })?;
                 let snapshot = store
                     .find(&site.name, &id)
-                    .map_err(|e| SiteError::site(format!("reading snapshot {id}: {e}")))?
-                    .ok_or_else(|| SiteError::site(format!("snapshot {id} is not in the store")))?;
+                    .map_err(|e| SiteError::Store(format!("reading snapshot {id}: {e}")))?
+                    .ok_or_else(|| {
+                        SiteError::Store(format!("snapshot {id} is not in {}", store.location()))
+                    })?;
                 let message = format!("the site cannot be read ({why}); using the database credentials recorded in snapshot {id}");
                 reporter.event(&Event::Log {
                     level: Level::Warning,
@@ -107,7 +112,7 @@ pub async fn recover(
                 super::facts::ReadSite {
                     host: host.clone(),
                     tools: tools.get(&host, &site.php).await?,
-                    facts: super::restore::facts_from_snapshot(&snapshot)?,
+                    facts: super::restore::facts_from_snapshot(store, &snapshot)?,
                 }
             }
             Err(e) => return Err(e),

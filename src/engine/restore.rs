@@ -2,9 +2,8 @@
 //! after taking a safety snapshot of what is there now.
 
 use crate::backup::create::{self, Contents};
-use crate::backup::manifest::{DATABASE_PART, FILES_PART};
 use crate::backup::restore::{restore_database, restore_files, Keep};
-use crate::backup::{Snapshot, Store};
+use crate::backup::{PartKind, Snapshot, SnapshotStore};
 use crate::cms::host_tools::HostToolsCache;
 use crate::cms::Facts;
 use crate::cms::{self, mysql_client, CmsKind};
@@ -29,7 +28,7 @@ pub struct Restored {
 pub async fn run(
     request: &Request<'_>,
     pool: &Pool,
-    store: &Store,
+    store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
     let target = request.target;
@@ -56,7 +55,7 @@ pub async fn run(
 async fn restore(
     request: &Request<'_>,
     pool: &Pool,
-    store: &Store,
+    store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
     let target = request.target;
@@ -69,7 +68,7 @@ async fn restore(
         Err(why) if why.is_site_unreadable() && request.snapshot.manifest.site == target.name => {
             let host = pool.connect(&Endpoint::of(target)).await?;
             let host_tools = tools.get(&host, &target.php).await?;
-            let facts = facts_from_snapshot(request.snapshot)?;
+            let facts = facts_from_snapshot(store, request.snapshot)?;
             let message = format!("the site could not be read ({why}); restoring with what the snapshot recorded, including its database credentials");
             reporter.event(&Event::Log {
                 level: Level::Warning,
@@ -98,16 +97,17 @@ async fn restore(
 
 /// The site's facts as the snapshot recorded them, with the database credentials from the
 /// config file inside the snapshot's archive.
-pub(crate) fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteError> {
+pub(crate) fn facts_from_snapshot(
+    store: &dyn SnapshotStore,
+    snapshot: &Snapshot,
+) -> Result<Facts, SiteError> {
     let manifest = &snapshot.manifest;
     let config_name = match manifest.cms {
         CmsKind::Wordpress => "wp-config.php",
         CmsKind::Joomla => "configuration.php",
         CmsKind::Magento => "app/etc/env.php",
     };
-    let config = read_from_archive(&snapshot.dir.join(FILES_PART), config_name)
-        .map_err(|e| SiteError::site(format!("reading {config_name} from the snapshot: {e}")))?
-        .ok_or_else(|| SiteError::site(format!("the snapshot has no {config_name}")))?;
+    let config = read_from_archive(store, snapshot, config_name)?;
     let database = match manifest.cms {
         CmsKind::Wordpress => crate::cms::wordpress::parse::parse_wp_config(&config),
         CmsKind::Joomla => crate::cms::joomla::parse_configuration(&config),
@@ -128,11 +128,30 @@ pub(crate) fn facts_from_snapshot(snapshot: &Snapshot) -> Result<Facts, SiteErro
     })
 }
 
-/// The text of `name` (relative to the root) inside a `files.tar.zst`, if it is there.
-fn read_from_archive(archive: &std::path::Path, name: &str) -> std::io::Result<Option<String>> {
+/// The text of `name` (relative to the root) inside the snapshot's files.
+fn read_from_archive(
+    store: &dyn SnapshotStore,
+    snapshot: &Snapshot,
+    name: &str,
+) -> Result<String, SiteError> {
+    let unreadable = |e: &dyn std::fmt::Display| {
+        SiteError::Store(format!(
+            "reading {name} from snapshot {}: {e}",
+            snapshot.manifest.id
+        ))
+    };
+    let files = store
+        .open_part(snapshot, PartKind::Files)
+        .map_err(|e| unreadable(&e))?;
+    find_in_tar(files, name)
+        .map_err(|e| unreadable(&e))?
+        .ok_or_else(|| SiteError::config(name, format!("not in snapshot {}", snapshot.manifest.id)))
+}
+
+/// The text of `name` (relative to the root) in a tar stream, if it is there.
+fn find_in_tar(stream: impl std::io::Read, name: &str) -> std::io::Result<Option<String>> {
     use std::io::Read;
-    let decoder = zstd::Decoder::new(std::fs::File::open(archive)?)?;
-    let mut tar = tar::Archive::new(decoder);
+    let mut tar = tar::Archive::new(stream);
     for entry in tar.entries()? {
         let mut entry = entry?;
         let path = entry
@@ -153,14 +172,14 @@ async fn restore_locked(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
     site_was_read: bool,
-    store: &Store,
+    store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
     let (snapshot, target) = (request.snapshot, request.target);
     let manifest = &snapshot.manifest;
     let onto_other = manifest.site != target.name;
     if read.facts.cms != manifest.cms {
-        return Err(SiteError::site(format!(
+        return Err(SiteError::Unsupported(format!(
             "the snapshot is of a {} site, but {} runs {}",
             manifest.cms, target.name, read.facts.cms
         )));
@@ -172,7 +191,7 @@ async fn restore_locked(
     if request.contents.files && manifest.files.is_none()
         || request.contents.database && manifest.database.is_none()
     {
-        return Err(SiteError::site(format!(
+        return Err(SiteError::Store(format!(
             "snapshot {} does not hold every part asked for",
             manifest.id
         )));
@@ -185,7 +204,7 @@ async fn restore_locked(
             .map(|d| d.table_prefix.as_str());
         if let (Some(ours), Some(theirs)) = (manifest.table_prefix.as_deref(), theirs) {
             if ours != theirs {
-                return Err(SiteError::site(format!(
+                return Err(SiteError::Unsupported(format!(
                     "the snapshot's tables use the prefix `{ours}` but {}'s config uses `{theirs}`",
                     target.name
                 )));
@@ -247,7 +266,7 @@ async fn restore_locked(
         restore_files(
             &read.host,
             &target.path,
-            &snapshot.dir.join(FILES_PART),
+            store.part(snapshot, PartKind::Files),
             &tag,
             &keep,
         )
@@ -258,15 +277,16 @@ async fn restore_locked(
             site: &target.name,
             step: "restore database",
         });
-        let db =
-            read.facts.database.as_ref().ok_or_else(|| {
-                SiteError::site("no database credentials were read for the target")
-            })?;
+        let db = read
+            .facts
+            .database
+            .as_ref()
+            .ok_or_else(|| SiteError::database("no credentials were read for the target"))?;
         let client = read.tools.db_client.as_deref().ok_or_else(|| {
-            SiteError::site(format!(
-                "{} has no mariadb or mysql client",
-                read.host.destination()
-            ))
+            SiteError::failed(
+                "restoring the database",
+                format!("{} has no mariadb or mysql client", read.host.destination()),
+            )
         })?;
         let after = if onto_other && manifest.cms == CmsKind::Wordpress {
             // A copy answers at its own address.
@@ -282,7 +302,7 @@ async fn restore_locked(
             &read.host,
             client,
             db,
-            &snapshot.dir.join(DATABASE_PART),
+            store.part(snapshot, PartKind::Database),
             &after,
         )
         .await?;

@@ -9,9 +9,8 @@
 //! rollback that is itself interrupted is finished by `tend recover`.
 
 use super::journal::{self, Journal};
-use crate::backup::manifest::{DATABASE_PART, FILES_PART};
 use crate::backup::restore::{restore_database, restore_files, Keep};
-use crate::backup::{Snapshot, Store};
+use crate::backup::{PartKind, Snapshot, SnapshotStore};
 use crate::cms::host_tools::HostTools;
 use crate::cms::{self, Facts};
 use crate::inventory::Site;
@@ -25,7 +24,7 @@ pub async fn undo(
     journal: &Journal,
     facts: &Facts,
     tools: &HostTools,
-    store: &Store,
+    store: &dyn SnapshotStore,
 ) -> Result<(), SiteError> {
     if journal.restore_files {
         let snapshot = snapshot(journal, store)?;
@@ -35,20 +34,15 @@ pub async fn undo(
             config_files: Vec::new(),
             excluded: vec![journal::DIR.to_owned()],
         };
+        // The error keeps its kind (the connection, the store, the host's tar).
         restore_files(
             host,
             &journal.root,
-            &snapshot.dir.join(FILES_PART),
+            store.part(&snapshot, PartKind::Files),
             &journal.run,
             &keep,
         )
-        .await
-        .map_err(|e| {
-            SiteError::site(format!(
-                "restoring the files from snapshot {}: {e}",
-                snapshot.manifest.id
-            ))
-        })?;
+        .await?;
     } else {
         let files = format!(
             "cd {root} && {{ {undo} }}",
@@ -57,7 +51,7 @@ pub async fn undo(
         );
         host.run(&RemoteCommand::script(&files), None, 1024 * 1024)
             .await
-            .map_err(|e| SiteError::site(format!("putting the old files back failed: {e}")))?;
+            .map_err(|e| SiteError::remote_step("putting the old files back", e))?;
     }
 
     if journal.database_changed {
@@ -65,21 +59,24 @@ pub async fn undo(
         let db = facts
             .database
             .as_ref()
-            .ok_or_else(|| SiteError::site("the site's database credentials are unknown"))?;
+            .ok_or_else(|| SiteError::database("the site's credentials are unknown"))?;
         let client = tools.db_client.as_deref().ok_or_else(|| {
-            SiteError::site(format!(
-                "{} has no mariadb or mysql client to restore the database with",
-                host.destination()
-            ))
+            SiteError::failed(
+                "restoring the database",
+                format!(
+                    "{} has no mariadb or mysql client to restore the database with",
+                    host.destination()
+                ),
+            )
         })?;
-        restore_database(host, client, db, &snapshot.dir.join(DATABASE_PART), "")
-            .await
-            .map_err(|e| {
-                SiteError::site(format!(
-                    "restoring the database from snapshot {}: {e}",
-                    snapshot.manifest.id
-                ))
-            })?;
+        restore_database(
+            host,
+            client,
+            db,
+            store.part(&snapshot, PartKind::Database),
+            "",
+        )
+        .await?;
     }
 
     let maintenance = journal::end_maintenance_script(journal);
@@ -87,30 +84,31 @@ pub async fn undo(
         let script = format!("cd {} && {maintenance}", quote(&journal.root));
         host.run(&RemoteCommand::script(&script), None, 1024)
             .await
-            .map_err(|e| SiteError::site(format!("ending maintenance mode failed: {e}")))?;
+            .map_err(|e| SiteError::remote_step("ending maintenance mode", e))?;
     }
     if journal.maintenance_cli && !journal.restore_files {
         cms::adapter(facts.cms)
             .set_maintenance(site, host, false)
-            .await
-            .map_err(|e| SiteError::site(format!("ending maintenance mode failed: {e}")))?;
+            .await?;
     }
     journal::clear(host, journal).await
 }
 
 /// The run's snapshot, which the undo restores from.
-fn snapshot(journal: &Journal, store: &Store) -> Result<Snapshot, SiteError> {
+fn snapshot(journal: &Journal, store: &dyn SnapshotStore) -> Result<Snapshot, SiteError> {
     let id = journal.snapshot.as_deref().ok_or_else(|| {
-        SiteError::site("the site changed, but the run took no snapshot to restore it from")
+        SiteError::Store(
+            "the site changed, but the run took no snapshot to restore it from".to_owned(),
+        )
     })?;
     store
         .find(&journal.site, id)
-        .map_err(|e| SiteError::site(format!("reading snapshot {id}: {e}")))?
+        .map_err(|e| SiteError::Store(format!("reading snapshot {id}: {e}")))?
         .ok_or_else(|| {
-            SiteError::site(format!(
-                "snapshot {id} of {} is not in the store {} (was the run made from another machine?)",
+            SiteError::Store(format!(
+                "snapshot {id} of {} is not in {} (was the run made from another machine?)",
                 journal.site,
-                store.backups_dir().display()
+                store.location()
             ))
         })
 }

@@ -20,7 +20,7 @@ use super::plan::{self as planning, SitePlan};
 use super::{rollback, site_lock, SiteResult};
 use crate::backup::create::{self, Contents};
 use crate::backup::prune;
-use crate::backup::Store;
+use crate::backup::SnapshotStore;
 use crate::cms::host_tools::HostToolsCache;
 use crate::cms::{CmsKind, Facts};
 use crate::events::{Event, Level, Reporter};
@@ -40,7 +40,7 @@ pub struct Context<'a> {
     pub playbook: &'a Playbook,
     pub inventory: &'a Inventory,
     pub pool: &'a Pool,
-    pub store: &'a Store,
+    pub store: &'a dyn SnapshotStore,
     pub reporter: &'a dyn Reporter,
     pub sources: &'a Sources,
     pub packages: &'a PackageCache,

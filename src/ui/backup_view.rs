@@ -138,7 +138,7 @@ pub fn prune_json(results: &[SitePrune], dry_run: bool) -> Value {
                     "reasons": reasons.iter().map(|x| format!("{x:?}").to_lowercase()).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "removed": r.removed.iter().map(|s| s.manifest.id.clone()).collect::<Vec<_>>(),
-                "error": r.error,
+                "error": r.error.as_ref().map(ToString::to_string),
             })
         })
         .collect();
