@@ -428,8 +428,10 @@ fn a_live_lock_refuses_the_site_and_a_stale_one_is_taken_over() {
     .unwrap();
     let out = tend(work.path(), &["-i", "inv.yml", "--json", "backup"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
-    let error = json(&out)["sites"][0]["error"].as_str().unwrap().to_owned();
+    let doc = json(&out);
+    let error = doc["sites"][0]["error"].as_str().unwrap().to_owned();
     assert!(error.contains("locked by another tend run"), "{error}");
+    assert_eq!(doc["sites"][0]["error_kind"], "locked");
     assert!(snapshots(work.path(), "locked").is_empty());
 
     // Left by a process that is gone: taken over with a warning, and released afterwards.

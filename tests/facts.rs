@@ -196,6 +196,7 @@ fn an_unreachable_host_fails_only_its_sites() {
         let error = s["error"].as_str().unwrap();
         assert!(error.starts_with("cannot reach "), "{error}");
         assert!(error.contains("Connection refused"), "{error}");
+        assert_eq!(s["error_kind"], "unreachable");
     }
     assert!(stderr.contains("gone: failed: cannot reach"), "{stderr}");
 }
@@ -255,6 +256,8 @@ fn a_wrong_host_key_fails_that_site_and_says_so() {
         "{spoofed}"
     );
     assert!(spoofed.contains("does not match the one in"), "{spoofed}");
+    assert_eq!(site(&doc, "spoofed")["error_kind"], "host_key_mismatch");
+    assert_eq!(site(&doc, "stranger")["error_kind"], "host_key_unknown");
     let stranger = site(&doc, "stranger")["error"].as_str().unwrap().to_owned();
     assert!(stranger.contains("is not in"), "{stranger}");
     // Strict checking never adds keys on its own.
@@ -315,6 +318,7 @@ fn a_missing_site_root_is_a_clear_error() {
         error.contains("the site root /nonexistent/tend/site does not exist"),
         "{error}"
     );
+    assert_eq!(site(&doc, "missing")["error_kind"], "root_missing");
 }
 
 #[test]
@@ -331,6 +335,7 @@ fn a_configured_cms_that_is_not_there_is_refused() {
         error.contains("the inventory says joomla, but the files in"),
         "{error}"
     );
+    assert_eq!(site(&doc, "site1")["error_kind"], "cms_not_found");
 }
 
 #[test]
@@ -351,6 +356,7 @@ fn a_wrong_database_password_fails_the_site_without_showing_it() {
     let error = site(&doc, "badpass")["error"].as_str().unwrap().to_owned();
     assert!(error.contains("the site's database"), "{error}");
     assert!(error.contains("Access denied"), "{error}");
+    assert_eq!(site(&doc, "badpass")["error_kind"], "database");
     for shown in [&error, &stderr, &doc.to_string()] {
         assert!(!shown.contains(wrong), "the password shows: {shown}");
     }

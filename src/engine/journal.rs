@@ -131,10 +131,9 @@ pub async fn read(host: &Connection, root: &str) -> Result<Option<Journal>, Site
     }
     serde_json::from_slice(&output.stdout)
         .map(Some)
-        .map_err(|e| {
-            SiteError::site(format!(
-            "{root}/{FILE} is not a journal tend can read ({e}); look at it and remove it by hand"
-        ))
+        .map_err(|e| SiteError::Failed {
+            what: format!("reading {root}/{FILE}"),
+            detail: format!("not a journal tend can read ({e}); look at it and remove it by hand"),
         })
 }
 

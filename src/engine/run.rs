@@ -412,10 +412,16 @@ impl SiteState<'_, '_> {
                 .packages
                 .fetch(&change.offer, self.ctx.sources.client())
                 .await
-                .map_err(|e| SiteError::site(format!("{}: {e}", apply::describe(change))))?;
-            apply::check_package(&zip, change).await.map_err(|e| {
-                SiteError::site(format!("{}: package refused: {e}", apply::describe(change)))
-            })?;
+                .map_err(|e| SiteError::PackageRefused {
+                    change: apply::describe(change),
+                    reason: format!("cannot be fetched: {e}"),
+                })?;
+            apply::check_package(&zip, change)
+                .await
+                .map_err(|e| SiteError::PackageRefused {
+                    change: apply::describe(change),
+                    reason: e.to_string(),
+                })?;
         }
         self.outcome.held = planned.held.clone();
         self.planned = Some(planned);

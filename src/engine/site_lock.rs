@@ -90,9 +90,7 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
             let age: u64 = held[5..].trim().parse().unwrap_or(0);
             let holder = lines.next().unwrap_or("an unknown owner").to_owned();
             if !is_stale(&holder, age) {
-                return Err(SiteError::site(format!(
-                    "the site is locked by another tend run ({holder}); try again when it has finished"
-                )));
+                return Err(SiteError::Locked { holder });
             }
             take_over(host, &dir, &owner).await?;
             Ok(SiteLock {
@@ -101,9 +99,9 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
                 took_over: Some(holder),
             })
         }
-        _ => Err(SiteError::site(format!(
-            "unexpected answer when locking the site: {text}"
-        ))),
+        _ => Err(SiteError::LockFailed {
+            reason: format!("unexpected answer from the host: {text}"),
+        }),
     }
 }
 
@@ -139,10 +137,8 @@ async fn take_over(host: &Connection, dir: &str, owner: &str) -> Result<(), Site
     );
     host.run(&RemoteCommand::script(&script), None, 64 * 1024)
         .await
-        .map_err(|_| {
-            SiteError::site(
-                "the site's stale lock could not be taken over: another run took it first",
-            )
+        .map_err(|_| SiteError::LockFailed {
+            reason: "its stale lock was taken over by another run first".to_owned(),
         })?;
     Ok(())
 }

@@ -15,7 +15,7 @@ pub fn backup_json(results: &[SiteBackup]) -> Value {
         .iter()
         .map(|r| match &r.result {
             Ok(m) => json!({"site": r.site, "ok": true, "snapshot": m.id, "bytes": m.bytes(), "warnings": m.warnings, "error": null}),
-            Err(e) => json!({"site": r.site, "ok": false, "snapshot": null, "bytes": null, "error": e.masked()}),
+            Err(e) => json!({"site": r.site, "ok": false, "snapshot": null, "bytes": null, "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
     json!({ "sites": sites })
@@ -186,7 +186,7 @@ pub fn restore_json(target: &str, snapshot: &str, result: &Result<Restored, Site
             json!({"site": target, "snapshot": snapshot, "status": "ok", "safety_snapshot": r.safety_snapshot, "error": null})
         }
         Err(e) => {
-            json!({"site": target, "snapshot": snapshot, "status": "failed", "error": e.masked()})
+            json!({"site": target, "snapshot": snapshot, "status": "failed", "error": e.masked(), "error_kind": e.kind()})
         }
     }
 }

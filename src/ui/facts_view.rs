@@ -46,6 +46,7 @@ pub fn to_json(results: &[SiteFacts], updates: &[OfferedUpdates]) -> Value {
                 "plugins": [],
                 "themes": [],
                 "error": e.masked(),
+                "error_kind": e.kind(),
             }),
         })
         .collect();

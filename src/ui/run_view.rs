@@ -64,8 +64,9 @@ pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
                 "site": r.site, "ok": p.unfinished.is_none(), "plan": plan_lines(p),
                 "changes": changes_json(&p.changes), "held": held_json(&p.held),
                 "error": p.unfinished.as_ref().map(|e| e.masked()),
+                "error_kind": p.unfinished.as_ref().map(|e| e.kind()),
             }),
-            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "error": e.masked()}),
+            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
     json!({"playbook": playbook, "check": true, "sites": sites})
@@ -132,7 +133,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
             Err(e) => json!({
                 "site": r.site, "status": "failed", "snapshot": null, "changes": [],
                 "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null,
-                "error": e.masked(),
+                "error": e.masked(), "error_kind": e.kind(),
             }),
         })
         .collect();
