@@ -1,6 +1,11 @@
-//! Local paths on the runner: `~` expansion and tend's default data directory.
+//! Local paths on the runner (`~` expansion, tend's default data directory), and the one
+//! folder tend keeps in a site's root on its host.
 
 use std::path::PathBuf;
+
+/// tend's folder in a site's root on its host: the journal of a run and its work folders.
+/// Backups leave it out; a run creates it and removes it when the site is done.
+pub const SITE_TEND_DIR: &str = ".tend";
 
 /// The runner's home directory (`$HOME`).
 pub fn home_dir() -> Option<PathBuf> {

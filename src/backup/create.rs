@@ -151,7 +151,7 @@ pub async fn snapshot(
 /// tend's own work folder (a run's journal and the versions it keeps aside), the CMS's own
 /// cache directories and the site's `backup.exclude`.
 fn excludes(site: &Site, facts: &Facts) -> Vec<String> {
-    let mut out: Vec<String> = vec![crate::engine::journal::DIR.to_owned()];
+    let mut out: Vec<String> = vec![crate::paths::SITE_TEND_DIR.to_owned()];
     out.extend(
         cms::adapter(facts.cms)
             .default_backup_excludes()

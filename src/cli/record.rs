@@ -232,3 +232,52 @@ pub(super) fn verified_sites(
     }
     sites
 }
+
+// What the engine's results become in the history. Here, where records are made, so that
+// the history stays plain data below the modules whose results it records.
+
+impl From<&crate::backup::manifest::Manifest> for SnapshotRecord {
+    fn from(m: &crate::backup::manifest::Manifest) -> SnapshotRecord {
+        SnapshotRecord {
+            id: m.id.clone(),
+            bytes: m.bytes(),
+            label: m.label.clone(),
+        }
+    }
+}
+
+impl From<&crate::verify::CheckResult> for CheckRecord {
+    fn from(c: &crate::verify::CheckResult) -> CheckRecord {
+        CheckRecord {
+            name: c.name.clone(),
+            path: c.path.clone(),
+            ok: c.ok,
+            status: c.status,
+            elapsed_ms: c.elapsed_ms,
+            problems: c.problems.clone(),
+        }
+    }
+}
+
+impl From<&crate::updates::policy::Change> for ChangeRecord {
+    fn from(c: &crate::updates::policy::Change) -> ChangeRecord {
+        ChangeRecord {
+            kind: c.kind.name().to_owned(),
+            slug: c.slug.clone(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+        }
+    }
+}
+
+impl From<&crate::updates::policy::Held> for HeldRecord {
+    fn from(h: &crate::updates::policy::Held) -> HeldRecord {
+        HeldRecord {
+            kind: h.kind.name().to_owned(),
+            slug: h.slug.clone(),
+            from: h.from.clone(),
+            available: h.available.clone(),
+            reason: h.reason.clone(),
+        }
+    }
+}

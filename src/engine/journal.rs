@@ -19,7 +19,7 @@ use crate::remote::{quote, Connection, RemoteCommand};
 use crate::site_error::SiteError;
 
 /// tend's folder at the site root: the journal and the run's work folders.
-pub const DIR: &str = ".tend";
+pub const DIR: &str = crate::paths::SITE_TEND_DIR;
 /// The journal, relative to the site root.
 pub const FILE: &str = ".tend/journal.json";
 
