@@ -149,7 +149,7 @@ mod tests {
         });
         let text = cmd.as_str();
         assert!(
-            text.starts_with("cd '/srv/my site' && { set --; for f in wp-config.php 'it'\\''s.php' wp-content/plugins/*.php; do"),
+            text.starts_with("{ cd '/srv/my site' || exit 201; } && { set --; for f in wp-config.php 'it'\\''s.php' wp-content/plugins/*.php; do"),
             "{text}"
         );
         assert!(text.contains("LC_ALL=C awk -v limit=8192 "), "{text}");

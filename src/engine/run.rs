@@ -158,12 +158,7 @@ async fn plan_updates(
     facts: &Facts,
     step: Option<&UpdateStep>,
 ) -> Result<policy::Plan, SiteError> {
-    if facts.cms == CmsKind::Joomla && facts.version.starts_with("3.") {
-        return Err(SiteError::site(format!(
-            "Joomla {} is end-of-life: tend backs it up and restores it but does not update it; migrate the site to Joomla 4 or 5 first",
-            facts.version
-        )));
-    }
+    crate::cms::adapter(facts.cms).check_updatable(facts)?;
     let mut offers = ctx
         .sources
         .offers(facts)

@@ -654,7 +654,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use crate::cms::CmsKind;
+    use crate::cms::wordpress;
     use crate::updates::ComponentType;
 
     #[derive(Clone)]
@@ -1067,7 +1067,7 @@ mod tests {
 
     fn offer(package: String, sha256: Option<String>) -> Offer {
         Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind: ComponentType::Plugin,
             slug: "akismet".into(),
             version: "5.3".into(),

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ComponentType, Offer};
 use crate::cms::wordpress::parse::file_headers;
-use crate::cms::CmsKind;
+use crate::cms::{wordpress, CmsKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
@@ -212,7 +212,7 @@ pub fn index_folder(dir: &Path) -> Result<Index, String> {
         let (kind, slug, version) =
             describe_zip(&bytes).map_err(|e| format!("{}: {e}", relative.display()))?;
         packages.push(Package {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind,
             slug,
             version,

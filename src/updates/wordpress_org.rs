@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::{ComponentType, Offer};
-use crate::cms::{CmsKind, Facts};
+use crate::cms::{wordpress, Facts};
 
 pub const DEFAULT_BASE: &str = "https://api.wordpress.org/";
 
@@ -92,7 +92,7 @@ impl WordpressOrg {
     /// Like [`WordpressOrg::offers`], with a note for each offer left out: another locale,
     /// no package, or a PHP requirement above the site's PHP (when that is known).
     pub async fn check(&self, facts: &Facts) -> Result<Check, String> {
-        if facts.cms != CmsKind::Wordpress {
+        if facts.cms != wordpress::KIND {
             return Ok(Check::default());
         }
         let (core, plugins, themes) = tokio::try_join!(
@@ -426,7 +426,7 @@ fn core_to_offers(core: &[CoreOffer], php: Option<&str>, check: &mut Check) {
             continue;
         }
         check.offers.push(Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind: ComponentType::Core,
             slug: "wordpress".to_owned(),
             version: offer.version.clone(),
@@ -458,7 +458,7 @@ fn updates_to_offers(
             continue;
         }
         check.offers.push(Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind,
             slug: update.slug.clone(),
             version: update.version.clone(),
@@ -540,7 +540,7 @@ mod tests {
 
     fn site_facts() -> Facts {
         Facts {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             version: "6.7.1".into(),
             db_version: Some("58975".into()),
             php_version: Some("8.2.36".into()),
@@ -569,7 +569,7 @@ mod tests {
 
     fn offer(kind: ComponentType, slug: &str, version: &str, package: &str) -> Offer {
         Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind,
             slug: slug.into(),
             version: version.into(),
@@ -1108,7 +1108,7 @@ mod tests {
         let (base, log) = serve(vec![]).await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         let mut facts = site_facts();
-        facts.cms = CmsKind::Joomla;
+        facts.cms = crate::cms::joomla::KIND;
         assert_eq!(api.offers(&facts).await.unwrap(), []);
         assert!(log.lock().unwrap().is_empty());
     }
