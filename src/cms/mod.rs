@@ -1,10 +1,13 @@
-//! What tend knows about each CMS, behind one trait.
+//! What tend knows about each CMS, behind one trait and one registry.
 //!
-//! Every CMS answers the same questions (what is installed, where its database is, what
-//! its error pages look like, what not to back up) and later performs the same operations
-//! (maintenance mode, updates). The engine talks only to [`Cms`]; each CMS lives in its own
-//! module. Facts are gathered as commands whose output is parsed by pure functions, so the
-//! parsers are tested on captured output without any host.
+//! Every CMS answers the same questions (how to recognise it, what is installed, where its
+//! database credentials are, what its error pages look like, what not to back up, how far
+//! updates go by default, which versions are end-of-life) and performs the same operations
+//! (maintenance mode, updates). Code outside this module talks only to [`Cms`], through
+//! [`adapter`] and [`REGISTRY`], and names no CMS; each CMS lives in its own module, and
+//! adding one is that module plus one line in [`registry`] (see `example.rs`, compiled for tests).
+//! Facts are gathered as commands whose output is parsed by pure functions, so the parsers
+//! are tested on captured output without any host.
 
 pub mod database;
 #[cfg(test)]
@@ -179,6 +182,13 @@ pub trait Cms: Send + Sync {
         }
     }
 
+    /// What a package zip (from a private repository's folder) holds when it is one of this
+    /// CMS's packages, read from its files the way the CMS reads them; `Ok(None)` when it
+    /// is not; an error when it looks like one but cannot be read.
+    fn describe_package(&self, _zip: &[u8]) -> Result<Option<DescribedPackage>, String> {
+        Ok(None)
+    }
+
     /// For a CMS whose updates tend applies itself, by staging the new files beside the old
     /// and swapping them with renames: where its packages and components are. `None`: the
     /// CMS's own tools apply updates ([`Cms::apply_change`]).
@@ -230,6 +240,14 @@ pub trait Cms: Send + Sync {
             change.slug
         )))
     }
+}
+
+/// What a package holds: which component, at which version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribedPackage {
+    pub kind: ComponentType,
+    pub slug: String,
+    pub version: String,
 }
 
 /// A page every verification of a CMS's sites checks (besides the home page).

@@ -25,7 +25,7 @@ pub async fn query(
         .await
         .map_err(|e| match e {
             RemoteError::CommandFailed { stderr_tail, .. } => SiteError::database(format!(
-                "the client refused the query: {}",
+                "the site's database refused the query: {}",
                 stderr_tail.trim()
             )),
             other => other.into(),

@@ -7,7 +7,7 @@
 use serde::de::{Deserialize, Deserializer, Error, Visitor};
 
 use super::file_dump::DumpPart;
-use super::{joomla, magento, wordpress, Cms, CmsKind};
+use super::{joomla, magento, wordpress, Cms, CmsKind, DescribedPackage};
 
 /// The CMSs tend knows, in the order detection asks them.
 pub static REGISTRY: Registry = Registry::new(&[
@@ -70,6 +70,19 @@ impl Registry {
             .iter()
             .flat_map(|c| c.fact_files().iter().copied())
             .collect()
+    }
+
+    /// Which CMS's package a zip is, and what it holds: the first CMS that recognises it.
+    pub fn describe_package(&self, zip: &[u8]) -> Result<(CmsKind, DescribedPackage), String> {
+        for cms in self.cmss {
+            if let Some(described) = cms.describe_package(zip)? {
+                return Ok((cms.kind(), described));
+            }
+        }
+        Err(format!(
+            "not a package of any CMS tend knows ({})",
+            self.names().join(", ")
+        ))
     }
 
     /// The CMS the present markers point to: the first that recognises them.

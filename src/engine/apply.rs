@@ -142,7 +142,7 @@ async fn fetch(
         .packages
         .fetch(&change.offer, updater.sources.client())
         .await
-        .map_err(|e| refused(what, e))
+        .map_err(|e| e.for_change(what))
 }
 
 fn refused(what: &str, reason: impl std::fmt::Display) -> SiteError {

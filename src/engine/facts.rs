@@ -127,7 +127,8 @@ fn check_cms(site: &Site, detected: Option<CmsKind>) -> Result<CmsKind, SiteErro
 
 /// What the update sources offer one site: for each installed component, the newest
 /// version offered (any level, nothing excluded), or why the sources could not be asked.
-pub type OfferedUpdates = Option<Result<Vec<crate::updates::policy::Change>, String>>;
+pub type OfferedUpdates =
+    Option<Result<Vec<crate::updates::policy::Change>, crate::updates::sources::SourceError>>;
 
 /// The updates the sources offer each site that was read (`None` for sites that were not).
 pub async fn offered_updates(

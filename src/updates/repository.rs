@@ -4,17 +4,15 @@
 //! Each package names its CMS, type, slug, version, a `url` (relative to the index, or
 //! absolute) and the sha256 the zip must have; a package whose sha256 does not match is
 //! refused when it is fetched. [`index_folder`] writes `index.json` for a folder of zips by
-//! reading the plugin and theme headers inside them, the way WordPress reads them.
+//! asking each CMS what a zip holds (WordPress reads its plugin and theme headers).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{ComponentType, Offer};
-use crate::cms::wordpress::parse::file_headers;
-use crate::cms::{wordpress, CmsKind};
+use crate::cms::{CmsKind, REGISTRY};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
@@ -128,78 +126,6 @@ pub fn check_sha256(data: &[u8], expected: &str) -> Result<(), String> {
     }
 }
 
-/// What a zip holds, read from its headers: a WordPress core, plugin or theme.
-pub fn describe_zip(bytes: &[u8]) -> Result<(ComponentType, String, String), String> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("not a zip: {e}"))?;
-    let names: Vec<String> = archive
-        .file_names()
-        .filter_map(Result::ok)
-        .map(|n| n.into_owned())
-        .collect();
-    let top = names
-        .iter()
-        .filter_map(|n| n.split('/').next())
-        .find(|t| !t.is_empty())
-        .ok_or("the zip is empty")?
-        .to_owned();
-    let read = |archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
-                name: &str|
-     -> Result<String, String> {
-        let mut file = archive.by_name(name).map_err(|e| format!("{name}: {e}"))?;
-        let mut head = Vec::new();
-        file.by_ref()
-            .take(8192)
-            .read_to_end(&mut head)
-            .map_err(|e| format!("{name}: {e}"))?;
-        Ok(String::from_utf8_lossy(&head).into_owned())
-    };
-    if top == "wordpress"
-        && names
-            .iter()
-            .any(|n| n == "wordpress/wp-includes/version.php")
-    {
-        let mut file = archive
-            .by_name("wordpress/wp-includes/version.php")
-            .map_err(|e| e.to_string())?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(|e| e.to_string())?;
-        let core = crate::cms::wordpress::parse::parse_version_php(&text)?;
-        return Ok((ComponentType::Core, "wordpress".to_owned(), core.version));
-    }
-    let style = format!("{top}/style.css");
-    if names.contains(&style) {
-        let headers = file_headers(&read(&mut archive, &style)?, &["Theme Name", "Version"]);
-        if headers.contains_key("Theme Name") {
-            let version = headers
-                .get("Version")
-                .cloned()
-                .ok_or_else(|| format!("{style} has no Version header"))?;
-            return Ok((ComponentType::Theme, top, version));
-        }
-    }
-    let candidates: Vec<String> = names
-        .iter()
-        .filter(|n| {
-            n.starts_with(&format!("{top}/")) && n.ends_with(".php") && n.matches('/').count() == 1
-        })
-        .cloned()
-        .collect();
-    for name in candidates {
-        let headers = file_headers(&read(&mut archive, &name)?, &["Plugin Name", "Version"]);
-        if headers.contains_key("Plugin Name") {
-            let version = headers
-                .get("Version")
-                .cloned()
-                .ok_or_else(|| format!("{name} has no Version header"))?;
-            return Ok((ComponentType::Plugin, top, version));
-        }
-    }
-    Err(format!(
-        "no WordPress core, plugin or theme header found under {top}/"
-    ))
-}
-
 /// Writes `index.json` for the zips in `dir` (and its subfolders); returns the index.
 pub fn index_folder(dir: &Path) -> Result<Index, String> {
     let mut zips = Vec::new();
@@ -209,13 +135,14 @@ pub fn index_folder(dir: &Path) -> Result<Index, String> {
     for relative in zips {
         let path = dir.join(&relative);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let (kind, slug, version) =
-            describe_zip(&bytes).map_err(|e| format!("{}: {e}", relative.display()))?;
+        let (cms, described) = REGISTRY
+            .describe_package(&bytes)
+            .map_err(|e| format!("{}: {e}", relative.display()))?;
         packages.push(Package {
-            cms: wordpress::KIND,
-            kind,
-            slug,
-            version,
+            cms,
+            kind: described.kind,
+            slug: described.slug,
+            version: described.version,
             url: relative.to_string_lossy().into_owned(),
             sha256: crate::backup::archive::hex(&Sha256::digest(&bytes)),
         });
@@ -262,40 +189,6 @@ mod tests {
             zip.finish().unwrap();
         }
         buf.into_inner()
-    }
-
-    #[test]
-    fn reads_what_a_zip_holds_from_its_headers() {
-        let plugin = zip_with(&[
-            ("premium-seo/", ""),
-            ("premium-seo/includes/x.php", "<?php"),
-            (
-                "premium-seo/premium-seo.php",
-                "<?php\n/*\n * Plugin Name: Premium SEO\n * Version: 3.2.1\n */",
-            ),
-        ]);
-        assert_eq!(
-            describe_zip(&plugin).unwrap(),
-            (ComponentType::Plugin, "premium-seo".into(), "3.2.1".into())
-        );
-        let theme = zip_with(&[(
-            "agency/style.css",
-            "/*\nTheme Name: Agency\nVersion: 2.0\n*/",
-        )]);
-        assert_eq!(
-            describe_zip(&theme).unwrap(),
-            (ComponentType::Theme, "agency".into(), "2.0".into())
-        );
-        let core = zip_with(&[(
-            "wordpress/wp-includes/version.php",
-            "<?php\n$wp_version = '6.8.7';\n$wp_db_version = 60421;\n",
-        )]);
-        assert_eq!(
-            describe_zip(&core).unwrap(),
-            (ComponentType::Core, "wordpress".into(), "6.8.7".into())
-        );
-        assert!(describe_zip(&zip_with(&[("junk/readme.txt", "hi")])).is_err());
-        assert!(describe_zip(b"not a zip").is_err());
     }
 
     #[test]

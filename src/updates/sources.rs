@@ -13,6 +13,7 @@ use super::wordpress_org::WordpressOrg;
 use super::Offer;
 use crate::cms::Facts;
 use crate::inventory::Source;
+use crate::site_error::SiteError;
 
 pub struct Sources {
     entries: Vec<Entry>,
@@ -57,15 +58,15 @@ impl Sources {
     }
 
     /// Everything the sources offer for the site's CMS, in source order.
-    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, String> {
+    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, SourceError> {
         let mut offers = Vec::new();
         for entry in &self.entries {
             match entry {
                 Entry::WordpressOrg(api) => {
-                    let found = api
-                        .offers(facts)
-                        .await
-                        .map_err(|e| format!("wordpress.org: {e}"))?;
+                    let found = api.offers(facts).await.map_err(|e| SourceError {
+                        name: "wordpress.org".to_owned(),
+                        detail: e.to_string(),
+                    })?;
                     offers.extend(found);
                 }
                 Entry::Repository { location, index } => {
@@ -73,7 +74,10 @@ impl Sources {
                         .get_or_init(|| repository::read_index(location, &self.client))
                         .await
                         .as_ref()
-                        .map_err(|e| format!("repository: {e}"))?;
+                        .map_err(|detail| SourceError {
+                            name: "repository".to_owned(),
+                            detail: detail.clone(),
+                        })?;
                     offers.extend(
                         repository::offers(location, index)
                             .into_iter()
@@ -83,5 +87,20 @@ impl Sources {
             }
         }
         Ok(offers)
+    }
+}
+
+/// An update source that could not be asked, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {detail}")]
+pub struct SourceError {
+    /// Which source: `wordpress.org`, `repository`.
+    pub name: String,
+    pub detail: String,
+}
+
+impl From<SourceError> for SiteError {
+    fn from(e: SourceError) -> SiteError {
+        SiteError::UpdateSource(e.to_string())
     }
 }

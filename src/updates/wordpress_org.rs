@@ -85,13 +85,13 @@ impl WordpressOrg {
     /// Every version the API offers for this site's core, plugins and themes (only for
     /// WordPress facts; other CMS → `Ok(vec![])`). A site with no plugins/themes sends no
     /// request for them. What was left out is dropped; [`WordpressOrg::check`] says why.
-    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, String> {
+    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, ApiError> {
         Ok(self.check(facts).await?.offers)
     }
 
     /// Like [`WordpressOrg::offers`], with a note for each offer left out: another locale,
     /// no package, or a PHP requirement above the site's PHP (when that is known).
-    pub async fn check(&self, facts: &Facts) -> Result<Check, String> {
+    pub async fn check(&self, facts: &Facts) -> Result<Check, ApiError> {
         if facts.cms != wordpress::KIND {
             return Ok(Check::default());
         }
@@ -111,21 +111,25 @@ impl WordpressOrg {
     }
 
     /// The md5 of every file of WordPress `version` (en_US), by path relative to the root.
-    pub async fn core_checksums(&self, version: &str) -> Result<BTreeMap<String, String>, String> {
+    pub async fn core_checksums(
+        &self,
+        version: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
         let request = self
             .client
             .get(format!("{}core/checksums/1.0/", self.base))
             .query(&[("version", version), ("locale", LOCALE)]);
         let (url, text) = self.send(request).await?;
-        match parse_core_checksums(&text).map_err(|e| format!("{url}: {e}"))? {
+        match parse_core_checksums(&text).map_err(|e| ApiError::unexpected(&url, e))? {
             Some(checksums) => Ok(checksums),
-            None => Err(format!(
-                "{url}: WordPress.org has no checksums for WordPress {version} ({LOCALE})"
-            )),
+            None => Err(ApiError::NoChecksums {
+                url,
+                version: version.to_owned(),
+            }),
         }
     }
 
-    async fn core_offers(&self, facts: &Facts) -> Result<Vec<CoreOffer>, String> {
+    async fn core_offers(&self, facts: &Facts) -> Result<Vec<CoreOffer>, ApiError> {
         let mut query = vec![("version", facts.version.as_str())];
         if let Some(php) = &facts.php_version {
             query.push(("php", php));
@@ -137,12 +141,12 @@ impl WordpressOrg {
             .query(&query)
             .header(reqwest::header::USER_AGENT, user_agent(facts));
         let (url, text) = self.send(request).await?;
-        parse_core_offers(&text).map_err(|e| format!("{url}: {e}"))
+        parse_core_offers(&text).map_err(|e| ApiError::unexpected(&url, e))
     }
 
     /// The updates for the site's plugins, and a note for each plugin whose main file is
     /// unknown (the API knows plugins by that file, so they cannot be asked about).
-    async fn plugin_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), String> {
+    async fn plugin_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), ApiError> {
         let mut installed = Map::new();
         let mut active = Vec::new();
         let mut notes = Vec::new();
@@ -181,12 +185,12 @@ impl WordpressOrg {
                 ("all", "true"),
             ]);
         let (url, text) = self.send(request).await?;
-        let updates =
-            parse_plugin_updates(&text, &facts.plugin_files).map_err(|e| format!("{url}: {e}"))?;
+        let updates = parse_plugin_updates(&text, &facts.plugin_files)
+            .map_err(|e| ApiError::unexpected(&url, e))?;
         Ok((updates, notes))
     }
 
-    async fn theme_updates(&self, facts: &Facts) -> Result<Vec<Update>, String> {
+    async fn theme_updates(&self, facts: &Facts) -> Result<Vec<Update>, ApiError> {
         if facts.themes.is_empty() {
             return Ok(Vec::new());
         }
@@ -223,35 +227,64 @@ impl WordpressOrg {
                 ("locale", "[]"),
             ]);
         let (url, text) = self.send(request).await?;
-        parse_theme_updates(&text).map_err(|e| format!("{url}: {e}"))
+        parse_theme_updates(&text).map_err(|e| ApiError::unexpected(&url, e))
     }
 
     /// Sends `request`; returns its full URL (for messages) and the body of a 2xx answer.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(String, String), String> {
-        let request = request.timeout(TIMEOUT).build().map_err(|e| {
-            format!(
-                "cannot build a request to {}: {}",
-                self.base,
-                crate::error_chain::describe(&e)
-            )
-        })?;
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(String, String), ApiError> {
+        let request = request
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| ApiError::Request {
+                base: self.base.clone(),
+                detail: crate::error_chain::describe(&e),
+            })?;
         let url = request.url().to_string();
         let response = self
             .client
             .execute(request)
             .await
-            .map_err(|e| format!("cannot reach {url}: {}", crate::error_chain::describe(&e)))?;
+            .map_err(|e| ApiError::Unreachable {
+                url: url.clone(),
+                detail: crate::error_chain::describe(&e),
+            })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("{url} answered HTTP {}", status.as_u16()));
+            return Err(ApiError::Status {
+                url,
+                status: status.as_u16(),
+            });
         }
-        let text = response.text().await.map_err(|e| {
-            format!(
-                "reading the answer of {url}: {}",
-                crate::error_chain::describe(&e)
-            )
+        let text = response.text().await.map_err(|e| ApiError::Unexpected {
+            url: url.clone(),
+            detail: format!("reading the answer: {}", crate::error_chain::describe(&e)),
         })?;
         Ok((url, text))
+    }
+}
+
+/// Why the WordPress.org API could not be asked, or what it answered that tend cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("cannot build a request to {base}: {detail}")]
+    Request { base: String, detail: String },
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// An answer that is not what the API documents.
+    #[error("{url}: {detail}")]
+    Unexpected { url: String, detail: String },
+    #[error("{url}: WordPress.org has no checksums for WordPress {version} (en_US)")]
+    NoChecksums { url: String, version: String },
+}
+
+impl ApiError {
+    fn unexpected(url: &str, detail: String) -> ApiError {
+        ApiError::Unexpected {
+            url: url.to_owned(),
+            detail,
+        }
     }
 }
 
@@ -1154,7 +1187,7 @@ mod tests {
         .await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         assert_eq!(
-            api.core_checksums("9.9.9").await.unwrap_err(),
+            api.core_checksums("9.9.9").await.unwrap_err().to_string(),
             format!(
                 "{base}core/checksums/1.0/?version=9.9.9&locale=en_US: \
                  WordPress.org has no checksums for WordPress 9.9.9 (en_US)"
@@ -1173,8 +1206,12 @@ mod tests {
         .await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         let error = api.offers(&site_facts()).await.unwrap_err();
+        assert!(
+            matches!(error, ApiError::Status { status: 503, .. }),
+            "{error:?}"
+        );
         assert_eq!(
-            error,
+            error.to_string(),
             format!("{base}plugins/update-check/1.1/ answered HTTP 503")
         );
 
@@ -1188,7 +1225,7 @@ mod tests {
         facts.plugins.clear();
         let error = api.offers(&facts).await.unwrap_err();
         assert_eq!(
-            error,
+            error.to_string(),
             format!("{base}themes/update-check/1.1/: `themes` is not a map")
         );
 
@@ -1199,7 +1236,11 @@ mod tests {
         )])
         .await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
-        let error = api.core_offers(&site_facts()).await.unwrap_err();
+        let error = api
+            .core_offers(&site_facts())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with(&format!(
                 "{base}core/version-check/1.7/?version=6.7.1&php=8.2.36&locale=en_US: the answer is not JSON"
@@ -1213,6 +1254,8 @@ mod tests {
         drop(listener);
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         let error = api.core_checksums("6.8.3").await.unwrap_err();
+        assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+        let error = error.to_string();
         assert!(
             error.starts_with(&format!(
                 "cannot reach {base}core/checksums/1.0/?version=6.8.3&locale=en_US: "

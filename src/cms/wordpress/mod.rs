@@ -1,6 +1,7 @@
 //! WordPress: facts from `wp-includes/version.php`, `wp-config.php`, plugin and theme
 //! headers (read the way WordPress itself reads them) and the `options` table.
 
+pub mod package;
 pub mod parse;
 pub mod update;
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 use super::database::{DbCredentials, DbEndpoint};
 use super::file_dump::DumpPart;
 use super::swap_update::SwapUpdate;
+use super::DescribedPackage;
 use super::{
     mysql_client, php_script, BuiltinPage, Cms, CmsKind, Component, ConfigError, FactSources, Facts,
 };
@@ -208,6 +210,10 @@ impl Cms for WordPress {
 
     fn plugin_type(&self) -> ComponentType {
         ComponentType::Plugin
+    }
+
+    fn describe_package(&self, zip: &[u8]) -> Result<Option<DescribedPackage>, String> {
+        package::describe(zip)
     }
 
     fn swap_update(&self) -> Option<&dyn SwapUpdate> {
