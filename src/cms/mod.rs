@@ -100,6 +100,7 @@ pub struct Facts {
 /// Everything the engine asks of a CMS.
 #[async_trait]
 pub trait Cms: Send + Sync {
+    /// Which CMS this is: its `cms:` name in inventories, manifests and `--json`.
     fn kind(&self) -> CmsKind;
 
     /// The name people know the CMS by (`WordPress`), for messages.

@@ -67,9 +67,9 @@ pub async fn apply(
     }
 }
 
-/// The CMS's own tools (Joomla's console, composer for Magento) apply the change; tend cannot tell which files
-/// they touch, so the journal says first that undoing means restoring the snapshot's files
-/// and database. A repository's package is checked on the runner and sent to the host for
+/// The CMS's own tools (Joomla's console, composer for Magento) apply the change; tend
+/// cannot tell which files they touch, so the journal says first that undoing means
+/// restoring the snapshot's files and database. A repository's package is checked on the runner and sent to the host for
 /// the CMS's installer.
 #[allow(clippy::too_many_arguments)]
 async fn apply_with_cms(
@@ -116,9 +116,12 @@ async fn apply_with_cms(
         .map_err(|e| in_change(&what, e))
 }
 
-/// `e`, said to have happened while applying `what`, keeping its kind.
+/// `e`, said to have happened while applying `what`, keeping its kind (errors from the
+/// host and about files name what failed already).
 fn in_change(what: &str, e: SiteError) -> SiteError {
     match e {
+        SiteError::Database(detail) => SiteError::Database(format!("{what}: {detail}")),
+        SiteError::UpdateSource(detail) => SiteError::UpdateSource(format!("{what}: {detail}")),
         SiteError::Failed {
             what: inner,
             detail,

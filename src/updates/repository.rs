@@ -66,12 +66,17 @@ impl Location {
 }
 
 /// Reads the repository's index.
-pub async fn read_index(location: &Location, client: &reqwest::Client) -> Result<Index, String> {
+pub async fn read_index(
+    location: &Location,
+    client: &reqwest::Client,
+) -> Result<Index, IndexError> {
     let text = match location {
         Location::Folder(dir) => {
             let path = dir.join("index.json");
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            std::fs::read_to_string(&path).map_err(|e| IndexError::Unreadable {
+                place: path.display().to_string(),
+                detail: e.to_string(),
+            })?
         }
         Location::Url(base) => {
             let url = format!("{base}index.json");
@@ -79,22 +84,40 @@ pub async fn read_index(location: &Location, client: &reqwest::Client) -> Result
                 .get(&url)
                 .send()
                 .await
-                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                .map_err(|e| IndexError::Unreachable {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                })?;
             if !response.status().is_success() {
-                return Err(format!("{url} answered {}", response.status().as_u16()));
+                return Err(IndexError::Status {
+                    status: response.status().as_u16(),
+                    url,
+                });
             }
-            response
-                .text()
-                .await
-                .map_err(|e| format!("reading {url}: {e}"))?
+            response.text().await.map_err(|e| IndexError::Unreachable {
+                url: url.clone(),
+                detail: format!("reading the answer: {e}"),
+            })?
         }
     };
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}/index.json is not a package index: {e}",
-            location.label().trim_end_matches('/')
-        )
+    serde_json::from_str(&text).map_err(|e| IndexError::Invalid {
+        place: format!("{}/index.json", location.label().trim_end_matches('/')),
+        detail: e.to_string(),
     })
+}
+
+/// Why a repository's index could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("cannot read {place}: {detail}")]
+    Unreadable { place: String, detail: String },
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    /// Read, but not a package index (an unknown `cms`, a missing field, not JSON).
+    #[error("{place} is not a package index: {detail}")]
+    Invalid { place: String, detail: String },
 }
 
 /// The index's packages as offers.

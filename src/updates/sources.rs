@@ -8,7 +8,7 @@
 
 use tokio::sync::OnceCell;
 
-use super::repository::{self, Index, Location};
+use super::repository::{self, Index, IndexError, Location};
 use super::wordpress_org::WordpressOrg;
 use super::Offer;
 use crate::cms::Facts;
@@ -24,7 +24,7 @@ enum Entry {
     WordpressOrg(WordpressOrg),
     Repository {
         location: Location,
-        index: OnceCell<Result<Index, String>>,
+        index: OnceCell<Result<Index, IndexError>>,
     },
 }
 
@@ -74,9 +74,9 @@ impl Sources {
                         .get_or_init(|| repository::read_index(location, &self.client))
                         .await
                         .as_ref()
-                        .map_err(|detail| SourceError {
+                        .map_err(|e| SourceError {
                             name: "repository".to_owned(),
-                            detail: detail.clone(),
+                            detail: e.to_string(),
                         })?;
                     offers.extend(
                         repository::offers(location, index)
