@@ -26,6 +26,7 @@ use crate::site_error::SiteError;
 use crate::updates::package::{self, Listing, Modes, PackageCache};
 use crate::updates::policy::Change;
 use crate::updates::sources::Sources;
+use crate::updates::wordpress_org::CoreCheckError;
 use crate::updates::ComponentType;
 
 const OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
@@ -221,9 +222,14 @@ impl Swapping<'_> {
         })
         .await
         .map_err(|e| refused(&what, e))?;
-        if change.kind == ComponentType::Core {
-            check_core_checksums(self.updater, change, &zip, &top, &what).await?;
-        }
+        self.updater
+            .sources
+            .check_package(change, &zip, &top)
+            .await
+            .map_err(|e| match e {
+                CoreCheckError::Api(e) => SiteError::UpdateSource(format!("{what}: {e}")),
+                refusal => refused(&what, refusal),
+            })?;
 
         let live = layout
             .component_path(facts, change.kind, &change.slug)
@@ -300,46 +306,6 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| format!("internal: {e}"))?
-}
-
-/// WordPress.org publishes the md5 of every core file: a core package from there must
-/// match them (a private repository's packages are held to their sha256 instead).
-async fn check_core_checksums(
-    updater: &Updater<'_>,
-    change: &Change,
-    zip: &Path,
-    top: &str,
-    what: &str,
-) -> Result<(), SiteError> {
-    let Some(api) = updater.sources.wordpress_org() else {
-        return Ok(());
-    };
-    if change.offer.source != "wordpress.org" {
-        return Ok(());
-    }
-    let expected = api
-        .core_checksums(&change.to)
-        .await
-        .map_err(|e| SiteError::UpdateSource(format!("{what}: core checksums: {e}")))?;
-    let actual = blocking({
-        let (zip, top) = (zip.to_owned(), top.to_owned());
-        move || package::file_md5s(&zip, &top)
-    })
-    .await
-    .map_err(|e| refused(what, e))?;
-    for (path, md5) in &expected {
-        match actual.get(path) {
-            Some(found) if found.eq_ignore_ascii_case(md5) => {}
-            Some(found) => {
-                return Err(refused(
-                    what,
-                    format!("{path} has md5 {found}, WordPress.org says {md5}"),
-                ))
-            }
-            None => return Err(refused(what, format!("{path} is missing from the package"))),
-        }
-    }
-    Ok(())
 }
 
 /// Where a package's files go on the host, and whose modes they take.

@@ -8,8 +8,12 @@
 
 use tokio::sync::OnceCell;
 
+use std::path::Path;
+
+use super::policy::Change;
 use super::repository::{self, Index, IndexError, Location};
-use super::wordpress_org::WordpressOrg;
+use super::wordpress_org::{self, CoreCheckError, WordpressOrg};
+use super::ComponentType;
 use super::Offer;
 use crate::cms::Facts;
 use crate::inventory::Source;
@@ -51,6 +55,25 @@ impl Sources {
             Entry::WordpressOrg(api) => Some(api),
             Entry::Repository { .. } => None,
         })
+    }
+
+    /// Checks a fetched package against what its source publishes besides a sha256
+    /// (WordPress.org: the md5 of every core file); `top` is the package's top folder.
+    pub async fn check_package(
+        &self,
+        change: &Change,
+        zip: &Path,
+        top: &str,
+    ) -> Result<(), CoreCheckError> {
+        match self.wordpress_org() {
+            Some(api)
+                if change.kind == ComponentType::Core
+                    && change.offer.source == wordpress_org::SOURCE =>
+            {
+                api.check_core_package(&change.to, zip, top).await
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn client(&self) -> &reqwest::Client {

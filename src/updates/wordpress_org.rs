@@ -24,7 +24,8 @@ use crate::cms::{wordpress, Facts};
 pub const DEFAULT_BASE: &str = "https://api.wordpress.org/";
 
 /// What [`Offer::source`] says for offers from here.
-const SOURCE: &str = "wordpress.org";
+/// How offers from here name their source.
+pub const SOURCE: &str = "wordpress.org";
 
 /// The only locale tend asks for: packages are the English builds, which every site can
 /// take (translations are language packs on top).
@@ -261,6 +262,60 @@ impl WordpressOrg {
         })?;
         Ok((url, text))
     }
+}
+
+impl WordpressOrg {
+    /// WordPress.org publishes the md5 of every core file: a core package from there must
+    /// match them (a private repository's packages are held to their sha256 instead).
+    /// `top` is the package's top folder.
+    pub async fn check_core_package(
+        &self,
+        version: &str,
+        zip: &std::path::Path,
+        top: &str,
+    ) -> Result<(), CoreCheckError> {
+        let expected = self.core_checksums(version).await?;
+        let actual = {
+            let (zip, top) = (zip.to_owned(), top.to_owned());
+            tokio::task::spawn_blocking(move || crate::updates::package::file_md5s(&zip, &top))
+                .await
+                .map_err(|e| CoreCheckError::Unreadable(format!("internal: {e}")))?
+                .map_err(CoreCheckError::Unreadable)?
+        };
+        for (path, md5) in expected {
+            match actual.get(&path) {
+                Some(found) if found.eq_ignore_ascii_case(&md5) => {}
+                Some(found) => {
+                    return Err(CoreCheckError::Mismatch {
+                        path,
+                        found: found.clone(),
+                        expected: md5,
+                    })
+                }
+                None => return Err(CoreCheckError::Missing { path }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a core package was not accepted as the one WordPress.org publishes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreCheckError {
+    /// The checksums could not be had.
+    #[error("core checksums: {0}")]
+    Api(#[from] ApiError),
+    /// The package could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("{path} has md5 {found}, WordPress.org says {expected}")]
+    Mismatch {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{path} is missing from the package")]
+    Missing { path: String },
 }
 
 /// Why the WordPress.org API could not be asked, or what it answered that tend cannot use.
