@@ -2,7 +2,8 @@
 //! kind, the kind called by a name, which CMS a site's files are, which files to read.
 //!
 //! Adding a CMS is one folder under `src/cms/` (its adapter, defining its [`CmsKind`]
-//! constant) plus one line in [`REGISTRY`]; nothing outside `src/cms/` names a CMS.
+//! constant), its `mod` line in `cms/mod.rs` and one line in [`REGISTRY`]; nothing outside
+//! `src/cms/` changes (the WordPress.org update source is WordPress's by nature).
 
 use serde::de::{Deserialize, Deserializer, Error, Visitor};
 

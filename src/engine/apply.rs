@@ -1,10 +1,11 @@
 //! Applying planned updates to a site: with the CMS's own tools, or by tend's own swaps.
 //!
 //! A CMS whose adapter describes its layout for swaps (`Cms::swap_update`: WordPress) is
-//! updated by tend itself. Each change is fetched into the runner's package cache (sha256 checked), its zip is
-//! checked for entries that would escape their folder, and it is sent to the host as a tar
-//! stream into the run's staging folder (`.tend/work/<run>/new/<n>`), where it takes the
-//! modes the old files had. Only then is the site touched: the journal is written with the
+//! updated by tend itself. Each change is fetched into the runner's package cache (sha256
+//! checked, and whatever else its source publishes), its zip is checked for entries that
+//! would escape their folder, and it is sent to the host as a tar stream into the run's
+//! staging folder (`.tend/work/<run>/new/<n>`), where it takes the modes the old files
+//! had. Only then is the site touched: the journal is written with the
 //! swaps about to happen, and in the same round trip the old version is renamed aside and
 //! the new one into place. A core update then runs what the CMS needs after new core files
 //! (WordPress's database upgrade). Other CMSs apply a change with their own tools
