@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod cli;
 pub mod cms;
+pub mod cms_kind;
 pub mod diagnostic;
 pub mod engine;
 pub mod error_chain;
@@ -17,6 +18,7 @@ pub mod history;
 pub mod human_size;
 pub mod inventory;
 pub mod notify;
+pub mod offer;
 pub mod outcome;
 pub mod paths;
 pub mod playbook;

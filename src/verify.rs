@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::cms::{self, CmsKind};
+use crate::cms::{self, BuiltinPage, Cms, CmsKind};
 use crate::inventory::Check;
 
 /// Largest body read for a check; the rest of a huge page is not looked at.
@@ -62,30 +62,28 @@ pub struct CheckResult {
 
 /// The checks every site of `cms` gets.
 pub fn builtin_checks(cms: CmsKind) -> Vec<CheckSpec> {
+    builtin_checks_of(cms::adapter(cms))
+}
+
+/// The checks every site of this CMS gets: its home page and its own built-in pages answer
+/// 200 without a PHP error or the CMS's error page.
+pub fn builtin_checks_of(cms: &dyn Cms) -> Vec<CheckSpec> {
     let mut not_contains: Vec<String> = PHP_ERRORS.iter().map(|s| (*s).to_owned()).collect();
-    not_contains.extend(
-        cms::adapter(cms)
-            .error_page_markers()
-            .iter()
-            .map(|s| (*s).to_owned()),
-    );
-    let mut checks = vec![CheckSpec {
-        name: "home page".to_owned(),
-        path: "/".to_owned(),
-        status: 200,
-        contains: Vec::new(),
-        not_contains: not_contains.clone(),
-    }];
-    if cms == CmsKind::Wordpress {
-        checks.push(CheckSpec {
-            name: "login page".to_owned(),
-            path: "/wp-login.php".to_owned(),
+    not_contains.extend(cms.error_page_markers().iter().map(|s| (*s).to_owned()));
+    let home = BuiltinPage {
+        name: "home page",
+        path: "/",
+    };
+    std::iter::once(&home)
+        .chain(cms.builtin_pages())
+        .map(|page| CheckSpec {
+            name: page.name.to_owned(),
+            path: page.path.to_owned(),
             status: 200,
             contains: Vec::new(),
-            not_contains,
-        });
-    }
-    checks
+            not_contains: not_contains.clone(),
+        })
+        .collect()
 }
 
 /// An HTTP client for checks: redirects followed (up to 10), a timeout per request.
@@ -218,7 +216,7 @@ mod tests {
 
     #[test]
     fn wordpress_gets_home_and_login_checks_with_its_error_page() {
-        let checks = builtin_checks(CmsKind::Wordpress);
+        let checks = builtin_checks(cms::wordpress::KIND);
         assert_eq!(
             checks.iter().map(|c| c.path.as_str()).collect::<Vec<_>>(),
             ["/", "/wp-login.php"]
@@ -227,7 +225,7 @@ mod tests {
             .not_contains
             .iter()
             .any(|t| t == "There has been a critical error on this website"));
-        let magento = builtin_checks(CmsKind::Magento);
+        let magento = builtin_checks(cms::magento::KIND);
         assert_eq!(magento.len(), 1);
         assert!(magento[0]
             .not_contains

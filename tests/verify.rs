@@ -5,7 +5,6 @@ mod support;
 use std::time::Duration;
 
 use support::Lab;
-use tend::cms::CmsKind;
 use tend::verify::{builtin_checks, client, run_checks, CheckSpec};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -22,7 +21,7 @@ fn a_healthy_site_passes_the_builtin_checks() {
     let results = runtime().block_on(run_checks(
         &client(Duration::from_secs(20)),
         &s1.url,
-        &builtin_checks(CmsKind::Wordpress),
+        &builtin_checks(tend::cms::wordpress::KIND),
     ));
     assert_eq!(results.len(), 2);
     for r in &results {
@@ -45,7 +44,7 @@ fn a_plugin_that_fatals_fails_the_builtin_checks_with_the_reason() {
     let results = runtime().block_on(run_checks(
         &client(Duration::from_secs(20)),
         &wp.url,
-        &builtin_checks(CmsKind::Wordpress),
+        &builtin_checks(tend::cms::wordpress::KIND),
     ));
     let home = &results[0];
     assert!(!home.ok, "{home:?}");

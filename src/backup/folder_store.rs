@@ -367,7 +367,7 @@ mod tests {
             label: None,
             host: "web1".into(),
             path: "/srv/www".into(),
-            cms: crate::cms::CmsKind::Wordpress,
+            cms: crate::cms::wordpress::KIND,
             version: "6.1.9".into(),
             db_version: None,
             plugins: Vec::new(),

@@ -51,13 +51,14 @@ pub async fn run_ok(
 ) -> Result<CliOutput, SiteError> {
     let output = run(host, dir, program, args).await?;
     if output.status != 0 {
-        return Err(SiteError::site(format!(
-            "`{} {}` failed with exit status {}: {}",
-            program,
-            args.join(" "),
-            output.status,
-            tail(&output.text)
-        )));
+        return Err(SiteError::failed(
+            format!("`{} {}`", program, args.join(" ")),
+            format!(
+                "failed with exit status {}: {}",
+                output.status,
+                tail(&output.text)
+            ),
+        ));
     }
     Ok(output)
 }

@@ -9,13 +9,19 @@ use super::file_dump::DumpPart;
 use super::host_tools::HostTools;
 use super::php_source::{assignment, strip_comments};
 use super::{
-    host_cli, mysql_client, Cms, CmsKind, Component, DbCredentials, DbEndpoint, FactSources, Facts,
+    host_cli, mysql_client, Cms, CmsKind, Component, ConfigError, DbCredentials, DbEndpoint,
+    FactSources, Facts,
 };
 use crate::inventory::Site;
+use crate::offer::{Change, ComponentType, Offer};
 use crate::remote::Connection;
 use crate::site_error::SiteError;
-use crate::updates::policy::Change;
-use crate::updates::{ComponentType, Offer};
+
+/// Joomla's kind: `cms: joomla`.
+pub const KIND: CmsKind = CmsKind::named("joomla");
+
+/// The config file with the database credentials.
+const CONFIG_FILE: &str = "configuration.php";
 
 pub struct Joomla;
 
@@ -33,7 +39,27 @@ const VERSION_FILES: &[&str] = &[
 #[async_trait]
 impl Cms for Joomla {
     fn kind(&self) -> CmsKind {
-        CmsKind::Joomla
+        KIND
+    }
+
+    fn display_name(&self) -> &'static str {
+        "Joomla"
+    }
+
+    fn markers(&self) -> &'static [&'static str] {
+        &[
+            "libraries/src/Version.php",
+            "libraries/cms/version/version.php",
+            "configuration.php",
+            "administrator/manifests/files/joomla.xml",
+        ]
+    }
+
+    fn recognises(&self, present: &[&str]) -> bool {
+        let has = |m: &str| present.contains(&m);
+        has("libraries/src/Version.php")
+            || has("libraries/cms/version/version.php")
+            || (has("configuration.php") && has("administrator/manifests/files/joomla.xml"))
     }
 
     fn fact_files(&self) -> &'static [DumpPart<'static>] {
@@ -58,28 +84,29 @@ impl Cms for Joomla {
             .iter()
             .find_map(|name| sources.file(name))
             .ok_or_else(|| {
-                SiteError::site("no Joomla version file (libraries/src/Version.php) found")
+                SiteError::config(VERSION_FILES[0], "missing: no Joomla version file")
             })?;
-        let version = parse_version_file(&file.text()).map_err(SiteError::site)?;
+        let version = parse_version_file(&file.text())
+            .map_err(|e| SiteError::config(file.path.clone(), e))?;
         let config = sources
-            .file("configuration.php")
-            .ok_or_else(|| SiteError::site("configuration.php is missing"))?;
-        let database = parse_configuration(&config.text()).map_err(SiteError::site)?;
+            .file(CONFIG_FILE)
+            .ok_or_else(|| SiteError::config(CONFIG_FILE, "missing"))?;
+        let database = self.read_credentials(&config.text())?;
         let client = sources.tools.db_client.as_deref().ok_or_else(|| {
-            SiteError::site(format!(
+            SiteError::Unsupported(format!(
                 "{} has no mariadb or mysql client: tend reads Joomla's extensions with it",
                 host.destination()
             ))
         })?;
         let extensions = read_extensions(host, client, &database).await?;
         let mut warnings = Vec::new();
-        if version.starts_with("3.") {
+        if self.end_of_life(&version).is_some() {
             warnings.push(format!(
                 "Joomla {version} is end-of-life: tend backs it up and restores it, but does not update it"
             ));
         }
         Ok(Facts {
-            cms: CmsKind::Joomla,
+            cms: KIND,
             version,
             db_version: None,
             php_version: sources.tools.php_version.clone(),
@@ -97,7 +124,25 @@ impl Cms for Joomla {
     }
 
     fn config_files(&self) -> &'static [&'static str] {
-        &["configuration.php"]
+        &[CONFIG_FILE]
+    }
+
+    fn credentials_file(&self) -> &'static str {
+        CONFIG_FILE
+    }
+
+    fn read_credentials(&self, config: &str) -> Result<DbCredentials, ConfigError> {
+        parse_configuration(config).map_err(|reason| ConfigError {
+            file: CONFIG_FILE,
+            reason,
+        })
+    }
+
+    /// Joomla 3 reached its end of life in August 2023.
+    fn end_of_life(&self, version: &str) -> Option<&'static str> {
+        version
+            .starts_with("3.")
+            .then_some("migrate the site to Joomla 4 or 5 first")
     }
 
     fn error_page_markers(&self) -> &'static [&'static str] {
@@ -124,13 +169,11 @@ impl Cms for Joomla {
     ) -> Result<Vec<Offer>, SiteError> {
         let output = host_cli::run_ok(host, &site.path, &site.php, &[CLI, "core:check-updates"])
             .await
-            .map_err(|e| {
-                SiteError::site(format!("asking Joomla for core updates: {}", e.masked()))
-            })?;
+            .map_err(|e| SiteError::UpdateSource(format!("asking Joomla for core updates: {e}")))?;
         Ok(offered_core_version(&output.text)
             .into_iter()
             .map(|version| Offer {
-                cms: CmsKind::Joomla,
+                cms: KIND,
                 kind: ComponentType::Core,
                 slug: "joomla".to_owned(),
                 version,
@@ -158,12 +201,13 @@ impl Cms for Joomla {
             (ComponentType::Core, _) => {
                 host_cli::run_ok(host, &site.path, &site.php, &[CLI, "core:update"]).await?;
                 let version = host_cli::run_ok(host, &site.path, "cat", &["libraries/src/Version.php"]).await?;
-                let now = parse_version_file(&version.text).map_err(SiteError::site)?;
+                let now = parse_version_file(&version.text)
+                    .map_err(|e| SiteError::config(VERSION_FILES[0], e))?;
                 if now != change.to {
-                    return Err(SiteError::site(format!(
-                        "core:update left Joomla {now}, not {}",
-                        change.to
-                    )));
+                    return Err(SiteError::failed(
+                        "core:update",
+                        format!("left Joomla {now}, not {}", change.to),
+                    ));
                 }
                 Ok(())
             }
@@ -174,30 +218,36 @@ impl Cms for Joomla {
                 let database = facts
                     .database
                     .as_ref()
-                    .ok_or_else(|| SiteError::site("the site's database credentials are unknown"))?;
+                    .ok_or_else(|| SiteError::config(CONFIG_FILE, "its database credentials were not read"))?;
                 let client = tools.db_client.as_deref().ok_or_else(|| {
-                    SiteError::site("the host has no mariadb or mysql client")
+                    SiteError::Unsupported(format!(
+                        "{} has no mariadb or mysql client",
+                        host.destination()
+                    ))
                 })?;
                 let listed = read_extensions(host, client, database).await?;
                 match listed.iter().find(|c| c.slug == change.slug) {
                     Some(c) if c.version.as_deref() == Some(change.to.as_str()) => Ok(()),
-                    Some(c) => Err(SiteError::site(format!(
-                        "after extension:install, {} is at version {}, not {}",
-                        change.slug,
-                        c.version.as_deref().unwrap_or("(none)"),
-                        change.to
-                    ))),
-                    None => Err(SiteError::site(format!(
-                        "after extension:install, {} is not in the extensions table",
-                        change.slug
-                    ))),
+                    Some(c) => Err(SiteError::failed(
+                        "extension:install",
+                        format!(
+                            "{} is at version {} afterwards, not {}",
+                            change.slug,
+                            c.version.as_deref().unwrap_or("(none)"),
+                            change.to
+                        ),
+                    )),
+                    None => Err(SiteError::failed(
+                        "extension:install",
+                        format!("{} is not in the extensions table afterwards", change.slug),
+                    )),
                 }
             }
-            (kind, None) => Err(SiteError::site(format!(
+            (kind, None) => Err(SiteError::Unsupported(format!(
                 "Joomla's console cannot update one {} from its update server; put the package in a private repository",
                 kind.name()
             ))),
-            (kind, Some(_)) => Err(SiteError::site(format!(
+            (kind, Some(_)) => Err(SiteError::Unsupported(format!(
                 "Joomla has no {} updates",
                 kind.name()
             ))),
@@ -212,7 +262,7 @@ impl Cms for Joomla {
         on: bool,
     ) -> Result<(), SiteError> {
         let command = if on { "site:down" } else { "site:up" };
-        host_cli::run_ok(host, &site.path, &site.php, &["cli/joomla.php", command]).await?;
+        host_cli::run_ok(host, &site.path, &site.php, &[CLI, command]).await?;
         Ok(())
     }
 }
@@ -275,14 +325,14 @@ pub fn extensions_from_rows(rows: &[Vec<String>]) -> Vec<Component> {
 /// The database credentials in Joomla's `configuration.php` (`class JConfig`): `$host`
 /// (which may carry `:port` or `:/socket`, as Joomla's MySQLi driver reads it), `$user`,
 /// `$password`, `$db`, `$dbprefix`.
+/// The error says what is wrong in the file.
 pub fn parse_configuration(source: &str) -> Result<DbCredentials, String> {
     let source = strip_comments(source);
     if !source.contains("JConfig") {
-        return Err("configuration.php has no `class JConfig`".to_owned());
+        return Err("has no `class JConfig`".to_owned());
     }
     let get = |name: &str| -> Result<String, String> {
-        assignment(&source, &format!("${name}"))?
-            .ok_or_else(|| format!("configuration.php has no `public ${name}`"))
+        assignment(&source, &format!("${name}"))?.ok_or_else(|| format!("has no `public ${name}`"))
     };
     let dbtype = assignment(&source, "$dbtype")?.unwrap_or_else(|| "mysqli".to_owned());
     if !matches!(dbtype.as_str(), "mysqli" | "mysql" | "pdomysql") {

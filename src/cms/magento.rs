@@ -8,14 +8,21 @@ use serde::Deserialize;
 use super::database::Password;
 use super::file_dump::DumpPart;
 use super::{
-    host_cli, mysql_client, php_array, Cms, CmsKind, Component, DbCredentials, DbEndpoint,
-    FactSources, Facts,
+    host_cli, mysql_client, php_array, Cms, CmsKind, Component, ConfigError, DbCredentials,
+    DbEndpoint, FactSources, Facts,
 };
 use crate::inventory::Site;
+use crate::offer::{Change, ComponentType, Offer};
 use crate::remote::Connection;
 use crate::site_error::SiteError;
-use crate::updates::policy::Change;
-use crate::updates::{ComponentType, Offer};
+use crate::version::Level;
+
+/// Magento's kind: `cms: magento`.
+pub const KIND: CmsKind = CmsKind::named("magento");
+
+/// The config file with the database credentials.
+const CONFIG_FILE: &str = "app/etc/env.php";
+const LOCK_FILE: &str = "composer.lock";
 
 pub struct Magento;
 
@@ -25,7 +32,19 @@ const LOCK_LIMIT: usize = 32 * 1024 * 1024;
 #[async_trait]
 impl Cms for Magento {
     fn kind(&self) -> CmsKind {
-        CmsKind::Magento
+        KIND
+    }
+
+    fn display_name(&self) -> &'static str {
+        "Magento"
+    }
+
+    fn markers(&self) -> &'static [&'static str] {
+        &["app/etc/env.php", "bin/magento", "composer.lock"]
+    }
+
+    fn recognises(&self, present: &[&str]) -> bool {
+        present.contains(&"app/etc/env.php") && present.contains(&"bin/magento")
     }
 
     fn fact_files(&self) -> &'static [DumpPart<'static>] {
@@ -42,22 +61,24 @@ impl Cms for Magento {
         host: &Connection,
         sources: &FactSources<'_>,
     ) -> Result<Facts, SiteError> {
-        let lock = sources.file("composer.lock").ok_or_else(|| {
-            SiteError::site("composer.lock is missing: cannot tell the Magento version")
+        let lock = sources.file(LOCK_FILE).ok_or_else(|| {
+            SiteError::config(LOCK_FILE, "missing: cannot tell the Magento version")
         })?;
-        let version = version_from_composer_lock(&lock.content).map_err(SiteError::site)?;
-        let packages = third_party_packages(&lock.content).map_err(SiteError::site)?;
+        let version = version_from_composer_lock(&lock.content)
+            .map_err(|e| SiteError::config(LOCK_FILE, e))?;
+        let packages =
+            third_party_packages(&lock.content).map_err(|e| SiteError::config(LOCK_FILE, e))?;
         let env = sources
-            .file("app/etc/env.php")
-            .ok_or_else(|| SiteError::site("app/etc/env.php is missing"))?;
-        let env = parse_env_php(&env.text()).map_err(SiteError::site)?;
+            .file(CONFIG_FILE)
+            .ok_or_else(|| SiteError::config(CONFIG_FILE, "missing"))?;
+        let env = parse_env_php(&env.text()).map_err(|e| SiteError::config(CONFIG_FILE, e))?;
         let enabled = sources
             .file("app/etc/config.php")
             .map(|f| enabled_modules(&f.text()))
             .transpose()
-            .map_err(SiteError::site)?;
+            .map_err(|e| SiteError::config("app/etc/config.php", e))?;
         let client = sources.tools.db_client.as_deref().ok_or_else(|| {
-            SiteError::site(format!(
+            SiteError::Unsupported(format!(
                 "{} has no mariadb or mysql client: tend reads Magento's modules with it",
                 host.destination()
             ))
@@ -79,7 +100,7 @@ impl Cms for Magento {
             })
             .collect();
         Ok(Facts {
-            cms: CmsKind::Magento,
+            cms: KIND,
             version,
             db_version: None,
             php_version: sources.tools.php_version.clone(),
@@ -102,7 +123,25 @@ impl Cms for Magento {
     }
 
     fn config_files(&self) -> &'static [&'static str] {
-        &["app/etc/env.php"]
+        &[CONFIG_FILE]
+    }
+
+    fn credentials_file(&self) -> &'static str {
+        CONFIG_FILE
+    }
+
+    fn read_credentials(&self, config: &str) -> Result<DbCredentials, ConfigError> {
+        parse_env_php(config)
+            .map(|env| env.database)
+            .map_err(|reason| ConfigError {
+                file: CONFIG_FILE,
+                reason,
+            })
+    }
+
+    /// Magento's minor releases (2.4 → 2.5) need planning of their own: patch by default.
+    fn default_core_level(&self) -> Level {
+        Level::Patch
     }
 
     fn error_page_markers(&self) -> &'static [&'static str] {
@@ -142,16 +181,14 @@ impl Cms for Magento {
         )
         .await
         .map_err(|e| {
-            SiteError::site(format!(
-                "asking composer for Magento versions: {}",
-                e.masked()
-            ))
+            SiteError::UpdateSource(format!("asking composer for Magento versions: {e}"))
         })?;
-        let versions = versions_from_composer_show(&output.text).map_err(SiteError::site)?;
+        let versions = versions_from_composer_show(&output.text)
+            .map_err(|e| SiteError::UpdateSource(format!("composer show: {e}")))?;
         Ok(versions
             .into_iter()
             .map(|version| Offer {
-                cms: CmsKind::Magento,
+                cms: KIND,
                 kind: ComponentType::Core,
                 slug: "magento".to_owned(),
                 version,
@@ -175,8 +212,8 @@ impl Cms for Magento {
         _package: Option<&str>,
     ) -> Result<(), SiteError> {
         if change.kind != ComponentType::Core {
-            return Err(SiteError::site(
-                "tend updates Magento itself; modules come with it through composer",
+            return Err(SiteError::Unsupported(
+                "tend updates Magento itself; modules come with it through composer".to_owned(),
             ));
         }
         let edition = product_package(host, site).await?;
@@ -205,13 +242,14 @@ impl Cms for Magento {
             magento(&["setup:static-content:deploy", "-f"]).await?;
         }
         magento(&["cache:flush"]).await?;
-        let lock = host_cli::run_ok(host, root, "cat", &["composer.lock"]).await?;
-        let now = version_from_composer_lock(lock.text.as_bytes()).map_err(SiteError::site)?;
+        let lock = host_cli::run_ok(host, root, "cat", &[LOCK_FILE]).await?;
+        let now = version_from_composer_lock(lock.text.as_bytes())
+            .map_err(|e| SiteError::config(LOCK_FILE, e))?;
         if now != change.to {
-            return Err(SiteError::site(format!(
-                "after the upgrade composer.lock says {now}, not {}",
-                change.to
-            )));
+            return Err(SiteError::failed(
+                "the upgrade",
+                format!("composer.lock says {now} afterwards, not {}", change.to),
+            ));
         }
         Ok(())
     }
@@ -256,17 +294,18 @@ pub struct EnvPhp {
 
 /// Reads `app/etc/env.php` without running it. The host takes the forms Magento's MySQL
 /// adapter understands: `host`, `host:port`, or a socket path (anything with a `/`).
+/// The error says what is wrong in the file.
 pub fn parse_env_php(source: &str) -> Result<EnvPhp, String> {
-    let env = php_array::parse_return(source).map_err(|e| format!("app/etc/env.php: {e}"))?;
+    let env = php_array::parse_return(source)?;
     let connection = env
         .at(&["db", "connection", "default"])
-        .ok_or("app/etc/env.php has no db.connection.default")?;
+        .ok_or("has no db.connection.default")?;
     let get = |key: &str| -> Result<String, String> {
         connection
             .get(key)
             .and_then(|v| v.as_str())
             .map(str::to_owned)
-            .ok_or_else(|| format!("app/etc/env.php: db.connection.default has no `{key}`"))
+            .ok_or_else(|| format!("db.connection.default has no `{key}`"))
     };
     let host = get("host")?;
     let endpoint = if host.contains('/') && !host.contains(":/") {
@@ -307,15 +346,15 @@ pub fn parse_env_php(source: &str) -> Result<EnvPhp, String> {
 /// The product package the site's `composer.lock` has (`magento/product-community-edition`
 /// or `-enterprise-edition`).
 async fn product_package(host: &Connection, site: &Site) -> Result<String, SiteError> {
-    let lock = host_cli::run_ok(host, &site.path, "cat", &["composer.lock"]).await?;
+    let lock = host_cli::run_ok(host, &site.path, "cat", &[LOCK_FILE]).await?;
     let lock: ComposerLock = serde_json::from_str(&lock.text)
-        .map_err(|e| SiteError::site(format!("composer.lock is not valid JSON: {e}")))?;
+        .map_err(|e| SiteError::config(LOCK_FILE, format!("not valid JSON: {e}")))?;
     lock.packages
         .into_iter()
         .map(|p| p.name)
         .find(|n| n.starts_with("magento/product-") && n.ends_with("-edition"))
         .ok_or_else(|| {
-            SiteError::site("composer.lock has no magento/product-*-edition package to update")
+            SiteError::config(LOCK_FILE, "no magento/product-*-edition package to update")
         })
 }
 
@@ -339,8 +378,8 @@ pub fn versions_from_composer_show(text: &str) -> Result<Vec<String>, String> {
 
 /// The composer packages that are not Magento's own (`magento/*`), with their versions.
 pub fn third_party_packages(lock: &[u8]) -> Result<Vec<Component>, String> {
-    let lock: ComposerLock = serde_json::from_slice(lock)
-        .map_err(|e| format!("composer.lock is not valid JSON: {e}"))?;
+    let lock: ComposerLock =
+        serde_json::from_slice(lock).map_err(|e| format!("not valid JSON: {e}"))?;
     Ok(lock
         .packages
         .into_iter()
@@ -355,21 +394,21 @@ pub fn third_party_packages(lock: &[u8]) -> Result<Vec<Component>, String> {
 
 /// The modules `app/etc/config.php` enables (`'modules' => ['Magento_Store' => 1, …]`).
 pub fn enabled_modules(source: &str) -> Result<Vec<String>, String> {
-    let config = php_array::parse_return(source).map_err(|e| format!("app/etc/config.php: {e}"))?;
+    let config = php_array::parse_return(source)?;
     match config.get("modules") {
         Some(php_array::PhpValue::Array(entries)) => Ok(entries
             .iter()
             .filter(|(_, on)| on.as_str() == Some("1"))
             .map(|(name, _)| name.clone())
             .collect()),
-        _ => Err("app/etc/config.php has no `modules` list".to_owned()),
+        _ => Err("has no `modules` list".to_owned()),
     }
 }
 
 /// The product edition's version (`magento/product-*-edition`), else `magento/magento2-base`.
 pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
-    let lock: ComposerLock = serde_json::from_slice(lock)
-        .map_err(|e| format!("composer.lock is not valid JSON: {e}"))?;
+    let lock: ComposerLock =
+        serde_json::from_slice(lock).map_err(|e| format!("not valid JSON: {e}"))?;
     let edition = lock
         .packages
         .iter()
@@ -382,8 +421,7 @@ pub fn version_from_composer_lock(lock: &[u8]) -> Result<String, String> {
         .or(base)
         .map(|p| p.version.trim_start_matches('v').to_owned())
         .ok_or_else(|| {
-            "composer.lock lists neither magento/product-*-edition nor magento/magento2-base"
-                .to_owned()
+            "lists neither magento/product-*-edition nor magento/magento2-base".to_owned()
         })
 }
 

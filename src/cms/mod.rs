@@ -1,13 +1,17 @@
-//! What tend knows about each CMS, behind one trait.
+//! What tend knows about each CMS, behind one trait and one registry.
 //!
-//! Every CMS answers the same questions (what is installed, where its database is, what
-//! its error pages look like, what not to back up) and later performs the same operations
-//! (maintenance mode, updates). The engine talks only to [`Cms`]; each CMS lives in its own
-//! module. Facts are gathered as commands whose output is parsed by pure functions, so the
-//! parsers are tested on captured output without any host.
+//! Every CMS answers the same questions (how to recognise it, what is installed, where its
+//! database credentials are, what its error pages look like, what not to back up, how far
+//! updates go by default, which versions are end-of-life) and performs the same operations
+//! (maintenance mode, updates). Code outside this module talks only to [`Cms`], through
+//! [`adapter`] and [`REGISTRY`], and names no CMS; each CMS lives in its own module, and
+//! adding one is that module plus one line in [`registry`] (see `example.rs`, compiled for tests).
+//! Facts are gathered as commands whose output is parsed by pure functions, so the parsers
+//! are tested on captured output without any host.
 
 pub mod database;
-pub mod detect;
+#[cfg(test)]
+pub mod example;
 pub mod file_dump;
 pub mod host_cli;
 pub mod host_tools;
@@ -18,14 +22,21 @@ pub mod php_array;
 pub mod php_script;
 pub mod php_serialize;
 pub mod php_source;
+pub mod registry;
+pub mod swap_update;
 pub mod wordpress;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use crate::cms_kind::CmsKind;
+pub use registry::{adapter, REGISTRY};
+
 use crate::inventory::Site;
+use crate::offer::{Change, ComponentType, Offer};
 use crate::remote::Connection;
 use crate::site_error::SiteError;
+use crate::version::Level;
 pub use database::{DbCredentials, DbEndpoint};
 use file_dump::{DumpPart, DumpedFile};
 use host_tools::HostTools;
@@ -47,30 +58,6 @@ impl FactSources<'_> {
             .iter()
             .filter(|f| f.path == path)
             .max_by_key(|f| f.content.len())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CmsKind {
-    Wordpress,
-    Joomla,
-    Magento,
-}
-
-impl CmsKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            CmsKind::Wordpress => "wordpress",
-            CmsKind::Joomla => "joomla",
-            CmsKind::Magento => "magento",
-        }
-    }
-}
-
-impl std::fmt::Display for CmsKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -113,7 +100,19 @@ pub struct Facts {
 /// Everything the engine asks of a CMS.
 #[async_trait]
 pub trait Cms: Send + Sync {
+    /// Which CMS this is: its `cms:` name in inventories, manifests and `--json`.
     fn kind(&self) -> CmsKind;
+
+    /// The name people know the CMS by (`WordPress`), for messages.
+    fn display_name(&self) -> &'static str;
+
+    /// Files (relative to the CMS root) whose presence [`Cms::recognises`] looks at: only
+    /// whether each exists is read, for every CMS at once, before the CMS is known.
+    fn markers(&self) -> &'static [&'static str];
+
+    /// Whether the files present (among every CMS's markers) are an installation of this
+    /// CMS. The registry asks the CMSs in its order; the first that says yes is the site's.
+    fn recognises(&self, present: &[&str]) -> bool;
 
     /// Files, relative to the CMS root, that [`Cms::facts`] needs, with how much of each.
     fn fact_files(&self) -> &'static [DumpPart<'static>];
@@ -134,8 +133,69 @@ pub trait Cms: Send + Sync {
     /// another site is restored onto this one.
     fn config_files(&self) -> &'static [&'static str];
 
+    /// The configuration file (relative to the root) that holds the database credentials.
+    fn credentials_file(&self) -> &'static str;
+
+    /// The database credentials in the text of [`Cms::credentials_file`]: what facts read
+    /// on the site, and what a restore reads from a snapshot when the site is unreadable.
+    fn read_credentials(&self, config: &str) -> Result<DbCredentials, ConfigError>;
+
+    /// SQL that makes a database copied from another site answer at `url` (a snapshot
+    /// restored with `--to`); `None` when the CMS keeps no address in its database.
+    fn sql_for_new_address(&self, _db: &DbCredentials, _url: &str) -> Option<String> {
+        None
+    }
+
     /// Texts that mark a page as this CMS's error page, for verification.
     fn error_page_markers(&self) -> &'static [&'static str];
+
+    /// Pages besides the home page that every verification checks answer 200 (WordPress's
+    /// login page).
+    fn builtin_pages(&self) -> &'static [BuiltinPage] {
+        &[]
+    }
+
+    /// How far core updates go when a playbook does not say (`core:` of the `update` step).
+    fn default_core_level(&self) -> Level {
+        Level::Minor
+    }
+
+    /// What the CMS's installed add-ons (`Facts::plugins`) are as update components.
+    fn plugin_type(&self) -> ComponentType {
+        ComponentType::Extension
+    }
+
+    /// Whether `version` is one tend backs up and restores but no longer updates, and if
+    /// so, what the site's owner should do instead (`migrate the site to Joomla 4 or 5`).
+    fn end_of_life(&self, _version: &str) -> Option<&'static str> {
+        None
+    }
+
+    /// Refuses to update a site whose version is end-of-life (see [`Cms::end_of_life`]).
+    fn check_updatable(&self, facts: &Facts) -> Result<(), SiteError> {
+        match self.end_of_life(&facts.version) {
+            Some(instead) => Err(SiteError::Unsupported(format!(
+                "{} {} is end-of-life: tend backs it up and restores it but does not update it; {instead}",
+                self.display_name(),
+                facts.version
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// What a package zip (from a private repository's folder) holds when it is one of this
+    /// CMS's packages, read from its files the way the CMS reads them; `Ok(None)` when it
+    /// is not; an error when it looks like one but cannot be read.
+    fn describe_package(&self, _zip: &[u8]) -> Result<Option<DescribedPackage>, String> {
+        Ok(None)
+    }
+
+    /// For a CMS whose updates tend applies itself, by staging the new files beside the old
+    /// and swapping them with renames: where its packages and components are. `None`: the
+    /// CMS's own tools apply updates ([`Cms::apply_change`]).
+    fn swap_update(&self) -> Option<&dyn swap_update::SwapUpdate> {
+        None
+    }
 
     /// The file (relative to the root) whose presence keeps visitors out, and what tend
     /// writes into it, where the CMS has one: removing it ends maintenance mode without
@@ -159,7 +219,7 @@ pub trait Cms: Send + Sync {
         _site: &Site,
         _host: &Connection,
         _facts: &Facts,
-    ) -> Result<Vec<crate::updates::Offer>, SiteError> {
+    ) -> Result<Vec<Offer>, SiteError> {
         Ok(Vec::new())
     }
 
@@ -172,10 +232,10 @@ pub trait Cms: Send + Sync {
         _host: &Connection,
         _facts: &Facts,
         _tools: &HostTools,
-        change: &crate::updates::policy::Change,
+        change: &Change,
         _package: Option<&str>,
     ) -> Result<(), SiteError> {
-        Err(SiteError::site(format!(
+        Err(SiteError::Unsupported(format!(
             "{} {}: this CMS's updates are applied by tend itself",
             change.kind.name(),
             change.slug
@@ -183,11 +243,32 @@ pub trait Cms: Send + Sync {
     }
 }
 
-/// The adapter for `kind`.
-pub fn adapter(kind: CmsKind) -> &'static dyn Cms {
-    match kind {
-        CmsKind::Wordpress => &wordpress::WordPress,
-        CmsKind::Joomla => &joomla::Joomla,
-        CmsKind::Magento => &magento::Magento,
+/// What a package holds: which component, at which version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DescribedPackage {
+    pub kind: ComponentType,
+    pub slug: String,
+    pub version: String,
+}
+
+/// A page every verification of a CMS's sites checks (besides the home page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuiltinPage {
+    /// What the check is called in reports (`login page`).
+    pub name: &'static str,
+    pub path: &'static str,
+}
+
+/// Why a CMS's configuration could not be read: the file, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {reason}")]
+pub struct ConfigError {
+    pub file: &'static str,
+    pub reason: String,
+}
+
+impl From<ConfigError> for SiteError {
+    fn from(e: ConfigError) -> SiteError {
+        SiteError::config(e.file, e.reason)
     }
 }

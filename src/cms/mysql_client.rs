@@ -24,8 +24,8 @@ pub async fn query(
         .run(&command, Some(defaults.as_bytes()), limit)
         .await
         .map_err(|e| match e {
-            RemoteError::CommandFailed { stderr_tail, .. } => SiteError::site(format!(
-                "cannot read the site's database: {}",
+            RemoteError::CommandFailed { stderr_tail, .. } => SiteError::database(format!(
+                "the site's database refused the query: {}",
                 stderr_tail.trim()
             )),
             other => other.into(),

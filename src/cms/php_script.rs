@@ -19,11 +19,11 @@ const ANSWER_LIMIT: usize = 16 * 1024 * 1024;
 /// `script` (PHP source starting with `<?php`) with `$params` defined from `params`.
 pub fn with_params<P: Serialize>(script: &str, params: &P) -> Result<String, SiteError> {
     let json = serde_json::to_vec(params)
-        .map_err(|e| SiteError::site(format!("encoding script parameters: {e}")))?;
+        .map_err(|e| SiteError::failed("encoding script parameters", e))?;
     let hex: String = json.iter().map(|b| format!("{b:02x}")).collect();
     let body = script
         .strip_prefix("<?php")
-        .ok_or_else(|| SiteError::site("internal: PHP script must start with <?php"))?;
+        .ok_or_else(|| SiteError::failed("internal", "a PHP script must start with <?php"))?;
     Ok(format!(
         "<?php\n$params = json_decode(hex2bin('{hex}'), true);\n{body}"
     ))
@@ -45,11 +45,13 @@ pub async fn run_json<P: Serialize, T: DeserializeOwned>(
         .run(&command, Some(program.as_bytes()), ANSWER_LIMIT)
         .await?;
     serde_json::from_slice(&output.stdout).map_err(|e| {
-        SiteError::site(format!(
-            "unexpected answer from PHP on {} ({e}): {}",
-            host.destination(),
-            output.stdout_text().chars().take(200).collect::<String>()
-        ))
+        SiteError::failed(
+            format!("PHP on {}", host.destination()),
+            format!(
+                "unexpected answer ({e}): {}",
+                output.stdout_text().chars().take(200).collect::<String>()
+            ),
+        )
     })
 }
 

@@ -1,11 +1,16 @@
-//! Applying planned updates to a WordPress site: fetch, check, stage, swap.
+//! Applying planned updates to a site: with the CMS's own tools, or by tend's own swaps.
 //!
-//! Each change is fetched into the runner's package cache (sha256 checked), its zip is
-//! checked for entries that would escape their folder, and it is sent to the host as a tar
-//! stream into the run's staging folder (`.tend/work/<run>/new/<n>`), where it takes the
-//! modes the old files had. Only then is the site touched: the journal is written with the
+//! A CMS whose adapter describes its layout for swaps (`Cms::swap_update`: WordPress) is
+//! updated by tend itself. Each change is fetched into the runner's package cache (sha256
+//! checked, and whatever else its source publishes), its zip is checked for entries that
+//! would escape their folder, and it is sent to the host as a tar stream into the run's
+//! staging folder (`.tend/work/<run>/new/<n>`), where it takes the modes the old files
+//! had. Only then is the site touched: the journal is written with the
 //! swaps about to happen, and in the same round trip the old version is renamed aside and
-//! the new one into place. A core update then runs WordPress's database upgrade.
+//! the new one into place. A core update then runs what the CMS needs after new core files
+//! (WordPress's database upgrade). Other CMSs apply a change with their own tools
+//! (`Cms::apply_change`), after the journal says that undoing it means restoring the
+//! snapshot.
 
 use std::path::Path;
 
@@ -13,8 +18,8 @@ use tokio_util::io::SyncIoBridge;
 
 use super::journal::{self, Journal, Swap};
 use crate::cms::host_tools::HostTools;
-use crate::cms::wordpress::update as wp;
-use crate::cms::{CmsKind, Facts};
+use crate::cms::swap_update::SwapUpdate;
+use crate::cms::{self, Facts};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
 use crate::remote::{quote, Connection, RemoteCommand};
@@ -22,6 +27,7 @@ use crate::site_error::SiteError;
 use crate::updates::package::{self, Listing, Modes, PackageCache};
 use crate::updates::policy::Change;
 use crate::updates::sources::Sources;
+use crate::updates::wordpress_org::CoreCheckError;
 use crate::updates::ComponentType;
 
 const OUTPUT_LIMIT: usize = 4 * 1024 * 1024;
@@ -48,17 +54,24 @@ pub async fn apply(
     change: &Change,
     index: usize,
 ) -> Result<(), SiteError> {
-    match facts.cms {
-        CmsKind::Wordpress => {
-            apply_by_swaps(updater, host, site, facts, journal, change, index).await
+    match cms::adapter(facts.cms).swap_update() {
+        Some(layout) => {
+            let swap = Swapping {
+                updater,
+                host,
+                site,
+                facts,
+                layout,
+            };
+            swap.apply(journal, change, index).await
         }
-        _ => apply_with_cms(updater, host, site, facts, tools, journal, change, index).await,
+        None => apply_with_cms(updater, host, site, facts, tools, journal, change, index).await,
     }
 }
 
-/// Joomla and Magento: the CMS's own tools apply the change; tend cannot tell which files
-/// they touch, so the journal says first that undoing means restoring the snapshot's files
-/// and database. A repository's package is checked on the runner and sent to the host for
+/// The CMS's own tools (Joomla's console, composer for Magento) apply the change; tend
+/// cannot tell which files they touch, so the journal says first that undoing means
+/// restoring the snapshot's files and database. A repository's package is checked on the runner and sent to the host for
 /// the CMS's installer.
 #[allow(clippy::too_many_arguments)]
 async fn apply_with_cms(
@@ -82,45 +95,78 @@ async fn apply_with_cms(
     let mut package_on_host = None;
     if !change.offer.package.is_empty() {
         log(&format!("{what}: fetching {}", change.offer.package));
-        let zip = updater
-            .packages
-            .fetch(&change.offer, updater.sources.client())
-            .await
-            .map_err(|e| SiteError::site(format!("{what}: {e}")))?;
+        let zip = fetch(updater, change, &what).await?;
         blocking({
             let zip = zip.clone();
             move || package::check_entries(&zip)
         })
         .await
-        .map_err(|e| SiteError::site(format!("{what}: package refused: {e}")))?;
+        .map_err(|e| refused(&what, e))?;
         let target = format!("{}/packages/{index}.zip", journal.work_dir());
         upload(host, site, &zip, &target)
             .await
-            .map_err(|e| SiteError::site(format!("{what}: sending the package failed: {e}")))?;
+            .map_err(|e| SiteError::failed(format!("{what}: sending the package"), e))?;
         package_on_host = Some(format!("{}/{target}", site.path.trim_end_matches('/')));
     }
     journal.restore_files = true;
     journal.database_changed = true;
     journal::write_then(host, journal, "").await?;
     log(&format!("{what}: applying with the site's own tools"));
-    crate::cms::adapter(facts.cms)
+    cms::adapter(facts.cms)
         .apply_change(site, host, facts, tools, change, package_on_host.as_deref())
         .await
-        .map_err(|e| SiteError::site(format!("{what}: {}", e.masked())))
+        .map_err(|e| in_change(&what, e))
 }
 
-/// Checks a fetched package before anything is sent: WordPress packages must hold
-/// everything in their top folder; installer packages (Joomla) only may not escape.
+/// `e`, said to have happened while applying `what`, keeping its kind (errors from the
+/// host and about files name what failed already).
+fn in_change(what: &str, e: SiteError) -> SiteError {
+    match e {
+        SiteError::Database(detail) => SiteError::Database(format!("{what}: {detail}")),
+        SiteError::UpdateSource(detail) => SiteError::UpdateSource(format!("{what}: {detail}")),
+        SiteError::Failed {
+            what: inner,
+            detail,
+        } if inner.is_empty() => SiteError::failed(what, detail),
+        SiteError::Failed {
+            what: inner,
+            detail,
+        } => SiteError::failed(format!("{what}: {inner}"), detail),
+        SiteError::Unsupported(reason) => SiteError::Unsupported(format!("{what}: {reason}")),
+        other => other,
+    }
+}
+
+/// The change's package, in the runner's cache (its sha256 checked).
+async fn fetch(
+    updater: &Updater<'_>,
+    change: &Change,
+    what: &str,
+) -> Result<std::path::PathBuf, SiteError> {
+    updater
+        .packages
+        .fetch(&change.offer, updater.sources.client())
+        .await
+        .map_err(|e| e.for_change(what))
+}
+
+fn refused(what: &str, reason: impl std::fmt::Display) -> SiteError {
+    SiteError::PackageRefused {
+        change: what.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Checks a fetched package before anything is sent: packages swapped in by tend must
+/// hold everything in their top folder; installer packages (Joomla) only may not escape.
 pub async fn check_package(zip: &Path, change: &Change) -> Result<(), String> {
     let zip = zip.to_owned();
-    let top = wp::package_top(change.kind, &change.slug);
-    let wordpress = change.offer.cms == CmsKind::Wordpress;
-    blocking(move || {
-        if wordpress {
-            package::check_zip(&zip, &top).map(|_| ())
-        } else {
-            package::check_entries(&zip)
-        }
+    let top = cms::adapter(change.offer.cms)
+        .swap_update()
+        .map(|layout| layout.package_top(change.kind, &change.slug));
+    blocking(move || match top {
+        Some(top) => package::check_zip(&zip, &top).map(|_| ()),
+        None => package::check_entries(&zip),
     })
     .await
 }
@@ -141,98 +187,107 @@ async fn upload(host: &Connection, site: &Site, file: &Path, target: &str) -> Re
     Ok(())
 }
 
-/// WordPress: stage the new version beside the old, then swap them with renames.
-async fn apply_by_swaps(
-    updater: &Updater<'_>,
-    host: &Connection,
-    site: &Site,
-    facts: &Facts,
-    journal: &mut Journal,
-    change: &Change,
-    index: usize,
-) -> Result<(), SiteError> {
-    let what = describe(change);
-    let log = |message: &str| {
-        updater.reporter.event(&Event::Log {
+/// A site updated by tend's own swaps, with its CMS's layout.
+struct Swapping<'a> {
+    updater: &'a Updater<'a>,
+    host: &'a Connection,
+    site: &'a Site,
+    facts: &'a Facts,
+    layout: &'static dyn SwapUpdate,
+}
+
+impl Swapping<'_> {
+    fn log(&self, message: &str) {
+        self.updater.reporter.event(&Event::Log {
             level: Level::Info,
-            site: Some(&site.name),
+            site: Some(&self.site.name),
             message,
         })
-    };
-    log(&format!("{what}: fetching {}", change.offer.package));
-    let zip = updater
-        .packages
-        .fetch(&change.offer, updater.sources.client())
-        .await
-        .map_err(|e| SiteError::site(format!("{what}: {e}")))?;
-    let top = wp::package_top(change.kind, &change.slug);
-    let listing = blocking({
-        let (zip, top) = (zip.clone(), top.clone());
-        move || package::check_zip(&zip, &top)
-    })
-    .await
-    .map_err(|e| SiteError::site(format!("{what}: package refused: {e}")))?;
-    if change.kind == ComponentType::Core {
-        check_core_checksums(updater, change, &zip, &what).await?;
     }
 
-    let live = wp::component_path(facts, change.kind, &change.slug)
-        .map_err(|e| SiteError::site(format!("{what}: {e}")))?;
-    let work = journal.work_dir();
-    let staged = format!("{work}/new/{index}");
-    let aside = format!("{work}/old/{index}");
-    let (mode_dir, mode_file) = match change.kind {
-        ComponentType::Core => (
-            "wp-includes".to_owned(),
-            "wp-includes/version.php".to_owned(),
-        ),
-        _ => (
-            live.clone(),
-            wp::mode_reference(change.kind, &live, facts, &change.slug),
-        ),
-    };
-    log(&format!("{what}: sending the new files"));
-    let root_entries = stage(
-        host,
-        site,
-        &zip,
-        &top,
-        change.kind,
-        &staged,
-        &mode_dir,
-        &mode_file,
-    )
-    .await
-    .map_err(|e| SiteError::site(format!("{what}: staging the new files failed: {e}")))?;
-
-    let swaps = match change.kind {
-        ComponentType::Core => core_swaps(&what, &listing, &root_entries, &staged, &aside),
-        _ => vec![Swap {
-            what: what.clone(),
-            live,
-            aside,
-            staged: Some(staged),
-            existed: true,
-        }],
-    };
-    journal.swaps.extend(swaps.iter().cloned());
-    journal.database_changed = true;
-    log(&format!("{what}: putting the new version in place"));
-    journal::write_then(host, journal, &journal::swap_script(&swaps))
+    /// Stages the new version beside the old, then swaps them with renames.
+    async fn apply(
+        &self,
+        journal: &mut Journal,
+        change: &Change,
+        index: usize,
+    ) -> Result<(), SiteError> {
+        let (host, site, facts, layout) = (self.host, self.site, self.facts, self.layout);
+        let what = describe(change);
+        self.log(&format!("{what}: fetching {}", change.offer.package));
+        let zip = fetch(self.updater, change, &what).await?;
+        let top = layout.package_top(change.kind, &change.slug);
+        let listing = blocking({
+            let (zip, top) = (zip.clone(), top.clone());
+            move || package::check_zip(&zip, &top)
+        })
         .await
-        .map_err(|e| SiteError::site(format!("{what}: swapping in the new files failed: {e}")))?;
+        .map_err(|e| refused(&what, e))?;
+        self.updater
+            .sources
+            .check_package(change, &zip, &top)
+            .await
+            .map_err(|e| match e {
+                CoreCheckError::Api(e) => SiteError::UpdateSource(format!("{what}: {e}")),
+                refusal => refused(&what, refusal),
+            })?;
 
-    if change.kind == ComponentType::Core {
-        log(&format!("{what}: upgrading the database"));
-        let upgrade = wp::upgrade_database(host, site).await?;
-        if upgrade.before != upgrade.after {
-            log(&format!(
-                "{what}: database upgraded (db_version {} → {})",
-                upgrade.before, upgrade.after
-            ));
+        let live = layout
+            .component_path(facts, change.kind, &change.slug)
+            .map_err(|e| SiteError::Unsupported(format!("{what}: {e}")))?;
+        let work = journal.work_dir();
+        let staged = format!("{work}/new/{index}");
+        let aside = format!("{work}/old/{index}");
+        let (mode_dir, mode_file) = layout.mode_reference(facts, change.kind, &change.slug, &live);
+        self.log(&format!("{what}: sending the new files"));
+        let root_entries = stage(
+            host,
+            site,
+            &zip,
+            &top,
+            Staging {
+                kind: change.kind,
+                staged: &staged,
+                mode_dir: &mode_dir,
+                mode_file: &mode_file,
+            },
+            layout,
+        )
+        .await
+        .map_err(|e| SiteError::failed(format!("{what}: staging the new files"), e))?;
+
+        let swaps = match change.kind {
+            ComponentType::Core => {
+                core_swaps(layout, &what, &listing, &root_entries, &staged, &aside)
+            }
+            _ => vec![Swap {
+                what: what.clone(),
+                live,
+                aside,
+                staged: Some(staged),
+                existed: true,
+            }],
+        };
+        journal.swaps.extend(swaps.iter().cloned());
+        journal.database_changed = true;
+        self.log(&format!("{what}: putting the new version in place"));
+        journal::write_then(host, journal, &journal::swap_script(&swaps))
+            .await
+            .map_err(|e| in_change(&format!("{what}: swapping in the new files"), e))?;
+
+        if change.kind == ComponentType::Core {
+            self.log(&format!("{what}: upgrading the database"));
+            if let Some(upgrade) = layout.after_core_update(site, host).await? {
+                if upgrade.before != upgrade.after {
+                    self.log(&format!(
+                        "{what}: database upgraded (db_version {} → {})",
+                        upgrade.before, upgrade.after
+                    ));
+                }
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// `plugin akismet 5.0.2 → 5.5`
@@ -254,62 +309,32 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| format!("internal: {e}"))?
 }
 
-/// WordPress.org publishes the md5 of every core file: a core package from there must
-/// match them (a private repository's packages are held to their sha256 instead).
-async fn check_core_checksums(
-    updater: &Updater<'_>,
-    change: &Change,
-    zip: &Path,
-    what: &str,
-) -> Result<(), SiteError> {
-    let Some(api) = updater.sources.wordpress_org() else {
-        return Ok(());
-    };
-    if change.offer.source != "wordpress.org" {
-        return Ok(());
-    }
-    let expected = api
-        .core_checksums(&change.to)
-        .await
-        .map_err(|e| SiteError::site(format!("{what}: core checksums: {e}")))?;
-    let actual = blocking({
-        let zip = zip.to_owned();
-        move || package::file_md5s(&zip, "wordpress")
-    })
-    .await
-    .map_err(|e| SiteError::site(format!("{what}: {e}")))?;
-    for (path, md5) in &expected {
-        match actual.get(path) {
-            Some(found) if found.eq_ignore_ascii_case(md5) => {}
-            Some(found) => {
-                return Err(SiteError::site(format!(
-                    "{what}: package refused: {path} has md5 {found}, WordPress.org says {md5}"
-                )))
-            }
-            None => {
-                return Err(SiteError::site(format!(
-                    "{what}: package refused: {path} is missing from the package"
-                )))
-            }
-        }
-    }
-    Ok(())
+/// Where a package's files go on the host, and whose modes they take.
+struct Staging<'a> {
+    kind: ComponentType,
+    staged: &'a str,
+    mode_dir: &'a str,
+    mode_file: &'a str,
 }
 
-/// Sends the package's files (without its top folder, and for core without `wp-content/`
-/// and `wp-config.php`) into `staged` on the host, gives them the modes of the files they
-/// replace, and returns the names at the site root.
-#[allow(clippy::too_many_arguments)]
+/// Sends the package's files (without its top folder, and for core without what the CMS's
+/// core update leaves alone, WordPress's `wp-content/` and `wp-config.php`) into `staged`
+/// on the host, gives them the modes of the files they replace, and returns the names at
+/// the site root.
 async fn stage(
     host: &Connection,
     site: &Site,
     zip: &Path,
     top: &str,
-    kind: ComponentType,
-    staged: &str,
-    mode_dir: &str,
-    mode_file: &str,
+    to: Staging<'_>,
+    layout: &'static dyn SwapUpdate,
 ) -> Result<Vec<String>, String> {
+    let Staging {
+        kind,
+        staged,
+        mode_dir,
+        mode_file,
+    } = to;
     let script = format!(
         "set -e; cd {root}; rm -rf {staged}; mkdir -p {staged}; \
          tar -x -f - -C {staged} --no-same-owner; \
@@ -328,7 +353,7 @@ async fn stage(
         let runtime = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
             let bridge = SyncIoBridge::new_with_handle(writer, runtime);
-            let skip = move |path: &str| kind == ComponentType::Core && wp::core_skips(path);
+            let skip = move |path: &str| kind == ComponentType::Core && layout.core_skips(path);
             let mut bridge = bridge;
             let written = package::write_tar(&zip, &top, &skip, Modes::default(), &mut bridge);
             let _ = bridge.shutdown();
@@ -353,6 +378,7 @@ async fn stage(
 /// The swaps of a core update: each top-level entry of the new core replaces the old one;
 /// core entries the new version no longer ships are moved aside.
 fn core_swaps(
+    layout: &dyn SwapUpdate,
     what: &str,
     listing: &Listing,
     root_entries: &[String],
@@ -364,7 +390,7 @@ fn core_swaps(
         .iter()
         .chain(listing.dirs.iter())
         .map(|p| p.split('/').next().unwrap_or(p).to_owned())
-        .filter(|name| !name.is_empty() && !wp::core_skips(name))
+        .filter(|name| !name.is_empty() && !layout.core_skips(name))
         .collect();
     new_entries.sort();
     new_entries.dedup();
@@ -379,7 +405,7 @@ fn core_swaps(
         })
         .collect();
     for name in root_entries {
-        if wp::is_core_entry(name) && !new_entries.contains(name) {
+        if layout.is_core_entry(name) && !new_entries.contains(name) {
             swaps.push(Swap {
                 what: format!("{what} (no longer shipped)"),
                 live: name.clone(),
@@ -395,6 +421,7 @@ fn core_swaps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cms::Cms;
 
     #[test]
     fn core_swaps_replace_shipped_entries_and_retire_old_ones() {
@@ -422,7 +449,8 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let swaps = core_swaps("core", &listing, &root, "S", "A");
+        let layout = crate::cms::wordpress::WordPress.swap_update().unwrap();
+        let swaps = core_swaps(layout, "core", &listing, &root, "S", "A");
         let lives: Vec<(&str, bool, bool)> = swaps
             .iter()
             .map(|s| (s.live.as_str(), s.existed, s.staged.is_some()))

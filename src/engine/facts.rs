@@ -5,7 +5,7 @@ use crate::cms::file_dump::{dump_command, parse_dump, DumpPart, DumpRequest};
 use std::sync::Arc;
 
 use crate::cms::host_tools::{HostTools, HostToolsCache};
-use crate::cms::{self, detect, CmsKind, FactSources, Facts};
+use crate::cms::{self, CmsKind, FactSources, Facts, REGISTRY};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
 use crate::remote::{Connection, Endpoint, Pool, RemoteError, EXIT_NO_DIR};
@@ -67,11 +67,14 @@ pub async fn read_site(
     step("read");
     // Every CMS's fact files and the detection markers, in one round trip: the CMS is not
     // known yet, and asking for a few files that don't exist costs nothing.
-    let mut parts: Vec<DumpPart<'static>> = Vec::new();
-    for kind in [CmsKind::Wordpress, CmsKind::Joomla, CmsKind::Magento] {
-        parts.extend_from_slice(cms::adapter(kind).fact_files());
-    }
-    parts.push(detect::MARKER_PART);
+    let markers = REGISTRY.markers();
+    let mut parts: Vec<DumpPart<'_>> = REGISTRY.fact_files();
+    // Only whether each marker exists is read.
+    parts.push(DumpPart {
+        files: &markers,
+        globs: &[],
+        limit: 0,
+    });
     let command = dump_command(&DumpRequest {
         root: &site.path,
         parts: &parts,
@@ -94,7 +97,7 @@ pub async fn read_site(
 
     step("detect");
     let present: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
-    let kind = check_cms(site, detect::detect(&present))?;
+    let kind = check_cms(site, REGISTRY.detect(&present))?;
 
     let sources = FactSources {
         files: &files,
@@ -124,7 +127,8 @@ fn check_cms(site: &Site, detected: Option<CmsKind>) -> Result<CmsKind, SiteErro
 
 /// What the update sources offer one site: for each installed component, the newest
 /// version offered (any level, nothing excluded), or why the sources could not be asked.
-pub type OfferedUpdates = Option<Result<Vec<crate::updates::policy::Change>, String>>;
+pub type OfferedUpdates =
+    Option<Result<Vec<crate::updates::policy::Change>, crate::updates::sources::SourceError>>;
 
 /// The updates the sources offer each site that was read (`None` for sites that were not).
 pub async fn offered_updates(

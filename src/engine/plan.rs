@@ -141,17 +141,8 @@ pub(super) async fn plan_updates(
     facts: &Facts,
     step: &UpdateStep,
 ) -> Result<policy::Plan, SiteError> {
-    if facts.cms == crate::cms::CmsKind::Joomla && facts.version.starts_with("3.") {
-        return Err(SiteError::Unsupported(format!(
-            "Joomla {} is end-of-life: tend backs it up and restores it but does not update it; migrate the site to Joomla 4 or 5 first",
-            facts.version
-        )));
-    }
-    let mut offers = ctx
-        .sources
-        .offers(facts)
-        .await
-        .map_err(|e| SiteError::UpdateSource(e.to_string()))?;
+    crate::cms::adapter(facts.cms).check_updatable(facts)?;
+    let mut offers = ctx.sources.offers(facts).await?;
     offers.extend(
         crate::cms::adapter(facts.cms)
             .host_offers(site, host, facts)

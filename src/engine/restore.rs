@@ -4,9 +4,9 @@
 use crate::backup::create::{self, Contents};
 use crate::backup::restore::{restore_database, restore_files, Keep};
 use crate::backup::{PartKind, Snapshot, SnapshotStore};
+use crate::cms;
 use crate::cms::host_tools::HostToolsCache;
 use crate::cms::Facts;
-use crate::cms::{self, mysql_client, CmsKind};
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
 use crate::remote::{Endpoint, Pool};
@@ -102,18 +102,10 @@ pub(crate) fn facts_from_snapshot(
     snapshot: &Snapshot,
 ) -> Result<Facts, SiteError> {
     let manifest = &snapshot.manifest;
-    let config_name = match manifest.cms {
-        CmsKind::Wordpress => "wp-config.php",
-        CmsKind::Joomla => "configuration.php",
-        CmsKind::Magento => "app/etc/env.php",
-    };
+    let cms = cms::adapter(manifest.cms);
+    let config_name = cms.credentials_file();
     let config = read_from_archive(store, snapshot, config_name)?;
-    let database = match manifest.cms {
-        CmsKind::Wordpress => crate::cms::wordpress::parse::parse_wp_config(&config),
-        CmsKind::Joomla => crate::cms::joomla::parse_configuration(&config),
-        CmsKind::Magento => crate::cms::magento::parse_env_php(&config).map(|env| env.database),
-    }
-    .map_err(SiteError::site)?;
+    let database = cms.read_credentials(&config)?;
     Ok(Facts {
         cms: manifest.cms,
         version: manifest.version.clone(),
@@ -288,16 +280,13 @@ async fn restore_locked(
                 format!("{} has no mariadb or mysql client", read.host.destination()),
             )
         })?;
-        let after = if onto_other && manifest.cms == CmsKind::Wordpress {
-            // A copy answers at its own address.
-            format!(
-                "UPDATE {} SET option_value = '{}' WHERE option_name IN ('siteurl', 'home')",
-                mysql_client::identifier(&format!("{}options", db.table_prefix)),
-                target.url.replace('\\', "\\\\").replace('\'', "''")
-            )
+        // A copy answers at its own address.
+        let after = if onto_other {
+            cms::adapter(manifest.cms).sql_for_new_address(db, &target.url)
         } else {
-            String::new()
-        };
+            None
+        }
+        .unwrap_or_default();
         restore_database(
             &read.host,
             client,

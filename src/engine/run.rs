@@ -412,10 +412,7 @@ impl SiteState<'_, '_> {
                 .packages
                 .fetch(&change.offer, self.ctx.sources.client())
                 .await
-                .map_err(|e| SiteError::PackageRefused {
-                    change: apply::describe(change),
-                    reason: format!("cannot be fetched: {e}"),
-                })?;
+                .map_err(|e| e.for_change(&apply::describe(change)))?;
             apply::check_package(&zip, change)
                 .await
                 .map_err(|e| SiteError::PackageRefused {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use indexmap::IndexMap;
 
-use crate::cms::CmsKind;
+use crate::cms_kind::CmsKind;
 use crate::diagnostic::{did_you_mean, InputError};
 use crate::paths::{default_store, expand_tilde};
 use crate::yaml_source::{Segment, Target, YamlSource};

@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::cms::CmsKind;
+use crate::cms_kind::CmsKind;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

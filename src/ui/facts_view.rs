@@ -32,7 +32,7 @@ pub fn to_json(results: &[SiteFacts], updates: &[OfferedUpdates]) -> Value {
                     }
                     Some(Some(Err(e))) => {
                         site["updates"] = Value::Null;
-                        site["updates_error"] = Value::String(crate::secrets::mask(e));
+                        site["updates_error"] = Value::String(crate::secrets::mask(&e.to_string()));
                     }
                     _ => {}
                 }
@@ -122,7 +122,7 @@ pub fn to_text(results: &[SiteFacts], updates: &[OfferedUpdates], style: Style) 
                     Some(Some(Err(e))) => out.push_str(&format!(
                         "  {} {}\n",
                         style.bad("updates unknown:"),
-                        crate::secrets::mask(e)
+                        crate::secrets::mask(&e.to_string())
                     )),
                     _ => {}
                 }

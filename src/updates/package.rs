@@ -27,6 +27,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::Offer;
 use crate::backup::archive::hex;
+use crate::site_error::SiteError;
 
 /// The most a package download may weigh; WordPress core is about 30 MB.
 const MAX_PACKAGE_BYTES: u64 = 1 << 30;
@@ -62,13 +63,20 @@ impl PackageCache {
     /// source promised is kept. A cached package is hashed again before it is reused; one
     /// that no longer matches is fetched afresh. A local package whose source promised no
     /// sha256 is copied again every time, so a rebuilt zip at the same path is picked up.
-    pub async fn fetch(&self, offer: &Offer, client: &reqwest::Client) -> Result<PathBuf, String> {
+    pub async fn fetch(
+        &self,
+        offer: &Offer,
+        client: &reqwest::Client,
+    ) -> Result<PathBuf, FetchError> {
         let what = format!("{} {} from {}", offer.slug, offer.version, offer.source);
         let expected = match &offer.sha256 {
             Some(sha) => {
                 let sha = sha.to_ascii_lowercase();
                 if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(format!("{what}: {sha:?} is not a sha256; package refused"));
+                    return Err(FetchError::Refused {
+                        what,
+                        reason: format!("{sha:?} is not a sha256"),
+                    });
                 }
                 Some(sha)
             }
@@ -76,10 +84,13 @@ impl PackageCache {
         };
         let remote = offer.package.starts_with("http://") || offer.package.starts_with("https://");
         if !remote && offer.package.contains("://") {
-            return Err(format!(
-                "{what}: cannot fetch {}: only http(s) URLs and local paths are supported",
-                offer.package
-            ));
+            return Err(FetchError::Refused {
+                what,
+                reason: format!(
+                    "cannot fetch {}: only http(s) URLs and local paths are supported",
+                    offer.package
+                ),
+            });
         }
         self.ensure_dir()?;
         let name = match &expected {
@@ -97,8 +108,9 @@ impl PackageCache {
                         return Ok(path);
                     }
                     // Damaged since it was fetched: fetch it again.
-                    std::fs::remove_file(&path)
-                        .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+                    std::fs::remove_file(&path).map_err(|e| {
+                        FetchError::Cache(format!("cannot remove {}: {e}", path.display()))
+                    })?;
                 }
                 None if remote => return Ok(path),
                 None => {}
@@ -109,14 +121,16 @@ impl PackageCache {
             .prefix(".fetch-")
             .suffix(".part")
             .tempfile_in(&self.dir)
-            .map_err(|e| format!("cannot write to {}: {e}", self.dir.display()))?;
+            .map_err(|e| {
+                FetchError::Cache(format!("cannot write to {}: {e}", self.dir.display()))
+            })?;
         part.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| format!("{}: {e}", part.path().display()))?;
+            .map_err(|e| FetchError::Cache(format!("{}: {e}", part.path().display())))?;
         let writer = part
             .as_file()
             .try_clone()
-            .map_err(|e| format!("{}: {e}", part.path().display()))?;
+            .map_err(|e| FetchError::Cache(format!("{}: {e}", part.path().display())))?;
         let actual = if remote {
             download(client, &offer.package, writer, &what).await?
         } else {
@@ -124,29 +138,34 @@ impl PackageCache {
             let label = what.clone();
             tokio::task::spawn_blocking(move || copy_hashing(&source, writer, &label))
                 .await
-                .map_err(|e| format!("{what}: copying the package failed: {e}"))??
+                .map_err(|e| {
+                    FetchError::Cache(format!("{what}: copying the package failed: {e}"))
+                })??
         };
         if let Some(sha) = &expected {
             if actual != *sha {
                 // Dropping `part` deletes the download.
-                return Err(format!(
-                    "{what}: sha256 mismatch (expected {sha}, got {actual}); package refused"
-                ));
+                return Err(FetchError::Refused {
+                    what,
+                    reason: format!("sha256 mismatch (expected {sha}, got {actual})"),
+                });
             }
         }
-        part.persist(&path)
-            .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+        part.persist(&path).map_err(|e| {
+            FetchError::Cache(format!("cannot write {}: {}", path.display(), e.error))
+        })?;
         Ok(path)
     }
 
-    fn ensure_dir(&self) -> Result<(), String> {
+    fn ensure_dir(&self) -> Result<(), FetchError> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)
-            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
-        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("cannot make {} private: {e}", self.dir.display()))
+            .map_err(|e| FetchError::Cache(format!("cannot create {}: {e}", self.dir.display())))?;
+        std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+            FetchError::Cache(format!("cannot make {} private: {e}", self.dir.display()))
+        })
     }
 }
 
@@ -156,14 +175,18 @@ async fn download(
     url: &str,
     file: File,
     what: &str,
-) -> Result<String, String> {
+) -> Result<String, FetchError> {
+    let unavailable = |detail: String| FetchError::Unavailable {
+        what: what.to_owned(),
+        detail,
+    };
     let mut response = client
         .get(url)
         .send()
         .await
-        .map_err(|e| format!("{what}: cannot reach {url}: {e}"))?;
+        .map_err(|e| unavailable(format!("cannot reach {url}: {e}")))?;
     if !response.status().is_success() {
-        return Err(format!("{what}: {url} answered {}", response.status()));
+        return Err(unavailable(format!("{url} answered {}", response.status())));
     }
     let mut file = tokio::fs::File::from_std(file);
     let mut hasher = Sha256::new();
@@ -171,31 +194,35 @@ async fn download(
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("{what}: downloading {url}: {e}"))?
+        .map_err(|e| unavailable(format!("downloading {url}: {e}")))?
     {
         total += chunk.len() as u64;
         if total > MAX_PACKAGE_BYTES {
-            return Err(format!(
-                "{what}: {url} is larger than {} MiB; package refused",
-                MAX_PACKAGE_BYTES >> 20
-            ));
+            return Err(FetchError::Refused {
+                what: what.to_owned(),
+                reason: format!("{url} is larger than {} MiB", MAX_PACKAGE_BYTES >> 20),
+            });
         }
         hasher.update(&chunk);
         file.write_all(&chunk)
             .await
-            .map_err(|e| format!("{what}: writing the download: {e}"))?;
+            .map_err(|e| FetchError::Cache(format!("{what}: writing the download: {e}")))?;
     }
     file.flush()
         .await
         .and(file.sync_all().await)
-        .map_err(|e| format!("{what}: writing the download: {e}"))?;
+        .map_err(|e| FetchError::Cache(format!("{what}: writing the download: {e}")))?;
     Ok(hex(&hasher.finalize()))
 }
 
 /// Copies `source` into `file`, returning the sha256 of what was copied.
-fn copy_hashing(source: &Path, mut file: File, what: &str) -> Result<String, String> {
-    let mut input =
-        File::open(source).map_err(|e| format!("{what}: cannot read {}: {e}", source.display()))?;
+fn copy_hashing(source: &Path, mut file: File, what: &str) -> Result<String, FetchError> {
+    let unavailable = |detail: String| FetchError::Unavailable {
+        what: what.to_owned(),
+        detail,
+    };
+    let mut input = File::open(source)
+        .map_err(|e| unavailable(format!("cannot read {}: {e}", source.display())))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -203,26 +230,60 @@ fn copy_hashing(source: &Path, mut file: File, what: &str) -> Result<String, Str
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("{what}: reading {}: {e}", source.display())),
+            Err(e) => return Err(unavailable(format!("reading {}: {e}", source.display()))),
         };
         hasher.update(&buf[..n]);
         file.write_all(&buf[..n])
-            .map_err(|e| format!("{what}: writing the copy: {e}"))?;
+            .map_err(|e| FetchError::Cache(format!("{what}: writing the copy: {e}")))?;
     }
     file.sync_all()
-        .map_err(|e| format!("{what}: writing the copy: {e}"))?;
+        .map_err(|e| FetchError::Cache(format!("{what}: writing the copy: {e}")))?;
     Ok(hex(&hasher.finalize()))
 }
 
-async fn sha256_of_file(path: PathBuf) -> Result<String, String> {
+async fn sha256_of_file(path: PathBuf) -> Result<String, FetchError> {
     tokio::task::spawn_blocking(move || {
-        let mut file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let cache = |e: io::Error| FetchError::Cache(format!("{}: {e}", path.display()));
+        let mut file = File::open(&path).map_err(cache)?;
         let mut hasher = Sha256::new();
-        io::copy(&mut file, &mut hasher).map_err(|e| format!("{}: {e}", path.display()))?;
+        io::copy(&mut file, &mut hasher).map_err(cache)?;
         Ok(hex(&hasher.finalize()))
     })
     .await
-    .map_err(|e| format!("hashing a cached package failed: {e}"))?
+    .map_err(|e| FetchError::Cache(format!("hashing a cached package failed: {e}")))?
+}
+
+/// Why a package could not be fetched into the runner's cache.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The package is not what the source promised (its sha256, a size tend accepts, a
+    /// place tend fetches from): it is refused, and nothing is kept.
+    #[error("{what}: {reason}; package refused")]
+    Refused { what: String, reason: String },
+    /// The source did not give it (unreachable, an HTTP error, a local file unreadable).
+    #[error("{what}: {detail}")]
+    Unavailable { what: String, detail: String },
+    /// The runner's package cache could not be used.
+    #[error("package cache: {0}")]
+    Cache(String),
+}
+
+impl FetchError {
+    /// As the site's error, for the change `change` (`plugin akismet 5.0.2 → 5.5`).
+    pub fn for_change(self, change: &str) -> SiteError {
+        match self {
+            FetchError::Refused { what, reason } => SiteError::PackageRefused {
+                change: change.to_owned(),
+                reason: format!("{what}: {reason}"),
+            },
+            FetchError::Unavailable { what, detail } => {
+                SiteError::UpdateSource(format!("{change}: {what}: {detail}"))
+            }
+            FetchError::Cache(detail) => {
+                SiteError::failed(format!("{change}: package cache"), detail)
+            }
+        }
+    }
 }
 
 /// What a zip holds under its folder, relative to it and `/`-separated, sorted.
@@ -654,7 +715,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    use crate::cms::CmsKind;
+    use crate::cms::wordpress;
     use crate::updates::ComponentType;
 
     #[derive(Clone)]
@@ -1067,7 +1128,7 @@ mod tests {
 
     fn offer(package: String, sha256: Option<String>) -> Offer {
         Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind: ComponentType::Plugin,
             slug: "akismet".into(),
             version: "5.3".into(),
@@ -1119,7 +1180,8 @@ mod tests {
         // A damaged cache entry is noticed and fetched again.
         std::fs::write(&fetched, b"damaged").unwrap();
         let error = cache.fetch(&the_offer, &client).await.unwrap_err();
-        assert!(error.contains("cannot read"), "{error}");
+        assert!(matches!(error, FetchError::Unavailable { .. }), "{error:?}");
+        assert!(error.to_string().contains("cannot read"), "{error}");
         assert!(cache_files(cache.dir()).is_empty());
         std::fs::write(&zip, &bytes).unwrap();
         std::fs::write(&fetched, b"damaged").unwrap();
@@ -1156,8 +1218,9 @@ mod tests {
             )
             .await
             .unwrap_err();
+        assert!(matches!(error, FetchError::Refused { .. }), "{error:?}");
         assert_eq!(
-            error,
+            error.to_string(),
             format!(
                 "akismet 5.3 from test-repo: sha256 mismatch (expected {wrong}, got {actual}); \
                  package refused"
@@ -1172,13 +1235,15 @@ mod tests {
             )
             .await
             .unwrap_err();
-        assert!(error.contains("is not a sha256"), "{error}");
+        assert!(error.to_string().contains("is not a sha256"), "{error}");
         let error = cache
             .fetch(&offer("ftp://example.com/a.zip".into(), None), &client)
             .await
             .unwrap_err();
         assert!(
-            error.contains("only http(s) URLs and local paths"),
+            error
+                .to_string()
+                .contains("only http(s) URLs and local paths"),
             "{error}"
         );
     }
@@ -1265,13 +1330,16 @@ mod tests {
             .fetch(&offer(url.clone(), Some(wrong)), &client)
             .await
             .unwrap_err();
-        assert!(error.contains("sha256 mismatch"), "{error}");
+        assert!(matches!(error, FetchError::Refused { .. }), "{error:?}");
+        assert!(error.to_string().contains("sha256 mismatch"), "{error}");
 
         let missing = format!("{base}/missing.zip");
         let error = cache
             .fetch(&offer(missing.clone(), None), &client)
             .await
             .unwrap_err();
+        assert!(matches!(error, FetchError::Unavailable { .. }), "{error:?}");
+        let error = error.to_string();
         assert!(error.contains(&missing) && error.contains("404"), "{error}");
         assert_eq!(
             cache_files(cache_dir.path()).len(),

@@ -7,22 +7,12 @@
 
 use serde::Serialize;
 
+pub use crate::offer::Change;
+
 use super::{ComponentType, Offer};
 use crate::cms::{CmsKind, Facts};
 use crate::playbook::{Selection, UpdateStep};
 use crate::version::{allowed, Level, Version};
-
-/// One change the plan makes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
-    #[serde(rename = "type")]
-    pub kind: ComponentType,
-    pub slug: String,
-    pub from: String,
-    pub to: String,
-    #[serde(skip)]
-    pub offer: Offer,
-}
 
 /// A component that has a newer version but is not updated, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,14 +48,11 @@ pub struct Policy<'a> {
 const ALL: Selection = Selection::All;
 
 impl<'a> Policy<'a> {
-    /// The step's settings with the contract's defaults (`core: minor` — `patch` for
-    /// Magento, whose minor releases need planning of their own —, everything else all),
-    /// and the site's `hold` list.
+    /// The step's settings with the contract's defaults (`core:` the CMS's default level,
+    /// `minor` unless the CMS says otherwise; everything else all), and the site's `hold`
+    /// list.
     pub fn of(step: Option<&'a UpdateStep>, hold: &'a [String], cms: CmsKind) -> Policy<'a> {
-        let default_core = match cms {
-            CmsKind::Magento => Level::Patch,
-            _ => Level::Minor,
-        };
+        let default_core = crate::cms::adapter(cms).default_core_level();
         let exclude: &'a [String] = step.map(|s| s.exclude.as_slice()).unwrap_or(&[]);
         Policy {
             core: step.and_then(|s| s.core).unwrap_or(default_core),
@@ -82,6 +69,7 @@ impl<'a> Policy<'a> {
 /// the policy allows.
 pub fn plan(facts: &Facts, offers: &[Offer], policy: &Policy<'_>) -> Plan {
     let mut out = Plan::default();
+    let plugin_type = crate::cms::adapter(facts.cms).plugin_type();
     consider(
         &mut out,
         ComponentType::Core,
@@ -92,12 +80,7 @@ pub fn plan(facts: &Facts, offers: &[Offer], policy: &Policy<'_>) -> Plan {
     );
     for plugin in &facts.plugins {
         if let Some(version) = &plugin.version {
-            let kind = if facts.cms == crate::cms::CmsKind::Wordpress {
-                ComponentType::Plugin
-            } else {
-                ComponentType::Extension
-            };
-            consider(&mut out, kind, &plugin.slug, version, offers, policy);
+            consider(&mut out, plugin_type, &plugin.slug, version, offers, policy);
         }
     }
     for theme in &facts.themes {
@@ -241,7 +224,7 @@ mod tests {
 
     fn facts() -> Facts {
         Facts {
-            cms: CmsKind::Wordpress,
+            cms: crate::cms::wordpress::KIND,
             version: "6.1.9".into(),
             db_version: Some("53496".into()),
             php_version: None,
@@ -276,7 +259,7 @@ mod tests {
 
     fn offer(kind: ComponentType, slug: &str, version: &str) -> Offer {
         Offer {
-            cms: CmsKind::Wordpress,
+            cms: crate::cms::wordpress::KIND,
             kind,
             slug: slug.into(),
             version: version.into(),
@@ -304,7 +287,7 @@ mod tests {
         let plan = plan(
             &facts(),
             &offers(),
-            &Policy::of(None, &hold, CmsKind::Wordpress),
+            &Policy::of(None, &hold, crate::cms::wordpress::KIND),
         );
         let changes: Vec<(&str, &str, &str)> = plan
             .changes
@@ -343,7 +326,7 @@ mod tests {
         let plan = plan(
             &facts(),
             &offers(),
-            &Policy::of(Some(&step), &[], CmsKind::Wordpress),
+            &Policy::of(Some(&step), &[], crate::cms::wordpress::KIND),
         );
         let changes: Vec<(&str, &str)> = plan
             .changes
@@ -367,7 +350,7 @@ mod tests {
         let plan = super::plan(
             &facts(),
             &offers(),
-            &Policy::of(Some(&none), &[], CmsKind::Wordpress),
+            &Policy::of(Some(&none), &[], crate::cms::wordpress::KIND),
         );
         assert!(plan.changes.iter().all(|c| c.kind != ComponentType::Core));
         assert!(plan
@@ -385,7 +368,7 @@ mod tests {
         let plan = plan(
             &facts(),
             &offers(),
-            &Policy::of(Some(&step), &[], CmsKind::Wordpress),
+            &Policy::of(Some(&step), &[], crate::cms::wordpress::KIND),
         );
         let akismet = plan.held.iter().find(|h| h.slug == "akismet").unwrap();
         assert_eq!(akismet.reason, "excluded by the playbook (`exclude`)");
@@ -401,7 +384,7 @@ mod tests {
         let plan = plan(
             &facts(),
             &offers,
-            &Policy::of(None, &[], CmsKind::Wordpress),
+            &Policy::of(None, &[], crate::cms::wordpress::KIND),
         );
         assert!(plan.changes.is_empty());
         assert!(plan.held.is_empty());
@@ -418,7 +401,7 @@ mod tests {
         let planned = plan(
             &facts(),
             &offers,
-            &Policy::of(None, &[], CmsKind::Wordpress),
+            &Policy::of(None, &[], crate::cms::wordpress::KIND),
         );
         assert_eq!(planned.changes.len(), 1);
         assert_eq!(planned.changes[0].to, "5.3");
@@ -428,7 +411,7 @@ mod tests {
         let planned = plan(
             &facts(),
             &offers,
-            &Policy::of(None, &[], CmsKind::Wordpress),
+            &Policy::of(None, &[], crate::cms::wordpress::KIND),
         );
         assert_eq!(planned.changes[0].offer.source, "wordpress.org");
     }

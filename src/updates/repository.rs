@@ -4,17 +4,15 @@
 //! Each package names its CMS, type, slug, version, a `url` (relative to the index, or
 //! absolute) and the sha256 the zip must have; a package whose sha256 does not match is
 //! refused when it is fetched. [`index_folder`] writes `index.json` for a folder of zips by
-//! reading the plugin and theme headers inside them, the way WordPress reads them.
+//! asking each CMS what a zip holds (WordPress reads its plugin and theme headers).
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{ComponentType, Offer};
-use crate::cms::wordpress::parse::file_headers;
-use crate::cms::CmsKind;
+use crate::cms::{CmsKind, REGISTRY};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
@@ -68,12 +66,17 @@ impl Location {
 }
 
 /// Reads the repository's index.
-pub async fn read_index(location: &Location, client: &reqwest::Client) -> Result<Index, String> {
+pub async fn read_index(
+    location: &Location,
+    client: &reqwest::Client,
+) -> Result<Index, IndexError> {
     let text = match location {
         Location::Folder(dir) => {
             let path = dir.join("index.json");
-            std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            std::fs::read_to_string(&path).map_err(|e| IndexError::Unreadable {
+                place: path.display().to_string(),
+                detail: e.to_string(),
+            })?
         }
         Location::Url(base) => {
             let url = format!("{base}index.json");
@@ -81,22 +84,40 @@ pub async fn read_index(location: &Location, client: &reqwest::Client) -> Result
                 .get(&url)
                 .send()
                 .await
-                .map_err(|e| format!("cannot reach {url}: {e}"))?;
+                .map_err(|e| IndexError::Unreachable {
+                    url: url.clone(),
+                    detail: e.to_string(),
+                })?;
             if !response.status().is_success() {
-                return Err(format!("{url} answered {}", response.status().as_u16()));
+                return Err(IndexError::Status {
+                    status: response.status().as_u16(),
+                    url,
+                });
             }
-            response
-                .text()
-                .await
-                .map_err(|e| format!("reading {url}: {e}"))?
+            response.text().await.map_err(|e| IndexError::Unreachable {
+                url: url.clone(),
+                detail: format!("reading the answer: {e}"),
+            })?
         }
     };
-    serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "{}/index.json is not a package index: {e}",
-            location.label().trim_end_matches('/')
-        )
+    serde_json::from_str(&text).map_err(|e| IndexError::Invalid {
+        place: format!("{}/index.json", location.label().trim_end_matches('/')),
+        detail: e.to_string(),
     })
+}
+
+/// Why a repository's index could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IndexError {
+    #[error("cannot read {place}: {detail}")]
+    Unreadable { place: String, detail: String },
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    /// Read, but not a package index (an unknown `cms`, a missing field, not JSON).
+    #[error("{place} is not a package index: {detail}")]
+    Invalid { place: String, detail: String },
 }
 
 /// The index's packages as offers.
@@ -128,78 +149,6 @@ pub fn check_sha256(data: &[u8], expected: &str) -> Result<(), String> {
     }
 }
 
-/// What a zip holds, read from its headers: a WordPress core, plugin or theme.
-pub fn describe_zip(bytes: &[u8]) -> Result<(ComponentType, String, String), String> {
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| format!("not a zip: {e}"))?;
-    let names: Vec<String> = archive
-        .file_names()
-        .filter_map(Result::ok)
-        .map(|n| n.into_owned())
-        .collect();
-    let top = names
-        .iter()
-        .filter_map(|n| n.split('/').next())
-        .find(|t| !t.is_empty())
-        .ok_or("the zip is empty")?
-        .to_owned();
-    let read = |archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
-                name: &str|
-     -> Result<String, String> {
-        let mut file = archive.by_name(name).map_err(|e| format!("{name}: {e}"))?;
-        let mut head = Vec::new();
-        file.by_ref()
-            .take(8192)
-            .read_to_end(&mut head)
-            .map_err(|e| format!("{name}: {e}"))?;
-        Ok(String::from_utf8_lossy(&head).into_owned())
-    };
-    if top == "wordpress"
-        && names
-            .iter()
-            .any(|n| n == "wordpress/wp-includes/version.php")
-    {
-        let mut file = archive
-            .by_name("wordpress/wp-includes/version.php")
-            .map_err(|e| e.to_string())?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(|e| e.to_string())?;
-        let core = crate::cms::wordpress::parse::parse_version_php(&text)?;
-        return Ok((ComponentType::Core, "wordpress".to_owned(), core.version));
-    }
-    let style = format!("{top}/style.css");
-    if names.contains(&style) {
-        let headers = file_headers(&read(&mut archive, &style)?, &["Theme Name", "Version"]);
-        if headers.contains_key("Theme Name") {
-            let version = headers
-                .get("Version")
-                .cloned()
-                .ok_or_else(|| format!("{style} has no Version header"))?;
-            return Ok((ComponentType::Theme, top, version));
-        }
-    }
-    let candidates: Vec<String> = names
-        .iter()
-        .filter(|n| {
-            n.starts_with(&format!("{top}/")) && n.ends_with(".php") && n.matches('/').count() == 1
-        })
-        .cloned()
-        .collect();
-    for name in candidates {
-        let headers = file_headers(&read(&mut archive, &name)?, &["Plugin Name", "Version"]);
-        if headers.contains_key("Plugin Name") {
-            let version = headers
-                .get("Version")
-                .cloned()
-                .ok_or_else(|| format!("{name} has no Version header"))?;
-            return Ok((ComponentType::Plugin, top, version));
-        }
-    }
-    Err(format!(
-        "no WordPress core, plugin or theme header found under {top}/"
-    ))
-}
-
 /// Writes `index.json` for the zips in `dir` (and its subfolders); returns the index.
 pub fn index_folder(dir: &Path) -> Result<Index, String> {
     let mut zips = Vec::new();
@@ -209,13 +158,14 @@ pub fn index_folder(dir: &Path) -> Result<Index, String> {
     for relative in zips {
         let path = dir.join(&relative);
         let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let (kind, slug, version) =
-            describe_zip(&bytes).map_err(|e| format!("{}: {e}", relative.display()))?;
+        let (cms, described) = REGISTRY
+            .describe_package(&bytes)
+            .map_err(|e| format!("{}: {e}", relative.display()))?;
         packages.push(Package {
-            cms: CmsKind::Wordpress,
-            kind,
-            slug,
-            version,
+            cms,
+            kind: described.kind,
+            slug: described.slug,
+            version: described.version,
             url: relative.to_string_lossy().into_owned(),
             sha256: crate::backup::archive::hex(&Sha256::digest(&bytes)),
         });
@@ -262,40 +212,6 @@ mod tests {
             zip.finish().unwrap();
         }
         buf.into_inner()
-    }
-
-    #[test]
-    fn reads_what_a_zip_holds_from_its_headers() {
-        let plugin = zip_with(&[
-            ("premium-seo/", ""),
-            ("premium-seo/includes/x.php", "<?php"),
-            (
-                "premium-seo/premium-seo.php",
-                "<?php\n/*\n * Plugin Name: Premium SEO\n * Version: 3.2.1\n */",
-            ),
-        ]);
-        assert_eq!(
-            describe_zip(&plugin).unwrap(),
-            (ComponentType::Plugin, "premium-seo".into(), "3.2.1".into())
-        );
-        let theme = zip_with(&[(
-            "agency/style.css",
-            "/*\nTheme Name: Agency\nVersion: 2.0\n*/",
-        )]);
-        assert_eq!(
-            describe_zip(&theme).unwrap(),
-            (ComponentType::Theme, "agency".into(), "2.0".into())
-        );
-        let core = zip_with(&[(
-            "wordpress/wp-includes/version.php",
-            "<?php\n$wp_version = '6.8.7';\n$wp_db_version = 60421;\n",
-        )]);
-        assert_eq!(
-            describe_zip(&core).unwrap(),
-            (ComponentType::Core, "wordpress".into(), "6.8.7".into())
-        );
-        assert!(describe_zip(&zip_with(&[("junk/readme.txt", "hi")])).is_err());
-        assert!(describe_zip(b"not a zip").is_err());
     }
 
     #[test]

@@ -8,11 +8,16 @@
 
 use tokio::sync::OnceCell;
 
-use super::repository::{self, Index, Location};
-use super::wordpress_org::WordpressOrg;
+use std::path::Path;
+
+use super::policy::Change;
+use super::repository::{self, Index, IndexError, Location};
+use super::wordpress_org::{self, CoreCheckError, WordpressOrg};
+use super::ComponentType;
 use super::Offer;
 use crate::cms::Facts;
 use crate::inventory::Source;
+use crate::site_error::SiteError;
 
 pub struct Sources {
     entries: Vec<Entry>,
@@ -23,7 +28,7 @@ enum Entry {
     WordpressOrg(WordpressOrg),
     Repository {
         location: Location,
-        index: OnceCell<Result<Index, String>>,
+        index: OnceCell<Result<Index, IndexError>>,
     },
 }
 
@@ -52,20 +57,39 @@ impl Sources {
         })
     }
 
+    /// Checks a fetched package against what its source publishes besides a sha256
+    /// (WordPress.org: the md5 of every core file); `top` is the package's top folder.
+    pub async fn check_package(
+        &self,
+        change: &Change,
+        zip: &Path,
+        top: &str,
+    ) -> Result<(), CoreCheckError> {
+        match self.wordpress_org() {
+            Some(api)
+                if change.kind == ComponentType::Core
+                    && change.offer.source == wordpress_org::SOURCE =>
+            {
+                api.check_core_package(&change.to, zip, top).await
+            }
+            _ => Ok(()),
+        }
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }
 
     /// Everything the sources offer for the site's CMS, in source order.
-    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, String> {
+    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, SourceError> {
         let mut offers = Vec::new();
         for entry in &self.entries {
             match entry {
                 Entry::WordpressOrg(api) => {
-                    let found = api
-                        .offers(facts)
-                        .await
-                        .map_err(|e| format!("wordpress.org: {e}"))?;
+                    let found = api.offers(facts).await.map_err(|e| SourceError {
+                        name: "wordpress.org".to_owned(),
+                        detail: e.to_string(),
+                    })?;
                     offers.extend(found);
                 }
                 Entry::Repository { location, index } => {
@@ -73,7 +97,10 @@ impl Sources {
                         .get_or_init(|| repository::read_index(location, &self.client))
                         .await
                         .as_ref()
-                        .map_err(|e| format!("repository: {e}"))?;
+                        .map_err(|e| SourceError {
+                            name: "repository".to_owned(),
+                            detail: e.to_string(),
+                        })?;
                     offers.extend(
                         repository::offers(location, index)
                             .into_iter()
@@ -83,5 +110,20 @@ impl Sources {
             }
         }
         Ok(offers)
+    }
+}
+
+/// An update source that could not be asked, and what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}: {detail}")]
+pub struct SourceError {
+    /// Which source: `wordpress.org`, `repository`.
+    pub name: String,
+    pub detail: String,
+}
+
+impl From<SourceError> for SiteError {
+    fn from(e: SourceError) -> SiteError {
+        SiteError::UpdateSource(e.to_string())
     }
 }

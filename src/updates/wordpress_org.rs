@@ -19,12 +19,13 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use super::{ComponentType, Offer};
-use crate::cms::{CmsKind, Facts};
+use crate::cms::{wordpress, Facts};
 
 pub const DEFAULT_BASE: &str = "https://api.wordpress.org/";
 
 /// What [`Offer::source`] says for offers from here.
-const SOURCE: &str = "wordpress.org";
+/// How offers from here name their source.
+pub const SOURCE: &str = "wordpress.org";
 
 /// The only locale tend asks for: packages are the English builds, which every site can
 /// take (translations are language packs on top).
@@ -85,14 +86,14 @@ impl WordpressOrg {
     /// Every version the API offers for this site's core, plugins and themes (only for
     /// WordPress facts; other CMS → `Ok(vec![])`). A site with no plugins/themes sends no
     /// request for them. What was left out is dropped; [`WordpressOrg::check`] says why.
-    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, String> {
+    pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, ApiError> {
         Ok(self.check(facts).await?.offers)
     }
 
     /// Like [`WordpressOrg::offers`], with a note for each offer left out: another locale,
     /// no package, or a PHP requirement above the site's PHP (when that is known).
-    pub async fn check(&self, facts: &Facts) -> Result<Check, String> {
-        if facts.cms != CmsKind::Wordpress {
+    pub async fn check(&self, facts: &Facts) -> Result<Check, ApiError> {
+        if facts.cms != wordpress::KIND {
             return Ok(Check::default());
         }
         let (core, plugins, themes) = tokio::try_join!(
@@ -111,21 +112,25 @@ impl WordpressOrg {
     }
 
     /// The md5 of every file of WordPress `version` (en_US), by path relative to the root.
-    pub async fn core_checksums(&self, version: &str) -> Result<BTreeMap<String, String>, String> {
+    pub async fn core_checksums(
+        &self,
+        version: &str,
+    ) -> Result<BTreeMap<String, String>, ApiError> {
         let request = self
             .client
             .get(format!("{}core/checksums/1.0/", self.base))
             .query(&[("version", version), ("locale", LOCALE)]);
         let (url, text) = self.send(request).await?;
-        match parse_core_checksums(&text).map_err(|e| format!("{url}: {e}"))? {
+        match parse_core_checksums(&text).map_err(|e| ApiError::unexpected(&url, e))? {
             Some(checksums) => Ok(checksums),
-            None => Err(format!(
-                "{url}: WordPress.org has no checksums for WordPress {version} ({LOCALE})"
-            )),
+            None => Err(ApiError::NoChecksums {
+                url,
+                version: version.to_owned(),
+            }),
         }
     }
 
-    async fn core_offers(&self, facts: &Facts) -> Result<Vec<CoreOffer>, String> {
+    async fn core_offers(&self, facts: &Facts) -> Result<Vec<CoreOffer>, ApiError> {
         let mut query = vec![("version", facts.version.as_str())];
         if let Some(php) = &facts.php_version {
             query.push(("php", php));
@@ -137,12 +142,12 @@ impl WordpressOrg {
             .query(&query)
             .header(reqwest::header::USER_AGENT, user_agent(facts));
         let (url, text) = self.send(request).await?;
-        parse_core_offers(&text).map_err(|e| format!("{url}: {e}"))
+        parse_core_offers(&text).map_err(|e| ApiError::unexpected(&url, e))
     }
 
     /// The updates for the site's plugins, and a note for each plugin whose main file is
     /// unknown (the API knows plugins by that file, so they cannot be asked about).
-    async fn plugin_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), String> {
+    async fn plugin_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), ApiError> {
         let mut installed = Map::new();
         let mut active = Vec::new();
         let mut notes = Vec::new();
@@ -181,12 +186,12 @@ impl WordpressOrg {
                 ("all", "true"),
             ]);
         let (url, text) = self.send(request).await?;
-        let updates =
-            parse_plugin_updates(&text, &facts.plugin_files).map_err(|e| format!("{url}: {e}"))?;
+        let updates = parse_plugin_updates(&text, &facts.plugin_files)
+            .map_err(|e| ApiError::unexpected(&url, e))?;
         Ok((updates, notes))
     }
 
-    async fn theme_updates(&self, facts: &Facts) -> Result<Vec<Update>, String> {
+    async fn theme_updates(&self, facts: &Facts) -> Result<Vec<Update>, ApiError> {
         if facts.themes.is_empty() {
             return Ok(Vec::new());
         }
@@ -223,35 +228,118 @@ impl WordpressOrg {
                 ("locale", "[]"),
             ]);
         let (url, text) = self.send(request).await?;
-        parse_theme_updates(&text).map_err(|e| format!("{url}: {e}"))
+        parse_theme_updates(&text).map_err(|e| ApiError::unexpected(&url, e))
     }
 
     /// Sends `request`; returns its full URL (for messages) and the body of a 2xx answer.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(String, String), String> {
-        let request = request.timeout(TIMEOUT).build().map_err(|e| {
-            format!(
-                "cannot build a request to {}: {}",
-                self.base,
-                crate::error_chain::describe(&e)
-            )
-        })?;
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(String, String), ApiError> {
+        let request = request
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(|e| ApiError::Request {
+                base: self.base.clone(),
+                detail: crate::error_chain::describe(&e),
+            })?;
         let url = request.url().to_string();
         let response = self
             .client
             .execute(request)
             .await
-            .map_err(|e| format!("cannot reach {url}: {}", crate::error_chain::describe(&e)))?;
+            .map_err(|e| ApiError::Unreachable {
+                url: url.clone(),
+                detail: crate::error_chain::describe(&e),
+            })?;
         let status = response.status();
         if !status.is_success() {
-            return Err(format!("{url} answered HTTP {}", status.as_u16()));
+            return Err(ApiError::Status {
+                url,
+                status: status.as_u16(),
+            });
         }
-        let text = response.text().await.map_err(|e| {
-            format!(
-                "reading the answer of {url}: {}",
-                crate::error_chain::describe(&e)
-            )
+        let text = response.text().await.map_err(|e| ApiError::Unexpected {
+            url: url.clone(),
+            detail: format!("reading the answer: {}", crate::error_chain::describe(&e)),
         })?;
         Ok((url, text))
+    }
+}
+
+impl WordpressOrg {
+    /// WordPress.org publishes the md5 of every core file: a core package from there must
+    /// match them (a private repository's packages are held to their sha256 instead).
+    /// `top` is the package's top folder.
+    pub async fn check_core_package(
+        &self,
+        version: &str,
+        zip: &std::path::Path,
+        top: &str,
+    ) -> Result<(), CoreCheckError> {
+        let expected = self.core_checksums(version).await?;
+        let actual = {
+            let (zip, top) = (zip.to_owned(), top.to_owned());
+            tokio::task::spawn_blocking(move || crate::updates::package::file_md5s(&zip, &top))
+                .await
+                .map_err(|e| CoreCheckError::Unreadable(format!("internal: {e}")))?
+                .map_err(CoreCheckError::Unreadable)?
+        };
+        for (path, md5) in expected {
+            match actual.get(&path) {
+                Some(found) if found.eq_ignore_ascii_case(&md5) => {}
+                Some(found) => {
+                    return Err(CoreCheckError::Mismatch {
+                        path,
+                        found: found.clone(),
+                        expected: md5,
+                    })
+                }
+                None => return Err(CoreCheckError::Missing { path }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a core package was not accepted as the one WordPress.org publishes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoreCheckError {
+    /// The checksums could not be had.
+    #[error("core checksums: {0}")]
+    Api(#[from] ApiError),
+    /// The package could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+    #[error("{path} has md5 {found}, WordPress.org says {expected}")]
+    Mismatch {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("{path} is missing from the package")]
+    Missing { path: String },
+}
+
+/// Why the WordPress.org API could not be asked, or what it answered that tend cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("cannot build a request to {base}: {detail}")]
+    Request { base: String, detail: String },
+    #[error("cannot reach {url}: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// An answer that is not what the API documents.
+    #[error("{url}: {detail}")]
+    Unexpected { url: String, detail: String },
+    #[error("{url}: WordPress.org has no checksums for WordPress {version} (en_US)")]
+    NoChecksums { url: String, version: String },
+}
+
+impl ApiError {
+    fn unexpected(url: &str, detail: String) -> ApiError {
+        ApiError::Unexpected {
+            url: url.to_owned(),
+            detail,
+        }
     }
 }
 
@@ -426,7 +514,7 @@ fn core_to_offers(core: &[CoreOffer], php: Option<&str>, check: &mut Check) {
             continue;
         }
         check.offers.push(Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind: ComponentType::Core,
             slug: "wordpress".to_owned(),
             version: offer.version.clone(),
@@ -458,7 +546,7 @@ fn updates_to_offers(
             continue;
         }
         check.offers.push(Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind,
             slug: update.slug.clone(),
             version: update.version.clone(),
@@ -540,7 +628,7 @@ mod tests {
 
     fn site_facts() -> Facts {
         Facts {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             version: "6.7.1".into(),
             db_version: Some("58975".into()),
             php_version: Some("8.2.36".into()),
@@ -569,7 +657,7 @@ mod tests {
 
     fn offer(kind: ComponentType, slug: &str, version: &str, package: &str) -> Offer {
         Offer {
-            cms: CmsKind::Wordpress,
+            cms: wordpress::KIND,
             kind,
             slug: slug.into(),
             version: version.into(),
@@ -1108,7 +1196,7 @@ mod tests {
         let (base, log) = serve(vec![]).await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         let mut facts = site_facts();
-        facts.cms = CmsKind::Joomla;
+        facts.cms = crate::cms::joomla::KIND;
         assert_eq!(api.offers(&facts).await.unwrap(), []);
         assert!(log.lock().unwrap().is_empty());
     }
@@ -1154,7 +1242,7 @@ mod tests {
         .await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         assert_eq!(
-            api.core_checksums("9.9.9").await.unwrap_err(),
+            api.core_checksums("9.9.9").await.unwrap_err().to_string(),
             format!(
                 "{base}core/checksums/1.0/?version=9.9.9&locale=en_US: \
                  WordPress.org has no checksums for WordPress 9.9.9 (en_US)"
@@ -1173,8 +1261,12 @@ mod tests {
         .await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         let error = api.offers(&site_facts()).await.unwrap_err();
+        assert!(
+            matches!(error, ApiError::Status { status: 503, .. }),
+            "{error:?}"
+        );
         assert_eq!(
-            error,
+            error.to_string(),
             format!("{base}plugins/update-check/1.1/ answered HTTP 503")
         );
 
@@ -1188,7 +1280,7 @@ mod tests {
         facts.plugins.clear();
         let error = api.offers(&facts).await.unwrap_err();
         assert_eq!(
-            error,
+            error.to_string(),
             format!("{base}themes/update-check/1.1/: `themes` is not a map")
         );
 
@@ -1199,7 +1291,11 @@ mod tests {
         )])
         .await;
         let api = WordpressOrg::new(&base, reqwest::Client::new());
-        let error = api.core_offers(&site_facts()).await.unwrap_err();
+        let error = api
+            .core_offers(&site_facts())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with(&format!(
                 "{base}core/version-check/1.7/?version=6.7.1&php=8.2.36&locale=en_US: the answer is not JSON"
@@ -1213,6 +1309,8 @@ mod tests {
         drop(listener);
         let api = WordpressOrg::new(&base, reqwest::Client::new());
         let error = api.core_checksums("6.8.3").await.unwrap_err();
+        assert!(matches!(error, ApiError::Unreachable { .. }), "{error:?}");
+        let error = error.to_string();
         assert!(
             error.starts_with(&format!(
                 "cannot reach {base}core/checksums/1.0/?version=6.8.3&locale=en_US: "

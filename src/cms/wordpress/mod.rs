@@ -1,6 +1,7 @@
 //! WordPress: facts from `wp-includes/version.php`, `wp-config.php`, plugin and theme
 //! headers (read the way WordPress itself reads them) and the `options` table.
 
+pub mod package;
 pub mod parse;
 pub mod update;
 
@@ -9,8 +10,13 @@ use serde::Serialize;
 
 use super::database::{DbCredentials, DbEndpoint};
 use super::file_dump::DumpPart;
-use super::{mysql_client, php_script, Cms, CmsKind, Component, FactSources, Facts};
+use super::swap_update::SwapUpdate;
+use super::DescribedPackage;
+use super::{
+    mysql_client, php_script, BuiltinPage, Cms, CmsKind, Component, ConfigError, FactSources, Facts,
+};
 use crate::inventory::Site;
+use crate::offer::ComponentType;
 use crate::remote::{Connection, RemoteCommand};
 use crate::site_error::SiteError;
 use parse::{
@@ -26,12 +32,35 @@ const OPTIONS_LIMIT: usize = 16 * 1024 * 1024;
 
 const OPTIONS_SCRIPT: &str = include_str!("options.php");
 
+/// WordPress's kind: `cms: wordpress`.
+pub const KIND: CmsKind = CmsKind::named("wordpress");
+
+/// The config file with the database credentials (WordPress also accepts it one directory
+/// above its root).
+const CONFIG_FILE: &str = "wp-config.php";
+
 pub struct WordPress;
 
 #[async_trait]
 impl Cms for WordPress {
     fn kind(&self) -> CmsKind {
-        CmsKind::Wordpress
+        KIND
+    }
+
+    fn display_name(&self) -> &'static str {
+        "WordPress"
+    }
+
+    fn markers(&self) -> &'static [&'static str] {
+        &[
+            "wp-includes/version.php",
+            "wp-config.php",
+            "../wp-config.php",
+        ]
+    }
+
+    fn recognises(&self, present: &[&str]) -> bool {
+        present.contains(&"wp-includes/version.php")
     }
 
     fn fact_files(&self) -> &'static [DumpPart<'static>] {
@@ -99,8 +128,7 @@ impl Cms for WordPress {
                 "missing (looked in the root and one level above)",
             )
         })?;
-        let database =
-            parse_wp_config(&config).map_err(|e| SiteError::config("wp-config.php", e))?;
+        let database = self.read_credentials(&config)?;
 
         let options = match &sources.tools.db_client {
             Some(client) => read_options(host, client, &database).await?,
@@ -124,7 +152,7 @@ impl Cms for WordPress {
         theme_list.sort_by(|a, b| a.slug.cmp(&b.slug));
 
         Ok(Facts {
-            cms: CmsKind::Wordpress,
+            cms: KIND,
             version: core.version,
             db_version: options.db_version.or(Some(core.db_version)),
             php_version: sources.tools.php_version.clone(),
@@ -149,7 +177,47 @@ impl Cms for WordPress {
     }
 
     fn config_files(&self) -> &'static [&'static str] {
-        &["wp-config.php"]
+        &[CONFIG_FILE]
+    }
+
+    fn credentials_file(&self) -> &'static str {
+        CONFIG_FILE
+    }
+
+    fn read_credentials(&self, config: &str) -> Result<DbCredentials, ConfigError> {
+        parse_wp_config(config).map_err(|reason| ConfigError {
+            file: CONFIG_FILE,
+            reason,
+        })
+    }
+
+    /// A copy answers at its own address: WordPress keeps it in `siteurl` and `home`.
+    fn sql_for_new_address(&self, db: &DbCredentials, url: &str) -> Option<String> {
+        Some(format!(
+            "UPDATE {} SET option_value = '{}' WHERE option_name IN ('siteurl', 'home')",
+            mysql_client::identifier(&format!("{}options", db.table_prefix)),
+            url.replace('\\', "\\\\").replace('\'', "''")
+        ))
+    }
+
+    /// The login page (`wp-login.php`) must answer as well as the home page.
+    fn builtin_pages(&self) -> &'static [BuiltinPage] {
+        &[BuiltinPage {
+            name: "login page",
+            path: "/wp-login.php",
+        }]
+    }
+
+    fn plugin_type(&self) -> ComponentType {
+        ComponentType::Plugin
+    }
+
+    fn describe_package(&self, zip: &[u8]) -> Result<Option<DescribedPackage>, String> {
+        package::describe(zip)
+    }
+
+    fn swap_update(&self) -> Option<&dyn SwapUpdate> {
+        Some(&update::WordPressSwaps)
     }
 
     fn error_page_markers(&self) -> &'static [&'static str] {

@@ -27,20 +27,14 @@ pub fn parse_version_php(source: &str) -> Result<CoreVersion, String> {
     })
 }
 
-/// The database settings of `wp-config.php`.
+/// The database settings of `wp-config.php`; the error says what is wrong in it.
 pub fn parse_wp_config(source: &str) -> Result<DbCredentials, String> {
     let source = strip_comments(source);
     let get = |name: &str| -> Result<String, String> {
-        define(&source, name)
-            .map_err(|e| format!("wp-config.php: {e}"))?
-            .ok_or_else(|| format!("wp-config.php does not define {name}"))
+        define(&source, name)?.ok_or_else(|| format!("does not define {name}"))
     };
-    let password = define(&source, "DB_PASSWORD")
-        .map_err(|e| format!("wp-config.php: {e}"))?
-        .ok_or("wp-config.php does not define DB_PASSWORD")?;
-    let table_prefix = assignment(&source, "$table_prefix")
-        .map_err(|e| format!("wp-config.php: {e}"))?
-        .unwrap_or_else(|| "wp_".to_owned());
+    let password = define(&source, "DB_PASSWORD")?.ok_or("does not define DB_PASSWORD")?;
+    let table_prefix = assignment(&source, "$table_prefix")?.unwrap_or_else(|| "wp_".to_owned());
     Ok(DbCredentials {
         name: get("DB_NAME")?,
         user: get("DB_USER")?,

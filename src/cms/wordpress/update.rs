@@ -5,13 +5,15 @@
 //! contents as data (pure, tested here), plus the one PHP step (`wp_upgrade()`) that only
 //! WordPress itself can do.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::cms::swap_update::{SchemaUpgrade, SwapRefused, SwapUpdate};
 use crate::cms::{php_script, Facts};
 use crate::inventory::Site;
+use crate::offer::ComponentType;
 use crate::remote::{quote, Connection};
 use crate::site_error::SiteError;
-use crate::updates::ComponentType;
 
 /// WordPress's maintenance file at the site root. While it exists (and `$upgrading` is
 /// less than ten minutes old) every request gets the "Briefly unavailable for scheduled
@@ -48,23 +50,32 @@ pub fn package_top(kind: ComponentType, slug: &str) -> String {
 }
 
 /// Where an installed plugin or theme lives, relative to the root.
-pub fn component_path(facts: &Facts, kind: ComponentType, slug: &str) -> Result<String, String> {
+pub fn component_path(
+    facts: &Facts,
+    kind: ComponentType,
+    slug: &str,
+) -> Result<String, SwapRefused> {
     match kind {
         ComponentType::Plugin => {
             let main = facts
                 .plugin_files
                 .get(slug)
-                .ok_or_else(|| format!("plugin {slug}: its main file is not known"))?;
+                .ok_or_else(|| SwapRefused::Unknown {
+                    kind: kind.name(),
+                    slug: slug.to_owned(),
+                })?;
             match main.split_once('/') {
                 Some((dir, _)) => Ok(format!("wp-content/plugins/{dir}")),
-                None => Err(format!(
-                    "plugin {slug} is a single file ({main}); tend updates plugins that have their own folder"
-                )),
+                None => Err(SwapRefused::SingleFile {
+                    kind: kind.name(),
+                    slug: slug.to_owned(),
+                    file: main.clone(),
+                }),
             }
         }
         ComponentType::Theme => Ok(format!("wp-content/themes/{slug}")),
         ComponentType::Core => Ok(String::new()),
-        ComponentType::Extension => Err("WordPress has no extensions".to_owned()),
+        ComponentType::Extension => Err(SwapRefused::NoSuchType(kind.name())),
     }
 }
 
@@ -125,20 +136,79 @@ pub async fn upgrade_database(host: &Connection, site: &Site) -> Result<DbUpgrad
         &UpgradeParams { url: &site.url },
     )
     .await
-    .map_err(|e| SiteError::site(format!("database upgrade (wp_upgrade): {e}")))?;
+    .map_err(|e| SiteError::failed("database upgrade (wp_upgrade)", e))?;
     if result.after != result.code {
-        return Err(SiteError::site(format!(
-            "database upgrade (wp_upgrade) left db_version {} but the new code expects {}{}",
-            result.after,
-            result.code,
-            if result.output.trim().is_empty() {
-                String::new()
-            } else {
-                format!(": {}", result.output.trim())
-            }
-        )));
+        return Err(SiteError::failed(
+            "database upgrade (wp_upgrade)",
+            format!(
+                "left db_version {} but the new code expects {}{}",
+                result.after,
+                result.code,
+                if result.output.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", result.output.trim())
+                }
+            ),
+        ));
     }
     Ok(result)
+}
+
+/// WordPress's answers to the swap procedure's questions (see [`SwapUpdate`]).
+pub struct WordPressSwaps;
+
+#[async_trait]
+impl SwapUpdate for WordPressSwaps {
+    fn package_top(&self, kind: ComponentType, slug: &str) -> String {
+        package_top(kind, slug)
+    }
+
+    fn component_path(
+        &self,
+        facts: &Facts,
+        kind: ComponentType,
+        slug: &str,
+    ) -> Result<String, SwapRefused> {
+        component_path(facts, kind, slug)
+    }
+
+    fn mode_reference(
+        &self,
+        facts: &Facts,
+        kind: ComponentType,
+        slug: &str,
+        live: &str,
+    ) -> (String, String) {
+        match kind {
+            ComponentType::Core => (
+                "wp-includes".to_owned(),
+                mode_reference(kind, live, facts, slug),
+            ),
+            _ => (live.to_owned(), mode_reference(kind, live, facts, slug)),
+        }
+    }
+
+    fn core_skips(&self, path: &str) -> bool {
+        core_skips(path)
+    }
+
+    fn is_core_entry(&self, name: &str) -> bool {
+        is_core_entry(name)
+    }
+
+    /// WordPress's database upgrade (`wp_upgrade()`).
+    async fn after_core_update(
+        &self,
+        site: &Site,
+        host: &Connection,
+    ) -> Result<Option<SchemaUpgrade>, SiteError> {
+        let upgrade = upgrade_database(host, site).await?;
+        Ok(Some(SchemaUpgrade {
+            before: upgrade.before,
+            after: upgrade.after,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -184,7 +254,7 @@ mod tests {
     #[test]
     fn components_live_where_wordpress_keeps_them() {
         let mut facts = Facts {
-            cms: crate::cms::CmsKind::Wordpress,
+            cms: crate::cms::wordpress::KIND,
             version: "6.1.9".into(),
             db_version: None,
             php_version: None,
@@ -205,9 +275,10 @@ mod tests {
             component_path(&facts, ComponentType::Plugin, "akismet").unwrap(),
             "wp-content/plugins/akismet"
         );
-        assert!(component_path(&facts, ComponentType::Plugin, "hello")
-            .unwrap_err()
-            .contains("single file"));
+        assert!(matches!(
+            component_path(&facts, ComponentType::Plugin, "hello"),
+            Err(SwapRefused::SingleFile { .. })
+        ));
         assert_eq!(
             component_path(&facts, ComponentType::Theme, "twentytwentythree").unwrap(),
             "wp-content/themes/twentytwentythree"
