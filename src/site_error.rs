@@ -36,9 +36,11 @@ pub enum SiteError {
     )]
     RootMissing { path: String, destination: String },
     /// No installation of the expected CMS at the site root.
-    #[error("{}", cms_not_found(expected.as_deref(), found.as_deref(), path))]
+    #[error("{}", cms_not_found(expected.as_deref(), found.as_deref(), known, path))]
     CmsNotFound {
         path: String,
+        /// The CMSs tend knows, by their display names.
+        known: Vec<String>,
         /// The inventory's `cms:`, when it names one.
         expected: Option<String>,
         /// What the files are, when they are another CMS's.
@@ -83,7 +85,12 @@ fn failed(what: &str, detail: &str) -> String {
     }
 }
 
-fn cms_not_found(expected: Option<&str>, found: Option<&str>, path: &str) -> String {
+fn cms_not_found(
+    expected: Option<&str>,
+    found: Option<&str>,
+    known: &[String],
+    path: &str,
+) -> String {
     match (expected, found) {
         (Some(expected), Some(found)) => {
             format!("the inventory says {expected}, but the files in {path} are {found}'s")
@@ -93,7 +100,14 @@ fn cms_not_found(expected: Option<&str>, found: Option<&str>, path: &str) -> Str
                 "the inventory says {expected}, but no {expected} installation was found in {path}"
             )
         }
-        (None, _) => format!("no WordPress, Joomla or Magento installation found in {path}"),
+        (None, _) => {
+            let known = match known {
+                [] => "CMS".to_owned(),
+                [one] => one.clone(),
+                [first @ .., last] => format!("{} or {last}", first.join(", ")),
+            };
+            format!("no {known} installation found in {path}")
+        }
     }
 }
 
@@ -128,15 +142,6 @@ impl SiteError {
         SiteError::Failed {
             what: what.into(),
             detail: detail.to_string(),
-        }
-    }
-
-    /// A failure described by its message alone. Being replaced by the kinds above at each
-    /// place it is made; nothing may decide anything from its text.
-    pub fn site(message: impl Into<String>) -> SiteError {
-        SiteError::Failed {
-            what: String::new(),
-            detail: message.into(),
         }
     }
 
@@ -247,12 +252,23 @@ mod tests {
             path: "/srv/www".into(),
             expected: Some("joomla".into()),
             found: Some("wordpress".into()),
+            known: vec!["WordPress".into(), "Joomla".into()],
         };
         assert_eq!(
             e.to_string(),
             "the inventory says joomla, but the files in /srv/www are wordpress's"
         );
         assert!(e.is_site_unreadable());
+        let none = SiteError::CmsNotFound {
+            path: "/srv/www".into(),
+            expected: None,
+            found: None,
+            known: vec!["WordPress".into(), "Joomla".into(), "Magento".into()],
+        };
+        assert_eq!(
+            none.to_string(),
+            "no WordPress, Joomla or Magento installation found in /srv/www"
+        );
         assert!(!SiteError::database("refused").is_site_unreadable());
     }
 }

@@ -117,6 +117,11 @@ fn check_cms(site: &Site, detected: Option<CmsKind>) -> Result<CmsKind, SiteErro
         path: site.path.clone(),
         expected: site.cms.map(|c| c.name().to_owned()),
         found: found.map(|c| c.name().to_owned()),
+        known: cms::REGISTRY
+            .all()
+            .iter()
+            .map(|c| c.display_name().to_owned())
+            .collect(),
     };
     match (site.cms, detected) {
         (Some(configured), Some(found)) if configured != found => Err(not_found(Some(found))),
