@@ -12,6 +12,7 @@ pub mod cms;
 pub mod cms_kind;
 pub mod diagnostic;
 pub mod engine;
+pub mod env_vars;
 pub mod error_chain;
 pub mod events;
 pub mod history;

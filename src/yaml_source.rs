@@ -71,14 +71,21 @@ impl YamlSource {
     }
 
     /// Like [`YamlSource::parse`], with `${VAR}` in string values replaced from `lookup`
-    /// (see [`crate::inventory::env`]); an unset variable is an error at its scalar.
+    /// (see [`crate::env_vars`]); an unset variable is an error at its scalar, with the
+    /// hint for its kind.
     pub fn parse_expanding<T: DeserializeOwned>(
         &self,
-        lookup: crate::inventory::env::Lookup<'_>,
+        read: crate::env_vars::ReadVar<'_>,
     ) -> Result<T, InputError> {
+        let env = crate::env_vars::Env::new(read);
         let deserializer = serde_yaml::Deserializer::from_str(&self.text);
-        T::deserialize(crate::inventory::env::Expand::new(deserializer, lookup))
-            .map_err(|e| self.serde_error(&e))
+        T::deserialize(crate::env_vars::Expand::new(deserializer, &env)).map_err(|e| {
+            let error = self.serde_error(&e);
+            match env.failure() {
+                Some(failure) => error.with_hint(failure.hint()),
+                None => error,
+            }
+        })
     }
 
     /// An error positioned at `path`/`target` (or with no position if the path isn't there).
@@ -98,13 +105,10 @@ impl YamlSource {
             column: l.column(),
         });
         let full = strip_positions(&error.to_string());
-        let hint = unknown_key_hint(&full)
-            .or_else(|| env_hint(&full))
-            .or_else(|| {
-                full.contains("while parsing a block").then(|| {
-                    "check the indentation of this line and of the line above it".to_owned()
-                })
-            });
+        let hint = unknown_key_hint(&full).or_else(|| {
+            full.contains("while parsing a block")
+                .then(|| "check the indentation of this line and of the line above it".to_owned())
+        });
         let message = humanize(&full);
         InputError::in_file(message, &self.path, &self.text, position).with_optional_hint(hint)
     }
@@ -155,21 +159,6 @@ fn unknown_key_hint(message: &str) -> Option<String> {
     let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
     let guess = did_you_mean(word, names.iter().copied())?;
     Some(format!("did you mean `{guess}`?"))
-}
-
-/// For `${VAR}` errors: where the variable should come from, and how to write a literal.
-fn env_hint(message: &str) -> Option<String> {
-    if message.contains("environment variable") && message.contains(crate::inventory::env::UNSET) {
-        Some("export it in the environment tend runs in (cron and systemd start with almost none), or write `$${` for a literal `${`".to_owned())
-    } else if message.contains("environment variable reference") || message.contains("`${` without")
-    {
-        Some(
-            "write `${NAME}` to take NAME from the environment, `$${` for a literal `${`"
-                .to_owned(),
-        )
-    } else {
-        None
-    }
 }
 
 const FOUND: &str = "\u{1}tend-locate-found";

@@ -4,9 +4,8 @@
 //! errors) → this validated model, in which `defaults` are merged under every site, `~` is
 //! expanded and every cross-reference (groups) is checked. Errors found after parsing are
 //! pointed back at their place in the file through [`crate::yaml_source`]. `${VAR}` in string
-//! values is taken from the environment while parsing ([`env`]).
+//! values is taken from the environment while parsing ([`crate::env_vars`]).
 
-pub mod env;
 pub mod notify;
 pub mod raw;
 
@@ -146,13 +145,13 @@ impl Inventory {
     }
 
     pub fn from_source(source: &YamlSource) -> Result<Inventory, InputError> {
-        Inventory::from_source_with_env(source, &env::process_env)
+        Inventory::from_source_with_env(source, &crate::env_vars::process_env)
     }
 
     /// Like [`Inventory::from_source`], with `${VAR}` looked up in `lookup`.
     pub fn from_source_with_env(
         source: &YamlSource,
-        lookup: env::Lookup<'_>,
+        lookup: crate::env_vars::ReadVar<'_>,
     ) -> Result<Inventory, InputError> {
         let raw: RawInventory = if source.text.trim().is_empty() {
             RawInventory::default()

@@ -11,18 +11,69 @@
 //! Every value taken from the environment is registered with [`crate::secrets`]: the reason
 //! to keep a value out of the inventory is nearly always that it is a secret.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
 
 /// Where variables are read from (the process environment, or a map in tests).
-pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub type ReadVar<'a> = &'a dyn Fn(&str) -> Option<String>;
 
-/// The message of an unset variable's error (also used to recognise it for its hint).
-pub const UNSET: &str = "is not set";
+/// Why a `${…}` could not be expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    #[error("`${{` without a closing `}}` in `{text}`")]
+    Unterminated { text: String },
+    #[error("`${{{name}}}` is not an environment variable reference: names are letters, digits and `_`, not starting with a digit")]
+    BadName { name: String },
+    #[error("environment variable {name} is not set")]
+    Unset { name: String },
+}
+
+impl ExpandError {
+    /// What to do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ExpandError::Unset { .. } => "export it in the environment tend runs in (cron and systemd start with almost none), or write `$${` for a literal `${`",
+            ExpandError::Unterminated { .. } | ExpandError::BadName { .. } => {
+                "write `${NAME}` to take NAME from the environment, `$${` for a literal `${`"
+            }
+        }
+    }
+}
+
+/// The variables a document is expanded from, and the first expansion that failed: serde
+/// carries an error only as text, so the typed error is kept here for the caller.
+pub struct Env<'a> {
+    read: ReadVar<'a>,
+    failure: RefCell<Option<ExpandError>>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(read: ReadVar<'a>) -> Env<'a> {
+        Env {
+            read,
+            failure: RefCell::new(None),
+        }
+    }
+
+    /// The expansion that failed, if one did.
+    pub fn failure(&self) -> Option<ExpandError> {
+        self.failure.borrow().clone()
+    }
+
+    fn expand(&self, text: &str) -> Result<String, ExpandError> {
+        expand(text, self.read).inspect_err(|e| {
+            self.failure.borrow_mut().get_or_insert_with(|| e.clone());
+        })
+    }
+}
+
+/// What the deserializers below carry.
+type Lookup<'a> = &'a Env<'a>;
 
 /// `text` with every `${NAME}` replaced by the variable's value and `$${` by `${`.
-pub fn expand(text: &str, lookup: Lookup<'_>) -> Result<String, String> {
+pub fn expand(text: &str, lookup: ReadVar<'_>) -> Result<String, ExpandError> {
     if !text.contains("${") {
         return Ok(text.to_owned());
     }
@@ -36,20 +87,26 @@ pub fn expand(text: &str, lookup: Lookup<'_>) -> Result<String, String> {
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let Some(end) = tail.find('}') else {
-                return Err(format!("`${{` without a closing `}}` in `{text}`"));
+                return Err(ExpandError::Unterminated {
+                    text: text.to_owned(),
+                });
             };
             let name = &tail[..end];
             if !valid_name(name) {
-                return Err(format!(
-                    "`${{{name}}}` is not an environment variable reference: names are letters, digits and `_`, not starting with a digit"
-                ));
+                return Err(ExpandError::BadName {
+                    name: name.to_owned(),
+                });
             }
             match lookup(name) {
                 Some(value) => {
                     crate::secrets::register(&value);
                     out.push_str(&value);
                 }
-                None => return Err(format!("environment variable {name} {UNSET}")),
+                None => {
+                    return Err(ExpandError::Unset {
+                        name: name.to_owned(),
+                    })
+                }
             }
             rest = &tail[end + 1..];
         } else {
@@ -256,7 +313,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for ExpandVisitor<'_, V> {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<V::Value, E> {
         if v.contains("${") {
-            let expanded = expand(v, self.lookup).map_err(E::custom)?;
+            let expanded = self.lookup.expand(v).map_err(E::custom)?;
             return self.inner.visit_string(expanded);
         }
         self.inner.visit_str(v)
@@ -264,7 +321,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for ExpandVisitor<'_, V> {
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<V::Value, E> {
         if v.contains("${") {
-            let expanded = expand(v, self.lookup).map_err(E::custom)?;
+            let expanded = self.lookup.expand(v).map_err(E::custom)?;
             return self.inner.visit_string(expanded);
         }
         self.inner.visit_borrowed_str(v)
@@ -272,7 +329,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for ExpandVisitor<'_, V> {
 
     fn visit_string<E: de::Error>(self, v: String) -> Result<V::Value, E> {
         if v.contains("${") {
-            let expanded = expand(&v, self.lookup).map_err(E::custom)?;
+            let expanded = self.lookup.expand(&v).map_err(E::custom)?;
             return self.inner.visit_string(expanded);
         }
         self.inner.visit_string(v)
@@ -397,12 +454,20 @@ mod tests {
 
     #[test]
     fn unset_and_malformed_references_are_errors_naming_them() {
+        let unset = expand("x ${SMTP_PASSWORD}", &env).unwrap_err();
         assert_eq!(
-            expand("x ${SMTP_PASSWORD}", &env).unwrap_err(),
+            unset.to_string(),
             "environment variable SMTP_PASSWORD is not set"
         );
-        assert!(expand("${NOPE", &env).unwrap_err().contains("closing"));
-        assert!(expand("${1X}", &env).unwrap_err().contains("`${1X}`"));
+        assert!(unset.hint().starts_with("export it"));
+        assert!(matches!(
+            expand("${NOPE", &env).unwrap_err(),
+            ExpandError::Unterminated { .. }
+        ));
+        assert_eq!(
+            expand("${1X}", &env).unwrap_err(),
+            ExpandError::BadName { name: "1X".into() }
+        );
     }
 
     #[test]
