@@ -1,35 +1,41 @@
 //! tend looks after fleets of WordPress, Joomla and Magento sites over SSH: it reads an
-//! inventory of sites, gathers facts, and (in later versions) backs sites up, updates them,
-//! verifies them and rolls back what an update broke.
+//! inventory of sites, gathers facts, backs sites up, updates them, verifies them and rolls
+//! back what an update broke.
 //!
 //! The binary is glue; everything lives here, one concept per module:
-//! load (`inventory`, `playbook`, `select`) → connect (`remote`) → facts (`cms`) → run
-//! (`engine`), reporting through `events` to `ui`, the only module that prints.
+//! load (`inventory`, `playbook`, `select`) → connect (`remote`) → facts (`cms`) → plan and
+//! run (`engine`), reporting through `events` to `ui`, the only module that prints; a command
+//! is run by one `cli` session.
+//!
+//! The modules form layers with no cycle. At the bottom, the leaf types every layer shares:
+//! `outcome`, `site_error`, `cms_kind`, `offer`, `diagnostic`, `secrets`, `env_vars`,
+//! `version`, `paths`. Only what the binary and the integration tests use is public; the rest
+//! is `pub(crate)`.
 
-pub mod backup;
+pub(crate) mod backup;
 pub mod cli;
 pub mod cms;
-pub mod cms_kind;
-pub mod diagnostic;
-pub mod engine;
-pub mod env_vars;
-pub mod error_chain;
+pub(crate) mod cms_kind;
+pub(crate) mod diagnostic;
+pub(crate) mod engine;
+pub(crate) mod env_vars;
+pub(crate) mod error_chain;
 pub mod events;
 pub mod history;
-pub mod human_size;
+pub(crate) mod human_size;
 pub mod inventory;
-pub mod notify;
-pub mod offer;
+pub(crate) mod notify;
+pub(crate) mod offer;
 pub mod outcome;
-pub mod paths;
-pub mod playbook;
+pub(crate) mod paths;
+pub(crate) mod playbook;
 pub mod remote;
-pub mod report;
-pub mod secrets;
-pub mod select;
-pub mod site_error;
-pub mod ui;
-pub mod updates;
+pub(crate) mod report;
+pub(crate) mod secrets;
+pub(crate) mod select;
+pub(crate) mod site_error;
+pub(crate) mod ui;
+pub(crate) mod updates;
 pub mod verify;
-pub mod version;
+pub(crate) mod version;
 pub mod yaml_source;

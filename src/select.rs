@@ -13,7 +13,6 @@ use crate::inventory::{Inventory, Site};
 
 #[derive(Debug, Clone)]
 pub struct SitePattern {
-    text: String,
     include: Vec<Term>,
     exclude: Vec<Term>,
 }
@@ -46,7 +45,6 @@ impl SitePattern {
     /// Every site.
     pub fn all() -> SitePattern {
         SitePattern {
-            text: "all".to_owned(),
             include: vec![Term::All],
             exclude: Vec::new(),
         }
@@ -119,15 +117,7 @@ impl SitePattern {
         if include.is_empty() {
             include.push(Term::All);
         }
-        Ok(SitePattern {
-            text: text.to_owned(),
-            include,
-            exclude,
-        })
-    }
-
-    pub fn text(&self) -> &str {
-        &self.text
+        Ok(SitePattern { include, exclude })
     }
 
     pub fn matches(&self, site: &Site) -> bool {

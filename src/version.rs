@@ -143,6 +143,7 @@ impl Version {
         self.numbers[1]
     }
 
+    #[cfg(test)]
     pub fn patch(&self) -> u64 {
         self.numbers[2]
     }

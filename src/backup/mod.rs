@@ -18,7 +18,7 @@ pub mod verify;
 
 pub use folder_store::FolderStore;
 pub use manifest::Manifest;
-pub use store::{PartKind, Snapshot, SnapshotStore, StoreError};
+pub use store::{PartKind, Snapshot, SnapshotStore};
 
 /// The snapshot store the inventory's settings name: today always the folder store under
 /// `settings.store`.

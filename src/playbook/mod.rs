@@ -7,19 +7,18 @@
 pub mod raw;
 pub mod step;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::diagnostic::InputError;
 use crate::inventory::Inventory;
 use crate::select::SitePattern;
 use crate::yaml_source::{Segment, Target, YamlSource};
 use raw::RawStep;
-pub use raw::{Level, OnFailure, Selection};
+pub use raw::{OnFailure, Selection};
 pub use step::{Step, StepName, UpdateStep};
 
 #[derive(Debug, Clone)]
 pub struct Playbook {
-    pub file: PathBuf,
     pub name: String,
     pub hosts: SitePattern,
     pub forks: Option<usize>,
@@ -124,7 +123,6 @@ impl Playbook {
             }
         }
         Ok(Playbook {
-            file: source.path.clone(),
             name: raw.name,
             hosts,
             forks: raw.forks,

@@ -108,18 +108,6 @@ impl<'de> Deserialize<'de> for RawStep {
     }
 }
 
-impl RawStep {
-    pub fn name(&self) -> StepName {
-        match self {
-            RawStep::Backup(_) => StepName::Backup,
-            RawStep::Maintenance(_) => StepName::Maintenance,
-            RawStep::Update(_) => StepName::Update,
-            RawStep::Verify(_) => StepName::Verify,
-            RawStep::Prune(_) => StepName::Prune,
-        }
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackupStep {

@@ -49,10 +49,12 @@ impl Month {
         }
     }
 
+    #[cfg(test)]
     pub fn year(self) -> i32 {
         self.year
     }
 
+    #[cfg(test)]
     pub fn month(self) -> u32 {
         self.month
     }

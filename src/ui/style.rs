@@ -15,6 +15,7 @@ impl Style {
     }
 
     /// No colour, whatever the streams are (tests, files).
+    #[cfg(test)]
     pub fn plain() -> Style {
         Style { color: false }
     }

@@ -53,6 +53,7 @@ impl PackageCache {
             .join(".cache/tend/packages")
     }
 
+    #[cfg(test)]
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -21,8 +21,6 @@ use serde_json::{Map, Value};
 use super::{ComponentType, Offer};
 use crate::cms::{wordpress, Facts};
 
-pub const DEFAULT_BASE: &str = "https://api.wordpress.org/";
-
 /// What [`Offer::source`] says for offers from here.
 /// How offers from here name their source.
 pub const SOURCE: &str = "wordpress.org";
