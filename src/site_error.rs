@@ -65,6 +65,18 @@ pub enum SiteError {
     /// changed in between): nothing was changed.
     #[error("the plan changed since it was confirmed (confirmed: {confirmed}; now: {now}); nothing was changed: run again to see the new plan")]
     PlanChanged { confirmed: String, now: String },
+    /// A playbook run was confirmed, but no plan could be shown for this site then.
+    #[error("no plan could be made for this site when the run was confirmed ({reason}); it was not run, nothing was changed")]
+    NotConfirmed { reason: String },
+    /// The run did not start this site (`max_failures` was reached).
+    #[error("not started: {0}")]
+    NotStarted(String),
+    /// A playbook step failed: which one, and why (its kind is the cause's).
+    #[error("{step} failed: {cause}")]
+    Step {
+        step: &'static str,
+        cause: Box<SiteError>,
+    },
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),
@@ -133,6 +145,8 @@ pub enum ErrorKind {
     Unsupported,
     VerificationFailed,
     PlanChanged,
+    NotConfirmed,
+    NotStarted,
     Store,
     Failed,
 }
@@ -198,6 +212,9 @@ impl SiteError {
             SiteError::Unsupported(_) => ErrorKind::Unsupported,
             SiteError::VerificationFailed(_) => ErrorKind::VerificationFailed,
             SiteError::PlanChanged { .. } => ErrorKind::PlanChanged,
+            SiteError::NotConfirmed { .. } => ErrorKind::NotConfirmed,
+            SiteError::NotStarted(_) => ErrorKind::NotStarted,
+            SiteError::Step { cause, .. } => cause.kind(),
             SiteError::Store(_) => ErrorKind::Store,
             SiteError::Failed { .. } => ErrorKind::Failed,
         }

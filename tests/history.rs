@@ -108,3 +108,36 @@ fn bad_flags_are_input_errors_with_their_place() {
         out.stderr
     );
 }
+
+#[test]
+fn limit_selects_the_sites_whose_records_history_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "settings:\n  store: '{}'\nsites:\n  blog:\n    host: 127.0.0.1\n    path: /var/www/blog\n    url: http://127.0.0.1:1\n  shop:\n    host: 127.0.0.1\n    path: /var/www/shop\n    url: http://127.0.0.1:1\n",
+        dir.path().join("store").display()
+    );
+    std::fs::write(dir.path().join("inv.yml"), text).unwrap();
+    let out = tend(dir.path(), &["-i", "inv.yml", "backups", "prune"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = tend(
+        dir.path(),
+        &["-i", "inv.yml", "-l", "shop", "--json", "history"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let run = &doc["runs"][0];
+    assert_eq!(run["targets"], serde_json::json!(["shop"]), "{doc}");
+    let sites: Vec<&str> = run["sites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["site"].as_str().unwrap())
+        .collect();
+    assert_eq!(sites, ["shop"], "{doc}");
+    // Given after the command, too.
+    let after = tend(
+        dir.path(),
+        &["-i", "inv.yml", "--json", "history", "-l", "shop"],
+    );
+    assert_eq!(after.stdout, out.stdout);
+}

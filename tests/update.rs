@@ -233,6 +233,7 @@ fn a_plugin_update_that_breaks_the_site_is_rolled_back_byte_identical() {
     let result = json(&out);
     let s = &result["sites"][0];
     assert_eq!(s["status"], "rolled_back", "{s}");
+    assert_eq!(s["error_kind"], "verification_failed", "{s}");
     let error = s["error"].as_str().unwrap();
     assert!(
         error.contains("plugin tend-fatal-test 1.0 → 2.0") && error.contains("home page"),

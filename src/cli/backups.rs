@@ -3,22 +3,33 @@
 
 use super::record;
 use super::{check_site_flag, exit_for, print_data, CommandError, Invocation};
-use crate::backup::Snapshot;
+use crate::backup::{Snapshot, SnapshotStore};
 use crate::history::SiteRecord;
 use crate::outcome::Outcome;
 use crate::ui::{backup_view, style::Style};
 
-/// The snapshots in the inventory's store, of one site (which must exist) or all.
-fn snapshots(call: &Invocation<'_>, site: Option<&str>) -> Result<Vec<Snapshot>, CommandError> {
+/// The snapshots in `store` of one site (`--site`, which must exist) or all, of the sites
+/// `-l` selects when it is given (snapshots of sites no longer in the inventory are listed
+/// only without `-l`).
+fn snapshots(
+    call: &Invocation<'_>,
+    store: &dyn SnapshotStore,
+    site: Option<&str>,
+) -> Result<Vec<Snapshot>, CommandError> {
     check_site_flag(call.inventory, site)?;
-    let store = crate::backup::open_store(&call.inventory.settings);
-    store.list(site).map_err(|e| {
+    let mut snapshots = store.list(site).map_err(|e| {
         CommandError::runtime(format!("cannot read the store {}: {e}", store.location()))
-    })
+    })?;
+    if call.limit.is_some() {
+        let selected = call.selected();
+        snapshots.retain(|s| selected.iter().any(|site| site.name == s.manifest.site));
+    }
+    Ok(snapshots)
 }
 
 pub(super) fn list(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
-    let snapshots = snapshots(call, site)?;
+    let store = crate::backup::open_store(&call.inventory.settings);
+    let snapshots = snapshots(call, store.as_ref(), site)?;
     print_data(
         call.mode,
         || backup_view::list_json(&snapshots),
@@ -28,14 +39,14 @@ pub(super) fn list(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, Comm
 }
 
 pub(super) fn verify(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
-    let snapshots = snapshots(call, site)?;
+    let session = call.session()?;
+    let snapshots = snapshots(call, session.store.as_ref(), site)?;
     let checked: Vec<&crate::inventory::Site> = call
         .inventory
         .sites
         .values()
         .filter(|s| snapshots.iter().any(|snap| snap.manifest.site == s.name))
         .collect();
-    let session = call.session()?;
     session.record("verify", &checked);
     let results: Vec<_> = snapshots
         .into_iter()

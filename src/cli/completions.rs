@@ -9,14 +9,13 @@ use std::path::Path;
 
 use clap_complete::Shell;
 
-use super::{scope, EXIT_OK};
-use crate::diagnostic::InputError;
+use super::{scope, CommandError, EXIT_OK};
 
 /// The name the scripts complete, and the man page's title.
 const BIN: &str = "tend";
 
 /// Prints the completion script for `shell` on stdout.
-pub(super) fn completions(shell: Shell) -> Result<u8, InputError> {
+pub(super) fn completions(shell: Shell) -> Result<u8, CommandError> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut scope::command(), BIN, &mut script);
     write_out(&script)
@@ -25,14 +24,14 @@ pub(super) fn completions(shell: Shell) -> Result<u8, InputError> {
 /// Prints the man page tend(1) (roff) on stdout; with `out`, writes it and the page of every
 /// subcommand (tend-backup(1), tend-backups-list(1), …, which tend(1) refers to) into that
 /// folder instead, and prints their paths.
-pub(super) fn man(out: Option<&Path>) -> Result<u8, InputError> {
+pub(super) fn man(out: Option<&Path>) -> Result<u8, CommandError> {
     let mut command = scope::command().name(BIN).disable_help_subcommand(true);
     command.build();
     let Some(dir) = out else {
         return write_out(render(&command)?.as_bytes());
     };
     let cannot = |path: &Path, e: std::io::Error| {
-        InputError::new(format!("cannot write {}: {e}", path.display()))
+        CommandError::runtime(format!("cannot write {}: {e}", path.display()))
     };
     std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
     let mut written = String::new();
@@ -52,11 +51,11 @@ pub(super) fn man(out: Option<&Path>) -> Result<u8, InputError> {
 }
 
 /// The man page of `command` (built, so that a subcommand's name is `tend-backup`).
-fn render(command: &clap::Command) -> Result<String, InputError> {
+fn render(command: &clap::Command) -> Result<String, CommandError> {
     let mut page = Vec::new();
     clap_mangen::Man::new(command.clone())
         .render(&mut page)
-        .map_err(|e| InputError::new(format!("cannot render the man page: {e}")))?;
+        .map_err(|e| CommandError::runtime(format!("cannot render the man page: {e}")))?;
     Ok(title_first(&String::from_utf8_lossy(&page)))
 }
 
@@ -76,12 +75,14 @@ fn title_first(page: &str) -> String {
 }
 
 /// Writes `bytes` to stdout; a reader that stopped early (`tend man | head`) is no error.
-fn write_out(bytes: &[u8]) -> Result<u8, InputError> {
+fn write_out(bytes: &[u8]) -> Result<u8, CommandError> {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(EXIT_OK),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
-        Err(e) => Err(InputError::new(format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(CommandError::runtime(format!(
+            "cannot write to stdout: {e}"
+        ))),
     }
 }
 

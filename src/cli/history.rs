@@ -10,8 +10,10 @@ use crate::ui::{history_view, style::Style, OutputMode};
 
 use super::EXIT_OK;
 
+/// `limit`: the sites `-l` selects, when it is given.
 pub fn history(
     inventory: &Inventory,
+    limit: Option<&[&str]>,
     site: Option<&str>,
     since: Option<&str>,
     mode: OutputMode,
@@ -27,13 +29,33 @@ pub fn history(
     if let Some(name) = site {
         check_site(inventory, &runs, name)?;
     }
-    let runs = select(runs, site, since);
+    let mut runs = select(runs, site, since);
+    if let Some(names) = limit {
+        runs = only_sites(runs, names);
+    }
     print_data(
         mode,
         || history_view::history_json(&runs),
         || history_view::history_text(&runs, Style::for_stdout()),
     );
     Ok(EXIT_OK)
+}
+
+/// The runs that concern any of `names`, with only those sites' records.
+fn only_sites(runs: Vec<RunRecord>, names: &[&str]) -> Vec<RunRecord> {
+    let wanted = |name: &String| names.contains(&name.as_str());
+    runs.into_iter()
+        .filter_map(|mut run| {
+            let concerned =
+                run.sites.iter().any(|s| wanted(&s.site)) || run.targets.iter().any(wanted);
+            if !concerned {
+                return None;
+            }
+            run.sites.retain(|s| wanted(&s.site));
+            run.targets.retain(wanted);
+            Some(run)
+        })
+        .collect()
 }
 
 /// Runs started at or after `since` that concern `site` (a site it did something to, or

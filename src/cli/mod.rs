@@ -253,10 +253,10 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
         return repo::index(dir, mode);
     }
     if let Command::Completions { shell } = &cli.command {
-        return Ok(completions::completions(*shell)?);
+        return completions::completions(*shell);
     }
     if let Command::Man { out } = &cli.command {
-        return Ok(completions::man(out.as_deref())?);
+        return completions::man(out.as_deref());
     }
     let inventory_path = cli
         .inventory
@@ -301,7 +301,17 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
             BackupsCommand::Prune { dry_run } => backups::prune(&call, dry_run),
         },
         Command::History { site, since } => {
-            history::history(&inventory, site.as_deref(), since.as_deref(), mode)
+            let selected: Option<Vec<&str>> = call
+                .limit
+                .as_ref()
+                .map(|_| call.selected().iter().map(|s| s.name.as_str()).collect());
+            history::history(
+                &inventory,
+                selected.as_deref(),
+                site.as_deref(),
+                since.as_deref(),
+                mode,
+            )
         }
         Command::Restore {
             site,

@@ -1,10 +1,11 @@
-//! After a command that acts (`run`, `backup`, `restore`, `recover`, `prune`): its record in
-//! the run history, made from the command's results.
+//! After a command that acts (`run`, `backup`, `restore`, `recover`, `prune`) or checks
+//! snapshots (`backups verify`, recorded as `verify`): its record in the run history, made
+//! from the command's results.
 //!
 //! History is a record of what happened, not a condition for doing it: a store whose history
 //! cannot be written is reported as a warning and the command still runs and exits as it
 //! would. The finished record is also what `settings.notify` is told about
-//! ([`end_and_notify`]); notifications, too, never change the exit status.
+//! (by [`super::session::Session::finish`]); notifications, too, never change the exit status.
 
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,7 @@ use crate::history::{
 };
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
+use crate::site_error::SiteError;
 
 /// The command's reporter, which also records each site in the history as soon as it
 /// finishes (once the command's start is recorded), so that a command killed midway
@@ -193,7 +195,7 @@ pub(super) fn run_sites(
                     .collect();
                 record.pruned = run.pruned.clone();
                 record.checks = run.checks.iter().map(CheckRecord::from).collect();
-                record.error = run.error.as_deref().map(crate::secrets::mask);
+                record.error = run.error.as_ref().map(SiteError::masked);
                 record.rollback = run.rollback.clone();
                 record.duration_ms = r.elapsed.as_millis() as u64;
                 record

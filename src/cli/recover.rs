@@ -58,14 +58,9 @@ pub(super) fn recover(
         forks,
         session.reporter(),
     ));
-    let unreadable: Vec<(&str, String)> = pending
+    let unreadable: Vec<(&str, &crate::site_error::SiteError)> = pending
         .iter()
-        .filter_map(|p| {
-            p.result
-                .as_ref()
-                .err()
-                .map(|e| (p.site.as_str(), e.masked()))
-        })
+        .filter_map(|p| p.result.as_ref().err().map(|e| (p.site.as_str(), e)))
         .collect();
     session.print(
         || recover_view::recover_json(&results, &unreadable),

@@ -1,8 +1,9 @@
 //! Running work over many sites: bounded concurrency, one result per site, failures kept
 //! to their site.
 //!
-//! Each command (facts now; backups, playbooks later) is a function from one site to a
-//! result. [`for_each_site`] runs it for every selected site with at most `forks` in flight
+//! Each command (facts, backups, restores, recovery, playbook runs) is a function from one
+//! site to a result. [`run_sites`] runs it for every selected site with at most `forks` in
+//! flight, judges each result into the site's [`Outcome`] (reported as the site finishes)
 //! and returns results in inventory order, whatever order they finished in.
 
 pub mod apply;

@@ -12,8 +12,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use serde::Serialize;
-
 use super::apply::{self, Updater};
 use super::journal::{self, Journal};
 use super::plan::{self as planning, SitePlan};
@@ -27,7 +25,7 @@ use crate::events::{Event, Level, Reporter};
 use crate::inventory::Check;
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
-use crate::playbook::{OnFailure, Playbook, Step, StepName, UpdateStep};
+use crate::playbook::{OnFailure, Playbook, Step, UpdateStep};
 use crate::remote::{quote, Connection, Pool};
 use crate::site_error::SiteError;
 use crate::updates::package::PackageCache;
@@ -66,7 +64,7 @@ pub fn changes_sites(playbook: &Playbook) -> bool {
 }
 
 /// What a run did to one site.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SiteRun {
     pub status: Outcome,
     /// The snapshot the playbook's backup step took.
@@ -79,8 +77,8 @@ pub struct SiteRun {
     /// The checks before the first change, and the last verification's.
     pub checks_before: Vec<CheckResult>,
     pub checks: Vec<CheckResult>,
-    /// Why the site failed or was rolled back.
-    pub error: Option<String>,
+    /// Why the site failed, was rolled back or was not started.
+    pub error: Option<SiteError>,
     /// How the rollback went, when there was one.
     pub rollback: Option<String>,
 }
@@ -94,7 +92,7 @@ impl super::Judged for SiteRun {
         match (self.status, &self.error, &self.rollback) {
             (Outcome::Ok | Outcome::Recovered, _, _) => None,
             (Outcome::Failed, Some(error), Some(rollback)) => Some(format!("{error}; {rollback}")),
-            (_, error, _) => error.clone(),
+            (_, error, _) => error.as_ref().map(ToString::to_string),
         }
     }
 }
@@ -136,20 +134,17 @@ pub async fn run(
                 if failures.load(Ordering::SeqCst) >= limit {
                     let mut outcome = SiteRun::new();
                     outcome.status = Outcome::Skipped;
-                    outcome.error = Some(format!(
-                    "not started: {limit} site(s) already failed or were rolled back (max_failures)"
-                ));
+                    outcome.error = Some(SiteError::NotStarted(format!(
+                        "{limit} site(s) already failed or were rolled back (max_failures)"
+                    )));
                     return Ok(outcome);
                 }
             }
-            let confirmed = confirmed.map(|plans| {
-                plans
-                    .iter()
-                    .find(|p| p.site == site.name)
-                    .and_then(|p| p.result.as_ref().ok())
-                    .map_or(&[][..], |p| p.changes.as_slice())
-            });
-            let result = run_site(ctx, site, confirmed).await;
+            let result = match confirmed.map(|plans| confirmed_changes(plans, site)) {
+                Some(Err(not_confirmed)) => Err(not_confirmed),
+                Some(Ok(changes)) => run_site(ctx, site, Some(changes)).await,
+                None => run_site(ctx, site, None).await,
+            };
             let failed = match &result {
                 Ok(outcome) => matches!(outcome.status, Outcome::Failed | Outcome::RolledBack),
                 Err(_) => true,
@@ -161,6 +156,24 @@ pub async fn run(
         },
     )
     .await
+}
+
+/// The updates the user confirmed for `site`, or why there is no plan of it to run.
+fn confirmed_changes<'p>(
+    plans: &'p [SiteResult<SitePlan>],
+    site: &Site,
+) -> Result<&'p [Change], SiteError> {
+    match plans
+        .iter()
+        .find(|p| p.site == site.name)
+        .map(|p| &p.result)
+    {
+        Some(Ok(plan)) => Ok(&plan.changes),
+        Some(Err(e)) => Err(SiteError::NotConfirmed { reason: e.masked() }),
+        None => Err(SiteError::NotConfirmed {
+            reason: "it was not in the plan".to_owned(),
+        }),
+    }
 }
 
 async fn run_site(
@@ -214,8 +227,8 @@ async fn run_site(
 
 /// Why a step failed.
 struct StepFailure {
-    step: StepName,
-    message: String,
+    /// What went wrong, with the step named.
+    error: SiteError,
     /// The failure was there before the run changed anything: undoing the run's changes
     /// would not mend it.
     preexisting: bool,
@@ -266,10 +279,7 @@ impl SiteState<'_, '_> {
                 step: step.name().as_str(),
             });
             if let Err(e) = self.step(step, tools).await {
-                self.log(
-                    Level::Warning,
-                    &format!("{} failed: {}", e.step, crate::secrets::mask(&e.message)),
-                );
+                self.log(Level::Warning, &e.error.masked());
                 if failure.is_none() {
                     failure = Some(e);
                 }
@@ -284,7 +294,7 @@ impl SiteState<'_, '_> {
                 let rollback_wanted = playbook.on_failure == OnFailure::Rollback
                     && !failure.preexisting
                     && self.journal.as_ref().is_some_and(Journal::changed_anything);
-                self.outcome.error = Some(format!("{} failed: {}", failure.step, failure.message));
+                self.outcome.error = Some(failure.error);
                 if rollback_wanted {
                     self.roll_back(tools).await?;
                 } else {
@@ -303,8 +313,10 @@ impl SiteState<'_, '_> {
     ) -> Result<(), StepFailure> {
         let name = step.name();
         let fail = |e: SiteError| StepFailure {
-            step: name,
-            message: e.masked(),
+            error: SiteError::Step {
+                step: name.as_str(),
+                cause: Box::new(e),
+            },
             preexisting: false,
         };
         match step {
@@ -338,11 +350,7 @@ impl SiteState<'_, '_> {
                     .next()
                     .expect("one site asked, one answer");
                 if let Some(e) = result.error {
-                    return Err(StepFailure {
-                        step: name,
-                        message: e.to_string(),
-                        preexisting: false,
-                    });
+                    return Err(fail(SiteError::Store(e.to_string())));
                 }
                 self.outcome.pruned = result.removed.into_iter().map(|s| s.manifest.id).collect();
                 Ok(())
@@ -527,8 +535,7 @@ impl SiteState<'_, '_> {
             format!("{after}{problems}")
         };
         Err(StepFailure {
-            step: StepName::Verify,
-            message,
+            error: SiteError::VerificationFailed(message),
             preexisting,
         })
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::remote::{quote, Connection, RemoteCommand};
+use crate::remote::{quote, Connection, RemoteCommand, RemoteError};
 use crate::site_error::SiteError;
 
 /// A lock not refreshed for this long belongs to a dead run.
@@ -137,8 +137,12 @@ async fn take_over(host: &Connection, dir: &str, owner: &str) -> Result<(), Site
     );
     host.run(&RemoteCommand::script(&script), None, 64 * 1024)
         .await
-        .map_err(|_| SiteError::LockFailed {
-            reason: "its stale lock was taken over by another run first".to_owned(),
+        .map_err(|e| match e {
+            // `mkdir` refused: another run made the lock between our move and ours.
+            RemoteError::CommandFailed { .. } => SiteError::LockFailed {
+                reason: "its stale lock was taken over by another run first".to_owned(),
+            },
+            other => SiteError::Remote(other),
         })?;
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::outcome::Outcome;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     pub id: String,
-    /// `run`, `backup`, `restore`, `recover`, `prune`.
+    /// `run`, `backup`, `restore`, `recover`, `prune`, `verify`.
     pub command: String,
     /// The playbook's name, for `run`.
     pub playbook: Option<String>,

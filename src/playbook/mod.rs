@@ -15,7 +15,7 @@ use crate::select::SitePattern;
 use crate::yaml_source::{Segment, Target, YamlSource};
 use raw::RawStep;
 pub use raw::{OnFailure, Selection};
-pub use step::{Step, StepName, UpdateStep};
+pub use step::{Step, UpdateStep};
 
 #[derive(Debug, Clone)]
 pub struct Playbook {

@@ -2,8 +2,9 @@
 //! the site said once, here.
 //!
 //! The raw serde form (`raw::RawStep`) is what the YAML says; this is what it means. A new
-//! kind of step is a variant here (its name in [`StepName`]) and its planning and execution
-//! in `engine::steps`; nothing else names steps.
+//! kind of step is a variant here (its name in [`StepName`]), its raw form and validation
+//! (`raw.rs`, `validated` in `playbook/mod.rs`), its `PlanItem` in `engine::plan` and its
+//! execution in `engine::run`; nothing else names steps.
 
 use crate::inventory::Check;
 
@@ -28,14 +29,11 @@ impl StepName {
         StepName::Prune,
     ];
 
+    /// Every name as written, in the order of [`StepName::ALL`].
+    const NAMES: [&'static str; 5] = ["backup", "maintenance", "update", "verify", "prune"];
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            StepName::Backup => "backup",
-            StepName::Maintenance => "maintenance",
-            StepName::Update => "update",
-            StepName::Verify => "verify",
-            StepName::Prune => "prune",
-        }
+        Self::NAMES[self as usize]
     }
 
     pub fn parse(name: &str) -> Option<StepName> {
@@ -44,7 +42,7 @@ impl StepName {
 
     /// Every name as written, for "expected one of" messages.
     pub fn all_names() -> &'static [&'static str] {
-        &["backup", "maintenance", "update", "verify", "prune"]
+        &Self::NAMES
     }
 }
 
@@ -99,6 +97,7 @@ mod tests {
         }
         let listed: Vec<&str> = StepName::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(listed, StepName::all_names());
+        assert_eq!(StepName::Prune.as_str(), "prune");
         assert_eq!(StepName::parse("deploy"), None);
     }
 

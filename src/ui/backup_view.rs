@@ -8,6 +8,7 @@ use crate::backup::Snapshot;
 use crate::engine::backup::SiteBackup;
 use crate::engine::restore::Restored;
 use crate::human_size::human_bytes;
+use crate::outcome::Outcome;
 use crate::site_error::SiteError;
 
 pub fn backup_json(results: &[SiteBackup]) -> Value {
@@ -183,10 +184,10 @@ pub fn prune_text(results: &[SitePrune], dry_run: bool) -> String {
 pub fn restore_json(target: &str, snapshot: &str, result: &Result<Restored, SiteError>) -> Value {
     match result {
         Ok(r) => {
-            json!({"site": target, "snapshot": snapshot, "status": "ok", "safety_snapshot": r.safety_snapshot, "error": null})
+            json!({"site": target, "snapshot": snapshot, "status": Outcome::Ok, "safety_snapshot": r.safety_snapshot, "error": null})
         }
         Err(e) => {
-            json!({"site": target, "snapshot": snapshot, "status": "failed", "error": e.masked(), "error_kind": e.kind()})
+            json!({"site": target, "snapshot": snapshot, "status": Outcome::Failed, "error": e.masked(), "error_kind": e.kind()})
         }
     }
 }

@@ -8,6 +8,8 @@ use crate::engine::journal::Journal;
 use crate::engine::recover::{self, Recovered};
 use crate::engine::SiteResult;
 use crate::inventory::Site;
+use crate::outcome::Outcome;
+use crate::site_error::SiteError;
 
 /// Each site with unfinished work, and what recovering it would undo.
 pub fn pending_text(sites: &[(&Site, &Journal)]) -> String {
@@ -24,23 +26,25 @@ pub fn pending_text(sites: &[(&Site, &Journal)]) -> String {
     out
 }
 
-pub fn recover_json(results: &[SiteResult<Recovered>], unreadable: &[(&str, String)]) -> Value {
+fn failed_json(site: &str, e: &SiteError) -> Value {
+    json!({"site": site, "status": Outcome::Failed, "run": null, "undone": [], "checks": [], "error": e.masked(), "error_kind": e.kind()})
+}
+
+pub fn recover_json(results: &[SiteResult<Recovered>], unreadable: &[(&str, &SiteError)]) -> Value {
     let mut sites: Vec<Value> = results
         .iter()
         .map(|r| match &r.result {
-            Ok(done) => json!({"site": r.site, "status": "recovered", "run": done.run, "undone": done.undone, "checks": done.checks, "error": null}),
-            Err(e) => json!({"site": r.site, "status": "failed", "run": null, "undone": [], "checks": [], "error": e.masked(), "error_kind": e.kind()}),
+            Ok(done) => json!({"site": r.site, "status": Outcome::Recovered, "run": done.run, "undone": done.undone, "checks": done.checks, "error": null}),
+            Err(e) => failed_json(&r.site, e),
         })
         .collect();
-    sites.extend(unreadable.iter().map(|(site, e)| {
-        json!({"site": site, "status": "failed", "run": null, "undone": [], "checks": [], "error": e})
-    }));
+    sites.extend(unreadable.iter().map(|(site, e)| failed_json(site, e)));
     json!({ "sites": sites })
 }
 
 pub fn recover_text(
     results: &[SiteResult<Recovered>],
-    unreadable: &[(&str, String)],
+    unreadable: &[(&str, &SiteError)],
     style: Style,
 ) -> String {
     let mut out = String::new();
@@ -70,7 +74,7 @@ pub fn recover_text(
         }
     }
     for (site, e) in unreadable {
-        out.push_str(&super::site_failed(&style, site, e));
+        out.push_str(&super::site_failed(&style, site, &e.masked()));
     }
     out
 }

@@ -128,10 +128,11 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "checks": run.checks,
                 "checks_before": run.checks_before,
                 "rollback": run.rollback,
-                "error": run.error.as_deref().map(crate::secrets::mask),
+                "error": run.error.as_ref().map(|e| e.masked()),
+                "error_kind": run.error.as_ref().map(|e| e.kind()),
             }),
             Err(e) => json!({
-                "site": r.site, "status": "failed", "snapshot": null, "changes": [],
+                "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
                 "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null,
                 "error": e.masked(), "error_kind": e.kind(),
             }),
@@ -185,11 +186,7 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                     ));
                 }
                 if let Some(e) = &run.error {
-                    out.push_str(&format!(
-                        "  {} {}\n",
-                        style.bad("error:"),
-                        crate::secrets::mask(e)
-                    ));
+                    out.push_str(&format!("  {} {}\n", style.bad("error:"), e.masked()));
                 }
                 if let Some(rb) = &run.rollback {
                     out.push_str(&format!("  {} {rb}\n", style.warn("rollback:")));
