@@ -34,6 +34,8 @@ pub(crate) mod report;
 pub(crate) mod secrets;
 pub(crate) mod select;
 pub(crate) mod site_error;
+#[cfg(test)]
+mod test_fixtures;
 pub(crate) mod ui;
 pub(crate) mod updates;
 pub mod verify;

@@ -352,34 +352,11 @@ impl Write for HashingFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_fixtures::manifest;
     use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
-    }
-
-    fn manifest(site: &str, id: &str, files: Option<Part>, database: Option<Part>) -> Manifest {
-        Manifest {
-            format: super::super::manifest::FORMAT,
-            id: id.to_owned(),
-            site: site.to_owned(),
-            created: Utc::now(),
-            label: None,
-            host: "web1".into(),
-            path: "/srv/www".into(),
-            cms: crate::cms::wordpress::KIND,
-            version: "6.1.9".into(),
-            db_version: None,
-            plugins: Vec::new(),
-            themes: Vec::new(),
-            files,
-            database,
-            table_prefix: None,
-            excludes: Vec::new(),
-            tend_version: "test".into(),
-            duration_ms: 0,
-            warnings: Vec::new(),
-        }
     }
 
     /// Writes `content` as the files part of a new snapshot of `site` and commits it.

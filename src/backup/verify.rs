@@ -182,7 +182,6 @@ fn read_through(
 mod tests {
     use super::*;
     use crate::backup::folder_store::FolderStore;
-    use crate::backup::manifest::{Manifest, FORMAT};
     use std::io::Write;
 
     fn take(store: &dyn SnapshotStore, dump: &[u8]) -> Snapshot {
@@ -191,27 +190,7 @@ mod tests {
         part.write_all(dump).unwrap();
         let part = part.finish().unwrap();
         let id = pending.id().to_owned();
-        let manifest = Manifest {
-            format: FORMAT,
-            id: id.clone(),
-            site: "blog".into(),
-            created: chrono::Utc::now(),
-            label: None,
-            host: "web1".into(),
-            path: "/srv/www".into(),
-            cms: crate::cms::wordpress::KIND,
-            version: "6.1.9".into(),
-            db_version: None,
-            plugins: Vec::new(),
-            themes: Vec::new(),
-            files: None,
-            database: Some(part),
-            table_prefix: None,
-            excludes: Vec::new(),
-            tend_version: "test".into(),
-            duration_ms: 0,
-            warnings: Vec::new(),
-        };
+        let manifest = crate::test_fixtures::manifest("blog", &id, None, Some(part));
         pending.commit(&manifest).unwrap();
         store.find("blog", &id).unwrap().unwrap()
     }

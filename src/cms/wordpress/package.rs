@@ -94,21 +94,7 @@ pub fn describe(bytes: &[u8]) -> Result<Option<DescribedPackage>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
-
-    fn zip_with(files: &[(&str, &str)]) -> Vec<u8> {
-        let mut buf = std::io::Cursor::new(Vec::new());
-        {
-            let mut zip = zip::ZipWriter::new(&mut buf);
-            let options = zip::write::SimpleFileOptions::default();
-            for (name, content) in files {
-                zip.start_file(*name, options).unwrap();
-                zip.write_all(content.as_bytes()).unwrap();
-            }
-            zip.finish().unwrap();
-        }
-        buf.into_inner()
-    }
+    use crate::test_fixtures::zip_with;
 
     #[test]
     fn reads_what_a_zip_holds_from_its_headers() {
