@@ -80,6 +80,21 @@ pub enum SiteError {
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),
+    /// A restore refused to go on because no pre-restore snapshot of what it would
+    /// replace could be taken: nothing was changed.
+    #[error("no pre-restore snapshot could be taken ({cause}); nothing was changed. Restore anyway with --no-pre-restore-snapshot (what is on the site now is then lost), or --files-only / --db-only for the part that can be saved")]
+    NoSafetySnapshot { cause: Box<SiteError> },
+    /// The snapshot does not match its manifest (damaged in the store): refused before
+    /// anything was touched.
+    #[error("snapshot {id} does not match its manifest ({problems}); nothing was changed")]
+    SnapshotDamaged { id: String, problems: String },
+    /// A restore failed part-way: where it left the site, and why it failed (its kind is
+    /// the cause's).
+    #[error("{cause}; {state}")]
+    RestoreFailed {
+        state: RestoreState,
+        cause: Box<SiteError>,
+    },
     /// The snapshot store on the runner, or a snapshot in it, could not be used.
     #[error("snapshot store: {0}")]
     Store(String),
@@ -87,6 +102,28 @@ pub enum SiteError {
     /// own: what tend was doing, and what happened.
     #[error("{}", failed(what, detail))]
     Failed { what: String, detail: String },
+}
+
+/// Where a failed restore left the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreState {
+    /// Everything was put back: the site is as it was before the restore.
+    Unchanged,
+    /// The restored files could not be swapped back out: they are the snapshot's, the
+    /// database is as it was, the replaced files are kept at `old_files`.
+    FilesRestoredOnly { old_files: String },
+}
+
+impl std::fmt::Display for RestoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreState::Unchanged => write!(f, "the site is as it was before the restore"),
+            RestoreState::FilesRestoredOnly { old_files } => write!(
+                f,
+                "the site's files are the snapshot's but its database is as it was; the replaced files are in {old_files}, and the site is in maintenance mode"
+            ),
+        }
+    }
 }
 
 fn failed(what: &str, detail: &str) -> String {
@@ -148,6 +185,8 @@ pub enum ErrorKind {
     NotConfirmed,
     NotStarted,
     Store,
+    NoSafetySnapshot,
+    SnapshotDamaged,
     Failed,
 }
 
@@ -216,6 +255,9 @@ impl SiteError {
             SiteError::NotStarted(_) => ErrorKind::NotStarted,
             SiteError::Step { cause, .. } => cause.kind(),
             SiteError::Store(_) => ErrorKind::Store,
+            SiteError::NoSafetySnapshot { .. } => ErrorKind::NoSafetySnapshot,
+            SiteError::SnapshotDamaged { .. } => ErrorKind::SnapshotDamaged,
+            SiteError::RestoreFailed { cause, .. } => cause.kind(),
             SiteError::Failed { .. } => ErrorKind::Failed,
         }
     }
