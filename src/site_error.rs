@@ -107,8 +107,12 @@ pub enum SiteError {
 /// Where a failed restore left the site.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreState {
+    /// It failed before anything on the site was changed.
+    Untouched,
     /// Everything was put back: the site is as it was before the restore.
     Unchanged,
+    /// The restore is complete, but the maintenance file could not be removed.
+    RestoredInMaintenance { file: String },
     /// The restored files could not be swapped back out: they are the snapshot's, the
     /// database is as it was, the replaced files are kept at `old_files`.
     FilesRestoredOnly { old_files: String },
@@ -117,7 +121,15 @@ pub enum RestoreState {
 impl std::fmt::Display for RestoreState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RestoreState::Unchanged => write!(f, "the site is as it was before the restore"),
+            RestoreState::Untouched => write!(f, "nothing was changed"),
+            RestoreState::Unchanged => write!(
+                f,
+                "everything was put back: the site is as it was before the restore"
+            ),
+            RestoreState::RestoredInMaintenance { file } => write!(
+                f,
+                "the snapshot was restored, but the site is still in maintenance mode: remove {file} by hand"
+            ),
             RestoreState::FilesRestoredOnly { old_files } => write!(
                 f,
                 "the site's files are the snapshot's but its database is as it was; the replaced files are in {old_files}, and the site is in maintenance mode"

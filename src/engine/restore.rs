@@ -45,7 +45,9 @@ pub async fn run(
         total: 1,
     });
     reporter.event(&Event::SiteStarted { site: &target.name });
-    let result = restore(request, pool, store, reporter).await;
+    let result = restore(request, pool, store, reporter)
+        .await
+        .map_err(untouched_unless_said);
     let error = result.as_ref().err().map(SiteError::masked);
     reporter.event(&Event::SiteFinished {
         site: &target.name,
@@ -58,6 +60,19 @@ pub async fn run(
     });
     reporter.event(&Event::End);
     result
+}
+
+/// An error that does not say where it left the site came before anything was changed.
+fn untouched_unless_said(error: SiteError) -> SiteError {
+    match error {
+        e @ (SiteError::NoSafetySnapshot { .. }
+        | SiteError::SnapshotDamaged { .. }
+        | SiteError::RestoreFailed { .. }) => e,
+        cause => SiteError::RestoreFailed {
+            state: RestoreState::Untouched,
+            cause: Box::new(cause),
+        },
+    }
 }
 
 async fn restore(
@@ -74,12 +89,16 @@ async fn restore(
     });
     check_snapshot(store, request)?;
     let tools = HostToolsCache::default();
-    let mut site_was_read = true;
     let read = match super::facts::read_site(target, pool, &tools, reporter).await {
         Ok(read) => read,
         // A damaged or hacked site may no longer read (its config deleted, say). Restoring
         // it onto itself must still work: what the snapshot recorded stands in for it.
-        Err(why) if why.is_site_unreadable() && request.snapshot.manifest.site == target.name => {
+        // So may one whose database refuses the site's account: the snapshot's credentials
+        // are tried then, and the pre-restore snapshot decides whether anything is changed.
+        Err(why)
+            if (why.is_site_unreadable() || matches!(why, SiteError::Database(_)))
+                && request.snapshot.manifest.site == target.name =>
+        {
             let host = pool.connect(&Endpoint::of(target)).await?;
             let host_tools = tools.get(&host, &target.php).await?;
             let facts = facts_from_snapshot(store, request.snapshot)?;
@@ -89,7 +108,6 @@ async fn restore(
                 site: Some(&target.name),
                 message: &message,
             });
-            site_was_read = false;
             super::facts::ReadSite {
                 host,
                 tools: host_tools,
@@ -98,7 +116,7 @@ async fn restore(
         }
         Err(e) => return Err(e),
     };
-    let work = restore_locked(request, &read, site_was_read, store, reporter);
+    let work = restore_locked(request, &read, store, reporter);
     super::site_lock::with_lock(
         &read.host,
         &target.path,
@@ -272,7 +290,6 @@ async fn safety_snapshot(
 async fn restore_locked(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
-    _site_was_read: bool,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
@@ -366,7 +383,12 @@ async fn restore_locked(
                     message: &message,
                 });
                 if outcome.is_ok() {
-                    return Err(e);
+                    return Err(SiteError::RestoreFailed {
+                        state: RestoreState::RestoredInMaintenance {
+                            file: format!("{}/{file}", target.path.trim_end_matches('/')),
+                        },
+                        cause: Box::new(e),
+                    });
                 }
             }
         }
