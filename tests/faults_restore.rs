@@ -67,14 +67,22 @@ fn assert_site_serves(wp: &LabSite) {
     assert!(page.contains(&format!("Lab {}", wp.name)), "{page}");
 }
 
-/// No MySQL option file left anywhere in the host's temporary directory (the lab's host is
-/// this machine).
-fn assert_no_credentials_left() {
+/// No file holding this site's database credentials left in the host's temporary
+/// directory (the lab's host is this machine; other tests' files are not this site's).
+fn assert_no_credentials_left(wp: &LabSite) {
     let tmp = std::env::temp_dir();
     for entry in walk(&tmp, 2) {
-        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        let small = std::fs::symlink_metadata(&entry)
+            .map(|m| m.is_file() && m.len() < 64 * 1024)
+            .unwrap_or(false);
+        if !small || entry.extension().is_none_or(|e| e != "cnf") {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&entry) else {
+            continue;
+        };
         assert!(
-            name != "client.cnf",
+            !(text.contains(&wp.db_password) && text.contains(&wp.db_user)),
             "credentials left at {}",
             entry.display()
         );
@@ -156,7 +164,7 @@ fn a_locked_database_account_refuses_the_restore_and_changes_nothing() {
     assert_eq!(db_state(lab, &wp), db);
     assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
     assert_site_serves(&wp);
-    assert_no_credentials_left();
+    assert_no_credentials_left(&wp);
 
     // The files alone can be saved, so the files alone can be restored.
     lock_account(lab, &wp, true);
@@ -283,7 +291,7 @@ fn an_import_failing_midway_leaves_the_site_as_it_was_and_a_rerun_works() {
     );
     assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
     assert_site_serves(&wp);
-    assert_no_credentials_left();
+    assert_no_credentials_left(&wp);
 
     // A rerun with the sound snapshot restores it whole.
     let out = restore(work.path(), "midimport", &good, &[]);
@@ -292,7 +300,7 @@ fn an_import_failing_midway_leaves_the_site_as_it_was_and_a_rerun_works() {
     assert_eq!(db_state(lab, &wp), db_at_backup);
     assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
     assert_site_serves(&wp);
-    assert_no_credentials_left();
+    assert_no_credentials_left(&wp);
 }
 
 #[test]
@@ -320,5 +328,67 @@ fn a_deleted_site_root_is_restored_and_a_rerun_works() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(tree(&wp.path, &[]), files);
     assert_eq!(db_state(lab, &wp), db);
+    assert_site_serves(&wp);
+}
+
+#[test]
+fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
+    let (lab, wp, work, _store) = setup("killedimport");
+    // Enough rows that the import takes a while to kill it in.
+    lab.sql(
+        &wp.db_name,
+        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
+    );
+    let files_at_backup = tree(&wp.path, &[]);
+    let db_at_backup = db_state(lab, &wp);
+    let id = backup(work.path());
+    std::fs::write(wp.path.join("wp-content/new-since.txt"), "keep me").unwrap();
+    lab.sql(&wp.db_name, "DELETE FROM wp_bulk WHERE id > 1000");
+    let files = tree(&wp.path, &[]);
+    let db = db_state(lab, &wp);
+
+    // The import's client, found on the host by its arguments, and killed.
+    let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {}$", wp.db_name);
+    let killer = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            let out = std::process::Command::new("pgrep")
+                .args(["-f", &pattern])
+                .output()
+                .unwrap();
+            let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Some(pid) = pids.split_whitespace().next() {
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                let killed = std::process::Command::new("kill")
+                    .args(["-9", pid])
+                    .status()
+                    .unwrap();
+                return killed.success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    });
+    let out = restore(work.path(), "killedimport", &id, &[]);
+    assert!(
+        killer.join().unwrap(),
+        "the import's client was found and killed"
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("the site is as it was before the restore"),
+        "{said}"
+    );
+    assert_eq!(tree(&wp.path, &[]), files);
+    assert_eq!(db_state(lab, &wp), db, "the live tables were never touched");
+    assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
+    assert_site_serves(&wp);
+    assert_no_credentials_left(&wp);
+
+    let out = restore(work.path(), "killedimport", &id, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(tree(&wp.path, &[]), files_at_backup);
+    assert_eq!(db_state(lab, &wp), db_at_backup);
     assert_site_serves(&wp);
 }
