@@ -349,6 +349,7 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
 
     // The import's client, found on the host by its arguments, and killed.
     let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {}$", wp.db_name);
+    let url = wp.url.clone();
     let killer = std::thread::spawn(move || {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         while std::time::Instant::now() < deadline {
@@ -358,21 +359,24 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
                 .unwrap();
             let pids = String::from_utf8_lossy(&out.stdout).into_owned();
             if let Some(pid) = pids.split_whitespace().next() {
-                std::thread::sleep(std::time::Duration::from_millis(300));
+                // Meanwhile visitors get the maintenance page.
+                let during = home(&url);
                 let killed = std::process::Command::new("kill")
                     .args(["-9", pid])
                     .status()
                     .unwrap();
-                return killed.success();
+                return (killed.success(), during);
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        false
+        (false, String::new())
     });
     let out = restore(work.path(), "killedimport", &id, &[]);
+    let (killed, during) = killer.join().unwrap();
+    assert!(killed, "the import's client was found and killed");
     assert!(
-        killer.join().unwrap(),
-        "the import's client was found and killed"
+        during.contains("Briefly unavailable for scheduled maintenance"),
+        "in maintenance during the import: {during}"
     );
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let said = format!("{}{}", out.stdout, out.stderr);
