@@ -396,3 +396,51 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
     assert_eq!(db_state(lab, &wp), db_at_backup);
     assert_site_serves(&wp);
 }
+
+#[test]
+fn a_table_swap_that_cannot_get_its_lock_puts_the_files_back() {
+    let (lab, wp, work, _store) = setup("swaplocked");
+    let id = backup(work.path());
+    std::fs::write(wp.path.join("wp-content/new-since.txt"), "keep me").unwrap();
+    std::fs::remove_dir_all(wp.path.join("wp-content/plugins/akismet")).unwrap();
+    lab.sql(
+        &wp.db_name,
+        "UPDATE wp_options SET option_value = 'Changed since' WHERE option_name = 'blogdescription'",
+    );
+    let files = tree(&wp.path, &[]);
+    let db = db_state(lab, &wp);
+
+    // Another session holds a live table for longer than the swap waits: the import and
+    // the file swap succeed, the one RENAME TABLE cannot, so the files go back.
+    let mut holder = std::process::Command::new("mariadb")
+        .arg(format!(
+            "--defaults-file={}",
+            lab.dir.join("mysql/root.cnf").display()
+        ))
+        .arg(&wp.db_name)
+        .arg("-e")
+        .arg("LOCK TABLES wp_options READ; SELECT SLEEP(60)")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let out = restore(work.path(), "swaplocked", &id, &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("Lock wait timeout"), "{said}");
+    assert!(
+        said.contains("everything was put back: the site is as it was before the restore"),
+        "{said}"
+    );
+    assert_eq!(tree(&wp.path, &[]), files, "the files were put back");
+    assert_eq!(
+        db_state(lab, &wp),
+        db,
+        "no imported table left, none replaced"
+    );
+    assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
+    assert_site_serves(&wp);
+    assert_no_credentials_left(&wp);
+}

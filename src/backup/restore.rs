@@ -117,10 +117,22 @@ pub async fn stage_files(
 /// Swaps the staged tree in: the current root (if there is one) is renamed aside to
 /// [`Staged::old`], the staged tree renamed into its place; a missing root (a deleted
 /// site) is simply created. Returns whether there was a root to keep aside. On failure the
-/// root is as it was.
-pub async fn swap_in(host: &Connection, staged: &Staged) -> Result<bool, SiteError> {
+/// root is as it was. A kept-aside root left by an earlier restore that could not put its
+/// files back is never overwritten (the swap refuses until someone has looked at it),
+/// unless `leftover_is_disposable` (a rollback's: the files of the update being undone).
+pub async fn swap_in(
+    host: &Connection,
+    staged: &Staged,
+    leftover_is_disposable: bool,
+) -> Result<bool, SiteError> {
+    let leftover = if leftover_is_disposable {
+        format!("rm -rf -- {}; ", quote(&staged.old))
+    } else {
+        String::new()
+    };
     let script = format!(
-        "rm -rf -- {old}; had=no; if [ -e {root} ] || [ -L {root} ]; then mv -- {root} {old} || exit 1; had=yes; fi; \
+        "{leftover}if [ -e {old} ] || [ -L {old} ]; then echo {old} is left from an earlier restore that could not be finished: it holds the files that restore replaced. Move it away or delete it, then run the restore again >&2; exit 1; fi; \
+         had=no; if [ -e {root} ] || [ -L {root} ]; then mv -- {root} {old} || exit 1; had=yes; fi; \
          if mv -- {staging} {root}; then echo \"$had\"; else if [ $had = yes ]; then mv -- {old} {root}; fi; exit 1; fi",
         root = quote(&staged.root),
         old = quote(&staged.old),
@@ -196,7 +208,7 @@ pub async fn restore_files(
     keep: &Keep,
 ) -> Result<(), SiteError> {
     let staged = stage_files(host, root, files, tag, keep, true, None).await?;
-    let had_root = swap_in(host, &staged).await?;
+    let had_root = swap_in(host, &staged, true).await?;
     finish_files(host, &staged, had_root, &Keep::default()).await
 }
 
@@ -340,6 +352,11 @@ pub async fn drop_prefixed(
     Ok(())
 }
 
+/// How long the swap waits for queries holding the live tables (a long report, a backup
+/// tool's lock) before it gives up and the restore is undone: the site is in maintenance
+/// meanwhile, and a hung restore helps nobody.
+pub const SWAP_LOCK_WAIT_SECS: u32 = 20;
+
 /// The one statement that swaps the imported tables in: every live table (those the
 /// snapshot does not have included) renamed to [`temp_tables::OLD_PREFIX`], every imported
 /// one to its own name. Built before anything is swapped, so a name too long is found early.
@@ -381,7 +398,13 @@ pub async fn swap_statement(
             mysql_client::identifier(name)
         ));
     }
-    Ok(format!("RENAME TABLE {}", pairs.join(", ")))
+    if pairs.is_empty() {
+        return Ok("DO 0".to_owned());
+    }
+    Ok(format!(
+        "SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECS}; RENAME TABLE {}",
+        pairs.join(", ")
+    ))
 }
 
 /// Runs SQL against `db` (the swap, the new address of a copy).

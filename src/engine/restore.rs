@@ -484,7 +484,7 @@ async fn replace(
                 cms::adapter(read.facts.cms).maintenance_file(),
             )
             .await?;
-            match swap_in(host, &staged).await {
+            match swap_in(host, &staged, false).await {
                 Ok(had_root) => Ok((staged, had_root)),
                 Err(e) => {
                     let _ = remove_tree(host, &staged.staging).await;
