@@ -154,7 +154,10 @@ fn a_locked_database_account_refuses_the_restore_and_changes_nothing() {
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let said = format!("{}{}", out.stdout, out.stderr);
     assert!(said.contains("NO PRE-RESTORE SNAPSHOT"), "{said}");
-    assert!(said.contains("only the site's files were saved"), "{said}");
+    assert!(
+        said.contains("only the files part of the site was saved"),
+        "{said}"
+    );
     assert!(
         said.contains("the site is as it was before the restore"),
         "{said}"

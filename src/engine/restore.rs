@@ -102,7 +102,7 @@ async fn restore(
             let host = pool.connect(&Endpoint::of(target)).await?;
             let host_tools = tools.get(&host, &target.php).await?;
             let facts = facts_from_snapshot(store, request.snapshot)?;
-            let message = format!("the site could not be read ({why}); restoring with what the snapshot recorded, including its database credentials");
+            let message = format!("the site could not be read ({}); restoring with what the snapshot recorded, including its database credentials", why.masked());
             reporter.event(&Event::Log {
                 level: Level::Warning,
                 site: Some(&target.name),
@@ -267,18 +267,33 @@ async fn safety_snapshot(
             ));
             // Whatever can still be saved is.
             if wanted.files && wanted.database {
-                let files = Contents {
-                    files: true,
-                    database: false,
-                };
-                if let Ok(manifest) = take(files).await {
-                    warn(&format!(
-                        "only the site's files were saved (pre-restore snapshot {}); its current database is not saved",
-                        manifest.id
-                    ));
-                    return Ok(Safety {
-                        id: Some(manifest.id),
-                    });
+                for (alone, saved, lost) in [
+                    (
+                        Contents {
+                            files: true,
+                            database: false,
+                        },
+                        "files",
+                        "database",
+                    ),
+                    (
+                        Contents {
+                            files: false,
+                            database: true,
+                        },
+                        "database",
+                        "files",
+                    ),
+                ] {
+                    if let Ok(manifest) = take(alone).await {
+                        warn(&format!(
+                            "only the {saved} part of the site was saved (pre-restore snapshot {}); its current {lost} part is NOT saved",
+                            manifest.id
+                        ));
+                        return Ok(Safety {
+                            id: Some(manifest.id),
+                        });
+                    }
                 }
             }
             warn("nothing of what is on the site now was saved");
