@@ -1,5 +1,14 @@
 //! `tend restore`: put a snapshot back onto its site or onto another one (e.g. staging),
-//! after taking a safety snapshot of what is there now.
+//! as one unit — files and database, or neither — and never onto a site that could not
+//! first be saved.
+//!
+//! The order is what makes every fault leave the site whole: the snapshot is checked
+//! against its manifest before the host is touched; a `pre-restore` snapshot of the parts
+//! being replaced is taken, or the restore refuses (unless the user asked to go on without
+//! one); the site goes into maintenance mode; the dump is imported beside the live tables;
+//! the files are swapped in with the old root kept aside; the tables are swapped in by one
+//! atomic `RENAME TABLE`, and if that fails the files go back. Only then is anything
+//! removed. Every error says where it left the site ([`RestoreState`]).
 
 use crate::backup::create::{self, Contents};
 use crate::backup::restore::{
