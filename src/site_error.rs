@@ -113,6 +113,9 @@ pub enum RestoreState {
     Unchanged,
     /// The restore is complete, but the maintenance file could not be removed.
     RestoredInMaintenance { file: String },
+    /// The connection to the host was lost part-way: where the restore stopped is not
+    /// known. The site stays in maintenance mode.
+    Unknown { old_files: String },
     /// The restored files could not be swapped back out: they are the snapshot's, the
     /// database is as it was, the replaced files are kept at `old_files`.
     FilesRestoredOnly { old_files: String },
@@ -129,6 +132,10 @@ impl std::fmt::Display for RestoreState {
             RestoreState::RestoredInMaintenance { file } => write!(
                 f,
                 "the snapshot was restored, but the site is still in maintenance mode: remove {file} by hand"
+            ),
+            RestoreState::Unknown { old_files } => write!(
+                f,
+                "the connection was lost during the restore, so where it stopped is not known: the database holds either all its old tables or all the snapshot's (the swap is one statement; tables named tndnew_* are an unfinished import), the site is in maintenance mode, and {old_files}, if it exists, holds the files the restore replaced; look, then run the restore again"
             ),
             RestoreState::FilesRestoredOnly { old_files } => write!(
                 f,

@@ -130,8 +130,9 @@ pub async fn swap_in(
     } else {
         String::new()
     };
+    // A dropped connection must not stop the script between its two renames.
     let script = format!(
-        "{leftover}if [ -e {old} ] || [ -L {old} ]; then echo {old} is left from an earlier restore that could not be finished: it holds the files that restore replaced. Move it away or delete it, then run the restore again >&2; exit 1; fi; \
+        "trap '' HUP PIPE; {leftover}if [ -e {old} ] || [ -L {old} ]; then echo {old} is left from an earlier restore that could not be finished: it holds the files that restore replaced. Move it away or delete it, then run the restore again >&2; exit 1; fi; \
          had=no; if [ -e {root} ] || [ -L {root} ]; then mv -- {root} {old} || exit 1; had=yes; fi; \
          if mv -- {staging} {root}; then echo \"$had\"; else if [ $had = yes ]; then mv -- {old} {root}; fi; exit 1; fi",
         root = quote(&staged.root),
@@ -150,7 +151,7 @@ pub async fn swap_in(
 pub async fn put_back(host: &Connection, staged: &Staged, had_root: bool) -> Result<(), SiteError> {
     let script = if had_root {
         format!(
-            "mv -- {root} {staging} && mv -- {old} {root} && rm -rf -- {staging}",
+            "trap '' HUP PIPE; mv -- {root} {staging} && mv -- {old} {root} && rm -rf -- {staging}",
             root = quote(&staged.root),
             old = quote(&staged.old),
             staging = quote(&staged.staging)

@@ -23,7 +23,7 @@ use crate::cms::host_tools::HostToolsCache;
 use crate::cms::Facts;
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
-use crate::remote::{Endpoint, Pool};
+use crate::remote::{Endpoint, Pool, RemoteError};
 use crate::site_error::{RestoreState, SiteError};
 
 pub struct Request<'a> {
@@ -263,9 +263,20 @@ async fn safety_snapshot(
         )
     };
     match take(wanted).await {
-        Ok(manifest) => Ok(Safety {
-            id: Some(manifest.id),
-        }),
+        Ok(manifest) => {
+            let message = format!(
+                "pre-restore snapshot {} holds what is on the site now",
+                manifest.id
+            );
+            reporter.event(&Event::Log {
+                level: Level::Info,
+                site: Some(&target.name),
+                message: &message,
+            });
+            Ok(Safety {
+                id: Some(manifest.id),
+            })
+        }
         Err(e) if !request.without_safety_snapshot => {
             Err(SiteError::NoSafetySnapshot { cause: Box::new(e) })
         }
@@ -390,7 +401,7 @@ async fn restore_locked(
     let keep_closed = matches!(
         &outcome,
         Err(SiteError::RestoreFailed {
-            state: RestoreState::FilesRestoredOnly { .. },
+            state: RestoreState::FilesRestoredOnly { .. } | RestoreState::Unknown { .. },
             ..
         })
     );
@@ -423,6 +434,14 @@ async fn restore_locked(
     })
 }
 
+/// The connection dropped: what the host did last is not known.
+fn lost_connection(error: &SiteError) -> bool {
+    matches!(
+        error,
+        SiteError::Remote(RemoteError::Connect { .. } | RemoteError::Transport { .. })
+    )
+}
+
 /// The replacing itself, as one unit: the dump imported beside the live tables, the files
 /// swapped in, the tables swapped in by one `RENAME TABLE`; the files put back when that
 /// fails. Every error says where the site was left.
@@ -439,7 +458,17 @@ async fn replace(
     let onto_other = manifest.site != target.name;
     let host = &read.host;
     let unchanged = |cause: SiteError| SiteError::RestoreFailed {
-        state: RestoreState::Unchanged,
+        state: if lost_connection(&cause) {
+            RestoreState::Unknown {
+                old_files: format!(
+                    "{}.tend-old-{}",
+                    target.path.trim_end_matches('/'),
+                    manifest.id
+                ),
+            }
+        } else {
+            RestoreState::Unchanged
+        },
         cause: Box::new(cause),
     };
     let step = |step| {
@@ -533,6 +562,13 @@ async fn replace(
         if let Err(e) = execute(host, client, db, swap).await {
             drop_new(*db, *client).await;
             let state = match &files {
+                _ if lost_connection(&e) => RestoreState::Unknown {
+                    old_files: format!(
+                        "{}.tend-old-{}",
+                        target.path.trim_end_matches('/'),
+                        manifest.id
+                    ),
+                },
                 None => RestoreState::Unchanged,
                 Some((staged, had_root)) => match put_back(host, staged, *had_root).await {
                     Ok(()) => RestoreState::Unchanged,
