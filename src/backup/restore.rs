@@ -289,7 +289,7 @@ pub async fn maintenance(
     let path = format!("{}/{file}", root.trim_end_matches('/'));
     let script = match content {
         Some(content) => format!(
-            "printf '%s' {content} > {tmp} && mv -f -- {tmp} {path}",
+            "printf '%s' {content} > {tmp} && mv -f -- {tmp} {path} || {{ rm -f -- {tmp}; exit 1; }}",
             content = quote(content),
             tmp = quote(&format!("{path}.tend-tmp")),
             path = quote(&path)

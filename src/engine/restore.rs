@@ -396,8 +396,9 @@ async fn restore_locked(
         maintenance_file(&read.host, &target.path, file, Some(content)).await?;
     }
     let outcome = replace(request, read, contents, database.as_ref(), store, reporter).await;
-    // Maintenance ends on every way out but one: files swapped in that could not be put
-    // back after the database failed (the site is mixed then, and stays closed).
+    // Maintenance ends on every way out but two: files swapped in that could not be put
+    // back after the database failed (the site is mixed then), and a lost connection
+    // (where it stopped is not known): the site stays closed until someone has looked.
     let keep_closed = matches!(
         &outcome,
         Err(SiteError::RestoreFailed {
