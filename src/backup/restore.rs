@@ -95,7 +95,7 @@ pub async fn stage_files(
     }
     if let Some((file, content)) = maintenance {
         script.push_str(&format!(
-            "printf '%s' {content} > {to}; ",
+            "mkdir -p -- \"$(dirname -- {to})\"; printf '%s' {content} > {to}; ",
             content = quote(content),
             to = quote(&format!("{staging}/{file}"))
         ));
