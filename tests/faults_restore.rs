@@ -447,3 +447,36 @@ fn a_table_swap_that_cannot_get_its_lock_puts_the_files_back() {
     assert_site_serves(&wp);
     assert_no_credentials_left(&wp);
 }
+
+#[test]
+fn a_dump_with_a_trigger_is_refused_before_anything_is_touched() {
+    let (lab, wp, work, store) = setup("withtrigger");
+    lab.sql(
+        &wp.db_name,
+        "CREATE TRIGGER wp_posts_touch BEFORE UPDATE ON wp_posts FOR EACH ROW SET NEW.post_modified = NOW()",
+    );
+    let id = backup(work.path());
+    std::fs::write(wp.path.join("new-since.txt"), "keep me").unwrap();
+    let files = tree(&wp.path, &[]);
+    let db = db_state(lab, &wp);
+
+    let out = restore(work.path(), "withtrigger", &id, &[]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("a trigger or routine"), "{said}");
+    assert!(said.contains("nothing was changed"), "{said}");
+    assert_eq!(tree(&wp.path, &[]), files);
+    assert_eq!(db_state(lab, &wp), db);
+    let snapshots = std::fs::read_dir(store.join("backups/withtrigger"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        snapshots, 1,
+        "refused before a pre-restore snapshot was taken"
+    );
+    // The files alone can still be restored.
+    let out = restore(work.path(), "withtrigger", &id, &["--files-only"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!wp.path.join("new-since.txt").exists());
+    assert_site_serves(&wp);
+}
