@@ -80,6 +80,21 @@ pub enum SiteError {
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),
+    /// A restore refused to go on because no pre-restore snapshot of what it would
+    /// replace could be taken: nothing was changed.
+    #[error("no pre-restore snapshot could be taken ({cause}); nothing was changed. Restore anyway with --no-pre-restore-snapshot (what is on the site now is then lost), or --files-only / --db-only for the part that can be saved")]
+    NoSafetySnapshot { cause: Box<SiteError> },
+    /// The snapshot does not match its manifest (damaged in the store): refused before
+    /// anything was touched.
+    #[error("snapshot {id} does not match its manifest ({problems}); nothing was changed")]
+    SnapshotDamaged { id: String, problems: String },
+    /// A restore failed part-way: where it left the site, and why it failed (its kind is
+    /// the cause's).
+    #[error("{cause}; {state}")]
+    RestoreFailed {
+        state: RestoreState,
+        cause: Box<SiteError>,
+    },
     /// The snapshot store on the runner, or a snapshot in it, could not be used.
     #[error("snapshot store: {0}")]
     Store(String),
@@ -87,6 +102,47 @@ pub enum SiteError {
     /// own: what tend was doing, and what happened.
     #[error("{}", failed(what, detail))]
     Failed { what: String, detail: String },
+}
+
+/// Where a failed restore left the site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreState {
+    /// It failed before anything on the site was changed.
+    Untouched,
+    /// Everything was put back: the site is as it was before the restore.
+    Unchanged,
+    /// The restore is complete, but the maintenance file could not be removed.
+    RestoredInMaintenance { file: String },
+    /// The connection to the host was lost part-way: where the restore stopped is not
+    /// known. The site stays in maintenance mode.
+    Unknown { old_files: String },
+    /// The restored files could not be swapped back out: they are the snapshot's, the
+    /// database is as it was, the replaced files are kept at `old_files`.
+    FilesRestoredOnly { old_files: String },
+}
+
+impl std::fmt::Display for RestoreState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestoreState::Untouched => write!(f, "nothing was changed"),
+            RestoreState::Unchanged => write!(
+                f,
+                "everything was put back: the site is as it was before the restore"
+            ),
+            RestoreState::RestoredInMaintenance { file } => write!(
+                f,
+                "the snapshot was restored, but the site is still in maintenance mode: remove {file} by hand"
+            ),
+            RestoreState::Unknown { old_files } => write!(
+                f,
+                "the connection was lost during the restore, so where it stopped is not known: the database holds either all its old tables or all the snapshot's (the swap is one statement; tables named tndnew_* are an unfinished import), the site is in maintenance mode, and {old_files}, if it exists, holds the files the restore replaced; look, then run the restore again"
+            ),
+            RestoreState::FilesRestoredOnly { old_files } => write!(
+                f,
+                "the site's files are the snapshot's but its database is as it was; the replaced files are in {old_files}, and the site is in maintenance mode"
+            ),
+        }
+    }
 }
 
 fn failed(what: &str, detail: &str) -> String {
@@ -148,6 +204,8 @@ pub enum ErrorKind {
     NotConfirmed,
     NotStarted,
     Store,
+    NoSafetySnapshot,
+    SnapshotDamaged,
     Failed,
 }
 
@@ -216,6 +274,9 @@ impl SiteError {
             SiteError::NotStarted(_) => ErrorKind::NotStarted,
             SiteError::Step { cause, .. } => cause.kind(),
             SiteError::Store(_) => ErrorKind::Store,
+            SiteError::NoSafetySnapshot { .. } => ErrorKind::NoSafetySnapshot,
+            SiteError::SnapshotDamaged { .. } => ErrorKind::SnapshotDamaged,
+            SiteError::RestoreFailed { cause, .. } => cause.kind(),
             SiteError::Failed { .. } => ErrorKind::Failed,
         }
     }

@@ -14,6 +14,7 @@ pub mod prune;
 pub mod restore;
 pub mod retention;
 pub mod store;
+pub mod temp_tables;
 pub mod verify;
 
 pub use folder_store::FolderStore;

@@ -142,6 +142,9 @@ enum Command {
         /// Restore onto this site instead (e.g. staging), keeping its own config and database credentials
         #[arg(long, value_name = "SITE2")]
         to: Option<String>,
+        /// Restore even when what is on the site now cannot be saved first (it is then lost; what can be saved still is)
+        #[arg(long)]
+        no_pre_restore_snapshot: bool,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
@@ -319,6 +322,7 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
             files_only,
             db_only,
             to,
+            no_pre_restore_snapshot,
             yes,
         } => {
             let contents = Contents {
@@ -332,6 +336,7 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
                     snapshot: &snapshot,
                     contents,
                     to: to.as_deref(),
+                    without_safety_snapshot: no_pre_restore_snapshot,
                     yes,
                 },
             )

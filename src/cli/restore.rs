@@ -16,6 +16,7 @@ pub(super) struct Request<'a> {
     pub snapshot: &'a str,
     pub contents: Contents,
     pub to: Option<&'a str>,
+    pub without_safety_snapshot: bool,
     pub yes: bool,
 }
 
@@ -45,8 +46,13 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
         (true, false) => "files",
         _ => "database",
     };
+    let safety = if request.without_safety_snapshot {
+        "--no-pre-restore-snapshot: whatever of its current state cannot be saved first is LOST"
+    } else {
+        "a pre-restore snapshot is taken first; nothing is changed if it cannot be"
+    };
     let question = format!(
-        "Restore snapshot {} of {} ({}, {}) onto {} ({})? Its current {what} will be replaced (a pre-restore snapshot is taken first).",
+        "Restore snapshot {} of {} ({}, {}) onto {} ({})? Its current {what} will be replaced ({safety}).",
         snapshot.manifest.id,
         site,
         snapshot.manifest.created.format("%Y-%m-%d %H:%M UTC"),
@@ -62,6 +68,7 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
         snapshot: &snapshot,
         target,
         contents: request.contents,
+        without_safety_snapshot: request.without_safety_snapshot,
     };
     let result = session.block_on(engine::restore::run(
         &engine_request,

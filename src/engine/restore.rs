@@ -1,21 +1,38 @@
 //! `tend restore`: put a snapshot back onto its site or onto another one (e.g. staging),
-//! after taking a safety snapshot of what is there now.
+//! as one unit — files and database, or neither — and never onto a site that could not
+//! first be saved.
+//!
+//! The order is what makes every fault leave the site whole: the snapshot is checked
+//! against its manifest before the host is touched; a `pre-restore` snapshot of the parts
+//! being replaced is taken, or the restore refuses (unless the user asked to go on without
+//! one); the site goes into maintenance mode; the dump is imported beside the live tables;
+//! the files are swapped in with the old root kept aside; the tables are swapped in by one
+//! atomic `RENAME TABLE`, and if that fails the files go back. Only then is anything
+//! removed. Every error says where it left the site ([`RestoreState`]).
 
 use crate::backup::create::{self, Contents};
-use crate::backup::restore::{restore_database, restore_files, Keep};
+use crate::backup::restore::{
+    drop_prefixed, dump_tables, execute, exists, finish_files, import_beside,
+    maintenance as maintenance_file, put_back, remove_tree, stage_files, swap_in, swap_statement,
+    Keep,
+};
+use crate::backup::temp_tables;
 use crate::backup::{PartKind, Snapshot, SnapshotStore};
 use crate::cms;
 use crate::cms::host_tools::HostToolsCache;
 use crate::cms::Facts;
 use crate::events::{Event, Level, Reporter};
 use crate::inventory::Site;
-use crate::remote::{Endpoint, Pool};
-use crate::site_error::SiteError;
+use crate::remote::{Endpoint, Pool, RemoteError};
+use crate::site_error::{RestoreState, SiteError};
 
 pub struct Request<'a> {
     pub snapshot: &'a Snapshot,
     pub target: &'a Site,
     pub contents: Contents,
+    /// Go ahead even when what is on the site now cannot be saved first
+    /// (`--no-pre-restore-snapshot`): the parts that can be saved still are.
+    pub without_safety_snapshot: bool,
 }
 
 #[derive(Debug)]
@@ -37,7 +54,9 @@ pub async fn run(
         total: 1,
     });
     reporter.event(&Event::SiteStarted { site: &target.name });
-    let result = restore(request, pool, store, reporter).await;
+    let result = restore(request, pool, store, reporter)
+        .await
+        .map_err(untouched_unless_said);
     let error = result.as_ref().err().map(SiteError::masked);
     reporter.event(&Event::SiteFinished {
         site: &target.name,
@@ -52,6 +71,19 @@ pub async fn run(
     result
 }
 
+/// An error that does not say where it left the site came before anything was changed.
+fn untouched_unless_said(error: SiteError) -> SiteError {
+    match error {
+        e @ (SiteError::NoSafetySnapshot { .. }
+        | SiteError::SnapshotDamaged { .. }
+        | SiteError::RestoreFailed { .. }) => e,
+        cause => SiteError::RestoreFailed {
+            state: RestoreState::Untouched,
+            cause: Box::new(cause),
+        },
+    }
+}
+
 async fn restore(
     request: &Request<'_>,
     pool: &Pool,
@@ -59,23 +91,32 @@ async fn restore(
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
     let target = request.target;
+    // The snapshot must be whole before anything is touched.
+    reporter.event(&Event::Step {
+        site: &target.name,
+        step: "verify snapshot",
+    });
+    check_snapshot(store, request)?;
     let tools = HostToolsCache::default();
-    let mut site_was_read = true;
     let read = match super::facts::read_site(target, pool, &tools, reporter).await {
         Ok(read) => read,
         // A damaged or hacked site may no longer read (its config deleted, say). Restoring
         // it onto itself must still work: what the snapshot recorded stands in for it.
-        Err(why) if why.is_site_unreadable() && request.snapshot.manifest.site == target.name => {
+        // So may one whose database refuses the site's account: the snapshot's credentials
+        // are tried then, and the pre-restore snapshot decides whether anything is changed.
+        Err(why)
+            if (why.is_site_unreadable() || matches!(why, SiteError::Database(_)))
+                && request.snapshot.manifest.site == target.name =>
+        {
             let host = pool.connect(&Endpoint::of(target)).await?;
             let host_tools = tools.get(&host, &target.php).await?;
             let facts = facts_from_snapshot(store, request.snapshot)?;
-            let message = format!("the site could not be read ({why}); restoring with what the snapshot recorded, including its database credentials");
+            let message = format!("the site could not be read ({}); restoring with what the snapshot recorded, including its database credentials", why.masked());
             reporter.event(&Event::Log {
                 level: Level::Warning,
                 site: Some(&target.name),
                 message: &message,
             });
-            site_was_read = false;
             super::facts::ReadSite {
                 host,
                 tools: host_tools,
@@ -84,7 +125,7 @@ async fn restore(
         }
         Err(e) => return Err(e),
     };
-    let work = restore_locked(request, &read, site_was_read, store, reporter);
+    let work = restore_locked(request, &read, store, reporter);
     super::site_lock::with_lock(
         &read.host,
         &target.path,
@@ -160,10 +201,130 @@ fn find_in_tar(stream: impl std::io::Read, name: &str) -> std::io::Result<Option
     Ok(None)
 }
 
+/// The snapshot against its manifest (sizes, sha256, content), and its dump readable
+/// beside the live tables: both before anything is touched.
+fn check_snapshot(store: &dyn SnapshotStore, request: &Request<'_>) -> Result<(), SiteError> {
+    let snapshot = request.snapshot;
+    let problems = crate::backup::verify::verify(store, snapshot);
+    if !problems.is_empty() {
+        return Err(SiteError::SnapshotDamaged {
+            id: snapshot.manifest.id.clone(),
+            problems: problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
+    }
+    Ok(())
+}
+
+/// What the pre-restore snapshot saved.
+struct Safety {
+    id: Option<String>,
+}
+
+async fn safety_snapshot(
+    request: &Request<'_>,
+    read: &super::facts::ReadSite,
+    contents: Contents,
+    store: &dyn SnapshotStore,
+    reporter: &dyn Reporter,
+) -> Result<Safety, SiteError> {
+    let target = request.target;
+    let warn = |message: &str| {
+        reporter.event(&Event::Log {
+            level: Level::Warning,
+            site: Some(&target.name),
+            message,
+        })
+    };
+    // A deleted root holds nothing to lose.
+    let mut wanted = contents;
+    if wanted.files && !exists(&read.host, &target.path).await? {
+        warn(&format!(
+            "the site root {} does not exist: there are no files to save before restoring",
+            target.path
+        ));
+        wanted.files = false;
+    }
+    if !wanted.files && !wanted.database {
+        return Ok(Safety { id: None });
+    }
+    let take = |wanted| {
+        create::snapshot(
+            store,
+            target,
+            &read.host,
+            &read.facts,
+            &read.tools,
+            Some("pre-restore"),
+            wanted,
+        )
+    };
+    match take(wanted).await {
+        Ok(manifest) => {
+            let message = format!(
+                "pre-restore snapshot {} holds what is on the site now",
+                manifest.id
+            );
+            reporter.event(&Event::Log {
+                level: Level::Info,
+                site: Some(&target.name),
+                message: &message,
+            });
+            Ok(Safety {
+                id: Some(manifest.id),
+            })
+        }
+        Err(e) if !request.without_safety_snapshot => {
+            Err(SiteError::NoSafetySnapshot { cause: Box::new(e) })
+        }
+        Err(e) => {
+            warn(&format!(
+                "NO PRE-RESTORE SNAPSHOT could be taken ({}); going on as --no-pre-restore-snapshot asks",
+                e.masked()
+            ));
+            // Whatever can still be saved is.
+            if wanted.files && wanted.database {
+                for (alone, saved, lost) in [
+                    (
+                        Contents {
+                            files: true,
+                            database: false,
+                        },
+                        "files",
+                        "database",
+                    ),
+                    (
+                        Contents {
+                            files: false,
+                            database: true,
+                        },
+                        "database",
+                        "files",
+                    ),
+                ] {
+                    if let Ok(manifest) = take(alone).await {
+                        warn(&format!(
+                            "only the {saved} part of the site was saved (pre-restore snapshot {}); its current {lost} part is NOT saved",
+                            manifest.id
+                        ));
+                        return Ok(Safety {
+                            id: Some(manifest.id),
+                        });
+                    }
+                }
+            }
+            warn("nothing of what is on the site now was saved");
+            Ok(Safety { id: None })
+        }
+    }
+}
+
 async fn restore_locked(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
-    site_was_read: bool,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
@@ -203,72 +364,8 @@ async fn restore_locked(
             }
         }
     }
-
-    reporter.event(&Event::Step {
-        site: &target.name,
-        step: "safety snapshot",
-    });
-    let safety = match create::snapshot(
-        store,
-        target,
-        &read.host,
-        &read.facts,
-        &read.tools,
-        Some("pre-restore"),
-        contents,
-    )
-    .await
-    {
-        Ok(manifest) => Some(manifest.id),
-        // A site too broken to be read may be too broken to be saved as it is; putting it
-        // back matters more then, and the user is told.
-        Err(e) if !site_was_read => {
-            let message = format!(
-                "no pre-restore snapshot of the broken site could be taken: {}",
-                e.masked()
-            );
-            reporter.event(&Event::Log {
-                level: Level::Warning,
-                site: Some(&target.name),
-                message: &message,
-            });
-            None
-        }
-        Err(e) => return Err(e),
-    };
-
-    let tag = manifest.id.clone();
-    if contents.files {
-        reporter.event(&Event::Step {
-            site: &target.name,
-            step: "restore files",
-        });
-        let keep = Keep {
-            config_files: if onto_other {
-                cms::adapter(read.facts.cms)
-                    .config_files()
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            excluded: manifest.excludes.clone(),
-        };
-        restore_files(
-            &read.host,
-            &target.path,
-            store.part(snapshot, PartKind::Files),
-            &tag,
-            &keep,
-        )
-        .await?;
-    }
-    if contents.database {
-        reporter.event(&Event::Step {
-            site: &target.name,
-            step: "restore database",
-        });
+    // Everything the database part needs, found before anything is touched.
+    let database = if contents.database {
         let db = read
             .facts
             .database
@@ -280,23 +377,239 @@ async fn restore_locked(
                 format!("{} has no mariadb or mysql client", read.host.destination()),
             )
         })?;
-        // A copy answers at its own address.
-        let after = if onto_other {
-            cms::adapter(manifest.cms).sql_for_new_address(db, &target.url)
-        } else {
-            None
-        }
-        .unwrap_or_default();
-        restore_database(
-            &read.host,
-            client,
-            db,
-            store.part(snapshot, PartKind::Database),
-            &after,
-        )
-        .await?;
+        let tables = dump_tables(store.part(snapshot, PartKind::Database))?;
+        Some((db, client, tables))
+    } else {
+        None
+    };
+
+    reporter.event(&Event::Step {
+        site: &target.name,
+        step: "safety snapshot",
+    });
+    let safety = safety_snapshot(request, read, contents, store, reporter).await?;
+
+    let cms = cms::adapter(read.facts.cms);
+    let maintenance = cms.maintenance_file();
+    let root_exists = exists(&read.host, &target.path).await?;
+    if let (Some((file, content)), true) = (maintenance, root_exists) {
+        maintenance_file(&read.host, &target.path, file, Some(content)).await?;
     }
+    let outcome = replace(request, read, contents, database.as_ref(), store, reporter).await;
+    // Maintenance ends on every way out but two: files swapped in that could not be put
+    // back after the database failed (the site is mixed then), and a lost connection
+    // (where it stopped is not known): the site stays closed until someone has looked.
+    let keep_closed = matches!(
+        &outcome,
+        Err(SiteError::RestoreFailed {
+            state: RestoreState::FilesRestoredOnly { .. } | RestoreState::Unknown { .. },
+            ..
+        })
+    );
+    if let (Some((file, _)), false) = (maintenance, keep_closed) {
+        if exists(&read.host, &target.path).await.unwrap_or(true) {
+            if let Err(e) = maintenance_file(&read.host, &target.path, file, None).await {
+                let message = format!(
+                    "the maintenance file {file} could not be removed ({}); remove it by hand",
+                    e.masked()
+                );
+                reporter.event(&Event::Log {
+                    level: Level::Warning,
+                    site: Some(&target.name),
+                    message: &message,
+                });
+                if outcome.is_ok() {
+                    return Err(SiteError::RestoreFailed {
+                        state: RestoreState::RestoredInMaintenance {
+                            file: format!("{}/{file}", target.path.trim_end_matches('/')),
+                        },
+                        cause: Box::new(e),
+                    });
+                }
+            }
+        }
+    }
+    outcome?;
     Ok(Restored {
-        safety_snapshot: safety,
+        safety_snapshot: safety.id,
     })
+}
+
+/// The connection dropped: what the host did last is not known.
+fn lost_connection(error: &SiteError) -> bool {
+    matches!(
+        error,
+        SiteError::Remote(RemoteError::Connect { .. } | RemoteError::Transport { .. })
+    )
+}
+
+/// The replacing itself, as one unit: the dump imported beside the live tables, the files
+/// swapped in, the tables swapped in by one `RENAME TABLE`; the files put back when that
+/// fails. Every error says where the site was left.
+async fn replace(
+    request: &Request<'_>,
+    read: &super::facts::ReadSite,
+    contents: Contents,
+    database: Option<&(&crate::cms::DbCredentials, &str, Vec<String>)>,
+    store: &dyn SnapshotStore,
+    reporter: &dyn Reporter,
+) -> Result<(), SiteError> {
+    let (snapshot, target) = (request.snapshot, request.target);
+    let manifest = &snapshot.manifest;
+    let onto_other = manifest.site != target.name;
+    let host = &read.host;
+    let unchanged = |cause: SiteError| SiteError::RestoreFailed {
+        state: if lost_connection(&cause) {
+            RestoreState::Unknown {
+                old_files: format!(
+                    "{}.tend-old-{}",
+                    target.path.trim_end_matches('/'),
+                    manifest.id
+                ),
+            }
+        } else {
+            RestoreState::Unchanged
+        },
+        cause: Box::new(cause),
+    };
+    let step = |step| {
+        reporter.event(&Event::Step {
+            site: &target.name,
+            step,
+        })
+    };
+    let drop_new = |db, client| async move {
+        let _ = drop_prefixed(host, client, db, temp_tables::NEW_PREFIX).await;
+    };
+
+    if let Some((db, client, _)) = database {
+        step("import database");
+        import_beside(host, client, db, store.part(snapshot, PartKind::Database))
+            .await
+            .map_err(unchanged)?;
+        // A copy answers at its own address: set on the imported tables, before they go live.
+        if onto_other {
+            let mut imported = (*db).clone();
+            imported.table_prefix = format!("{}{}", temp_tables::NEW_PREFIX, db.table_prefix);
+            if let Some(sql) =
+                cms::adapter(manifest.cms).sql_for_new_address(&imported, &target.url)
+            {
+                if let Err(e) = execute(host, client, db, &sql).await {
+                    drop_new(*db, *client).await;
+                    return Err(unchanged(e));
+                }
+            }
+        }
+    }
+    let swap = match database {
+        Some((db, client, tables)) => match swap_statement(host, client, db, tables).await {
+            Ok(swap) => Some(swap),
+            Err(e) => {
+                drop_new(*db, *client).await;
+                return Err(unchanged(e));
+            }
+        },
+        None => None,
+    };
+
+    let mut files = None;
+    let keep = Keep {
+        config_files: if onto_other {
+            cms::adapter(read.facts.cms)
+                .config_files()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        excluded: manifest.excludes.clone(),
+    };
+    if contents.files {
+        step("restore files");
+        let staged = async {
+            let staged = stage_files(
+                host,
+                &target.path,
+                store.part(snapshot, PartKind::Files),
+                &manifest.id,
+                &keep,
+                false,
+                cms::adapter(read.facts.cms).maintenance_file(),
+            )
+            .await?;
+            match swap_in(host, &staged, false).await {
+                Ok(had_root) => Ok((staged, had_root)),
+                Err(e) => {
+                    let _ = remove_tree(host, &staged.staging).await;
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        match staged {
+            Ok(done) => files = Some(done),
+            Err(e) => {
+                if let Some((db, client, _)) = database {
+                    drop_new(*db, *client).await;
+                }
+                return Err(unchanged(e));
+            }
+        }
+    }
+
+    if let (Some((db, client, _)), Some(swap)) = (database, &swap) {
+        step("swap database");
+        if let Err(e) = execute(host, client, db, swap).await {
+            drop_new(*db, *client).await;
+            let state = match &files {
+                _ if lost_connection(&e) => RestoreState::Unknown {
+                    old_files: format!(
+                        "{}.tend-old-{}",
+                        target.path.trim_end_matches('/'),
+                        manifest.id
+                    ),
+                },
+                None => RestoreState::Unchanged,
+                Some((staged, had_root)) => match put_back(host, staged, *had_root).await {
+                    Ok(()) => RestoreState::Unchanged,
+                    Err(_) => RestoreState::FilesRestoredOnly {
+                        old_files: staged.old.clone(),
+                    },
+                },
+            };
+            return Err(SiteError::RestoreFailed {
+                state,
+                cause: Box::new(e),
+            });
+        }
+    }
+
+    // Done: what follows is clean-up, whose failure does not undo the restore.
+    let warn = |message: String| {
+        reporter.event(&Event::Log {
+            level: Level::Warning,
+            site: Some(&target.name),
+            message: &message,
+        })
+    };
+    if let Some((db, client, _)) = database {
+        if let Err(e) = drop_prefixed(host, client, db, temp_tables::OLD_PREFIX).await {
+            warn(format!(
+                "the replaced tables ({}*) could not be dropped: {}",
+                temp_tables::OLD_PREFIX,
+                e.masked()
+            ));
+        }
+    }
+    if let Some((staged, had_root)) = &files {
+        if let Err(e) = finish_files(host, staged, *had_root, &keep).await {
+            warn(format!(
+                "the replaced files in {} could not be removed: {}",
+                staged.old,
+                e.masked()
+            ));
+        }
+    }
+    Ok(())
 }

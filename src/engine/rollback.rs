@@ -9,7 +9,7 @@
 //! rollback that is itself interrupted is finished by `tend recover`.
 
 use super::journal::{self, Journal};
-use crate::backup::restore::{restore_database, restore_files, Keep};
+use crate::backup::restore::{dump_tables, restore_database, restore_files, Keep};
 use crate::backup::{PartKind, Snapshot, SnapshotStore};
 use crate::cms::host_tools::HostTools;
 use crate::cms::{self, Facts};
@@ -69,11 +69,13 @@ pub async fn undo(
                 ),
             )
         })?;
+        let tables = dump_tables(store.part(&snapshot, PartKind::Database))?;
         restore_database(
             host,
             client,
             db,
             store.part(&snapshot, PartKind::Database),
+            &tables,
             "",
         )
         .await?;
