@@ -1,0 +1,197 @@
+//! Faults from issue 12 on the lab: runs racing for a stale lock, hostile packages, inputs
+//! that must be refused, a file size limit, killed runs' leftovers and interrupted runs.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use support::{tend, Lab, LabSite};
+
+/// An inventory for `sites` whose backups leave out the bulk of WordPress (these tests are
+/// about locks and processes, not about the bytes).
+fn write_small_inventory(dir: &Path, lab: &Lab, sites: &[&LabSite]) -> PathBuf {
+    let store = dir.join("store");
+    let mut text = format!("settings:\n  store: '{}'\n", store.display());
+    let entries: Vec<(&str, &Path, &str)> = sites
+        .iter()
+        .map(|s| (s.name.as_str(), s.path.as_path(), s.url.as_str()))
+        .collect();
+    text.push_str(&lab.inventory(&entries));
+    for site in sites {
+        text = text.replace(
+            &format!("    url: {}\n", site.url),
+            &format!(
+                "    url: {}\n    backup: {{ exclude: [wp-admin, wp-includes, wp-content] }}\n",
+                site.url
+            ),
+        );
+    }
+    let path = dir.join("inv.yml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn lock_dir(lab: &Lab, site: &LabSite) -> PathBuf {
+    let home = PathBuf::from(lab.var("LAB_REMOTE_HOME"));
+    let name: String = site
+        .path
+        .to_string_lossy()
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    home.join(".cache/tend/locks").join(format!("{name}.lock"))
+}
+
+fn runner() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+fn tend_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tend"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TEND_INVENTORY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+fn snapshot_count(work: &Path, site: &str) -> usize {
+    let out = tend(
+        work,
+        &["-i", "inv.yml", "--json", "backups", "list", "--site", site],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    doc["snapshots"].as_array().unwrap().len()
+}
+
+/// Issue 12, item 7: eight backups started at once on a site whose lock was left by a dead
+/// run; twenty times, exactly one of them takes the stale lock over.
+#[test]
+fn eight_runs_racing_for_a_stale_lock_let_exactly_one_take_it_over() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("race");
+    let work = tempfile::tempdir().unwrap();
+    write_small_inventory(work.path(), lab, &[&wp]);
+    let lock = lock_dir(lab, &wp);
+    let locks = lock.parent().unwrap().to_owned();
+    let lock_name = lock.file_name().unwrap().to_string_lossy().into_owned();
+    let history = |locks: &Path| -> Vec<String> {
+        std::fs::read_dir(locks)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with(&format!("{lock_name}.gone.")))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut snapshots = 0;
+    for trial in 0..20 {
+        // A stale lock: its owner, a process of this runner, is gone.
+        let stale = format!(
+            "runner={} pid=999999999 started=trial-{trial} command=run",
+            runner()
+        );
+        std::fs::create_dir_all(&lock).unwrap();
+        std::fs::write(lock.join("owner"), format!("{stale}\n")).unwrap();
+        let gone_before = history(&locks).len();
+
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                tend_command(work.path(), &["-i", "inv.yml", "--json", "backup"])
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let outputs: Vec<_> = children
+            .into_iter()
+            .map(|c| c.wait_with_output().unwrap())
+            .collect();
+        let mut took_over = 0;
+        let mut succeeded = 0;
+        for out in &outputs {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let doc: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("trial {trial}: {e}\n{stderr}"));
+            let site = &doc["sites"][0];
+            if stderr.contains("took over a stale lock") {
+                took_over += 1;
+                assert!(stderr.contains(&stale), "trial {trial}: {stderr}");
+            }
+            if out.status.code() == Some(0) {
+                succeeded += 1;
+            } else {
+                assert_eq!(
+                    site["error_kind"], "locked",
+                    "trial {trial}: a run that did not get the lock says so: {site}\n{stderr}"
+                );
+            }
+        }
+        // A run that took the stale lock over says so; one that found it already moved
+        // aside may take the free lock instead (then the taker lost), but never two.
+        assert!(
+            took_over <= 1 && succeeded >= 1,
+            "trial {trial}: {:#?}",
+            outputs
+                .iter()
+                .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+                .collect::<Vec<_>>()
+        );
+        snapshots += succeeded;
+        assert_eq!(snapshot_count(work.path(), "race"), snapshots);
+        assert!(!lock.exists(), "trial {trial}: the lock was released");
+        // The history: the stale generation left once, and each run that held the lock let
+        // its own generation go.
+        assert_eq!(
+            history(&locks).len(),
+            gone_before + 1 + succeeded,
+            "trial {trial}: {:?}",
+            history(&locks)
+        );
+        let stale_gone: Vec<String> = history(&locks)
+            .into_iter()
+            .filter(|n| {
+                std::fs::read_to_string(locks.join(n).join("owner")).unwrap_or_default()
+                    == format!("{stale}\n")
+            })
+            .collect();
+        assert_eq!(
+            stale_gone.len(),
+            1,
+            "trial {trial}: the stale lock left once"
+        );
+    }
+    // No two runs held the lock at once: the snapshots, taken under it, never overlap.
+    let mut spans: Vec<(i64, i64)> = std::fs::read_dir(work.path().join("store/backups/race"))
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.unwrap().path().join("manifest.json")).ok())
+        .map(|bytes| {
+            let m: Value = serde_json::from_slice(&bytes).unwrap();
+            let start = chrono::DateTime::parse_from_rfc3339(m["created"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            (start, start + m["duration_ms"].as_i64().unwrap())
+        })
+        .collect();
+    spans.sort();
+    assert_eq!(spans.len(), snapshots);
+    for pair in spans.windows(2) {
+        assert!(pair[0].1 <= pair[1].0, "two snapshots overlap: {pair:?}");
+    }
+}
