@@ -195,3 +195,86 @@ fn eight_runs_racing_for_a_stale_lock_let_exactly_one_take_it_over() {
         assert!(pair[0].1 <= pair[1].0, "two snapshots overlap: {pair:?}");
     }
 }
+
+/// A plugin zip of a few KB whose central directory (and local header) say its one big
+/// file unpacks to 3.75 GiB: the shape of the 4 MB plugin that filled a host.
+fn zip_bomb(path: &Path) {
+    use std::io::Write;
+    let file = std::fs::File::create(path).unwrap();
+    let mut zip = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default();
+    zip.start_file("tend-fatal-test/tend-fatal-test.php", options)
+        .unwrap();
+    zip.write_all(b"<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 4.0\n */\n")
+        .unwrap();
+    zip.start_file("tend-fatal-test/padding.bin", options)
+        .unwrap();
+    zip.write_all(&vec![0u8; 1 << 20]).unwrap();
+    zip.finish().unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    // The second entry's uncompressed size, in its local header and in the central directory.
+    for (signature, offset) in [(0x0403_4b50u32, 22), (0x0201_4b50, 24)] {
+        let sig = signature.to_le_bytes();
+        let at = bytes
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == sig)
+            .map(|(i, _)| i)
+            .nth(1)
+            .unwrap();
+        bytes[at + offset..at + offset + 4].copy_from_slice(&0xF000_0000u32.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Issue 12, item 9: a zip bomb in the private repository is refused before anything
+/// reaches the host, and the site is byte-identical.
+#[test]
+fn a_zip_bomb_plugin_is_refused_and_the_site_is_unchanged() {
+    let lab = Lab::shared();
+    let site = lab.add_site("bomb");
+    let plugin = site.path.join("wp-content/plugins/tend-fatal-test");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::write(
+        plugin.join("tend-fatal-test.php"),
+        "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n */\n",
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir_all(repo.join("plugins")).unwrap();
+    zip_bomb(&repo.join("plugins/tend-fatal-test.4.0.zip"));
+    let out = tend(work.path(), &["repo", "index", repo.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "repo index: {}", out.stderr);
+    let entries = [(site.name.as_str(), site.path.as_path(), site.url.as_str())];
+    let text = format!(
+        "settings:\n  store: '{}'\n  sources:\n    - repository: '{}'\n{}",
+        work.path().join("store").display(),
+        repo.display(),
+        lab.inventory(&entries)
+    );
+    std::fs::write(work.path().join("inv.yml"), text).unwrap();
+    std::fs::write(
+        work.path().join("update.yml"),
+        "name: plugins\nhosts: all\non_failure: stop\nsteps:\n  - update: { core: none, plugins: all, themes: none }\n",
+    )
+    .unwrap();
+    let files_before = support::tree(&site.path, &[]);
+    let db_before = support::db_state(lab, &site);
+
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "--json", "run", "update.yml", "--yes"],
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let s = &doc["sites"][0];
+    assert_eq!(s["error_kind"], "package_refused", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(
+        error.contains("512 MiB") || error.contains("zip bomb"),
+        "{error}"
+    );
+    assert_eq!(support::tree(&site.path, &[]), files_before);
+    assert_eq!(support::db_state(lab, &site), db_before);
+}
