@@ -278,3 +278,135 @@ fn a_zip_bomb_plugin_is_refused_and_the_site_is_unchanged() {
     assert_eq!(support::tree(&site.path, &[]), files_before);
     assert_eq!(support::db_state(lab, &site), db_before);
 }
+
+/// An inventory of one site that is never reached: for input errors found before connecting.
+fn offline_inventory(dir: &Path) {
+    std::fs::write(
+        dir.join("inv.yml"),
+        format!(
+            "settings:\n  store: '{}'\nsites:\n  blog: {{ host: 192.0.2.1, path: /srv/blog, url: 'http://blog.invalid' }}\n  shop: {{ host: 192.0.2.1, path: /srv/shop, url: 'http://shop.invalid' }}\n",
+            dir.join("store").display()
+        ),
+    )
+    .unwrap();
+}
+
+/// Issue 12, item 11: a document nested 200,000 levels deep is refused at once, and the
+/// error shows a cut of its 400 KB line, not the line.
+#[test]
+fn a_deeply_nested_inventory_is_refused_at_once_with_a_short_message() {
+    let work = tempfile::tempdir().unwrap();
+    let deep = format!("sites: {}{}\n", "[".repeat(200_000), "]".repeat(200_000));
+    std::fs::write(work.path().join("inv.yml"), deep).unwrap();
+    let started = std::time::Instant::now();
+    let out = tend(work.path(), &["-i", "inv.yml", "check"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nests more than 64 levels"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("inv.yml:1:72"), "{}", out.stderr);
+    assert!(out.stderr.len() < 1000, "{} bytes", out.stderr.len());
+    // Not a timing goal: a guard against the parser's minutes of CPU coming back.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
+
+/// Issue 12, item 11: a selection that ends up empty is an input error at `--limit`.
+#[test]
+fn a_limit_that_selects_nothing_is_an_input_error() {
+    let work = tempfile::tempdir().unwrap();
+    offline_inventory(work.path());
+    for pattern in ["!*", "all,!all", "blog,!blog"] {
+        let out = tend(work.path(), &["-i", "inv.yml", "-l", pattern, "check"]);
+        assert_eq!(out.code, 2, "{pattern}: {}", out.stderr);
+        assert!(out.stderr.contains("selects no site"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("--> --limit {pattern}")),
+            "{}",
+            out.stderr
+        );
+    }
+    // A playbook's hosts and --limit with nothing in common.
+    std::fs::write(
+        work.path().join("pb.yml"),
+        "name: b\nhosts: blog\nsteps:\n  - backup: {}\n",
+    )
+    .unwrap();
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "-l", "shop", "run", "pb.yml", "--yes"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no site is both"), "{}", out.stderr);
+}
+
+/// Issue 12, item 11: a label with an escape character or a newline is refused, and the
+/// message shows it escaped.
+#[test]
+fn a_label_with_control_characters_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    offline_inventory(work.path());
+    for label in ["\u{1b}[2J\u{1b}[31mgotcha", "two\nlines"] {
+        let out = tend(work.path(), &["-i", "inv.yml", "backup", "--label", label]);
+        assert_eq!(out.code, 2, "{}", out.stderr);
+        assert!(out.stderr.contains("--label"), "{}", out.stderr);
+        assert!(
+            !out.stderr.contains('\u{1b}') && !out.stderr.contains("two\nlines"),
+            "printed raw: {:?}",
+            out.stderr
+        );
+    }
+    std::fs::write(
+        work.path().join("pb.yml"),
+        "name: b\nhosts: all\nsteps:\n  - backup: { label: \"a\\e[31m\" }\n",
+    )
+    .unwrap();
+    let out = tend(work.path(), &["-i", "inv.yml", "check", "pb.yml"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("pb.yml:4:"), "{}", out.stderr);
+    assert!(!out.stderr.contains('\u{1b}'), "{:?}", out.stderr);
+}
+
+/// Issue 12, item 11: under `ulimit -f`, tend is not killed by SIGXFSZ: the write fails
+/// and the site fails as on a full disk, with a message.
+#[test]
+fn a_file_size_limit_fails_the_backup_with_a_message() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("xfsz");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let entries = [(wp.name.as_str(), wp.path.as_path(), wp.url.as_str())];
+    std::fs::write(
+        work.path().join("inv.yml"),
+        format!(
+            "settings:\n  store: '{}'\n{}",
+            store.display(),
+            lab.inventory(&entries)
+        ),
+    )
+    .unwrap();
+    // No `trap '' XFSZ` here: tend itself must ignore the signal.
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -f 1024; exec \"$0\" -i inv.yml --json backup")
+        .arg(env!("CARGO_BIN_EXE_tend"))
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{:?}\n{stdout}\n{stderr}",
+        out.status
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    let error = doc["sites"][0]["error"].as_str().unwrap().to_owned();
+    assert!(
+        error.contains("writing to the store") && error.contains("large"),
+        "{error}"
+    );
+}
