@@ -410,3 +410,116 @@ fn a_file_size_limit_fails_the_backup_with_a_message() {
         "{error}"
     );
 }
+
+/// The processes whose command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let line = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if line.contains(needle) {
+            found.push(format!("{name}: {line}"));
+        }
+    }
+    found
+}
+
+fn socket_folders(tmp: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("tend-ssh-")
+        })
+        .collect()
+}
+
+/// Issue 12, item 10: a run killed with SIGKILL leaves an `ssh -M` master and its socket
+/// folder; the next run closes the master and removes the folder.
+#[test]
+fn the_next_run_clears_away_what_a_killed_run_left() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("leftover");
+    let work = tempfile::tempdir().unwrap();
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let entries = [(wp.name.as_str(), wp.path.as_path(), wp.url.as_str())];
+    std::fs::write(
+        work.path().join("inv.yml"),
+        format!(
+            "settings:\n  store: '{}'\n{}",
+            work.path().join("store").display(),
+            lab.inventory(&entries)
+        ),
+    )
+    .unwrap();
+
+    let mut child = tend_command(work.path(), &["-i", "inv.yml", "backup"])
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once its master is up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let folder = loop {
+        let up = socket_folders(&tmp).into_iter().find(|f| {
+            std::fs::read_dir(f)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .any(|e| e.path().join("master").exists())
+                })
+                .unwrap_or(false)
+        });
+        if let Some(folder) = up {
+            break folder;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "tend ended too soon");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no master within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let needle = folder.to_string_lossy().into_owned();
+    assert!(
+        !processes_mentioning(&needle).is_empty(),
+        "the killed run left its master (the premise of this test)"
+    );
+
+    let out = tend_command(work.path(), &["-i", "inv.yml", "-v", "backup"])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("left by tend runs that are gone"),
+        "{stderr}"
+    );
+    assert!(!folder.exists(), "the dead run's folder is removed");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !processes_mentioning(&needle).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dead run's master still runs: {:?}",
+            processes_mentioning(&needle)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The second run, which ended normally, left nothing either.
+    assert_eq!(socket_folders(&tmp), Vec::<PathBuf>::new());
+}
