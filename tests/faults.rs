@@ -523,3 +523,95 @@ fn the_next_run_clears_away_what_a_killed_run_left() {
     // The second run, which ended normally, left nothing either.
     assert_eq!(socket_folders(&tmp), Vec::<PathBuf>::new());
 }
+
+/// Issue 12, item 8: SIGINT in the middle of an update: tend starts no further step, rolls
+/// the site back, says what it did, and exits 130; the site is as it was.
+#[test]
+fn sigint_mid_update_rolls_the_site_back_and_says_so() {
+    use std::io::Write;
+    let lab = Lab::shared();
+    let site = lab.add_site("sigint");
+    let plugin = site.path.join("wp-content/plugins/tend-fatal-test");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::write(
+        plugin.join("tend-fatal-test.php"),
+        "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n */\n",
+    )
+    .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let repo = work.path().join("repo");
+    std::fs::create_dir_all(repo.join("plugins")).unwrap();
+    {
+        let file = std::fs::File::create(repo.join("plugins/tend-fatal-test.2.0.zip")).unwrap();
+        let mut zip = zip::ZipWriter::new(file);
+        zip.start_file(
+            "tend-fatal-test/tend-fatal-test.php",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        zip.write_all(b"<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\n")
+            .unwrap();
+        zip.finish().unwrap();
+    }
+    let out = tend(work.path(), &["repo", "index", repo.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "repo index: {}", out.stderr);
+    let entries = [(site.name.as_str(), site.path.as_path(), site.url.as_str())];
+    std::fs::write(
+        work.path().join("inv.yml"),
+        format!(
+            "settings:\n  store: '{}'\n  sources:\n    - repository: '{}'\n{}",
+            work.path().join("store").display(),
+            repo.display(),
+            lab.inventory(&entries)
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("update.yml"),
+        "name: update\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: none, plugins: all, themes: none }\n  - maintenance: off\n  - verify:\n      checks:\n        - { path: /, status: 200 }\n",
+    )
+    .unwrap();
+    let files_before = support::tree(&site.path, &[]);
+    let db_before = support::db_state(lab, &site);
+
+    let child = tend_command(
+        work.path(),
+        &["-i", "inv.yml", "run", "update.yml", "--yes"],
+    )
+    .spawn()
+    .unwrap();
+    // Interrupted once the site is in maintenance: the run has changed it.
+    let maintenance = site.path.join(".maintenance");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !maintenance.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no maintenance within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{stderr}");
+    assert!(stderr.contains("SIGINT received"), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    assert!(stderr.contains("rolled back: sigint"), "{stderr}");
+    assert!(
+        stderr.contains("no site was left with unfinished work"),
+        "{stderr}"
+    );
+    assert!(!maintenance.exists(), "maintenance ended");
+    assert!(!site.path.join(".tend/journal.json").exists());
+    assert_eq!(support::tree(&site.path, &[]), files_before);
+    assert_eq!(support::db_state(lab, &site), db_before);
+    // The history says how the run ended.
+    let history = tend(work.path(), &["-i", "inv.yml", "--json", "history"]);
+    let doc: Value = serde_json::from_str(&history.stdout).unwrap();
+    let run = doc["runs"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(run["exit_status"], 130, "{run}");
+}
