@@ -92,20 +92,17 @@ pub fn journaled() -> Vec<String> {
 }
 
 fn stop_now(signal: i32, why: &str) -> ! {
-    let in_flight: Vec<String> = set(&IN_FLIGHT).iter().cloned().collect();
-    let journaled = journaled();
-    let mut text = format!("tend: {why}; stopping now");
-    if !in_flight.is_empty() {
-        text.push_str(&format!(" with work in flight on {}", in_flight.join(", ")));
-    }
-    text.push('\n');
-    for site in in_flight
-        .iter()
-        .chain(journaled.iter())
-        .collect::<BTreeSet<_>>()
-    {
+    let in_flight: BTreeSet<String> = set(&IN_FLIGHT).iter().cloned().collect();
+    let journaled: BTreeSet<String> = journaled().into_iter().collect();
+    let mut text = format!("tend: {why}; stopping now\n");
+    for site in &journaled {
         text.push_str(&format!(
-            "tend: {site} may be half-changed: run `tend recover {site}`\n"
+            "tend: {site} was left with unfinished work: run `tend recover {site}`\n"
+        ));
+    }
+    for site in in_flight.difference(&journaled) {
+        text.push_str(&format!(
+            "tend: {site} was stopped in the middle of its work; if it was left half-changed, `tend recover {site}` puts it back\n"
         ));
     }
     eprint!("{text}");

@@ -524,13 +524,11 @@ fn the_next_run_clears_away_what_a_killed_run_left() {
     assert_eq!(socket_folders(&tmp), Vec::<PathBuf>::new());
 }
 
-/// Issue 12, item 8: SIGINT in the middle of an update: tend starts no further step, rolls
-/// the site back, says what it did, and exits 130; the site is as it was.
-#[test]
-fn sigint_mid_update_rolls_the_site_back_and_says_so() {
+/// A lab site with the plugin tend-fatal-test 1.0, a repository offering 2.0 and a playbook
+/// updating it: (site, work folder).
+fn update_setup(lab: &Lab, name: &str) -> (LabSite, tempfile::TempDir) {
     use std::io::Write;
-    let lab = Lab::shared();
-    let site = lab.add_site("sigint");
+    let site = lab.add_site(name);
     let plugin = site.path.join("wp-content/plugins/tend-fatal-test");
     std::fs::create_dir_all(&plugin).unwrap();
     std::fs::write(
@@ -551,6 +549,24 @@ fn sigint_mid_update_rolls_the_site_back_and_says_so() {
         .unwrap();
         zip.write_all(b"<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\n")
             .unwrap();
+        // 8 MB that do not compress: the update step takes a moment to send them, so a
+        // signal sent when maintenance begins finds it in flight.
+        zip.start_file(
+            "tend-fatal-test/assets/bundle.bin",
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored),
+        )
+        .unwrap();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let noise: Vec<u8> = (0..8 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        zip.write_all(&noise).unwrap();
         zip.finish().unwrap();
     }
     let out = tend(work.path(), &["repo", "index", repo.to_str().unwrap()]);
@@ -571,6 +587,33 @@ fn sigint_mid_update_rolls_the_site_back_and_says_so() {
         "name: update\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: none, plugins: all, themes: none }\n  - maintenance: off\n  - verify:\n      checks:\n        - { path: /, status: 200 }\n",
     )
     .unwrap();
+    (site, work)
+}
+
+fn wait_for(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+fn send(child: &std::process::Child, signal: i32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+}
+
+/// Issue 12, item 8: SIGINT in the middle of an update: tend starts no further step, rolls
+/// the site back, says what it did, and exits 130; the site is as it was.
+#[test]
+fn sigint_mid_update_rolls_the_site_back_and_says_so() {
+    let lab = Lab::shared();
+    let (site, work) = update_setup(lab, "sigint");
     let files_before = support::tree(&site.path, &[]);
     let db_before = support::db_state(lab, &site);
 
@@ -582,18 +625,8 @@ fn sigint_mid_update_rolls_the_site_back_and_says_so() {
     .unwrap();
     // Interrupted once the site is in maintenance: the run has changed it.
     let maintenance = site.path.join(".maintenance");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while !maintenance.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no maintenance within 2 minutes"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    // SAFETY: sending a signal to our own child process.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
+    wait_for("maintenance", || maintenance.exists());
+    send(&child, libc::SIGINT);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -605,6 +638,7 @@ fn sigint_mid_update_rolls_the_site_back_and_says_so() {
         stderr.contains("no site was left with unfinished work"),
         "{stderr}"
     );
+    assert!(stdout.contains("ROLLED BACK"), "{stdout}");
     assert!(!maintenance.exists(), "maintenance ended");
     assert!(!site.path.join(".tend/journal.json").exists());
     assert_eq!(support::tree(&site.path, &[]), files_before);
@@ -614,4 +648,49 @@ fn sigint_mid_update_rolls_the_site_back_and_says_so() {
     let doc: Value = serde_json::from_str(&history.stdout).unwrap();
     let run = doc["runs"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(run["exit_status"], 130, "{run}");
+}
+
+/// Issue 12, item 8: a second signal stops tend at once; it names the site to recover,
+/// and `tend recover` puts it back.
+#[test]
+fn a_second_signal_stops_at_once_and_names_the_site_to_recover() {
+    let lab = Lab::shared();
+    let (site, work) = update_setup(lab, "sigterm2");
+    let files_before = support::tree(&site.path, &[]);
+    let db_before = support::db_state(lab, &site);
+
+    let child = tend_command(
+        work.path(),
+        &["-i", "inv.yml", "run", "update.yml", "--yes"],
+    )
+    .spawn()
+    .unwrap();
+    // Both signals while the update step (sending 8 MB) is in flight, its journal on the
+    // host: the second one comes before the rollback the first one asked for.
+    let maintenance = site.path.join(".maintenance");
+    wait_for("maintenance on", || maintenance.exists());
+    send(&child, libc::SIGTERM);
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    send(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("SIGTERM received"), "{stderr}");
+    assert!(
+        stderr.contains("interrupted again; stopping now"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("sigterm2 was left with unfinished work: run `tend recover sigterm2`"),
+        "{stderr}"
+    );
+    assert!(site.path.join(".tend/journal.json").exists());
+
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "--json", "recover", "sigterm2", "--yes"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(support::tree(&site.path, &[]), files_before);
+    assert_eq!(support::db_state(lab, &site), db_before);
 }
