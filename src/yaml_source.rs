@@ -497,7 +497,6 @@ sites:
     #[test]
     fn deep_nesting_is_refused_before_parsing() {
         let deep = "[".repeat(200_000);
-        let start = std::time::Instant::now();
         assert_eq!(
             check_nesting(&format!("sites: {deep}")),
             Err(Position {
@@ -509,7 +508,6 @@ sites:
         let err = source.parse::<serde_yaml::Value>().unwrap_err();
         assert!(err.message.contains("nests more than 64 levels"), "{err}");
         assert!(err.to_string().len() < 1000, "the line is cut: {err}");
-        assert!(start.elapsed() < std::time::Duration::from_secs(5));
         // Compact block sequences on one line, and mappings in flow style.
         let dashes = "- ".repeat(100);
         assert!(check_nesting(&format!("x:\n  {dashes}a\n")).is_err());

@@ -298,9 +298,9 @@ fn a_deeply_nested_inventory_is_refused_at_once_with_a_short_message() {
     let work = tempfile::tempdir().unwrap();
     let deep = format!("sites: {}{}\n", "[".repeat(200_000), "]".repeat(200_000));
     std::fs::write(work.path().join("inv.yml"), deep).unwrap();
-    let started = std::time::Instant::now();
+    // Refused by the scan before parsing (the parser took minutes on this file): the
+    // message is the scan's, at the 65th bracket.
     let out = tend(work.path(), &["-i", "inv.yml", "check"]);
-    let took = started.elapsed();
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr.contains("nests more than 64 levels"),
@@ -309,8 +309,6 @@ fn a_deeply_nested_inventory_is_refused_at_once_with_a_short_message() {
     );
     assert!(out.stderr.contains("inv.yml:1:72"), "{}", out.stderr);
     assert!(out.stderr.len() < 1000, "{} bytes", out.stderr.len());
-    // Not a timing goal: a guard against the parser's minutes of CPU coming back.
-    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
 }
 
 /// Issue 12, item 11: a selection that ends up empty is an input error at `--limit`.
