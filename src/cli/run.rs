@@ -78,6 +78,15 @@ pub(super) fn run_playbook(
     let mut confirmed = None;
     if flags.check || ask {
         let plans = session.block_on(engine::plan::plan(&ctx, &sites, forks));
+        // Interrupted while planning: nothing was changed, so nothing to ask or run.
+        if let Some(signal) = crate::interrupt::requested() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "interrupted by {} while planning: nothing was changed",
+                crate::interrupt::signal_name(signal)
+            );
+            return Ok(crate::interrupt::exit_status(signal));
+        }
         if flags.check {
             session.print(
                 || run_view::plan_json(&playbook.name, &plans),
