@@ -692,3 +692,45 @@ fn a_second_signal_stops_at_once_and_names_the_site_to_recover() {
     assert_eq!(support::tree(&site.path, &[]), files_before);
     assert_eq!(support::db_state(lab, &site), db_before);
 }
+
+/// Issue 12, item 8: SIGINT during a backup of two sites, one at a time: the site in flight
+/// gets its snapshot, the other is not started (`skipped`), and tend exits 130.
+#[test]
+fn sigint_during_backups_finishes_the_site_in_flight_and_starts_no_other() {
+    use std::io::BufRead;
+    let lab = Lab::shared();
+    let first = lab.add_site("intfirst");
+    let second = lab.add_site("intsecond");
+    let work = tempfile::tempdir().unwrap();
+    write_small_inventory(work.path(), lab, &[&first, &second]);
+    let mut child = tend_command(
+        work.path(),
+        &["-i", "inv.yml", "-f", "1", "--json", "backup"],
+    )
+    .spawn()
+    .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let started = line.starts_with("intfirst:");
+        seen.push(line);
+        if started {
+            send(&child, libc::SIGINT);
+            break;
+        }
+    }
+    seen.extend(lines.map(Result::unwrap));
+    let out = child.wait_with_output().unwrap();
+    let stderr = seen.join("\n");
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sites = doc["sites"].as_array().unwrap();
+    assert_eq!(sites[0]["ok"], true, "{doc}");
+    assert_eq!(sites[1]["ok"], false, "{doc}");
+    assert_eq!(sites[1]["error_kind"], "not_started", "{doc}");
+    assert!(stderr.contains("not started: intsecond"), "{stderr}");
+    assert_eq!(snapshot_count(work.path(), "intfirst"), 1);
+    assert_eq!(snapshot_count(work.path(), "intsecond"), 0);
+}
