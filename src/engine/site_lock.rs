@@ -104,14 +104,22 @@ fn gone_dir(dir: &str, owner: &str) -> String {
 }
 
 /// Shell that puts a fresh lock for `owner` at `$l`, from a private directory: prints
-/// `placed` if this run now holds it, `lost` if the path was taken meanwhile.
+/// `placed` if this run now holds it, `lost` if the path was taken meanwhile, `unwritable`
+/// if the private directory could not be made.
 fn place_script(owner: &str) -> String {
     format!(
-        "t=$(mktemp -d \"$l.new.XXXXXX\") || exit 3; \
-         if ! printf '%s\\n' {owner} > \"$t/owner\"; then rm -rf \"$t\"; exit 3; fi; \
-         if mv -T \"$t\" \"$l\" 2>/dev/null; then echo placed; else rm -rf \"$t\"; echo lost; fi",
+        "if ! t=$(mktemp -d \"$l.new.XXXXXX\"); then echo unwritable; \
+         elif ! printf '%s\\n' {owner} > \"$t/owner\"; then rm -rf \"$t\"; echo unwritable; \
+         elif mv -T \"$t\" \"$l\" 2>/dev/null; then echo placed; \
+         else rm -rf \"$t\"; echo lost; fi",
         owner = quote(owner)
     )
+}
+
+fn unwritable() -> SiteError {
+    SiteError::LockFailed {
+        reason: "cannot write under ~/.cache/tend/locks on the host (is its disk full?)".to_owned(),
+    }
 }
 
 /// Takes the lock of the site at `root` for `command`, taking over a stale one.
@@ -124,6 +132,7 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
          -o -name '*.new.*' -mmin +60 \\) -exec rm -rf {{}} + 2>/dev/null; \
          for try in 1 2 3; do r=$({place}); \
          [ \"$r\" = placed ] && {{ echo acquired; exit 0; }}; \
+         [ \"$r\" = unwritable ] && {{ echo unwritable; exit 0; }}; \
          h=$(head -n 1 \"$l/owner\" 2>/dev/null) || continue; \
          then_=$(date -r \"$l/owner\" +%s 2>/dev/null) || continue; \
          echo \"held $(($(date +%s) - then_))\"; printf '%s\\n' \"$h\"; exit 0; done; echo busy",
@@ -155,6 +164,7 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
                 took_over: Some(holder),
             })
         }
+        Some("unwritable") => Err(unwritable()),
         Some("busy") => Err(SiteError::LockFailed {
             reason: "its lock changed hands three times while tend tried to take it".to_owned(),
         }),
@@ -209,6 +219,7 @@ async fn take_over(
         .await?;
     match output.stdout_text().trim() {
         "placed" => Ok(()),
+        "unwritable" => Err(unwritable()),
         "lost" | "changed" => Err(SiteError::LockFailed {
             reason: "its stale lock was taken over by another run first".to_owned(),
         }),

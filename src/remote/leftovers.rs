@@ -9,9 +9,11 @@
 //! `owner`), and the next run, before it opens anything, looks at the other `tend-ssh-*`
 //! folders of the same user: one whose owner process is gone (no such pid, or a pid reused
 //! by another process — the start time differs) has each of its masters asked to exit
-//! (`ssh -O exit`, bounded to a few seconds) and is removed. A folder without an `owner`
-//! file (an older tend) is removed when none of its masters answers any more. Folders of
-//! live runs are never touched.
+//! (`ssh -O exit`, bounded to a few seconds) and is removed. The `owner` file is written
+//! aside and renamed into place, so it is never read half-written. A folder without one (a
+//! run that has not marked it yet, or an older tend that may still be running) is removed
+//! only when it is a day old and none of its masters answers. Folders of live runs are
+//! never touched.
 
 use std::io;
 use std::os::unix::fs::MetadataExt;
@@ -23,6 +25,8 @@ use std::time::{Duration, Instant};
 pub const PREFIX: &str = "tend-ssh-";
 /// The file in that folder naming the run that owns it.
 const OWNER_FILE: &str = "owner";
+/// How old a folder without an owner must be before it is removed.
+const UNOWNED_AGE: Duration = Duration::from_secs(24 * 3600);
 /// How long asking one master to exit may take.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
 
@@ -43,27 +47,27 @@ fn identity(pid: u32) -> Option<String> {
     Some(format!("{pid} {start}"))
 }
 
-/// Marks `dir` as this process's.
+/// Marks `dir` as this process's: written aside and renamed, so that a reader never sees
+/// a half-written file.
 pub fn mark(dir: &Path) -> io::Result<()> {
     let me = identity(std::process::id()).unwrap_or_else(|| std::process::id().to_string());
-    std::fs::write(dir.join(OWNER_FILE), format!("{me}\n"))
+    let aside = dir.join(format!("{OWNER_FILE}.tmp"));
+    std::fs::write(&aside, format!("{me}\n"))?;
+    std::fs::rename(&aside, dir.join(OWNER_FILE))
 }
 
-/// Whether the owner recorded in `text` still runs.
-fn owner_alive(text: &str) -> bool {
+/// Whether the owner recorded in `text` still runs; None when `text` names no process.
+fn owner_alive(text: &str) -> Option<bool> {
     let recorded = text.trim();
-    let Some(pid) = recorded
+    let pid = recorded
         .split_whitespace()
         .next()
-        .and_then(|p| p.parse::<u32>().ok())
-    else {
-        return false;
-    };
-    match identity(pid) {
+        .and_then(|p| p.parse::<u32>().ok())?;
+    Some(match identity(pid) {
         None => false,
         // Only a pid was recorded (no /proc when it was written): trust the pid.
         Some(now) => !recorded.contains(' ') || now == recorded,
-    }
+    })
 }
 
 /// The control sockets under a run's folder (`.ssh-connection*/master`).
@@ -128,22 +132,24 @@ pub fn reap(tmp: &Path, own: Option<&Path>) -> Reaped {
             continue;
         }
         let sockets = sockets(&path);
-        match std::fs::read_to_string(path.join(OWNER_FILE)) {
-            Ok(owner) if owner_alive(&owner) => continue,
-            Ok(_) => {
+        let owner = std::fs::read_to_string(path.join(OWNER_FILE)).ok();
+        match owner.as_deref().and_then(owner_alive) {
+            Some(true) => continue,
+            Some(false) => {
                 for socket in &sockets {
                     reaped.masters += usize::from(control(socket, "exit"));
                 }
             }
-            // No owner file: an older tend's folder, or a new run's that has not written
-            // it yet. Left alone while any master in it answers, or while it is young.
-            Err(_) => {
-                let young = meta
+            // No owner: a new run's folder not marked yet, or an older tend's (which may
+            // still be running and about to open a connection in it). Left alone unless it
+            // is a day old and no master in it answers.
+            None => {
+                let old = meta
                     .modified()
                     .ok()
                     .and_then(|m| m.elapsed().ok())
-                    .is_none_or(|age| age < Duration::from_secs(60));
-                if young || sockets.iter().any(|s| control(s, "check")) {
+                    .is_some_and(|age| age > UNOWNED_AGE);
+                if !old || sockets.iter().any(|s| control(s, "check")) {
                     continue;
                 }
             }
@@ -166,7 +172,9 @@ mod tests {
         let dead = tmp.path().join("tend-ssh-dead");
         let reused = tmp.path().join("tend-ssh-reused");
         let other = tmp.path().join("not-tend");
-        for dir in [&live, &dead, &reused, &other] {
+        let unmarked = tmp.path().join("tend-ssh-unmarked");
+        let empty_owner = tmp.path().join("tend-ssh-empty");
+        for dir in [&live, &dead, &reused, &other, &unmarked, &empty_owner] {
             std::fs::create_dir(dir).unwrap();
         }
         mark(&live).unwrap();
@@ -177,17 +185,23 @@ mod tests {
             format!("{} 1\n", std::process::id()),
         )
         .unwrap();
+        std::fs::write(empty_owner.join(OWNER_FILE), "").unwrap();
         let reaped = reap(tmp.path(), None);
         assert_eq!(reaped.folders, 2, "{reaped:?}");
         assert!(live.exists() && other.exists());
+        assert!(
+            unmarked.exists() && empty_owner.exists(),
+            "young and unowned: kept"
+        );
         assert!(!dead.exists() && !reused.exists());
     }
 
     #[test]
     fn identity_reads_the_start_time() {
         let me = identity(std::process::id()).unwrap();
-        assert!(owner_alive(&me));
-        assert!(!owner_alive("999999999 1"));
-        assert!(!owner_alive("garbage"));
+        assert_eq!(owner_alive(&me), Some(true));
+        assert_eq!(owner_alive("999999999 1"), Some(false));
+        assert_eq!(owner_alive(""), None, "half-written: not judged");
+        assert_eq!(owner_alive("garbage"), None);
     }
 }
