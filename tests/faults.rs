@@ -702,10 +702,34 @@ fn sigint_during_backups_finishes_the_site_in_flight_and_starts_no_other() {
     let first = lab.add_site("intfirst");
     let second = lab.add_site("intsecond");
     let work = tempfile::tempdir().unwrap();
-    write_small_inventory(work.path(), lab, &[&first, &second]);
+    // Whole sites (a second or two each), so that the first is surely in flight when the
+    // signal comes.
+    let entries = [
+        (
+            first.name.as_str(),
+            first.path.as_path(),
+            first.url.as_str(),
+        ),
+        (
+            second.name.as_str(),
+            second.path.as_path(),
+            second.url.as_str(),
+        ),
+    ];
+    std::fs::write(
+        work.path().join("inv.yml"),
+        format!(
+            "settings:\n  store: '{}'\n{}",
+            work.path().join("store").display(),
+            lab.inventory(&entries)
+        ),
+    )
+    .unwrap();
+    // `-v` shows each step as it starts: the signal is sent once the first site's snapshot
+    // has begun.
     let mut child = tend_command(
         work.path(),
-        &["-i", "inv.yml", "-f", "1", "--json", "backup"],
+        &["-i", "inv.yml", "-f", "1", "-v", "--json", "backup"],
     )
     .spawn()
     .unwrap();
@@ -714,7 +738,7 @@ fn sigint_during_backups_finishes_the_site_in_flight_and_starts_no_other() {
     let mut seen = Vec::new();
     for line in lines.by_ref() {
         let line = line.unwrap();
-        let started = line.starts_with("intfirst:");
+        let started = line == "intfirst: snapshot";
         seen.push(line);
         if started {
             send(&child, libc::SIGINT);
