@@ -32,7 +32,9 @@
 //!   not (possible only if X's `.gone.` directory had already been cleaned up), it moves it
 //!   back. `.gone.` directories are the lock's history: they are kept a day (their time is
 //!   set when they are made) and removed by the next acquire after that — far longer than
-//!   the seconds between a run reading a lock and taking it over.
+//!   the seconds between a run reading a lock and taking it over. That clean-up (and of
+//!   private directories a killed run left) matches only those exact name shapes and never
+//!   a name ending in `.lock`, so it cannot remove a lock, whatever the site roots are called.
 //!
 //! Releasing checks the owner line first and goes through the same rename, so a run whose
 //! lease ran out and whose lock was taken over never removes its successor's lock. The host
@@ -128,8 +130,9 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
     let owner = owner_line(command);
     let script = format!(
         "cd && mkdir -p .cache/tend/locks || exit 3; l={dir}; \
-         find .cache/tend/locks -maxdepth 1 \\( -name '*.gone.*' -mmin +{history} \
-         -o -name '*.new.*' -mmin +60 \\) -exec rm -rf {{}} + 2>/dev/null; \
+         find .cache/tend/locks -mindepth 1 -maxdepth 1 ! -name '*.lock' \\( \
+         -name '*.lock.gone.????????????????' -mmin +{history} \
+         -o -name '*.lock.new.??????' -mmin +60 \\) -exec rm -rf {{}} + 2>/dev/null; \
          for try in 1 2 3; do r=$({place}); \
          [ \"$r\" = placed ] && {{ echo acquired; exit 0; }}; \
          [ \"$r\" = unwritable ] && {{ echo unwritable; exit 0; }}; \
