@@ -22,7 +22,8 @@ pub enum Origin {
     File {
         path: PathBuf,
         position: Option<Position>,
-        source_line: Option<String>,
+        /// The line, cut around the column when it is long, and where the caret goes.
+        source_line: Option<Box<SourceLine>>,
     },
     /// A command-line argument such as `--limit`, with the column of the bad part.
     Argument {
@@ -33,6 +34,15 @@ pub enum Origin {
     },
     /// Nothing more specific than the command itself.
     None,
+}
+
+/// A line of source as shown under an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    /// The line, cut around the column when it is long.
+    pub text: String,
+    /// Where the caret goes under `text`, in characters.
+    pub caret: usize,
 }
 
 /// An error in user input: rendered with its origin, and always exit status 2.
@@ -59,13 +69,16 @@ impl InputError {
         source: &str,
         position: Option<Position>,
     ) -> Self {
-        let source_line = position.and_then(|p| source.lines().nth(p.line.saturating_sub(1)));
+        let source_line = position.and_then(|p| {
+            let line = source.lines().nth(p.line.saturating_sub(1))?;
+            Some(excerpt(line, p.column))
+        });
         InputError {
             message: message.into(),
             origin: Origin::File {
                 path: path.to_path_buf(),
                 position,
-                source_line: source_line.map(str::to_owned),
+                source_line: source_line.map(|(text, caret)| Box::new(SourceLine { text, caret })),
             },
             hint: None,
         }
@@ -125,13 +138,14 @@ impl fmt::Display for InputError {
             } => {
                 let location = self.location().unwrap_or_default();
                 match (position, source_line) {
-                    (Some(p), Some(line)) => {
+                    (Some(p), Some(shown)) => {
+                        let line = &shown.text;
                         let number = p.line.to_string();
                         let gutter = " ".repeat(number.len());
                         writeln!(f, "{gutter}--> {location}")?;
                         writeln!(f, "{gutter} |")?;
                         writeln!(f, "{number} | {line}")?;
-                        let caret_at = caret_offset(line, p.column);
+                        let caret_at = shown.caret;
                         writeln!(f, "{gutter} | {}^", " ".repeat(caret_at))?;
                     }
                     _ => writeln!(f, " --> {location}")?,
@@ -163,9 +177,33 @@ impl fmt::Display for InputError {
 
 impl std::error::Error for InputError {}
 
-/// Columns count characters, so the caret stays under the right one in non-ASCII lines.
-fn caret_offset(line: &str, column: usize) -> usize {
-    column.saturating_sub(1).min(line.chars().count())
+/// Source lines longer than this are shown cut around the column (a 400 KB line is not
+/// echoed whole).
+pub const MAX_SHOWN_LINE: usize = 120;
+
+/// The part of `line` to show and the caret's offset in it, in characters (columns count
+/// characters, so the caret stays under the right one in non-ASCII lines). A line longer
+/// than [`MAX_SHOWN_LINE`] is cut to a window around `column`, with `…` where it was cut.
+fn excerpt(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let at = column.saturating_sub(1).min(chars.len());
+    if chars.len() <= MAX_SHOWN_LINE {
+        return (line.to_owned(), at);
+    }
+    let half = MAX_SHOWN_LINE / 2;
+    let start = at.saturating_sub(half).min(chars.len() - MAX_SHOWN_LINE);
+    let end = start + MAX_SHOWN_LINE;
+    let mut shown = String::new();
+    let mut caret = at - start;
+    if start > 0 {
+        shown.push('…');
+        caret += 1;
+    }
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, caret)
 }
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a typo.
@@ -225,6 +263,36 @@ mod tests {
             err.to_string(),
             "error: unknown key `hots`\n --> inv.yml:3:5\n  |\n3 |     hots: x\n  |     ^\n  = hint: did you mean `host`?\n"
         );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_column() {
+        let line = format!("key: {}x{}", "a".repeat(200_000), "b".repeat(200_000));
+        let column = 5 + 200_000 + 1;
+        let err = InputError::in_file(
+            "bad",
+            Path::new("inv.yml"),
+            &line,
+            Some(Position { line: 1, column }),
+        );
+        let text = err.to_string();
+        assert!(text.len() < 600, "{text}");
+        assert!(text.contains(&format!("inv.yml:1:{column}")), "{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let shown = lines[3].strip_prefix("1 | ").unwrap();
+        assert!(shown.starts_with('…') && shown.ends_with('…'), "{shown}");
+        let caret = lines[4].strip_prefix("  | ").unwrap();
+        let under = shown.chars().nth(caret.len() - 1).unwrap();
+        assert_eq!(
+            under, 'x',
+            "the caret is under the column:\n{shown}\n{caret}"
+        );
+        // Short lines and a column at either end are shown as they are / cut on one side.
+        assert_eq!(excerpt("short", 3), ("short".to_owned(), 2));
+        let (start, caret) = excerpt(&line, 1);
+        assert!(!start.starts_with('…') && start.ends_with('…') && caret == 0);
+        let (end, _) = excerpt(&line, line.len() + 1);
+        assert!(end.starts_with('…') && !end.ends_with('…'));
     }
 
     #[test]

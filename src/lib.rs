@@ -23,6 +23,7 @@ pub(crate) mod error_chain;
 pub mod events;
 pub mod history;
 pub(crate) mod human_size;
+pub(crate) mod interrupt;
 pub mod inventory;
 pub(crate) mod notify;
 pub(crate) mod offer;

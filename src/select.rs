@@ -4,7 +4,9 @@
 //! `!x` excludes. The sites selected are those matched by any inclusion (every site when
 //! there is none, or for `all`) minus those matched by any exclusion. A name or glob that
 //! matches nothing is an error rather than an empty run: a typo in `--limit` must not
-//! silently do nothing (or, with only exclusions, everything).
+//! silently do nothing (or, with only exclusions, everything). For the same reason a
+//! pattern that selects no site at all (`!*`, `all,!all`) is an error, and so is a playbook's
+//! `hosts:` and a `--limit` that have no site in common.
 
 use globset::{Glob, GlobMatcher};
 
@@ -15,6 +17,8 @@ use crate::inventory::{Inventory, Site};
 pub struct SitePattern {
     include: Vec<Term>,
     exclude: Vec<Term>,
+    /// The pattern as written, for messages.
+    text: String,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +51,7 @@ impl SitePattern {
         SitePattern {
             include: vec![Term::All],
             exclude: Vec::new(),
+            text: "all".to_owned(),
         }
     }
 
@@ -117,7 +122,28 @@ impl SitePattern {
         if include.is_empty() {
             include.push(Term::All);
         }
-        Ok(SitePattern { include, exclude })
+        let pattern = SitePattern {
+            include,
+            exclude,
+            text: text.to_owned(),
+        };
+        if !inventory.sites.is_empty() && select(inventory, &[&pattern]).is_empty() {
+            return Err(PatternError {
+                message: format!(
+                    "`{}` selects no site: what it names, it also excludes",
+                    text.trim()
+                ),
+                hint: Some("name the sites to work on; `!name` only takes sites away".to_owned()),
+                column: 1,
+                width: text.chars().count(),
+            });
+        }
+        Ok(pattern)
+    }
+
+    /// The pattern as written.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     pub fn matches(&self, site: &Site) -> bool {
@@ -146,6 +172,34 @@ pub fn select<'a>(inventory: &'a Inventory, patterns: &[&SitePattern]) -> Vec<&'
         .values()
         .filter(|site| patterns.iter().all(|p| p.matches(site)))
         .collect()
+}
+
+/// The sites of a playbook's `hosts:` that `--limit` (when given) also selects; none is an
+/// error at `--limit`, since each pattern alone selects something.
+pub fn select_for_playbook<'a>(
+    inventory: &'a Inventory,
+    hosts: &SitePattern,
+    limit: Option<&SitePattern>,
+) -> Result<Vec<&'a Site>, InputError> {
+    let mut patterns = vec![hosts];
+    patterns.extend(limit);
+    let sites = select(inventory, &patterns);
+    match limit {
+        Some(limit) if sites.is_empty() && !inventory.sites.is_empty() => {
+            Err(InputError::in_argument(
+                format!(
+                    "no site is both in the playbook's `hosts: {}` and in `--limit {}`",
+                    hosts.text(),
+                    limit.text()
+                ),
+                "--limit",
+                limit.text(),
+                1,
+                limit.text().chars().count(),
+            ))
+        }
+        _ => Ok(sites),
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +253,25 @@ sites:
         assert_eq!(err.hint.as_deref(), Some("did you mean `acme-blog`?"));
         assert!(SitePattern::parse("nomatch-*", &inv).is_err());
         assert!(SitePattern::parse("a,,b", &inv).is_err());
+    }
+
+    #[test]
+    fn a_pattern_that_selects_nothing_is_an_error() {
+        let inv = inventory();
+        for text in ["!*", "all,!all", "!acme,!globex,!solo", "acme-blog,!acme"] {
+            let err = SitePattern::parse(text, &inv).unwrap_err();
+            assert!(err.message.contains("selects no site"), "{text}: {err:?}");
+            assert_eq!((err.column, err.width), (1, text.len()));
+        }
+        let hosts = SitePattern::parse("acme", &inv).unwrap();
+        let limit = SitePattern::parse("solo", &inv).unwrap();
+        let err = select_for_playbook(&inv, &hosts, Some(&limit)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("no site is both") && text.contains("--limit solo"),
+            "{text}"
+        );
+        assert_eq!(select_for_playbook(&inv, &hosts, None).unwrap().len(), 2);
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum SiteError {
     /// The run did not start this site (`max_failures` was reached).
     #[error("not started: {0}")]
     NotStarted(String),
+    /// tend was asked to stop (SIGINT, SIGTERM) before the site's next step.
+    #[error("{0}: the steps after this point were not run")]
+    Interrupted(String),
     /// A playbook step failed: which one, and why (its kind is the cause's).
     #[error("{step} failed: {cause}")]
     Step {
@@ -203,6 +206,7 @@ pub enum ErrorKind {
     PlanChanged,
     NotConfirmed,
     NotStarted,
+    Interrupted,
     Store,
     NoSafetySnapshot,
     SnapshotDamaged,
@@ -272,6 +276,7 @@ impl SiteError {
             SiteError::PlanChanged { .. } => ErrorKind::PlanChanged,
             SiteError::NotConfirmed { .. } => ErrorKind::NotConfirmed,
             SiteError::NotStarted(_) => ErrorKind::NotStarted,
+            SiteError::Interrupted(_) => ErrorKind::Interrupted,
             SiteError::Step { cause, .. } => cause.kind(),
             SiteError::Store(_) => ErrorKind::Store,
             SiteError::NoSafetySnapshot { .. } => ErrorKind::NoSafetySnapshot,

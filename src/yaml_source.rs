@@ -7,6 +7,11 @@
 //! with serde and stopping at the node: the deserializer stamps its own position on the
 //! error we raise there. No second YAML parser is needed, and positions agree with the
 //! ones serde_yaml gives for its own errors.
+//!
+//! Before any parsing, [`check_nesting`] scans the text once for collections nested more
+//! than [`MAX_NESTING`] levels deep (flow brackets, or `- - - …` block markers on one line):
+//! a document nested 200,000 levels deep used to cost the parser minutes of CPU before it
+//! was refused. No tend file comes near the limit.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -41,6 +46,95 @@ pub enum Target {
     Value,
 }
 
+/// How deeply collections may nest in a tend file (an inventory needs about six levels).
+pub const MAX_NESTING: usize = 64;
+
+/// Where the text first nests more than [`MAX_NESTING`] levels, found in one pass without
+/// parsing: flow collections (`[`, `{`) are counted outside quoted scalars and comments,
+/// and compact block collections (`- - -`, `? ? `) at the start of a line are counted with
+/// them. Brackets inside plain scalars count too; that can only over-count, and no real
+/// file holds 64 of them unclosed.
+pub fn check_nesting(text: &str) -> Result<(), Position> {
+    #[derive(PartialEq)]
+    enum Quote {
+        None,
+        Single,
+        Double,
+    }
+    let mut flow = 0usize;
+    let mut quote = Quote::None;
+    for (index, line) in text.lines().enumerate() {
+        let chars: Vec<char> = line.chars().collect();
+        let at = |column: usize| Position {
+            line: index + 1,
+            column: column + 1,
+        };
+        let mut i = 0;
+        if quote == Quote::None && flow == 0 {
+            let mut markers = 0;
+            while i < chars.len() {
+                match chars[i] {
+                    ' ' | '\t' => i += 1,
+                    '-' | '?' if matches!(chars.get(i + 1), None | Some(' ' | '\t')) => {
+                        markers += 1;
+                        if markers > MAX_NESTING {
+                            return Err(at(i));
+                        }
+                        i += 1;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        // The last character that could precede the start of a quoted scalar.
+        let mut before = ' ';
+        while i < chars.len() {
+            let c = chars[i];
+            match quote {
+                Quote::Double => match c {
+                    '\\' => i += 1,
+                    '"' => quote = Quote::None,
+                    _ => {}
+                },
+                Quote::Single => {
+                    if c == '\'' {
+                        if chars.get(i + 1) == Some(&'\'') {
+                            i += 1;
+                        } else {
+                            quote = Quote::None;
+                        }
+                    }
+                }
+                Quote::None => match c {
+                    '#' if before == ' ' || before == '\t' => break,
+                    '"' | '\''
+                        if matches!(before, ' ' | '\t' | ':' | '-' | '?' | '[' | '{' | ',') =>
+                    {
+                        quote = if c == '"' {
+                            Quote::Double
+                        } else {
+                            Quote::Single
+                        };
+                    }
+                    '[' | '{' => {
+                        flow += 1;
+                        if flow > MAX_NESTING {
+                            return Err(at(i));
+                        }
+                    }
+                    ']' | '}' => flow = flow.saturating_sub(1),
+                    _ => {}
+                },
+            }
+            if quote == Quote::None {
+                before = c;
+            }
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
 /// A YAML file read into memory, for parsing and for pointing into.
 #[derive(Debug, Clone)]
 pub struct YamlSource {
@@ -67,6 +161,7 @@ impl YamlSource {
 
     /// Deserializes the whole document, turning serde_yaml's errors into positioned ones.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, InputError> {
+        self.check_nesting()?;
         serde_yaml::from_str(&self.text).map_err(|e| self.serde_error(&e))
     }
 
@@ -77,6 +172,7 @@ impl YamlSource {
         &self,
         read: crate::env_vars::ReadVar<'_>,
     ) -> Result<T, InputError> {
+        self.check_nesting()?;
         let env = crate::env_vars::Env::new(read);
         let deserializer = serde_yaml::Deserializer::from_str(&self.text);
         T::deserialize(crate::env_vars::Expand::new(deserializer, &env)).map_err(|e| {
@@ -85,6 +181,18 @@ impl YamlSource {
                 Some(failure) => error.with_hint(failure.hint()),
                 None => error,
             }
+        })
+    }
+
+    fn check_nesting(&self) -> Result<(), InputError> {
+        check_nesting(&self.text).map_err(|position| {
+            InputError::in_file(
+                format!("the document nests more than {MAX_NESTING} levels deep"),
+                &self.path,
+                &self.text,
+                Some(position),
+            )
+            .with_hint("tend files need a few levels; is this the right file?")
         })
     }
 
@@ -384,6 +492,35 @@ sites:
 
     fn at(line: usize, column: usize) -> Option<Position> {
         Some(Position { line, column })
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_parsing() {
+        let deep = "[".repeat(200_000);
+        assert_eq!(
+            check_nesting(&format!("sites: {deep}")),
+            Err(Position {
+                line: 1,
+                column: 8 + MAX_NESTING
+            })
+        );
+        let source = YamlSource::from_text(Path::new("inv.yml"), &format!("sites: {deep}"));
+        let err = source.parse::<serde_yaml::Value>().unwrap_err();
+        assert!(err.message.contains("nests more than 64 levels"), "{err}");
+        assert!(err.to_string().len() < 1000, "the line is cut: {err}");
+        // Compact block sequences on one line, and mappings in flow style.
+        let dashes = "- ".repeat(100);
+        assert!(check_nesting(&format!("x:\n  {dashes}a\n")).is_err());
+        assert!(check_nesting(&"{a: ".repeat(100)).is_err());
+        // Brackets in quotes and comments, and an apostrophe in a plain scalar, are not
+        // nesting; balanced flow collections are fine however many there are.
+        let quoted = format!(
+            "a: '{deep}'\nb: \"{deep}\"\nc: x # {deep}\nd: it's [[1]]\ne: 'it''s {deep}'\n{}",
+            "f: [[1], {a: [2]}]\n".repeat(1000)
+        );
+        assert_eq!(check_nesting(&quoted), Ok(()));
+        assert!(check_nesting(&format!("d: it's {deep}")).is_err());
+        assert_eq!(check_nesting(DOC), Ok(()));
     }
 
     #[test]

@@ -26,3 +26,71 @@ pub use store::{PartKind, Snapshot, SnapshotStore};
 pub fn open_store(settings: &crate::inventory::Settings) -> Box<dyn SnapshotStore> {
     Box::new(FolderStore::new(&settings.store))
 }
+
+/// The longest snapshot label, in characters.
+pub const MAX_LABEL: usize = 64;
+
+/// A snapshot label is shown in lists, reports, notifications and terminals, and chosen
+/// with `--snapshot LABEL`: 1 to [`MAX_LABEL`] characters, letters, digits and `-_.:+@`
+/// (and spaces inside). Never a control character (an escape sequence or a newline would
+/// be printed raw) or an invisible one. The error says what is wrong, the label shown
+/// escaped.
+pub fn check_label(label: &str) -> Result<(), String> {
+    let shown = format!("{:?}", label);
+    if label.is_empty() {
+        return Err("a snapshot label cannot be empty".to_owned());
+    }
+    if label.chars().count() > MAX_LABEL {
+        return Err(format!(
+            "the snapshot label {shown} is longer than {MAX_LABEL} characters"
+        ));
+    }
+    if label.starts_with(' ') || label.ends_with(' ') {
+        return Err(format!(
+            "the snapshot label {shown} starts or ends with a space"
+        ));
+    }
+    if let Some(bad) = label
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || " -_.:+@".contains(*c)))
+    {
+        return Err(format!(
+            "the snapshot label {shown} holds {}, which a label cannot hold",
+            match bad {
+                c if c.is_control() => format!("the control character {:?}", c),
+                c => format!("{:?}", c),
+            }
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::check_label;
+
+    #[test]
+    fn labels_are_printable_words() {
+        for ok in [
+            "nightly",
+            "pre-update",
+            "before redesign",
+            "v1.2_3:x+y@z",
+            "Übergabe",
+        ] {
+            assert_eq!(check_label(ok), Ok(()), "{ok}");
+        }
+        let error = check_label("a\u{1b}[31mred").unwrap_err();
+        assert!(
+            error.contains("\\u{1b}") && !error.contains('\u{1b}'),
+            "{error}"
+        );
+        let error = check_label("two\nlines").unwrap_err();
+        assert!(error.contains("\\n") && !error.contains('\n'), "{error}");
+        assert!(check_label("").is_err());
+        assert!(check_label(" x").is_err());
+        assert!(check_label(&"x".repeat(65)).is_err());
+        assert!(check_label("a/b").is_err());
+        assert!(check_label("rtl\u{202e}txt").is_err());
+    }
+}

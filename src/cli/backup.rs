@@ -2,12 +2,19 @@
 
 use super::record;
 use super::{exit_for, CommandError, Invocation};
+use crate::diagnostic::InputError;
 use crate::engine;
 use crate::history::{SiteRecord, SnapshotRecord};
 use crate::outcome::Outcome;
 use crate::ui::{backup_view, style::Style};
 
 pub(super) fn backup(call: &Invocation<'_>, label: Option<&str>) -> Result<u8, CommandError> {
+    if let Some(label) = label {
+        crate::backup::check_label(label).map_err(|e| {
+            InputError::new(format!("--label: {e}"))
+                .with_hint("use letters, digits, spaces inside, and `-_.:+@`")
+        })?;
+    }
     let sites = call.selected();
     let session = call.session()?;
     session.record("backup", &sites);

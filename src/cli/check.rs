@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{print_data, CommandError, Invocation, EXIT_OK};
 use crate::playbook::Playbook;
-use crate::select::select;
+use crate::select::select_for_playbook;
 use crate::ui::check_view::{self, CheckedPlaybook};
 
 pub(super) fn check(call: &Invocation<'_>, playbooks: &[PathBuf]) -> Result<u8, CommandError> {
@@ -13,12 +13,11 @@ pub(super) fn check(call: &Invocation<'_>, playbooks: &[PathBuf]) -> Result<u8, 
     let mut checked = Vec::new();
     for path in playbooks {
         let playbook = Playbook::load(path, inventory)?;
-        let mut patterns = vec![&playbook.hosts];
-        patterns.extend(call.limit.as_ref());
-        let sites: Vec<String> = select(inventory, &patterns)
-            .iter()
-            .map(|s| s.name.clone())
-            .collect();
+        let sites: Vec<String> =
+            select_for_playbook(inventory, &playbook.hosts, call.limit.as_ref())?
+                .iter()
+                .map(|s| s.name.clone())
+                .collect();
         checked.push(CheckedPlaybook {
             path: path.clone(),
             playbook,

@@ -207,6 +207,7 @@ enum BackupsCommand {
 
 /// Parses the command line, runs the command and returns its exit status.
 pub fn main() -> ExitCode {
+    ignore_file_size_signal();
     let cli = scope::parse();
     let mode = OutputMode {
         json: cli.json,
@@ -219,6 +220,19 @@ pub fn main() -> ExitCode {
             eprint!("{error}");
             ExitCode::from(error.exit_status())
         }
+    }
+}
+
+/// Under a file size limit (`ulimit -f`), a write past it raises SIGXFSZ, whose default
+/// action kills the process with no message. Ignored, the write fails with `EFBIG` instead
+/// and is handled as a full disk is: the site fails with the cause, nothing half-written is
+/// left, and the run goes on. (An ignored signal stays ignored in the ssh and other
+/// children tend starts, which is what they should do too.)
+fn ignore_file_size_signal() {
+    // SAFETY: setting a signal's disposition to SIG_IGN, before any thread is started, has
+    // no memory-safety requirement.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
 }
 

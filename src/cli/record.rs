@@ -170,7 +170,12 @@ pub(super) fn snapshot(store: &dyn SnapshotStore, site: &str, id: &str) -> Snaps
 
 /// A failed site's record.
 pub(super) fn failed<T>(result: &SiteResult<T>, error: String) -> SiteRecord {
-    let mut record = SiteRecord::new(&result.site, Outcome::Failed);
+    // A site the run never started (interrupted, `max_failures`) was skipped, not failed.
+    let status = match &result.result {
+        Err(SiteError::NotStarted(_)) => Outcome::Skipped,
+        _ => Outcome::Failed,
+    };
+    let mut record = SiteRecord::new(&result.site, status);
     record.error = Some(error);
     record.duration_ms = result.elapsed.as_millis() as u64;
     record

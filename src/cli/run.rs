@@ -10,7 +10,7 @@ use crate::diagnostic::InputError;
 use crate::engine;
 use crate::outcome::Outcome;
 use crate::playbook::Playbook;
-use crate::select::select;
+use crate::select::select_for_playbook;
 use crate::ui::{run_view, style::Style};
 use crate::updates::package::PackageCache;
 use crate::updates::sources::Sources;
@@ -41,9 +41,7 @@ pub(super) fn run_playbook(
 ) -> Result<u8, CommandError> {
     let inventory = call.inventory;
     let playbook = Playbook::load(path, inventory)?;
-    let mut patterns = vec![&playbook.hosts];
-    patterns.extend(call.limit.as_ref());
-    let sites = select(inventory, &patterns);
+    let sites = select_for_playbook(inventory, &playbook.hosts, call.limit.as_ref())?;
     let forks = call
         .forks_flag
         .or(playbook.forks)
@@ -80,6 +78,15 @@ pub(super) fn run_playbook(
     let mut confirmed = None;
     if flags.check || ask {
         let plans = session.block_on(engine::plan::plan(&ctx, &sites, forks));
+        // Interrupted while planning: nothing was changed, so nothing to ask or run.
+        if let Some(signal) = crate::interrupt::requested() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "interrupted by {} while planning: nothing was changed",
+                crate::interrupt::signal_name(signal)
+            );
+            return Ok(crate::interrupt::exit_status(signal));
+        }
         if flags.check {
             session.print(
                 || run_view::plan_json(&playbook.name, &plans),

@@ -53,6 +53,7 @@ impl<'a> Session<'a> {
                 "cannot create a private directory for SSH control sockets: {e}"
             ))
         })?;
+        runtime.spawn(crate::interrupt::watch(reporter.clone()));
         Ok(Session {
             inventory,
             mode,
@@ -113,6 +114,13 @@ impl<'a> Session<'a> {
     /// site (when it was recorded) and sends the notifications the run calls for. Returns
     /// `exit` unchanged: history and notifications never change it.
     pub fn finish(mut self, sites: Vec<SiteRecord>, exit: u8) -> u8 {
+        let exit = match crate::interrupt::requested() {
+            Some(signal) => {
+                self.say_interrupted(signal, &sites);
+                crate::interrupt::exit_status(signal)
+            }
+            None => exit,
+        };
         let pool = self.pool.take();
         let started = self.started().take();
         let inventory = self.inventory;
@@ -127,6 +135,51 @@ impl<'a> Session<'a> {
             }
         });
         exit
+    }
+}
+
+impl Session<'_> {
+    /// After an interruption: what was done to the sites in flight, what was not started,
+    /// and which sites need `tend recover`.
+    fn say_interrupted(&self, signal: i32, sites: &[SiteRecord]) {
+        let names = |status: Outcome| -> Vec<&str> {
+            sites
+                .iter()
+                .filter(|s| s.status == status)
+                .map(|s| s.site.as_str())
+                .collect()
+        };
+        let mut lines = vec![format!(
+            "interrupted by {}: no new site or step was started",
+            crate::interrupt::signal_name(signal)
+        )];
+        for (status, what) in [
+            (Outcome::RolledBack, "rolled back"),
+            (Outcome::Ok, "finished"),
+            (Outcome::Failed, "failed"),
+            (Outcome::Skipped, "not started"),
+        ] {
+            let list = names(status);
+            if !list.is_empty() {
+                lines.push(format!("{what}: {}", list.join(", ")));
+            }
+        }
+        let unfinished = crate::interrupt::journaled();
+        if unfinished.is_empty() {
+            lines.push("no site was left with unfinished work".to_owned());
+        }
+        for site in unfinished {
+            lines.push(format!(
+                "{site} was left with unfinished work: run `tend recover {site}`"
+            ));
+        }
+        for line in lines {
+            self.reporter.event(&crate::events::Event::Log {
+                level: crate::events::Level::Warning,
+                site: None,
+                message: &line,
+            });
+        }
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn write_then(
     then: &str,
 ) -> Result<String, SiteError> {
     let text = serde_json::to_vec_pretty(journal).expect("a journal always serializes");
+    crate::interrupt::journal_written(&journal.site);
     let script = format!(
         "set -e; cd {root}; umask 077; mkdir -p {DIR}/work; chmod 700 {DIR}; \
          cat > {FILE}.tmp; mv -f {FILE}.tmp {FILE}; umask 022; {then}",
@@ -220,6 +221,7 @@ pub async fn clear(host: &Connection, journal: &Journal) -> Result<(), SiteError
     );
     host.run(&RemoteCommand::script(&script), None, OUTPUT_LIMIT)
         .await?;
+    crate::interrupt::journal_cleared(&journal.site);
     Ok(())
 }
 

@@ -68,6 +68,22 @@ where
     let results = for_each_site(sites, forks, |site| {
         let work = work(site);
         async move {
+            // Interrupted (SIGINT, SIGTERM): no new site is started.
+            if let Some(signal) = crate::interrupt::requested() {
+                drop(work);
+                let result = Err(SiteError::NotStarted(crate::interrupt::reason(signal)));
+                reporter.event(&Event::SiteFinished {
+                    site: &site.name,
+                    outcome: Outcome::Skipped,
+                    error: Some(&crate::interrupt::reason(signal)),
+                });
+                return SiteResult {
+                    site: site.name.clone(),
+                    result,
+                    elapsed: std::time::Duration::ZERO,
+                };
+            }
+            let _in_flight = crate::interrupt::InFlight::new(&site.name);
             reporter.event(&Event::SiteStarted { site: &site.name });
             let started = std::time::Instant::now();
             let result = work.await;
@@ -77,6 +93,7 @@ where
                     value.outcome(),
                     value.problem().map(|e| crate::secrets::mask(&e)),
                 ),
+                Err(SiteError::NotStarted(reason)) => (Outcome::Skipped, Some(reason.clone())),
                 Err(e) => (Outcome::Failed, Some(e.masked())),
             };
             reporter.event(&Event::SiteFinished {

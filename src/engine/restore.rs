@@ -54,9 +54,13 @@ pub async fn run(
         total: 1,
     });
     reporter.event(&Event::SiteStarted { site: &target.name });
+    // In flight: an interruption lets the restore finish rather than leave the site half
+    // restored.
+    let in_flight = crate::interrupt::InFlight::new(&target.name);
     let result = restore(request, pool, store, reporter)
         .await
         .map_err(untouched_unless_said);
+    drop(in_flight);
     let error = result.as_ref().err().map(SiteError::masked);
     reporter.event(&Event::SiteFinished {
         site: &target.name,

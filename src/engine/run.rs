@@ -264,6 +264,19 @@ impl SiteState<'_, '_> {
             if failure.is_some() && playbook.on_failure != OnFailure::Continue {
                 break;
             }
+            // Interrupted: no further step; what was changed is undone below as after a
+            // failed step (with `on_failure: rollback`).
+            if let Some(signal) = crate::interrupt::requested() {
+                let error = SiteError::Interrupted(crate::interrupt::reason(signal));
+                self.log(Level::Warning, &error.masked());
+                if failure.is_none() {
+                    failure = Some(StepFailure {
+                        error,
+                        preexisting: false,
+                    });
+                }
+                break;
+            }
             // The checks are taken before the first change, to tell "broken by the
             // update" from "already broken".
             if !baseline_taken && step.changes_site() {

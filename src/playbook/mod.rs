@@ -82,6 +82,17 @@ impl Playbook {
                 .with_optional_hint(e.hint)
         })?;
         for (i, step) in raw.steps.iter().enumerate() {
+            if let RawStep::Backup(Some(b)) = step {
+                if let Some(label) = &b.label {
+                    if let Err(e) = crate::backup::check_label(label) {
+                        return Err(source.error_at(
+                            e,
+                            &[key("steps"), Segment::Index(i), key("backup"), key("label")],
+                            Target::Value,
+                        ));
+                    }
+                }
+            }
             if let RawStep::Verify(Some(v)) = step {
                 for (j, check) in v.checks.iter().enumerate() {
                     if !check.path.starts_with('/') {

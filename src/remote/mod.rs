@@ -8,6 +8,7 @@
 pub mod backoff;
 pub mod connection;
 pub mod error;
+pub mod leftovers;
 pub mod pool;
 pub mod quote;
 

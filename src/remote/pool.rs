@@ -23,6 +23,7 @@ use openssh::{ControlPersist, KnownHosts, SessionBuilder};
 use super::backoff::Backoff;
 use super::connection::Connection;
 use super::error::{classify_connect_failure, ConnectFailure, RemoteError};
+use super::leftovers;
 use crate::events::{Event, Level, SharedReporter};
 use crate::inventory::Site;
 
@@ -103,7 +104,21 @@ impl Pool {
         reporter: SharedReporter,
     ) -> std::io::Result<Pool> {
         // Control sockets need a short path (sun_path is ~108 bytes) private to us.
-        let control_dir = tempfile::Builder::new().prefix("tend-ssh-").tempdir()?;
+        let control_dir = tempfile::Builder::new()
+            .prefix(leftovers::PREFIX)
+            .tempdir()?;
+        leftovers::mark(control_dir.path())?;
+        let reaped = leftovers::reap(&std::env::temp_dir(), Some(control_dir.path()));
+        if reaped != leftovers::Reaped::default() {
+            reporter.event(&Event::Log {
+                level: Level::Detail,
+                site: None,
+                message: &format!(
+                    "closed {} SSH master connection(s) and removed {} socket folder(s) left by tend runs that are gone",
+                    reaped.masters, reaped.folders
+                ),
+            });
+        }
         Ok(Pool {
             control_dir,
             connect_timeout,

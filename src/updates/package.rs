@@ -14,6 +14,17 @@
 //! an earlier [`check_zip`], and read each entry's content through a guard that holds it
 //! to the size its header declares: the tar header is written before the content, so
 //! content longer than declared would otherwise spill into the stream as entries of its own.
+//!
+//! A zip bomb (a few MB that unpack to gigabytes) is refused before anything reaches the
+//! host, by [`UNPACK_LIMITS`]: at most 512 MiB unpacked in all, 20,000 entries, and no entry
+//! of more than 1 MiB (nor the whole package) that unpacks to more than 100 times its
+//! compressed size — far above any real plugin, theme or CMS (WordPress core: about 3,300
+//! entries, 70 MB, ratio about 3). The limits are checked first against what the zip's central
+//! directory declares, and then enforced on the bytes themselves: [`check_zip`] and
+//! [`check_entries`] (which run before anything is sent) unpack every entry on the runner into
+//! nothing, counting, and an entry whose content is longer than its header declares is refused
+//! (the [`Exact`] guard), so a zip whose declared sizes lie is caught there too; [`write_tar`]
+//! keeps the same guard and a running total while it streams.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
@@ -31,6 +42,106 @@ use crate::site_error::SiteError;
 
 /// The most a package download may weigh; WordPress core is about 30 MB.
 const MAX_PACKAGE_BYTES: u64 = 1 << 30;
+
+/// How much unpacking a package may cost; see the module doc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    /// Bytes of all files unpacked, in all.
+    pub total_bytes: u64,
+    /// Entries (files and folders) in the zip.
+    pub entries: usize,
+    /// Unpacked size over compressed size, for an entry (or the whole package) of more
+    /// than [`UnpackLimits::ratio_from`] bytes.
+    pub ratio: u64,
+    pub ratio_from: u64,
+}
+
+/// The limits every package is held to.
+pub const UNPACK_LIMITS: UnpackLimits = UnpackLimits {
+    total_bytes: 512 << 20,
+    entries: 20_000,
+    ratio: 100,
+    ratio_from: 1 << 20,
+};
+
+impl UnpackLimits {
+    /// Checks what the zip's central directory declares: the entry count, each entry's
+    /// ratio, the total and the whole package's ratio.
+    fn check_declared<R: Read + io::Seek>(
+        &self,
+        zip: &Path,
+        archive: &mut zip::ZipArchive<R>,
+    ) -> Result<(), String> {
+        let refuse = |reason: String| format!("{}: {reason}; package refused", zip.display());
+        if archive.len() > self.entries {
+            return Err(refuse(format!(
+                "it holds {} entries, more than the limit of {}",
+                archive.len(),
+                self.entries
+            )));
+        }
+        let (mut total, mut compressed) = (0u64, 0u64);
+        for index in 0..archive.len() {
+            let file = archive
+                .by_index_raw(index)
+                .map_err(|e| format!("{}: entry {index}: {e}", zip.display()))?;
+            let (size, packed) = (file.size(), file.compressed_size());
+            if size > self.ratio_from && size / packed.max(1) >= self.ratio {
+                return Err(refuse(format!(
+                    "entry {:?} unpacks to {size} bytes from {packed}, more than {} times its                      compressed size (a zip bomb?)",
+                    String::from_utf8_lossy(file.name_raw()),
+                    self.ratio
+                )));
+            }
+            total = total.saturating_add(size);
+            compressed = compressed.saturating_add(packed);
+        }
+        self.check_total(zip, total)?;
+        if total > self.ratio_from && total / compressed.max(1) >= self.ratio {
+            return Err(refuse(format!(
+                "it unpacks to {total} bytes from {compressed}, more than {} times its                  compressed size (a zip bomb?)",
+                self.ratio
+            )));
+        }
+        Ok(())
+    }
+
+    fn check_total(&self, zip: &Path, total: u64) -> Result<(), String> {
+        if total > self.total_bytes {
+            return Err(format!(
+                "{}: it unpacks to more than {} MiB, the limit; package refused",
+                zip.display(),
+                self.total_bytes >> 20
+            ));
+        }
+        Ok(())
+    }
+
+    /// Unpacks every file entry into nothing, each held to its declared size, counting
+    /// against the total: what the declared sizes promised, checked on the bytes.
+    fn check_content(&self, zip: &Path, archive: &mut Archive) -> Result<(), String> {
+        let mut total = 0u64;
+        for index in 0..archive.len() {
+            let file = archive
+                .by_index(index)
+                .map_err(|e| format!("{}: entry {index}: {e}", zip.display()))?;
+            if file.is_dir() {
+                continue;
+            }
+            let name = String::from_utf8_lossy(file.name_raw()).into_owned();
+            let size = file.size();
+            let mut content = Exact {
+                inner: file,
+                remaining: size,
+            };
+            let n = io::copy(&mut content, &mut io::sink())
+                .map_err(|e| format!("{}: entry {name:?}: {e}; package refused", zip.display()))?;
+            total = total.saturating_add(n);
+            self.check_total(zip, total)?;
+        }
+        Ok(())
+    }
+}
 
 /// Where fetched packages are kept on the runner.
 #[derive(Debug, Clone)]
@@ -311,6 +422,7 @@ pub fn check_entries(zip: &Path) -> Result<(), String> {
     let file = File::open(zip).map_err(|e| format!("cannot read {}: {e}", zip.display()))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| format!("{} is not a zip: {e}", zip.display()))?;
+    UNPACK_LIMITS.check_declared(zip, &mut archive)?;
     let mut files = 0;
     for index in 0..archive.len() {
         let file = archive
@@ -326,7 +438,7 @@ pub fn check_entries(zip: &Path) -> Result<(), String> {
             zip.display()
         ));
     }
-    Ok(())
+    UNPACK_LIMITS.check_content(zip, &mut archive)
 }
 
 /// Lists a zip and checks that every entry lies inside `top/` (`akismet`, `wordpress`).
@@ -334,9 +446,10 @@ pub fn check_entries(zip: &Path) -> Result<(), String> {
 /// backslashes, NUL bytes, names that are not UTF-8, symlinks and other special files,
 /// encrypted entries, compression tend cannot read, entries outside `top/`, a path that is
 /// both a file and a folder or a file that appears twice. A zip with no files under `top/`
-/// is refused too.
+/// is refused too, and so is one over [`UNPACK_LIMITS`] (declared, then unpacked and counted).
 pub fn check_zip(zip: &Path, top: &str) -> Result<Listing, String> {
-    let (_, scan) = scan(zip, top)?;
+    let (mut archive, scan) = scan(zip, top)?;
+    UNPACK_LIMITS.check_content(zip, &mut archive)?;
     Ok(Listing {
         files: scan.files.into_iter().collect(),
         dirs: scan.dirs.into_keys().collect(),
@@ -408,10 +521,11 @@ pub fn write_tar<W: Write>(
             inner: file,
             remaining: entry.size,
         };
+        written += entry.size;
+        UNPACK_LIMITS.check_total(zip, written)?;
         builder
             .append_data(&mut header, &entry.path, content)
             .map_err(|e| tar_error(&entry.name, e))?;
-        written += entry.size;
     }
     builder
         .into_inner()
@@ -482,6 +596,7 @@ fn scan(zip: &Path, top: &str) -> Result<(Archive, Scan), String> {
     let file = File::open(zip).map_err(|e| format!("cannot read {}: {e}", zip.display()))?;
     let mut archive = zip::ZipArchive::new(BufReader::new(file))
         .map_err(|e| format!("{} is not a zip: {e}", zip.display()))?;
+    UNPACK_LIMITS.check_declared(zip, &mut archive)?;
     let mut scan = Scan {
         files: BTreeSet::new(),
         dirs: BTreeMap::new(),
@@ -1356,5 +1471,123 @@ mod tests {
         assert!(is_skipped("a/b/c/d.php", &skip));
         assert!(!is_skipped("a/bc/d.php", &skip));
         assert!(!is_skipped("a", &skip));
+    }
+
+    /// Overwrites the little-endian u32 at `offset` after every `signature` in `bytes`.
+    fn patch_u32(bytes: &mut [u8], signature: u32, offset: usize, value: u32) {
+        let sig = signature.to_le_bytes();
+        let starts: Vec<usize> = bytes
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == sig)
+            .map(|(i, _)| i)
+            .collect();
+        assert!(!starts.is_empty());
+        for start in starts {
+            bytes[start + offset..start + offset + 4].copy_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    const CENTRAL: u32 = 0x0201_4b50;
+    const LOCAL: u32 = 0x0403_4b50;
+
+    #[test]
+    fn a_zip_bomb_is_refused_from_its_central_directory() {
+        // A few KB declaring almost 4 GiB, like the 4 MB plugin that unpacked to a 4 GiB file.
+        let dir = tempfile::tempdir().unwrap();
+        let zeros = vec![0u8; 100_000];
+        let path = make_zip(
+            dir.path(),
+            &[
+                F("bomb/bomb.php", b"<?php\n", None),
+                F("bomb/big.bin", &zeros, None),
+            ],
+        );
+        let mut bytes = std::fs::read(&path).unwrap();
+        patch_u32(&mut bytes, CENTRAL, 24, 0xF000_0000);
+        patch_u32(&mut bytes, LOCAL, 22, 0xF000_0000);
+        std::fs::write(&path, bytes).unwrap();
+        for error in [
+            check_zip(&path, "bomb").unwrap_err(),
+            check_entries(&path).unwrap_err(),
+            write_tar(&path, "bomb", &|_| false, Modes::default(), io::sink()).unwrap_err(),
+        ] {
+            assert!(error.contains("package refused"), "{error}");
+            assert!(
+                error.contains("zip bomb") || error.contains("512 MiB"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_zip_whose_declared_sizes_lie_is_refused_when_unpacked() {
+        // Declares 10 bytes, holds 1 MB: the central directory looks harmless.
+        let dir = tempfile::tempdir().unwrap();
+        let zeros = vec![0u8; 1_000_000];
+        let path = make_zip(dir.path(), &[F("liar/liar.php", &zeros, None)]);
+        let mut bytes = std::fs::read(&path).unwrap();
+        patch_u32(&mut bytes, CENTRAL, 24, 10);
+        patch_u32(&mut bytes, LOCAL, 22, 10);
+        std::fs::write(&path, bytes).unwrap();
+        for error in [
+            check_zip(&path, "liar").unwrap_err(),
+            check_entries(&path).unwrap_err(),
+        ] {
+            // Caught by the zip reader itself or by the guard holding it to its size.
+            let caught = error.contains("longer than the entry's header says")
+                || error.contains("larger than its declared");
+            assert!(caught && error.contains("refused"), "{error}");
+        }
+        let mut out = Vec::new();
+        let error = write_tar(&path, "liar", &|_| false, Modes::default(), &mut out).unwrap_err();
+        assert!(
+            error.contains("longer than") || error.contains("larger than"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn unpack_limits_hold_entries_ratio_and_total() {
+        let small = UnpackLimits {
+            total_bytes: 300_000,
+            entries: 5,
+            ratio: 100,
+            ratio_from: 64 * 1024,
+        };
+        let open =
+            |path: &Path| zip::ZipArchive::new(BufReader::new(File::open(path).unwrap())).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // Too many entries.
+        let names: Vec<String> = (0..6).map(|i| format!("p/f{i}.php")).collect();
+        let items: Vec<Item> = names.iter().map(|n| F(n, b"x", None)).collect();
+        let path = make_zip(dir.path(), &items);
+        let error = small.check_declared(&path, &mut open(&path)).unwrap_err();
+        assert!(
+            error.contains("6 entries, more than the limit of 5"),
+            "{error}"
+        );
+        // One entry compressed more than 100 times.
+        let zeros = vec![0u8; 200_000];
+        let path = make_zip(dir.path(), &[F("p/zeros.bin", &zeros, None)]);
+        let error = small.check_declared(&path, &mut open(&path)).unwrap_err();
+        assert!(error.contains("more than 100 times"), "{error}");
+        // Honest, incompressible, but too big in all.
+        let noise: Vec<u8> = (0..400_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let path = make_zip(dir.path(), &[F("p/noise.bin", &noise, None)]);
+        let error = small.check_declared(&path, &mut open(&path)).unwrap_err();
+        assert!(error.contains("more than 0 MiB, the limit"), "{error}");
+        let error = small.check_content(&path, &mut open(&path)).unwrap_err();
+        assert!(error.contains("the limit"), "{error}");
+        // A real-sized plugin passes the real limits.
+        let path = plugin_zip(dir.path());
+        UNPACK_LIMITS
+            .check_declared(&path, &mut open(&path))
+            .unwrap();
+        UNPACK_LIMITS
+            .check_content(&path, &mut open(&path))
+            .unwrap();
     }
 }
