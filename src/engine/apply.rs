@@ -360,9 +360,15 @@ async fn stage(
             written
         })
     };
-    let mut reader = reader;
     let command = RemoteCommand::script(&script);
-    let upload = host.run_with_input(&command, &mut reader, OUTPUT_LIMIT);
+    // The reading end lives only as long as the upload: when the remote side ends first
+    // (tar killed, connection cut, deadline), it is dropped, and the writer thread's next
+    // write fails on a closed pipe instead of blocking for ever.
+    let upload = async move {
+        let mut reader = reader;
+        host.run_with_input(&command, &mut reader, OUTPUT_LIMIT)
+            .await
+    };
     let (uploaded, produced) = tokio::join!(upload, producer);
     let produced = produced.map_err(|e| format!("internal: {e}"))?;
     let output = uploaded.map_err(|e| e.to_string())?;
