@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::remote::{quote, Connection, RemoteCommand, RemoteError};
+use crate::remote::{quote, Connection, Endpoint, Pool, RemoteCommand, RemoteError};
 use crate::site_error::SiteError;
 
 /// A lock not refreshed for this long belongs to a dead run.
@@ -169,10 +169,30 @@ impl SiteLock {
     }
 }
 
+/// What a piece of work done under a site's lock left: its own result, and, beside it,
+/// whether the lock could be released — a failure to clean up never hides what the work
+/// did.
+pub struct Held<T> {
+    pub result: Result<T, SiteError>,
+    pub released: Result<(), SiteError>,
+}
+
+impl<T> Held<T> {
+    /// The work's result, or, when it succeeded, the release's failure.
+    pub fn into_result(self) -> Result<T, SiteError> {
+        match (self.result, self.released) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
 /// Runs `work` while holding the site's lock, refreshing it, releasing it at the end
-/// (whether `work` succeeded or not).
+/// (whether `work` succeeded or not); a release that fails fails the site.
 pub async fn with_lock<T, F>(
-    host: &Connection,
+    pool: &Pool,
+    endpoint: &Endpoint,
     root: &str,
     command: &str,
     on_takeover: impl FnOnce(&str),
@@ -181,7 +201,30 @@ pub async fn with_lock<T, F>(
 where
     F: std::future::Future<Output = Result<T, SiteError>>,
 {
-    let lock = acquire(host, root, command).await?;
+    hold(pool, endpoint, root, command, on_takeover, work)
+        .await?
+        .into_result()
+}
+
+/// Runs `work` while holding the site's lock (an error: the lock was not taken, `work`
+/// did not run). The connection is asked of the pool for each refresh and for the
+/// release, so a connection that dropped meanwhile is opened again: the lease does not
+/// lapse under a run that goes on, and the lock of a run whose connection was cut is still
+/// released.
+pub async fn hold<T, F>(
+    pool: &Pool,
+    endpoint: &Endpoint,
+    root: &str,
+    command: &str,
+    on_takeover: impl FnOnce(&str),
+    work: F,
+) -> Result<Held<T>, SiteError>
+where
+    F: std::future::Future<Output = Result<T, SiteError>>,
+{
+    let host = pool.connect(endpoint).await?;
+    let lock = acquire(&host, root, command).await?;
+    drop(host);
     if let Some(previous) = &lock.took_over {
         on_takeover(previous);
     }
@@ -192,16 +235,19 @@ where
         loop {
             tokio::select! {
                 result = &mut work => break result,
-                _ = ticker.tick() => { let _ = lock.refresh(host).await; }
+                _ = ticker.tick() => {
+                    if let Ok(host) = pool.connect(endpoint).await {
+                        let _ = lock.refresh(&host).await;
+                    }
+                }
             }
         }
     };
-    let released = lock.release(host).await;
-    match (result, released) {
-        (Ok(value), Ok(())) => Ok(value),
-        (Ok(_), Err(e)) => Err(e),
-        (Err(e), _) => Err(e),
-    }
+    let released = match pool.connect(endpoint).await {
+        Ok(host) => lock.release(&host).await,
+        Err(e) => Err(e.into()),
+    };
+    Ok(Held { result, released })
 }
 
 #[cfg(test)]
