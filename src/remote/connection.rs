@@ -107,6 +107,13 @@ impl Connection {
         )
     }
 
+    /// Whether the master is still alive a moment after a command lost its exit status
+    /// (a master whose connection broke is still exiting when its clients hear of it).
+    async fn survived(&self) -> bool {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.is_alive().await
+    }
+
     /// The control socket of the master connection (the master's command line names it).
     pub fn control_socket(&self) -> &std::path::Path {
         self.session.control_socket()
@@ -384,6 +391,12 @@ impl Connection {
                 status: status.code(),
                 stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
             }),
+            // No exit status: the remote process was killed by a signal — or the
+            // connection was lost (the master tells its clients the same way when it
+            // dies); the master being gone tells them apart.
+            Err(openssh::Error::RemoteProcessTerminated) if !self.survived().await => {
+                Err(self.transport(command, "the connection was lost while the command ran"))
+            }
             Err(openssh::Error::RemoteProcessTerminated) => Err(RemoteError::CommandFailed {
                 destination: self.destination.clone(),
                 command: shown.to_owned(),
