@@ -298,44 +298,8 @@ impl SiteState<'_, '_> {
         Ok(())
     }
 
-    /// What the site is left as when tend could not finish with it: which changes are on
-    /// disk, whether it is in maintenance mode, whether its journal is there, and the
-    /// command that puts it back.
     fn left_state(&self, journal: &Journal, undo_started: bool) -> String {
-        let mut swapped: Vec<&str> = Vec::new();
-        for swap in &journal.swaps {
-            if !swapped.contains(&swap.what.as_str()) {
-                swapped.push(&swap.what);
-            }
-        }
-        let mut parts = Vec::new();
-        let files = if swapped.is_empty() && !journal.restore_files {
-            "no file of the site was changed".to_owned()
-        } else if journal.restore_files {
-            "the files were changed by the CMS's own tools".to_owned()
-        } else {
-            format!("the new files of {} are in place", swapped.join(", "))
-        };
-        parts.push(if undo_started {
-            format!("{files} (the rollback may have put part of them back)")
-        } else {
-            files
-        });
-        if journal.database_changed {
-            parts.push("the database may have been upgraded".to_owned());
-        }
-        parts.push(if journal.in_maintenance() {
-            "maintenance mode is on".to_owned()
-        } else {
-            "maintenance mode is off".to_owned()
-        });
-        parts.push(format!(
-            "its journal ({}/{}) is on the host: `tend recover {}` puts the site back as it was before the run",
-            journal.root.trim_end_matches('/'),
-            journal::FILE,
-            self.site.name
-        ));
-        format!("the site is left as it is: {}", parts.join("; "))
+        left_state(&self.site.name, journal, undo_started)
     }
 
     async fn steps(&mut self, tools: &crate::cms::host_tools::HostTools) {
@@ -758,6 +722,46 @@ impl SiteState<'_, '_> {
     }
 }
 
+/// What the site is left as when tend could not finish with it: which changes are on
+/// disk, whether it is in maintenance mode, whether its journal is there, and the
+/// command that puts it back.
+fn left_state(site: &str, journal: &Journal, undo_started: bool) -> String {
+    let mut swapped: Vec<&str> = Vec::new();
+    for swap in &journal.swaps {
+        if !swapped.contains(&swap.what.as_str()) {
+            swapped.push(&swap.what);
+        }
+    }
+    let mut parts = Vec::new();
+    let files = if swapped.is_empty() && !journal.restore_files {
+        "no file of the site was changed".to_owned()
+    } else if journal.restore_files {
+        "the files were changed by the CMS's own tools".to_owned()
+    } else {
+        format!("the new files of {} are in place", swapped.join(", "))
+    };
+    parts.push(if undo_started {
+        format!("{files} (the rollback may have put part of them back)")
+    } else {
+        files
+    });
+    if journal.database_changed {
+        parts.push("the database may have been upgraded".to_owned());
+    }
+    parts.push(if journal.in_maintenance() {
+        "maintenance mode is on".to_owned()
+    } else {
+        "maintenance mode is off".to_owned()
+    });
+    parts.push(format!(
+        "its journal ({}/{}) is on the host: `tend recover {}` puts the site back as it was before the run",
+        journal.root.trim_end_matches('/'),
+        journal::FILE,
+        site
+    ));
+    format!("the site is left as it is: {}", parts.join("; "))
+}
+
 /// The checks of the playbook's first verify step, if it has one.
 fn first_verify(playbook: &Playbook) -> Option<&[Check]> {
     playbook.steps.iter().find_map(|s| match s {
@@ -772,4 +776,60 @@ pub fn checks_for(site: &Site, cms: CmsKind, step_checks: &[Check]) -> Vec<Check
     specs.extend(site.checks.iter().map(CheckSpec::from));
     specs.extend(step_checks.iter().map(CheckSpec::from));
     specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Judged;
+
+    #[test]
+    fn the_state_left_names_the_changes_maintenance_and_the_journal() {
+        let mut journal = Journal::new("r1", "me", "blog", "/srv/www/", Some("snap"));
+        journal.maintenance = Some(".maintenance".into());
+        journal.swaps.push(journal::Swap {
+            what: "core wordpress 6.1.9 → 6.8.12".into(),
+            live: "wp-admin".into(),
+            aside: ".tend/work/r1/old/0/wp-admin".into(),
+            staged: Some(".tend/work/r1/new/0/wp-admin".into()),
+            existed: true,
+        });
+        journal.database_changed = true;
+        let text = left_state("blog", &journal, false);
+        assert_eq!(
+            text,
+            "the site is left as it is: the new files of core wordpress 6.1.9 → 6.8.12 are in place; \
+             the database may have been upgraded; maintenance mode is on; its journal \
+             (/srv/www/.tend/journal.json) is on the host: `tend recover blog` puts the site back \
+             as it was before the run"
+        );
+        journal.maintenance = None;
+        journal.swaps.clear();
+        journal.database_changed = false;
+        let text = left_state("blog", &journal, true);
+        assert!(
+            text.contains(
+                "no file of the site was changed (the rollback may have put part of them back)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("maintenance mode is off"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_clean_up_is_reported_beside_the_outcome() {
+        let mut run = SiteRun::new();
+        run.cleanup.push("releasing the site's lock: broken".into());
+        assert_eq!(run.outcome(), Outcome::Ok);
+        assert_eq!(
+            run.problem().as_deref(),
+            Some("clean-up failed: releasing the site's lock: broken")
+        );
+        run.status = Outcome::RolledBack;
+        run.error = Some(SiteError::VerificationFailed("home page".into()));
+        assert_eq!(
+            run.problem().as_deref(),
+            Some("verify failed: home page; clean-up failed: releasing the site's lock: broken")
+        );
+    }
 }
