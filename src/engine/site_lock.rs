@@ -12,8 +12,13 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::remote::{quote, Connection, Endpoint, Pool, RemoteCommand, RemoteError};
+use crate::remote::{
+    quote, Connection, Deadline, Endpoint, Pool, RemoteCommand, RemoteError, BOOKKEEPING_LIMIT,
+};
 use crate::site_error::SiteError;
+
+/// tend's bookkeeping on the host is small and quick: it gets the short deadline.
+const BOOKKEEPING: Deadline = Deadline::Total(BOOKKEEPING_LIMIT);
 
 /// A lock not refreshed for this long belongs to a dead run.
 pub const LEASE_SECS: u64 = 300;
@@ -76,7 +81,12 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
         owner = quote(&owner)
     );
     let output = host
-        .run(&RemoteCommand::script(&script), None, 64 * 1024)
+        .run_within(
+            &RemoteCommand::script(&script),
+            None,
+            64 * 1024,
+            BOOKKEEPING,
+        )
         .await?;
     let text = output.stdout_text();
     let mut lines = text.lines();
@@ -135,15 +145,20 @@ async fn take_over(host: &Connection, dir: &str, owner: &str) -> Result<(), Site
         dir = quote(dir),
         owner = quote(owner)
     );
-    host.run(&RemoteCommand::script(&script), None, 64 * 1024)
-        .await
-        .map_err(|e| match e {
-            // `mkdir` refused: another run made the lock between our move and ours.
-            RemoteError::CommandFailed { .. } => SiteError::LockFailed {
-                reason: "its stale lock was taken over by another run first".to_owned(),
-            },
-            other => SiteError::Remote(other),
-        })?;
+    host.run_within(
+        &RemoteCommand::script(&script),
+        None,
+        64 * 1024,
+        BOOKKEEPING,
+    )
+    .await
+    .map_err(|e| match e {
+        // `mkdir` refused: another run made the lock between our move and ours.
+        RemoteError::CommandFailed { .. } => SiteError::LockFailed {
+            reason: "its stale lock was taken over by another run first".to_owned(),
+        },
+        other => SiteError::Remote(other),
+    })?;
     Ok(())
 }
 
@@ -151,7 +166,7 @@ impl SiteLock {
     /// Refreshes the lease (the owner file's time).
     pub async fn refresh(&self, host: &Connection) -> Result<(), SiteError> {
         let script = format!("cd && touch {}/owner", quote(&self.dir));
-        host.run(&RemoteCommand::script(&script), None, 1024)
+        host.run_within(&RemoteCommand::script(&script), None, 1024, BOOKKEEPING)
             .await?;
         Ok(())
     }
@@ -163,7 +178,7 @@ impl SiteLock {
             dir = quote(&self.dir),
             owner = quote(&self.owner)
         );
-        host.run(&RemoteCommand::script(&script), None, 1024)
+        host.run_within(&RemoteCommand::script(&script), None, 1024, BOOKKEEPING)
             .await?;
         Ok(())
     }

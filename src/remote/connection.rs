@@ -37,6 +37,9 @@ const ALIVE_CHECK_LIMIT: Duration = Duration::from_secs(5);
 /// The deadline of a command ([`Connection::run`]): long enough for a CMS's database
 /// upgrade or composer, short of for ever.
 pub const COMMAND_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// The deadline of tend's own bookkeeping on a host (its lock, its journal, renames): small
+/// commands that never need long.
+pub const BOOKKEEPING_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// The deadline of a transfer ([`Connection::stream_to`], [`Connection::run_with_input`]):
 /// how long no byte may move in either direction.
 pub const TRANSFER_IDLE_LIMIT: Duration = Duration::from_secs(5 * 60);
