@@ -406,3 +406,155 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
     assert!(record["rollback"].is_string(), "{record}");
     assert_put_back(lab, &work, &site, s, &before);
 }
+
+/// A TCP relay to the lab's sshd that can be cut: its connections closed, and new ones
+/// dropped at once, until it is opened again.
+struct Relay {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn start(to: u16) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_open, streams) = (open.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !is_open.load(Ordering::SeqCst) {
+                    continue; // dropped: the host is unreachable
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                let mut kept = streams.lock().unwrap();
+                kept.push(client.try_clone().unwrap());
+                kept.push(server.try_clone().unwrap());
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Relay { port, open, live }
+    }
+
+    /// Cuts every connection through the relay and refuses new ones.
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.live.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn reopen(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_host_lost_during_the_database_upgrade_is_reported_as_left_and_recover_puts_it_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_gone");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.index();
+    work.inventory(lab, &site);
+    // The site is reached through a relay, with the lab's host key known under its port.
+    let relay = Relay::start(lab.ssh_port());
+    let known = std::fs::read_to_string(lab.var("LAB_KNOWN_HOSTS"))
+        .unwrap()
+        .replace(
+            &format!("]:{} ", lab.ssh_port()),
+            &format!("]:{} ", relay.port),
+        );
+    let known_hosts = work.path().join("known_hosts");
+    std::fs::write(&known_hosts, known).unwrap();
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replace(
+            &format!("port: {},", lab.ssh_port()),
+            &format!("port: {},", relay.port),
+        )
+        .replace(&lab.var("LAB_KNOWN_HOSTS"), known_hosts.to_str().unwrap());
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+    let journal = site.path.join(".tend/journal.json");
+
+    let mut child = work.spawn_run();
+    wait_for(&mut child, "the database upgrade", || {
+        let swapped = std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .contains("\"live\"");
+        if !swapped {
+            return None;
+        }
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv.first().is_some_and(|a| a.ends_with("php"))
+                    && p.argv.iter().any(|a| a == "display_errors=stderr")
+                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
+            })
+            .map(|p| p.pid)
+    });
+    relay.cut();
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(s["changes"][0]["type"], "core", "{s}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    // The result says exactly what the site is left as, and how to put it back.
+    let rollback = s["rollback"].as_str().unwrap_or_else(|| panic!("{s}"));
+    for said in [
+        "ROLLBACK NOT DONE: the host cannot be reached again",
+        "the new files of core wordpress 6.1.9 →",
+        "are in place",
+        "the database may have been upgraded",
+        "maintenance mode is on",
+        ".tend/journal.json) is on the host",
+        "`tend recover flt_gone`",
+    ] {
+        assert!(rollback.contains(said), "{said:?} not in: {rollback}");
+    }
+    // The lock could not be released either: beside the outcome, not instead of it.
+    let cleanup = s["cleanup"].as_array().unwrap();
+    assert!(
+        cleanup.len() == 1
+            && cleanup[0]
+                .as_str()
+                .unwrap()
+                .contains("releasing the site's lock"),
+        "{s}"
+    );
+    let record = last_record(&work);
+    assert_eq!(record["status"], "failed", "{record}");
+    assert_eq!(record["changes"][0]["type"], "core", "{record}");
+    assert_eq!(record["snapshots"].as_array().unwrap().len(), 1, "{record}");
+    assert_eq!(record["rollback"], s["rollback"], "{record}");
+    assert_eq!(record["cleanup"], s["cleanup"], "{record}");
+    // And it is what the site is: new core files, in maintenance, with its journal.
+    assert!(site.path.join(".maintenance").exists());
+    assert!(journal.exists());
+    let version = std::fs::read_to_string(site.path.join("wp-includes/version.php")).unwrap();
+    assert!(version.contains("$wp_version = '6.8."), "new core in place");
+
+    relay.reopen();
+    let out = work.tend(&["--json", "recover", "flt_gone", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["sites"][0]["status"], "recovered");
+    assert_eq!(tree(&site.path, &[]), before.0, "files differ");
+    assert_eq!(db_state(lab, &site), before.1, "database differs");
+    assert!(!site.path.join(".maintenance").exists(), "in maintenance");
+    assert!(!site.path.join(".tend").exists(), "leftovers in .tend");
+}
