@@ -44,6 +44,25 @@ pub const BOOKKEEPING_LIMIT: Duration = Duration::from_secs(5 * 60);
 /// how long no byte may move in either direction.
 pub const TRANSFER_IDLE_LIMIT: Duration = Duration::from_secs(5 * 60);
 
+/// The deadlines of a connection's commands (`settings.command_timeout`,
+/// `settings.transfer_stall_timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// How long a command may run in all.
+    pub command: Duration,
+    /// How long a transfer may go without a byte moving.
+    pub transfer_idle: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            command: COMMAND_LIMIT,
+            transfer_idle: TRANSFER_IDLE_LIMIT,
+        }
+    }
+}
+
 /// How long a remote command may go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deadline {
@@ -56,6 +75,7 @@ pub enum Deadline {
 pub struct Connection {
     session: Session,
     channels: Semaphore,
+    deadlines: Deadlines,
     destination: String,
     reporter: SharedReporter,
 }
@@ -85,12 +105,14 @@ impl Connection {
     pub(super) fn new(
         session: Session,
         max_channels: usize,
+        deadlines: Deadlines,
         destination: String,
         reporter: SharedReporter,
     ) -> Connection {
         Connection {
             session,
             channels: Semaphore::new(max_channels.max(1)),
+            deadlines,
             destination,
             reporter,
         }
@@ -124,15 +146,21 @@ impl Connection {
 
     /// Runs `command`, feeding it `stdin`, and collects stdout up to `limit` bytes.
     /// A non-zero exit is an error carrying the command and the tail of stderr.
-    /// The command has [`COMMAND_LIMIT`] to finish.
+    /// The command has the connection's command deadline ([`COMMAND_LIMIT`] unless
+    /// configured) to finish.
     pub async fn run(
         &self,
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
         limit: usize,
     ) -> Result<Output, RemoteError> {
-        self.run_within(command, stdin, limit, Deadline::Total(COMMAND_LIMIT))
-            .await
+        self.run_within(
+            command,
+            stdin,
+            limit,
+            Deadline::Total(self.deadlines.command),
+        )
+        .await
     }
 
     /// [`Connection::run`] with a deadline of the caller's.
@@ -179,7 +207,7 @@ impl Connection {
                     .as_mut()
                     .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
                 &mut counting,
-                Deadline::Idle(TRANSFER_IDLE_LIMIT),
+                Deadline::Idle(self.deadlines.transfer_idle),
             )
             .await?;
         Ok((counting.count, stderr))
@@ -203,7 +231,7 @@ impl Connection {
             command,
             Some(input),
             limit,
-            Deadline::Idle(TRANSFER_IDLE_LIMIT),
+            Deadline::Idle(self.deadlines.transfer_idle),
         )
         .await
     }

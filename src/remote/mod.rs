@@ -13,7 +13,7 @@ pub mod quote;
 
 pub use backoff::Backoff;
 pub use connection::{
-    Connection, Deadline, Output, BOOKKEEPING_LIMIT, COMMAND_LIMIT, TRANSFER_IDLE_LIMIT,
+    Connection, Deadline, Deadlines, Output, BOOKKEEPING_LIMIT, COMMAND_LIMIT, TRANSFER_IDLE_LIMIT,
 };
 pub use error::{ConnectFailure, RemoteError};
 pub use pool::{Endpoint, Pool};
