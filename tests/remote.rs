@@ -398,3 +398,37 @@ fn a_stream_ends_with_the_remote_side_and_a_command_past_its_deadline_is_abandon
         pool.shutdown().await;
     });
 }
+
+#[test]
+fn what_a_connection_left_running_on_the_host_is_found_and_waited_for() {
+    let lab = Lab::shared();
+    runtime().block_on(async {
+        let first = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let second = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let a = first.connect(&endpoint(lab)).await.unwrap();
+        let b = second.connect(&endpoint(lab)).await.unwrap();
+        assert_ne!(a.tag(), b.tag());
+        // A command of `a` that goes on after its channel closed, as one whose connection
+        // was cut does.
+        let orphan = RemoteCommand::script("nohup sleep 3 >/dev/null 2>&1 </dev/null &");
+        a.run(&orphan, None, 1024).await.unwrap();
+        assert!(
+            !b.wait_for_processes_of(a.tag(), Duration::from_secs(1))
+                .await
+                .unwrap(),
+            "still running after 1 s"
+        );
+        assert!(b
+            .wait_for_processes_of(a.tag(), Duration::from_secs(60))
+            .await
+            .unwrap());
+        // Nothing of `b` runs but the wait itself, which does not count.
+        assert!(b
+            .wait_for_processes_of(b.tag(), Duration::from_secs(5))
+            .await
+            .unwrap());
+        drop((a, b));
+        first.shutdown().await;
+        second.shutdown().await;
+    });
+}

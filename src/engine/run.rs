@@ -34,6 +34,9 @@ use crate::updates::sources::Sources;
 use crate::verify::{self, CheckResult, CheckSpec};
 use std::sync::Arc;
 
+/// How long a rollback waits for commands a lost connection left running on the host.
+const LOST_COMMANDS_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Everything a run shares between its sites.
 pub struct Context<'a> {
     pub playbook: &'a Playbook,
@@ -211,6 +214,7 @@ async fn run_site(
             outcome: SiteRun::new(),
             code_changed: None,
             planned: None,
+            lost: Vec::new(),
         };
         // Plan, then act: the updates are planned (and their packages fetched and
         // checked) before the site is touched, so a site that cannot be planned — a source
@@ -272,6 +276,9 @@ struct SiteState<'a, 'c> {
     code_changed: Option<std::time::Instant>,
     /// The updates planned before anything changed (`None`: no update step).
     planned: Option<policy::Plan>,
+    /// The tags of connections that dropped under this site's work: their commands may
+    /// still run on the host.
+    lost: Vec<String>,
 }
 
 impl SiteState<'_, '_> {
@@ -294,8 +301,34 @@ impl SiteState<'_, '_> {
             Level::Warning,
             "the connection to the host dropped; opening it again",
         );
+        self.lost.push(self.host.tag().to_owned());
         self.host = self.ctx.pool.connect(&Endpoint::of(self.site)).await?;
         Ok(())
+    }
+
+    /// Waits for what the lost connections left running on the host (a database upgrade
+    /// goes on when its connection is cut) before anything is undone under it.
+    async fn wait_for_lost_commands(&mut self) {
+        for tag in std::mem::take(&mut self.lost) {
+            match self
+                .host
+                .wait_for_processes_of(&tag, LOST_COMMANDS_WAIT)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => self.log(
+                    Level::Warning,
+                    &format!(
+                        "commands of the lost connection still run on the host after {} s; rolling back anyway",
+                        LOST_COMMANDS_WAIT.as_secs()
+                    ),
+                ),
+                Err(e) => self.log(
+                    Level::Warning,
+                    &format!("could not look for commands of the lost connection: {}", crate::secrets::mask(&e.to_string())),
+                ),
+            }
+        }
     }
 
     fn left_state(&self, journal: &Journal, undo_started: bool) -> String {
@@ -644,6 +677,7 @@ impl SiteState<'_, '_> {
             ));
             return;
         }
+        self.wait_for_lost_commands().await;
         // Maintenance through the CMS's CLI rewrites its configuration (Joomla leaves
         // configuration.php read-only afterwards): the snapshot puts it back exactly.
         if journal.maintenance_cli && journal.snapshot.is_some() {

@@ -78,6 +78,9 @@ pub struct Connection {
     deadlines: Deadlines,
     destination: String,
     reporter: SharedReporter,
+    /// Exported as `TEND_CONN` to every command this connection runs: names, on the
+    /// host, the processes a lost connection left behind.
+    tag: String,
 }
 
 impl std::fmt::Debug for Connection {
@@ -115,7 +118,40 @@ impl Connection {
             deadlines,
             destination,
             reporter,
+            tag: new_tag(),
         }
+    }
+
+    /// The value of `TEND_CONN` in the environment of this connection's remote commands.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Waits, up to `limit`, until no process of the SSH user on the host carries another
+    /// connection's `tag` (Linux hosts: read from /proc): a command whose connection was
+    /// cut goes on running (sshd only closes its pipes), and what undoes its work must not
+    /// overlap it. Whether they ended in time. (The wait's own processes never count:
+    /// the shell it runs in got `TEND_CONN` after it started, and the glob naming the
+    /// processes is expanded before each `grep` starts.)
+    pub async fn wait_for_processes_of(
+        &self,
+        tag: &str,
+        limit: Duration,
+    ) -> Result<bool, RemoteError> {
+        let script = format!(
+            "t={secs}; while grep -aqs {pattern} /proc/[0-9]*/environ; do                [ \"$t\" -gt 0 ] || {{ echo running; exit 0; }}; sleep 1; t=$((t - 1)); done; echo ended",
+            secs = limit.as_secs(),
+            pattern = super::quote(&format!("TEND_CONN={tag}")),
+        );
+        let output = self
+            .run_within(
+                &RemoteCommand::script(&script),
+                None,
+                1024,
+                Deadline::Total(limit + Duration::from_secs(60)),
+            )
+            .await?;
+        Ok(output.stdout_text().trim() == "ended")
     }
 
     /// `user@host:port`, as shown in messages.
@@ -451,7 +487,11 @@ impl Connection {
         loop {
             let spawned = self
                 .session
-                .raw_command(command.as_str())
+                .raw_command(format!(
+                    "TEND_CONN={}; export TEND_CONN; {}",
+                    self.tag,
+                    command.as_str()
+                ))
                 .stdin(if with_stdin {
                     Stdio::piped()
                 } else {
@@ -487,6 +527,21 @@ impl Connection {
     pub(super) async fn close(self) {
         let _ = self.session.close().await;
     }
+}
+
+/// A tag no other connection has: the process, the time and a counter.
+fn new_tag() -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:08x}{:012x}{:04x}",
+        std::process::id(),
+        nanos & 0xffff_ffff_ffff,
+        COUNT.fetch_add(1, Ordering::Relaxed) & 0xffff
+    )
 }
 
 async fn copy_stream<R, W>(reader: &mut R, writer: &mut W) -> std::io::Result<u64>
