@@ -359,13 +359,19 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
     work.add_package(&zip, "plugins");
     work.index();
     work.inventory(lab, &site);
+    // The verify step waits `verify_delay` before its checks: 10 s, time enough to kill
+    // the master within it even on a loaded machine.
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replacen("settings:\n", "settings:\n  verify_delay: 10\n", 1);
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
     let before = (tree(&site.path, &[]), db_state(lab, &site));
     let journal = site.path.join(".tend/journal.json");
     let tmp = work.tmp().to_string_lossy().into_owned();
 
     let mut child = work.spawn_run();
     // The verify step: the journal lists the swap and maintenance is off again (the
-    // checks wait `verify_delay`, 3 s, before asking the site).
+    // checks wait `verify_delay` before asking the site).
     wait_for(&mut child, "the verify step", || {
         let text = std::fs::read_to_string(&journal).unwrap_or_default();
         let in_verify = text.contains("\"live\"") && text.contains("\"maintenance\": null");
