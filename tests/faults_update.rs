@@ -377,6 +377,9 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
         let in_verify = text.contains("\"live\"") && text.contains("\"maintenance\": null");
         in_verify.then_some(0)
     });
+    // The journal is renamed into place by the command of the `maintenance: off` step,
+    // which may not have returned yet: let it, well inside the 10 s of `verify_delay`.
+    std::thread::sleep(Duration::from_secs(3));
     let masters: Vec<u32> = processes()
         .into_iter()
         .filter(|p| {
