@@ -193,6 +193,8 @@ pub enum ErrorKind {
     ConnectFailed,
     RemoteCommandFailed,
     ConnectionLost,
+    /// A remote command or transfer went past its deadline.
+    TimedOut,
     Locked,
     UnfinishedWork,
     RootMissing,
@@ -225,9 +227,9 @@ impl SiteError {
     /// failed (the command's fate is unknown then), else [`SiteError::Failed`] with `what`.
     pub fn remote_step(what: impl Into<String>, error: RemoteError) -> SiteError {
         match error {
-            e @ (RemoteError::Connect { .. } | RemoteError::Transport { .. }) => {
-                SiteError::Remote(e)
-            }
+            e @ (RemoteError::Connect { .. }
+            | RemoteError::Transport { .. }
+            | RemoteError::TimedOut { .. }) => SiteError::Remote(e),
             e => SiteError::failed(what, e),
         }
     }
@@ -262,6 +264,7 @@ impl SiteError {
                     ErrorKind::RemoteCommandFailed
                 }
                 RemoteError::Transport { .. } => ErrorKind::ConnectionLost,
+                RemoteError::TimedOut { .. } => ErrorKind::TimedOut,
             },
             SiteError::Locked { .. } | SiteError::LockFailed { .. } => ErrorKind::Locked,
             SiteError::Unfinished { .. } => ErrorKind::UnfinishedWork,

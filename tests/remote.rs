@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use support::Lab;
 use tend::events::Silent;
-use tend::remote::{Endpoint, Pool, RemoteCommand, RemoteError};
+use tend::remote::{Deadline, Endpoint, Pool, RemoteCommand, RemoteError};
 
 fn endpoint(lab: &Lab) -> Endpoint {
     Endpoint {
@@ -354,5 +354,81 @@ fn a_failed_endpoint_is_tried_again_after_its_backoff_not_before() {
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
         drop(host);
         pool.shutdown().await;
+    });
+}
+
+#[test]
+fn a_stream_ends_with_the_remote_side_and_a_command_past_its_deadline_is_abandoned() {
+    let lab = Lab::shared();
+    runtime().block_on(async {
+        let pool = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let host = pool.connect(&endpoint(lab)).await.unwrap();
+        // Input that never ends, to a command that reads ten bytes and exits: the call
+        // ends with the command.
+        let mut endless = tokio::io::repeat(b'x');
+        let head = RemoteCommand::new("head").arg("-c").arg("10");
+        let out = host
+            .run_with_input(&head, &mut endless, 1024)
+            .await
+            .unwrap();
+        assert_eq!(out.stdout_text(), "xxxxxxxxxx");
+
+        // A command past its deadline is abandoned, as data; the connection stays usable.
+        let sleep = RemoteCommand::new("sleep").arg("30");
+        let err = host
+            .run_within(&sleep, None, 1024, Deadline::Total(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RemoteError::TimedOut { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("did not finish within its deadline of 1 s"),
+            "{err}"
+        );
+        // A transfer that stalls (nothing read, nothing written) ends the same way.
+        let stall = RemoteCommand::new("sleep").arg("30");
+        let err = host
+            .run_within(&stall, None, 1024, Deadline::Idle(Duration::from_secs(1)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("no data moved for 1 s"), "{err}");
+        let echo = RemoteCommand::new("echo").arg("still here");
+        let out = host.run(&echo, None, 1024).await.unwrap();
+        assert_eq!(out.stdout_text(), "still here\n");
+        pool.shutdown().await;
+    });
+}
+
+#[test]
+fn what_a_connection_left_running_on_the_host_is_found_and_waited_for() {
+    let lab = Lab::shared();
+    runtime().block_on(async {
+        let first = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let second = Pool::new(Duration::from_secs(10), 10, Arc::new(Silent)).unwrap();
+        let a = first.connect(&endpoint(lab)).await.unwrap();
+        let b = second.connect(&endpoint(lab)).await.unwrap();
+        assert_ne!(a.tag(), b.tag());
+        // A command of `a` that goes on after its channel closed, as one whose connection
+        // was cut does.
+        let orphan = RemoteCommand::script("nohup sleep 3 >/dev/null 2>&1 </dev/null &");
+        a.run(&orphan, None, 1024).await.unwrap();
+        assert!(
+            !b.wait_for_processes_of(a.tag(), Duration::from_secs(1))
+                .await
+                .unwrap(),
+            "still running after 1 s"
+        );
+        assert!(b
+            .wait_for_processes_of(a.tag(), Duration::from_secs(60))
+            .await
+            .unwrap());
+        // Nothing of `b` runs but the wait itself, which does not count.
+        assert!(b
+            .wait_for_processes_of(b.tag(), Duration::from_secs(5))
+            .await
+            .unwrap());
+        drop((a, b));
+        first.shutdown().await;
+        second.shutdown().await;
     });
 }

@@ -453,7 +453,9 @@ fn store_error(what: &str, error: StoreError) -> SiteError {
 /// failed, else a database error saying what was being done.
 pub(super) fn database_step(what: &str, error: RemoteError) -> SiteError {
     match error {
-        e @ (RemoteError::Connect { .. } | RemoteError::Transport { .. }) => SiteError::Remote(e),
+        e @ (RemoteError::Connect { .. }
+        | RemoteError::Transport { .. }
+        | RemoteError::TimedOut { .. }) => SiteError::Remote(e),
         e => SiteError::database(format!("{what} failed: {e}")),
     }
 }

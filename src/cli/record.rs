@@ -202,6 +202,11 @@ pub(super) fn run_sites(
                 record.checks = run.checks.iter().map(CheckRecord::from).collect();
                 record.error = run.error.as_ref().map(SiteError::masked);
                 record.rollback = run.rollback.clone();
+                record.cleanup = run
+                    .cleanup
+                    .iter()
+                    .map(|c| crate::secrets::mask(c))
+                    .collect();
                 record.duration_ms = r.elapsed.as_millis() as u64;
                 record
             }

@@ -118,6 +118,14 @@ pub(super) fn run_playbook(
         || run_view::run_text(&results, Style::for_stdout()),
     );
     let records = record::run_sites(session.store.as_ref(), &results);
-    let exit = exit_for(records.iter().map(|r| r.status));
+    // A clean-up that failed (a lock left behind) does not change a site's outcome, but
+    // it is an error: it sets the exit status.
+    let exit = exit_for(records.iter().map(|r| r.status)).max(
+        if records.iter().any(|r| !r.cleanup.is_empty()) {
+            super::command_error::EXIT_FAILED
+        } else {
+            super::command_error::EXIT_OK
+        },
+    );
     Ok(session.finish(records, exit))
 }

@@ -52,7 +52,8 @@ impl<'a> Session<'a> {
             CommandError::runtime(format!(
                 "cannot create a private directory for SSH control sockets: {e}"
             ))
-        })?;
+        })?
+        .with_deadlines(inventory.settings.deadlines);
         runtime.spawn(crate::interrupt::watch(reporter.clone()));
         Ok(Session {
             inventory,

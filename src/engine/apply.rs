@@ -254,7 +254,7 @@ impl Swapping<'_> {
             layout,
         )
         .await
-        .map_err(|e| SiteError::failed(format!("{what}: staging the new files"), e))?;
+        .map_err(|e| in_change(&what, e))?;
 
         let swaps = match change.kind {
             ComponentType::Core => {
@@ -328,7 +328,8 @@ async fn stage(
     top: &str,
     to: Staging<'_>,
     layout: &'static dyn SwapUpdate,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, SiteError> {
+    const STAGING: &str = "staging the new files";
     let Staging {
         kind,
         staged,
@@ -360,13 +361,21 @@ async fn stage(
             written
         })
     };
-    let mut reader = reader;
     let command = RemoteCommand::script(&script);
-    let upload = host.run_with_input(&command, &mut reader, OUTPUT_LIMIT);
+    // The reading end lives only as long as the upload: when the remote side ends first
+    // (tar killed, connection cut, deadline), it is dropped, and the writer thread's next
+    // write fails on a closed pipe instead of blocking for ever.
+    let upload = async move {
+        let mut reader = reader;
+        host.run_with_input(&command, &mut reader, OUTPUT_LIMIT)
+            .await
+    };
     let (uploaded, produced) = tokio::join!(upload, producer);
-    let produced = produced.map_err(|e| format!("internal: {e}"))?;
-    let output = uploaded.map_err(|e| e.to_string())?;
-    produced?;
+    let produced = produced.map_err(|e| SiteError::failed(STAGING, format!("internal: {e}")))?;
+    // A cut connection or a deadline keeps its kind; the writer's error then is only the
+    // consequence of the closed pipe.
+    let output = uploaded.map_err(|e| SiteError::remote_step(STAGING, e))?;
+    produced.map_err(|e| SiteError::failed(STAGING, e))?;
     Ok(output
         .stdout_text()
         .lines()

@@ -54,7 +54,8 @@ async fn backup_site(
         .await
     };
     site_lock::with_lock(
-        &read.host,
+        pool,
+        &crate::remote::Endpoint::of(site),
         &site.path,
         "backup",
         |previous| took_over(reporter, &site.name, previous),

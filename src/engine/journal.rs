@@ -15,8 +15,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::remote::{quote, Connection, RemoteCommand};
+use crate::remote::{quote, Connection, Deadline, RemoteCommand, BOOKKEEPING_LIMIT};
 use crate::site_error::SiteError;
+
+/// tend's bookkeeping on the host is small and quick: it gets the short deadline.
+const BOOKKEEPING: Deadline = Deadline::Total(BOOKKEEPING_LIMIT);
 
 /// tend's folder at the site root: the journal and the run's work folders.
 pub const DIR: &str = crate::paths::SITE_TEND_DIR;
@@ -124,7 +127,12 @@ pub async fn read(host: &Connection, root: &str) -> Result<Option<Journal>, Site
         root = quote(root)
     );
     let output = host
-        .run(&RemoteCommand::script(&script), None, OUTPUT_LIMIT)
+        .run_within(
+            &RemoteCommand::script(&script),
+            None,
+            OUTPUT_LIMIT,
+            BOOKKEEPING,
+        )
         .await?;
     if output.stdout.is_empty() {
         return Ok(None);
@@ -154,7 +162,12 @@ pub async fn write_then(
         then = if then.is_empty() { ":" } else { then },
     );
     let output = host
-        .run(&RemoteCommand::script(&script), Some(&text), OUTPUT_LIMIT)
+        .run_within(
+            &RemoteCommand::script(&script),
+            Some(&text),
+            OUTPUT_LIMIT,
+            BOOKKEEPING,
+        )
         .await?;
     Ok(output.stdout_text())
 }
@@ -219,8 +232,13 @@ pub async fn clear(host: &Connection, journal: &Journal) -> Result<(), SiteError
         root = quote(&journal.root),
         work = quote(&journal.work_dir()),
     );
-    host.run(&RemoteCommand::script(&script), None, OUTPUT_LIMIT)
-        .await?;
+    host.run_within(
+        &RemoteCommand::script(&script),
+        None,
+        OUTPUT_LIMIT,
+        BOOKKEEPING,
+    )
+    .await?;
     crate::interrupt::journal_cleared(&journal.site);
     Ok(())
 }

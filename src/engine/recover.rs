@@ -131,7 +131,8 @@ pub async fn recover(
             Ok(())
         };
         site_lock::with_lock(
-            &host,
+            pool,
+            &Endpoint::of(site),
             &site.path,
             "recover",
             |previous| super::backup::took_over(reporter, &site.name, previous),

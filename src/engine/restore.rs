@@ -131,7 +131,8 @@ async fn restore(
     };
     let work = restore_locked(request, &read, store, reporter);
     super::site_lock::with_lock(
-        &read.host,
+        pool,
+        &crate::remote::Endpoint::of(target),
         &target.path,
         "restore",
         |previous| super::backup::took_over(reporter, &target.name, previous),

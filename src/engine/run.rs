@@ -26,12 +26,16 @@ use crate::inventory::Check;
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
 use crate::playbook::{OnFailure, Playbook, Step, UpdateStep};
-use crate::remote::{quote, Connection, Pool};
+use crate::remote::{quote, Connection, Endpoint, Pool};
 use crate::site_error::SiteError;
 use crate::updates::package::PackageCache;
 use crate::updates::policy::{self, Change, Held};
 use crate::updates::sources::Sources;
 use crate::verify::{self, CheckResult, CheckSpec};
+use std::sync::Arc;
+
+/// How long a rollback waits for commands a lost connection left running on the host.
+const LOST_COMMANDS_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// Everything a run shares between its sites.
 pub struct Context<'a> {
@@ -81,6 +85,10 @@ pub struct SiteRun {
     pub error: Option<SiteError>,
     /// How the rollback went, when there was one.
     pub rollback: Option<String>,
+    /// What failed in the clean-up after the site's work (ending maintenance, clearing
+    /// the journal, releasing the lock), with the state that left the site in: reported
+    /// beside the outcome of the work, never instead of it.
+    pub cleanup: Vec<String>,
 }
 
 impl super::Judged for SiteRun {
@@ -89,11 +97,19 @@ impl super::Judged for SiteRun {
     }
 
     fn problem(&self) -> Option<String> {
-        match (self.status, &self.error, &self.rollback) {
+        let problem = match (self.status, &self.error, &self.rollback) {
             (Outcome::Ok | Outcome::Recovered, _, _) => None,
             (Outcome::Failed, Some(error), Some(rollback)) => Some(format!("{error}; {rollback}")),
             (_, error, _) => error.as_ref().map(ToString::to_string),
+        };
+        if self.cleanup.is_empty() {
+            return problem;
         }
+        let cleanup = format!("clean-up failed: {}", self.cleanup.join("; "));
+        Some(match problem {
+            Some(problem) => format!("{problem}; {cleanup}"),
+            None => cleanup,
+        })
     }
 }
 
@@ -109,6 +125,7 @@ impl SiteRun {
             checks: Vec::new(),
             error: None,
             rollback: None,
+            cleanup: Vec::new(),
         }
     }
 }
@@ -183,6 +200,7 @@ async fn run_site(
 ) -> Result<SiteRun, SiteError> {
     let read = super::facts::read_site(site, ctx.pool, ctx.tools, ctx.reporter).await?;
     let host = read.host.clone();
+    let endpoint = Endpoint::of(site);
     let work = async {
         if let Some(unfinished) = journal::read(&host, &site.path).await? {
             return Err(planning::unfinished(site, &unfinished));
@@ -190,12 +208,13 @@ async fn run_site(
         let mut state = SiteState {
             ctx,
             site,
-            host: &host,
+            host: host.clone(),
             facts: read.facts.clone(),
             journal: None,
             outcome: SiteRun::new(),
             code_changed: None,
             planned: None,
+            lost: Vec::new(),
         };
         // Plan, then act: the updates are planned (and their packages fetched and
         // checked) before the site is touched, so a site that cannot be planned — a source
@@ -212,17 +231,28 @@ async fn run_site(
                 return Err(changed);
             }
         }
-        state.steps(&read.tools).await?;
+        // From here on the site may change: whatever fails, the outcome (changes,
+        // snapshot, rollback) is what the site's result says.
+        state.steps(&read.tools).await;
         Ok(state.outcome)
     };
-    site_lock::with_lock(
-        &host,
+    let held = site_lock::hold(
+        ctx.pool,
+        &endpoint,
         &site.path,
         "run",
         |previous| super::backup::took_over(ctx.reporter, &site.name, previous),
         work,
     )
-    .await
+    .await?;
+    let mut outcome = held.result?;
+    if let Err(e) = held.released {
+        outcome.cleanup.push(format!(
+            "releasing the site's lock: {}; the lock is left, and is taken over as stale once this run has ended",
+            e.masked()
+        ));
+    }
+    Ok(outcome)
 }
 
 /// Why a step failed.
@@ -237,7 +267,8 @@ struct StepFailure {
 struct SiteState<'a, 'c> {
     ctx: &'a Context<'c>,
     site: &'a Site,
-    host: &'a Connection,
+    /// The site's connection; asked of the pool again when it dropped.
+    host: Arc<Connection>,
     facts: Facts,
     journal: Option<Journal>,
     outcome: SiteRun,
@@ -245,6 +276,9 @@ struct SiteState<'a, 'c> {
     code_changed: Option<std::time::Instant>,
     /// The updates planned before anything changed (`None`: no update step).
     planned: Option<policy::Plan>,
+    /// The tags of connections that dropped under this site's work: their commands may
+    /// still run on the host.
+    lost: Vec<String>,
 }
 
 impl SiteState<'_, '_> {
@@ -256,7 +290,52 @@ impl SiteState<'_, '_> {
         });
     }
 
-    async fn steps(&mut self, tools: &crate::cms::host_tools::HostTools) -> Result<(), SiteError> {
+    /// The connection to the site's host, opened again (the pool reconnects) if it
+    /// dropped: what undoes or finishes the run's changes must not fail because the
+    /// connection that made them was cut.
+    async fn reconnect(&mut self) -> Result<(), SiteError> {
+        if self.host.is_alive().await {
+            return Ok(());
+        }
+        self.log(
+            Level::Warning,
+            "the connection to the host dropped; opening it again",
+        );
+        self.lost.push(self.host.tag().to_owned());
+        self.host = self.ctx.pool.connect(&Endpoint::of(self.site)).await?;
+        Ok(())
+    }
+
+    /// Waits for what the lost connections left running on the host (a database upgrade
+    /// goes on when its connection is cut) before anything is undone under it.
+    async fn wait_for_lost_commands(&mut self) {
+        for tag in std::mem::take(&mut self.lost) {
+            match self
+                .host
+                .wait_for_processes_of(&tag, LOST_COMMANDS_WAIT)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => self.log(
+                    Level::Warning,
+                    &format!(
+                        "commands of the lost connection still run on the host after {} s; rolling back anyway",
+                        LOST_COMMANDS_WAIT.as_secs()
+                    ),
+                ),
+                Err(e) => self.log(
+                    Level::Warning,
+                    &format!("could not look for commands of the lost connection: {}", crate::secrets::mask(&e.to_string())),
+                ),
+            }
+        }
+    }
+
+    fn left_state(&self, journal: &Journal, undo_started: bool) -> String {
+        left_state(&self.site.name, journal, undo_started)
+    }
+
+    async fn steps(&mut self, tools: &crate::cms::host_tools::HostTools) {
         let playbook = self.ctx.playbook;
         let mut failure: Option<StepFailure> = None;
         let mut baseline_taken = false;
@@ -299,22 +378,18 @@ impl SiteState<'_, '_> {
             }
         }
         match failure {
-            None => {
-                self.finish_kept().await?;
-                Ok(())
-            }
+            None => self.finish_kept().await,
             Some(failure) => {
                 let rollback_wanted = playbook.on_failure == OnFailure::Rollback
                     && !failure.preexisting
                     && self.journal.as_ref().is_some_and(Journal::changed_anything);
                 self.outcome.error = Some(failure.error);
                 if rollback_wanted {
-                    self.roll_back(tools).await?;
+                    self.roll_back(tools).await;
                 } else {
                     self.outcome.status = Outcome::Failed;
-                    self.finish_kept().await?;
+                    self.finish_kept().await;
                 }
-                Ok(())
             }
         }
     }
@@ -332,12 +407,16 @@ impl SiteState<'_, '_> {
             },
             preexisting: false,
         };
+        // A connection that dropped since the last step is opened again.
+        if step.changes_site() || matches!(step, Step::Backup { .. }) {
+            self.reconnect().await.map_err(fail)?;
+        }
         match step {
             Step::Backup { label } => {
                 let manifest = create::snapshot(
                     self.ctx.store,
                     self.site,
-                    self.host,
+                    &self.host,
                     &self.facts,
                     tools,
                     label.as_deref(),
@@ -400,8 +479,8 @@ impl SiteState<'_, '_> {
                 None => journal.maintenance_cli = true,
             }
             let journal = self.journal.as_ref().expect("just started");
-            journal::write_then(self.host, journal, "").await?;
-            cms.set_maintenance(self.site, self.host, true).await?;
+            journal::write_then(&self.host, journal, "").await?;
+            cms.set_maintenance(self.site, &self.host, true).await?;
             self.log(Level::Info, "maintenance mode on");
         } else {
             let Some(journal) = self.journal.as_ref() else {
@@ -410,11 +489,11 @@ impl SiteState<'_, '_> {
             if !journal.in_maintenance() {
                 return Ok(());
             }
-            cms.set_maintenance(self.site, self.host, false).await?;
+            cms.set_maintenance(self.site, &self.host, false).await?;
             let journal = self.journal.as_mut().expect("present");
             journal.maintenance = None;
             journal.maintenance_cli = false;
-            journal::write_then(self.host, journal, "").await?;
+            journal::write_then(&self.host, journal, "").await?;
             self.log(Level::Info, "maintenance mode off");
         }
         Ok(())
@@ -423,7 +502,7 @@ impl SiteState<'_, '_> {
     /// Plans the updates and fetches their packages into the cache, checking them.
     async fn prepare_updates(&mut self, step: &UpdateStep) -> Result<(), SiteError> {
         let planned =
-            planning::plan_updates(self.ctx, self.site, self.host, &self.facts, step).await?;
+            planning::plan_updates(self.ctx, self.site, &self.host, &self.facts, step).await?;
         for change in &planned.changes {
             if change.offer.package.is_empty() {
                 continue;
@@ -465,7 +544,7 @@ impl SiteState<'_, '_> {
             let mut journal = self.journal.take().expect("just started");
             let result = apply::apply(
                 &updater,
-                self.host,
+                &self.host,
                 self.site,
                 &self.facts,
                 tools,
@@ -554,32 +633,64 @@ impl SiteState<'_, '_> {
     }
 
     /// The run is over and its result is kept: maintenance ends, the journal and the old
-    /// versions kept aside are cleared.
-    async fn finish_kept(&mut self) -> Result<(), SiteError> {
-        let Some(mut journal) = self.journal.take() else {
-            return Ok(());
+    /// versions kept aside are cleared. When that fails, the outcome stays what it was
+    /// and the failure, with the state it leaves, is reported beside it; a site left in
+    /// maintenance mode has failed.
+    async fn finish_kept(&mut self) {
+        let Some(journal) = self.journal.take() else {
+            return;
         };
+        let mut journal = journal;
         journal.kept = true;
-        journal::write_then(self.host, &journal, "").await?;
+        if let Err(e) = self.clear_kept(&journal).await {
+            let mut state = journal.clone();
+            // The journal on the host says `kept` or not: either way recovery finishes.
+            state.kept = false;
+            let mut text = format!(
+                "ending the run on the host: {}; {}",
+                e.masked(),
+                self.left_state(&state, false)
+            );
+            if !state.swaps.is_empty() {
+                text.push_str(" (or, to keep the new versions, remove maintenance mode and the journal by hand)");
+            }
+            self.outcome.cleanup.push(text);
+            self.outcome.status = Outcome::Failed;
+        }
+    }
+
+    async fn clear_kept(&mut self, journal: &Journal) -> Result<(), SiteError> {
+        self.reconnect().await?;
+        let journal = journal.clone();
+        journal::write_then(&self.host, &journal, "").await?;
         if journal.in_maintenance() {
             self.log(
                 Level::Warning,
                 "the site is still in maintenance mode at the end of the run; ending it",
             );
             crate::cms::adapter(self.facts.cms)
-                .set_maintenance(self.site, self.host, false)
+                .set_maintenance(self.site, &self.host, false)
                 .await?;
         }
-        journal::clear(self.host, &journal).await
+        journal::clear(&self.host, &journal).await
     }
 
     /// Puts the site back as the journal says it was, then verifies it again.
-    async fn roll_back(
-        &mut self,
-        tools: &crate::cms::host_tools::HostTools,
-    ) -> Result<(), SiteError> {
+    /// When the rollback cannot be done (not even on a connection opened again), the
+    /// outcome says what state the site is in and that `tend recover` puts it back.
+    async fn roll_back(&mut self, tools: &crate::cms::host_tools::HostTools) {
         let mut journal = self.journal.take().expect("a rollback has a journal");
         self.log(Level::Warning, "rolling back");
+        if let Err(e) = self.reconnect().await {
+            self.outcome.status = Outcome::Failed;
+            self.outcome.rollback = Some(format!(
+                "ROLLBACK NOT DONE: the host cannot be reached again ({}); {}",
+                e.masked(),
+                self.left_state(&journal, false)
+            ));
+            return;
+        }
+        self.wait_for_lost_commands().await;
         // Maintenance through the CMS's CLI rewrites its configuration (Joomla leaves
         // configuration.php read-only afterwards): the snapshot puts it back exactly.
         if journal.maintenance_cli && journal.snapshot.is_some() {
@@ -595,12 +706,20 @@ impl SiteState<'_, '_> {
                     content = quote(content),
                     file = quote(file)
                 );
-                journal::write_then(self.host, &journal, &script).await?;
+                if let Err(e) = journal::write_then(&self.host, &journal, &script).await {
+                    self.outcome.status = Outcome::Failed;
+                    self.outcome.rollback = Some(format!(
+                        "ROLLBACK NOT DONE: putting the site in maintenance mode failed ({}); {}",
+                        e.masked(),
+                        self.left_state(&journal, false)
+                    ));
+                    return;
+                }
             }
         }
         let started = std::time::Instant::now();
         if let Err(e) = rollback::undo(
-            self.host,
+            &self.host,
             self.site,
             &journal,
             &self.facts,
@@ -611,11 +730,11 @@ impl SiteState<'_, '_> {
         {
             self.outcome.status = Outcome::Failed;
             self.outcome.rollback = Some(format!(
-                "ROLLBACK FAILED: {}; the journal is kept: run `tend recover {}`",
+                "ROLLBACK FAILED: {}; {}",
                 e.masked(),
-                self.site.name
+                self.left_state(&journal, true)
             ));
-            return Ok(());
+            return;
         }
         let took = started.elapsed();
         self.code_changed = Some(std::time::Instant::now());
@@ -647,8 +766,47 @@ impl SiteState<'_, '_> {
                 failing.join(" | ")
             )
         });
-        Ok(())
     }
+}
+
+/// What the site is left as when tend could not finish with it: which changes are on
+/// disk, whether it is in maintenance mode, whether its journal is there, and the
+/// command that puts it back.
+fn left_state(site: &str, journal: &Journal, undo_started: bool) -> String {
+    let mut swapped: Vec<&str> = Vec::new();
+    for swap in &journal.swaps {
+        if !swapped.contains(&swap.what.as_str()) {
+            swapped.push(&swap.what);
+        }
+    }
+    let mut parts = Vec::new();
+    let files = if swapped.is_empty() && !journal.restore_files {
+        "no file of the site was changed".to_owned()
+    } else if journal.restore_files {
+        "the files were changed by the CMS's own tools".to_owned()
+    } else {
+        format!("the new files of {} are in place", swapped.join(", "))
+    };
+    parts.push(if undo_started {
+        format!("{files} (the rollback may have put part of them back)")
+    } else {
+        files
+    });
+    if journal.database_changed {
+        parts.push("the database may have been upgraded".to_owned());
+    }
+    parts.push(if journal.in_maintenance() {
+        "maintenance mode is on".to_owned()
+    } else {
+        "maintenance mode is off".to_owned()
+    });
+    parts.push(format!(
+        "its journal ({}/{}) is on the host: `tend recover {}` puts the site back as it was before the run",
+        journal.root.trim_end_matches('/'),
+        journal::FILE,
+        site
+    ));
+    format!("the site is left as it is: {}", parts.join("; "))
 }
 
 /// The checks of the playbook's first verify step, if it has one.
@@ -665,4 +823,60 @@ pub fn checks_for(site: &Site, cms: CmsKind, step_checks: &[Check]) -> Vec<Check
     specs.extend(site.checks.iter().map(CheckSpec::from));
     specs.extend(step_checks.iter().map(CheckSpec::from));
     specs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Judged;
+
+    #[test]
+    fn the_state_left_names_the_changes_maintenance_and_the_journal() {
+        let mut journal = Journal::new("r1", "me", "blog", "/srv/www/", Some("snap"));
+        journal.maintenance = Some(".maintenance".into());
+        journal.swaps.push(journal::Swap {
+            what: "core wordpress 6.1.9 → 6.8.12".into(),
+            live: "wp-admin".into(),
+            aside: ".tend/work/r1/old/0/wp-admin".into(),
+            staged: Some(".tend/work/r1/new/0/wp-admin".into()),
+            existed: true,
+        });
+        journal.database_changed = true;
+        let text = left_state("blog", &journal, false);
+        assert_eq!(
+            text,
+            "the site is left as it is: the new files of core wordpress 6.1.9 → 6.8.12 are in place; \
+             the database may have been upgraded; maintenance mode is on; its journal \
+             (/srv/www/.tend/journal.json) is on the host: `tend recover blog` puts the site back \
+             as it was before the run"
+        );
+        journal.maintenance = None;
+        journal.swaps.clear();
+        journal.database_changed = false;
+        let text = left_state("blog", &journal, true);
+        assert!(
+            text.contains(
+                "no file of the site was changed (the rollback may have put part of them back)"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("maintenance mode is off"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_clean_up_is_reported_beside_the_outcome() {
+        let mut run = SiteRun::new();
+        run.cleanup.push("releasing the site's lock: broken".into());
+        assert_eq!(run.outcome(), Outcome::Ok);
+        assert_eq!(
+            run.problem().as_deref(),
+            Some("clean-up failed: releasing the site's lock: broken")
+        );
+        run.status = Outcome::RolledBack;
+        run.error = Some(SiteError::VerificationFailed("home page".into()));
+        assert_eq!(
+            run.problem().as_deref(),
+            Some("verify failed: home page; clean-up failed: releasing the site's lock: broken")
+        );
+    }
 }

@@ -45,8 +45,13 @@ use std::time::Duration;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use crate::remote::{quote, Connection, RemoteCommand};
+use crate::remote::{
+    quote, Connection, Deadline, Endpoint, Pool, RemoteCommand, BOOKKEEPING_LIMIT,
+};
 use crate::site_error::SiteError;
+
+/// tend's bookkeeping on the host is small and quick: it gets the short deadline.
+const BOOKKEEPING: Deadline = Deadline::Total(BOOKKEEPING_LIMIT);
 
 /// A lock not refreshed for this long belongs to a dead run.
 pub const LEASE_SECS: u64 = 300;
@@ -144,7 +149,12 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
         place = place_script(&owner),
     );
     let output = host
-        .run(&RemoteCommand::script(&script), None, 64 * 1024)
+        .run_within(
+            &RemoteCommand::script(&script),
+            None,
+            64 * 1024,
+            BOOKKEEPING,
+        )
         .await?;
     let text = output.stdout_text();
     let mut lines = text.lines();
@@ -218,7 +228,12 @@ async fn take_over(
         place = place_script(owner),
     );
     let output = host
-        .run(&RemoteCommand::script(&script), None, 64 * 1024)
+        .run_within(
+            &RemoteCommand::script(&script),
+            None,
+            64 * 1024,
+            BOOKKEEPING,
+        )
         .await?;
     match output.stdout_text().trim() {
         "placed" => Ok(()),
@@ -240,7 +255,7 @@ impl SiteLock {
             dir = quote(&self.dir),
             owner = quote(&self.owner)
         );
-        host.run(&RemoteCommand::script(&script), None, 1024)
+        host.run_within(&RemoteCommand::script(&script), None, 1024, BOOKKEEPING)
             .await?;
         Ok(())
     }
@@ -255,16 +270,36 @@ impl SiteLock {
             gone = quote(&gone_dir(&self.dir, &self.owner)),
             owner = quote(&self.owner)
         );
-        host.run(&RemoteCommand::script(&script), None, 1024)
+        host.run_within(&RemoteCommand::script(&script), None, 1024, BOOKKEEPING)
             .await?;
         Ok(())
     }
 }
 
+/// What a piece of work done under a site's lock left: its own result, and, beside it,
+/// whether the lock could be released — a failure to clean up never hides what the work
+/// did.
+pub struct Held<T> {
+    pub result: Result<T, SiteError>,
+    pub released: Result<(), SiteError>,
+}
+
+impl<T> Held<T> {
+    /// The work's result, or, when it succeeded, the release's failure.
+    pub fn into_result(self) -> Result<T, SiteError> {
+        match (self.result, self.released) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+        }
+    }
+}
+
 /// Runs `work` while holding the site's lock, refreshing it, releasing it at the end
-/// (whether `work` succeeded or not).
+/// (whether `work` succeeded or not); a release that fails fails the site.
 pub async fn with_lock<T, F>(
-    host: &Connection,
+    pool: &Pool,
+    endpoint: &Endpoint,
     root: &str,
     command: &str,
     on_takeover: impl FnOnce(&str),
@@ -273,7 +308,30 @@ pub async fn with_lock<T, F>(
 where
     F: std::future::Future<Output = Result<T, SiteError>>,
 {
-    let lock = acquire(host, root, command).await?;
+    hold(pool, endpoint, root, command, on_takeover, work)
+        .await?
+        .into_result()
+}
+
+/// Runs `work` while holding the site's lock (an error: the lock was not taken, `work`
+/// did not run). The connection is asked of the pool for each refresh and for the
+/// release, so a connection that dropped meanwhile is opened again: the lease does not
+/// lapse under a run that goes on, and the lock of a run whose connection was cut is still
+/// released.
+pub async fn hold<T, F>(
+    pool: &Pool,
+    endpoint: &Endpoint,
+    root: &str,
+    command: &str,
+    on_takeover: impl FnOnce(&str),
+    work: F,
+) -> Result<Held<T>, SiteError>
+where
+    F: std::future::Future<Output = Result<T, SiteError>>,
+{
+    let host = pool.connect(endpoint).await?;
+    let lock = acquire(&host, root, command).await?;
+    drop(host);
     if let Some(previous) = &lock.took_over {
         on_takeover(previous);
     }
@@ -284,16 +342,19 @@ where
         loop {
             tokio::select! {
                 result = &mut work => break result,
-                _ = ticker.tick() => { let _ = lock.refresh(host).await; }
+                _ = ticker.tick() => {
+                    if let Ok(host) = pool.connect(endpoint).await {
+                        let _ = lock.refresh(&host).await;
+                    }
+                }
             }
         }
     };
-    let released = lock.release(host).await;
-    match (result, released) {
-        (Ok(value), Ok(())) => Ok(value),
-        (Ok(_), Err(e)) => Err(e),
-        (Err(e), _) => Err(e),
-    }
+    let released = match pool.connect(endpoint).await {
+        Ok(host) => lock.release(&host).await,
+        Err(e) => Err(e.into()),
+    };
+    Ok(Held { result, released })
 }
 
 #[cfg(test)]

@@ -51,6 +51,9 @@ pub struct SiteRecord {
     pub checks: Vec<CheckRecord>,
     pub error: Option<String>,
     pub rollback: Option<String>,
+    /// What failed in the clean-up after the site's work, beside its outcome.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cleanup: Vec<String>,
     pub duration_ms: u64,
 }
 
@@ -66,6 +69,7 @@ impl SiteRecord {
             checks: Vec::new(),
             error: None,
             rollback: None,
+            cleanup: Vec::new(),
             duration_ms: 0,
         }
     }

@@ -44,6 +44,8 @@ pub struct Settings {
     pub sources: Vec<Source>,
     pub retention: Retention,
     pub connect_timeout: Duration,
+    /// The deadlines of remote commands and transfers.
+    pub deadlines: crate::remote::Deadlines,
     pub max_sessions: usize,
     /// How long HTTP checks wait after tend changed a site's PHP files: PHP's opcache
     /// re-reads a changed file only every `opcache.revalidate_freq` seconds (2 by default),
@@ -234,6 +236,34 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
         max_sessions: settings.max_sessions.unwrap_or(DEFAULT_MAX_SESSIONS),
+        deadlines: {
+            let mut deadlines = crate::remote::Deadlines::default();
+            for (value, name, slot) in [
+                (
+                    settings.command_timeout,
+                    "command_timeout",
+                    &mut deadlines.command,
+                ),
+                (
+                    settings.transfer_stall_timeout,
+                    "transfer_stall_timeout",
+                    &mut deadlines.transfer_idle,
+                ),
+            ] {
+                match value {
+                    Some(0) => {
+                        return Err(source.error_at(
+                            format!("`{name}` must be at least 1 second"),
+                            &[Segment::key("settings"), Segment::key(name)],
+                            Target::Value,
+                        ))
+                    }
+                    Some(secs) => *slot = Duration::from_secs(secs),
+                    None => {}
+                }
+            }
+            deadlines
+        },
         verify_delay: match settings.verify_delay {
             Some(secs) if !(0.0..=600.0).contains(&secs) => {
                 return Err(source.error_at(
@@ -496,6 +526,27 @@ mod tests {
         let err = load("groups:\n  acme: {}\nsites:\n  a:\n    host: h\n    path: /a\n    url: http://a\n    groups: [acme, acne2]\n").unwrap_err();
         assert_eq!(err.location().unwrap(), "inv.yml:8:20");
         assert!(err.message.contains("group `acne2`"), "{}", err.message);
+    }
+
+    #[test]
+    fn deadlines_default_and_are_configurable_but_never_zero() {
+        let site = "sites:\n  a:\n    host: h\n    path: /a\n    url: http://a\n";
+        let inv = load(site).unwrap();
+        assert_eq!(inv.settings.deadlines, crate::remote::Deadlines::default());
+        let inv = load(&format!(
+            "settings:\n  command_timeout: 7200\n  transfer_stall_timeout: 60\n{site}"
+        ))
+        .unwrap();
+        assert_eq!(inv.settings.deadlines.command, Duration::from_secs(7200));
+        assert_eq!(
+            inv.settings.deadlines.transfer_idle,
+            Duration::from_secs(60)
+        );
+        let err = load(&format!("settings:\n  command_timeout: 0\n{site}")).unwrap_err();
+        assert_eq!(err.location().unwrap(), "inv.yml:2:20");
+        assert!(err
+            .message
+            .contains("`command_timeout` must be at least 1 second"));
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub struct RawSettings {
     pub retention: Option<RawRetention>,
     /// Seconds to wait for an SSH connection before the site is reported unreachable.
     pub connect_timeout: Option<u64>,
+    /// Seconds a remote command may run before it is abandoned (its step fails).
+    pub command_timeout: Option<u64>,
+    /// Seconds a transfer (snapshot, update files) may go without moving a byte.
+    pub transfer_stall_timeout: Option<u64>,
     /// Channels opened at once on one SSH connection (sshd's MaxSessions is 10 by default).
     pub max_sessions: Option<usize>,
     /// Seconds HTTP checks wait after tend changed a site's PHP files (opcache revalidation).

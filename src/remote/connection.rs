@@ -5,12 +5,21 @@
 //! refused channel would look like a failed command. Output is streamed: a caller either
 //! collects it with a size cap ([`Connection::run`]) or hands a writer that receives it as
 //! it arrives ([`Connection::stream_to`]), so a 20 GB archive never sits in memory.
+//!
+//! Every stream ends when either side ends: once the remote side has closed its output (it
+//! exited, or the channel broke), whatever tend is still feeding it is dropped, so a writer
+//! upstream sees its pipe closed instead of blocking for ever. And every command has a
+//! [`Deadline`]: a command a total time, a transfer a time without progress (a 20 GB backup
+//! may take hours, but never stalls for minutes). A command past its deadline is
+//! abandoned (its channel closed) and fails with [`RemoteError::TimedOut`].
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use openssh::{Session, Stdio};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::Semaphore;
 
 use super::error::{tail_lines, RemoteError};
@@ -24,13 +33,54 @@ const STDERR_KEEP_BYTES: usize = 16 * 1024;
 /// How often a channel refused by sshd (MaxSessions) is asked for again before giving up.
 const CHANNEL_OPEN_ATTEMPTS: u32 = 40;
 /// How long a master may take to answer "are you alive" on its control socket.
-const ALIVE_CHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+const ALIVE_CHECK_LIMIT: Duration = Duration::from_secs(5);
+/// The deadline of a command ([`Connection::run`]): long enough for a CMS's database
+/// upgrade or composer, short of for ever.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// The deadline of tend's own bookkeeping on a host (its lock, its journal, renames): small
+/// commands that never need long.
+pub const BOOKKEEPING_LIMIT: Duration = Duration::from_secs(5 * 60);
+/// The deadline of a transfer ([`Connection::stream_to`], [`Connection::run_with_input`]):
+/// how long no byte may move in either direction.
+pub const TRANSFER_IDLE_LIMIT: Duration = Duration::from_secs(5 * 60);
+
+/// The deadlines of a connection's commands (`settings.command_timeout`,
+/// `settings.transfer_stall_timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// How long a command may run in all.
+    pub command: Duration,
+    /// How long a transfer may go without a byte moving.
+    pub transfer_idle: Duration,
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines {
+            command: COMMAND_LIMIT,
+            transfer_idle: TRANSFER_IDLE_LIMIT,
+        }
+    }
+}
+
+/// How long a remote command may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// At most this long in all.
+    Total(Duration),
+    /// At most this long without a byte moving on its stdin, stdout or stderr.
+    Idle(Duration),
+}
 
 pub struct Connection {
     session: Session,
     channels: Semaphore,
+    deadlines: Deadlines,
     destination: String,
     reporter: SharedReporter,
+    /// Exported as `TEND_CONN` to every command this connection runs: names, on the
+    /// host, the processes a lost connection left behind.
+    tag: String,
 }
 
 impl std::fmt::Debug for Connection {
@@ -58,15 +108,50 @@ impl Connection {
     pub(super) fn new(
         session: Session,
         max_channels: usize,
+        deadlines: Deadlines,
         destination: String,
         reporter: SharedReporter,
     ) -> Connection {
         Connection {
             session,
             channels: Semaphore::new(max_channels.max(1)),
+            deadlines,
             destination,
             reporter,
+            tag: new_tag(),
         }
+    }
+
+    /// The value of `TEND_CONN` in the environment of this connection's remote commands.
+    pub fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    /// Waits, up to `limit`, until no process of the SSH user on the host carries another
+    /// connection's `tag` (Linux hosts: read from /proc): a command whose connection was
+    /// cut goes on running (sshd only closes its pipes), and what undoes its work must not
+    /// overlap it. Whether they ended in time. (The wait's own processes never count:
+    /// the shell it runs in got `TEND_CONN` after it started, and the glob naming the
+    /// processes is expanded before each `grep` starts.)
+    pub async fn wait_for_processes_of(
+        &self,
+        tag: &str,
+        limit: Duration,
+    ) -> Result<bool, RemoteError> {
+        let script = format!(
+            "t={secs}; while grep -aqs {pattern} /proc/[0-9]*/environ; do                [ \"$t\" -gt 0 ] || {{ echo running; exit 0; }}; sleep 1; t=$((t - 1)); done; echo ended",
+            secs = limit.as_secs(),
+            pattern = super::quote(&format!("TEND_CONN={tag}")),
+        );
+        let output = self
+            .run_within(
+                &RemoteCommand::script(&script),
+                None,
+                1024,
+                Deadline::Total(limit + Duration::from_secs(60)),
+            )
+            .await?;
+        Ok(output.stdout_text().trim() == "ended")
     }
 
     /// `user@host:port`, as shown in messages.
@@ -83,6 +168,13 @@ impl Connection {
         )
     }
 
+    /// Whether the master is still alive a moment after a command lost its exit status
+    /// (a master whose connection broke is still exiting when its clients hear of it).
+    async fn survived(&self) -> bool {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        self.is_alive().await
+    }
+
     /// The control socket of the master connection (the master's command line names it).
     pub fn control_socket(&self) -> &std::path::Path {
         self.session.control_socket()
@@ -90,11 +182,30 @@ impl Connection {
 
     /// Runs `command`, feeding it `stdin`, and collects stdout up to `limit` bytes.
     /// A non-zero exit is an error carrying the command and the tail of stderr.
+    /// The command has the connection's command deadline ([`COMMAND_LIMIT`] unless
+    /// configured) to finish.
     pub async fn run(
         &self,
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
         limit: usize,
+    ) -> Result<Output, RemoteError> {
+        self.run_within(
+            command,
+            stdin,
+            limit,
+            Deadline::Total(self.deadlines.command),
+        )
+        .await
+    }
+
+    /// [`Connection::run`] with a deadline of the caller's.
+    pub async fn run_within(
+        &self,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limit: usize,
+        deadline: Deadline,
     ) -> Result<Output, RemoteError> {
         let mut input = stdin;
         self.collect(
@@ -103,12 +214,14 @@ impl Connection {
                 .as_mut()
                 .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
             limit,
+            deadline,
         )
         .await
     }
 
     /// Runs `command` and writes its stdout into `sink` as it arrives; returns the bytes
-    /// written and the tail of stderr. The sink is flushed but not shut down.
+    /// written and the tail of stderr. The sink is flushed but not shut down. It ends when
+    /// no byte moved for [`TRANSFER_IDLE_LIMIT`].
     pub async fn stream_to<W>(
         &self,
         command: &RemoteCommand,
@@ -130,6 +243,7 @@ impl Connection {
                     .as_mut()
                     .map(|i| i as &mut (dyn AsyncRead + Unpin + Send)),
                 &mut counting,
+                Deadline::Idle(self.deadlines.transfer_idle),
             )
             .await?;
         Ok((counting.count, stderr))
@@ -137,7 +251,9 @@ impl Connection {
 
     /// Runs `command` with `input` streamed to its stdin (closed at the end of `input`),
     /// collecting stdout up to `limit` bytes. For uploads of any size: `input` is read as
-    /// the command consumes it.
+    /// the command consumes it. It ends when no byte moved for [`TRANSFER_IDLE_LIMIT`];
+    /// when the command ends first, `input` is no longer read (a writer feeding it sees its
+    /// pipe closed once the caller drops the reading end).
     pub async fn run_with_input<R>(
         &self,
         command: &RemoteCommand,
@@ -147,7 +263,13 @@ impl Connection {
     where
         R: AsyncRead + Unpin + Send,
     {
-        self.collect(command, Some(input), limit).await
+        self.collect(
+            command,
+            Some(input),
+            limit,
+            Deadline::Idle(self.deadlines.transfer_idle),
+        )
+        .await
     }
 
     /// Runs `command` and collects its stdout into memory, refusing more than `limit` bytes.
@@ -156,13 +278,14 @@ impl Connection {
         command: &RemoteCommand,
         input: Option<&mut (dyn AsyncRead + Unpin + Send)>,
         limit: usize,
+        deadline: Deadline,
     ) -> Result<Output, RemoteError> {
         let mut sink = CappedBuffer {
             data: Vec::new(),
             limit,
             overflowed: false,
         };
-        let result = self.execute(command, input, &mut sink).await;
+        let result = self.execute(command, input, &mut sink, deadline).await;
         if sink.overflowed {
             return Err(RemoteError::OutputTooLarge {
                 destination: self.destination.clone(),
@@ -180,8 +303,9 @@ impl Connection {
     async fn execute<W>(
         &self,
         command: &RemoteCommand,
-        mut stdin: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+        stdin: Option<&mut (dyn AsyncRead + Unpin + Send)>,
         sink: &mut W,
+        deadline: Deadline,
     ) -> Result<String, RemoteError>
     where
         W: AsyncWrite + Unpin + Send,
@@ -196,10 +320,54 @@ impl Connection {
             destination: &self.destination,
             command: &shown,
         });
+        // Bytes moved either way: what an idle deadline watches.
+        let moved = AtomicU64::new(0);
+        let work = self.exchange(command, &shown, stdin, sink, &moved);
+        let watch = async {
+            match deadline {
+                Deadline::Total(limit) => tokio::time::sleep(limit).await,
+                Deadline::Idle(limit) => {
+                    let mut seen = moved.load(Ordering::Relaxed);
+                    loop {
+                        tokio::time::sleep(limit).await;
+                        let now = moved.load(Ordering::Relaxed);
+                        if now == seen {
+                            break;
+                        }
+                        seen = now;
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            result = work => result,
+            // Dropping the exchange closes our ends of the channel: the remote command
+            // sees its input end and its output go nowhere.
+            () = watch => Err(RemoteError::TimedOut {
+                destination: self.destination.clone(),
+                command: shown.clone(),
+                deadline,
+            }),
+        }
+    }
+
+    /// Runs `command` on a channel: feeds its stdin, copies its stdout into `sink`, keeps
+    /// the end of its stderr, and returns that once it exited successfully.
+    async fn exchange<W>(
+        &self,
+        command: &RemoteCommand,
+        shown: &str,
+        stdin: Option<&mut (dyn AsyncRead + Unpin + Send)>,
+        sink: &mut W,
+        moved: &AtomicU64,
+    ) -> Result<String, RemoteError>
+    where
+        W: AsyncWrite + Unpin + Send,
+    {
         let mut child = self.spawn(command, stdin.is_some()).await?;
 
         let mut child_stdin = child.stdin().take();
-        let mut child_stdout = child
+        let child_stdout = child
             .stdout()
             .take()
             .ok_or_else(|| self.transport(command, "no stdout pipe"))?;
@@ -207,6 +375,11 @@ impl Connection {
             .stderr()
             .take()
             .ok_or_else(|| self.transport(command, "no stderr pipe"))?;
+        let mut stdin = stdin.map(|inner| Ticking { inner, moved });
+        let mut child_stdout = Ticking {
+            inner: child_stdout,
+            moved,
+        };
 
         let feed = async {
             if let (Some(pipe), Some(data)) = (child_stdin.as_mut(), stdin.as_mut()) {
@@ -233,6 +406,7 @@ impl Connection {
                 match child_stderr.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
+                        moved.fetch_add(n as u64, Ordering::Relaxed);
                         kept.extend_from_slice(&buf[..n]);
                         if kept.len() > 2 * STDERR_KEEP_BYTES {
                             kept.drain(..kept.len() - STDERR_KEEP_BYTES);
@@ -242,11 +416,29 @@ impl Connection {
             }
             Ok(String::from_utf8_lossy(&kept).into_owned())
         };
-        // If the sink refuses data (a capped buffer is full, a disk is full), the other
-        // halves are dropped at once: waiting for stderr to end would wait forever for a
-        // command blocked on writing to us.
-        let stderr = match tokio::try_join!(feed, copy_out, collect_err) {
-            Ok(((), (), stderr)) => stderr,
+        let outputs = async { tokio::try_join!(copy_out, collect_err) };
+        // The remote side has ended when its stdout and stderr have: it exited, or the
+        // channel broke. Feeding stops then, whatever is left of the input: a writer
+        // upstream must not wait for ever on a pipe nobody reads any more. If the sink
+        // refuses data (a capped buffer is full, a disk is full) or our input fails, the
+        // rest is dropped at once: waiting for the outputs to end would wait for ever for
+        // a command blocked on writing to us.
+        let ended = {
+            tokio::pin!(feed);
+            tokio::pin!(outputs);
+            let mut feeding = true;
+            loop {
+                tokio::select! {
+                    fed = &mut feed, if feeding => match fed {
+                        Ok(()) => feeding = false,
+                        Err(e) => break Err(e),
+                    },
+                    out = &mut outputs => break out.map(|((), stderr)| stderr),
+                }
+            }
+        };
+        let stderr = match ended {
+            Ok(stderr) => stderr,
             Err(e) => {
                 drop(child_stdout);
                 drop(child_stderr);
@@ -254,6 +446,7 @@ impl Connection {
                 return Err(self.transport(command, &e.to_string()));
             }
         };
+        drop(child_stdin);
         drop(child_stdout);
         drop(child_stderr);
         let status = child.wait().await;
@@ -261,13 +454,19 @@ impl Connection {
             Ok(status) if status.success() => Ok(stderr),
             Ok(status) => Err(RemoteError::CommandFailed {
                 destination: self.destination.clone(),
-                command: shown,
+                command: shown.to_owned(),
                 status: status.code(),
                 stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
             }),
+            // No exit status: the remote process was killed by a signal — or the
+            // connection was lost (the master tells its clients the same way when it
+            // dies); the master being gone tells them apart.
+            Err(openssh::Error::RemoteProcessTerminated) if !self.survived().await => {
+                Err(self.transport(command, "the connection was lost while the command ran"))
+            }
             Err(openssh::Error::RemoteProcessTerminated) => Err(RemoteError::CommandFailed {
                 destination: self.destination.clone(),
-                command: shown,
+                command: shown.to_owned(),
                 status: None,
                 stderr_tail: tail_lines(&stderr, STDERR_TAIL_LINES),
             }),
@@ -288,7 +487,11 @@ impl Connection {
         loop {
             let spawned = self
                 .session
-                .raw_command(command.as_str())
+                .raw_command(format!(
+                    "TEND_CONN={}; export TEND_CONN; {}",
+                    self.tag,
+                    command.as_str()
+                ))
                 .stdin(if with_stdin {
                     Stdio::piped()
                 } else {
@@ -326,6 +529,21 @@ impl Connection {
     }
 }
 
+/// A tag no other connection has: the process, the time and a counter.
+fn new_tag() -> String {
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:08x}{:012x}{:04x}",
+        std::process::id(),
+        nanos & 0xffff_ffff_ffff,
+        COUNT.fetch_add(1, Ordering::Relaxed) & 0xffff
+    )
+}
+
 async fn copy_stream<R, W>(reader: &mut R, writer: &mut W) -> std::io::Result<u64>
 where
     R: AsyncRead + Unpin,
@@ -359,6 +577,29 @@ impl AsyncWrite for CappedBuffer {
     }
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// A reader that counts the bytes it hands out into `moved`.
+struct Ticking<'a, R> {
+    inner: R,
+    moved: &'a AtomicU64,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Ticking<'_, R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let read = buf.filled().len() - before;
+        if read > 0 {
+            this.moved.fetch_add(read as u64, Ordering::Relaxed);
+        }
+        polled
     }
 }
 

@@ -50,6 +50,13 @@ pub enum RemoteError {
         command: String,
         detail: String,
     },
+    /// A command went past its deadline and was abandoned (its channel closed); what it
+    /// did on the host meanwhile is unknown.
+    TimedOut {
+        destination: String,
+        command: String,
+        deadline: super::connection::Deadline,
+    },
     /// A command's output was larger than the caller allowed.
     OutputTooLarge {
         destination: String,
@@ -127,6 +134,24 @@ impl fmt::Display for RemoteError {
                 masked(command),
                 masked(detail)
             ),
+            RemoteError::TimedOut {
+                destination,
+                command,
+                deadline,
+            } => match deadline {
+                super::connection::Deadline::Total(limit) => write!(
+                    f,
+                    "command on {destination} did not finish within its deadline of {} s and was abandoned: {}",
+                    limit.as_secs(),
+                    masked(command)
+                ),
+                super::connection::Deadline::Idle(limit) => write!(
+                    f,
+                    "transfer on {destination} stalled (no data moved for {} s) and was abandoned: {}",
+                    limit.as_secs(),
+                    masked(command)
+                ),
+            },
             RemoteError::OutputTooLarge {
                 destination,
                 command,

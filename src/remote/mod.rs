@@ -13,7 +13,9 @@ pub mod pool;
 pub mod quote;
 
 pub use backoff::Backoff;
-pub use connection::{Connection, Output};
+pub use connection::{
+    Connection, Deadline, Deadlines, Output, BOOKKEEPING_LIMIT, COMMAND_LIMIT, TRANSFER_IDLE_LIMIT,
+};
 pub use error::{ConnectFailure, RemoteError};
 pub use pool::{Endpoint, Pool};
 pub use quote::{quote, RemoteCommand, EXIT_NO_DIR};

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use openssh::{ControlPersist, KnownHosts, SessionBuilder};
 
 use super::backoff::Backoff;
-use super::connection::Connection;
+use super::connection::{Connection, Deadlines};
 use super::error::{classify_connect_failure, ConnectFailure, RemoteError};
 use super::leftovers;
 use crate::events::{Event, Level, SharedReporter};
@@ -88,6 +88,7 @@ pub struct Pool {
     control_dir: tempfile::TempDir,
     connect_timeout: Duration,
     max_channels: usize,
+    deadlines: Deadlines,
     reporter: SharedReporter,
     backoff: Backoff,
     opened: AtomicUsize,
@@ -123,11 +124,18 @@ impl Pool {
             control_dir,
             connect_timeout,
             max_channels,
+            deadlines: Deadlines::default(),
             reporter,
             backoff: Backoff::default(),
             opened: AtomicUsize::new(0),
             slots: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The same pool with other deadlines for its connections' commands.
+    pub fn with_deadlines(mut self, deadlines: Deadlines) -> Pool {
+        self.deadlines = deadlines;
+        self
     }
 
     /// The same pool with another schedule for trying failed endpoints again.
@@ -266,6 +274,7 @@ impl Pool {
         Ok(Arc::new(Connection::new(
             session,
             self.max_channels,
+            self.deadlines,
             label,
             self.reporter.clone(),
         )))

@@ -107,6 +107,9 @@ fn site_lines(site: &SiteRecord, style: &Style) -> String {
     if let Some(rollback) = &site.rollback {
         out.push_str(&format!("    rollback: {rollback}\n"));
     }
+    for cleanup in &site.cleanup {
+        out.push_str(&format!("    clean-up failed: {cleanup}\n"));
+    }
     out
 }
 

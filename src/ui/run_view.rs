@@ -128,12 +128,13 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "checks": run.checks,
                 "checks_before": run.checks_before,
                 "rollback": run.rollback,
+                "cleanup": run.cleanup.iter().map(|c| crate::secrets::mask(c)).collect::<Vec<_>>(),
                 "error": run.error.as_ref().map(|e| e.masked()),
                 "error_kind": run.error.as_ref().map(|e| e.kind()),
             }),
             Err(e) => json!({
                 "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
-                "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null,
+                "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
                 "error": e.masked(), "error_kind": e.kind(),
             }),
         })
@@ -190,6 +191,13 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                 }
                 if let Some(rb) = &run.rollback {
                     out.push_str(&format!("  {} {rb}\n", style.warn("rollback:")));
+                }
+                for c in &run.cleanup {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.bad("clean-up failed:"),
+                        crate::secrets::mask(c)
+                    ));
                 }
             }
             Err(e) => out.push_str(&super::site_failed(&style, &r.site, &e.masked())),

@@ -136,7 +136,13 @@ pub async fn upgrade_database(host: &Connection, site: &Site) -> Result<DbUpgrad
         &UpgradeParams { url: &site.url },
     )
     .await
-    .map_err(|e| SiteError::failed("database upgrade (wp_upgrade)", e))?;
+    .map_err(|e| match e {
+        // A cut connection stays one (the upgrade's fate is unknown then).
+        SiteError::Remote(remote) => {
+            SiteError::remote_step("database upgrade (wp_upgrade)", remote)
+        }
+        other => SiteError::failed("database upgrade (wp_upgrade)", other),
+    })?;
     if result.after != result.code {
         return Err(SiteError::failed(
             "database upgrade (wp_upgrade)",

@@ -1,0 +1,569 @@
+//! Faults during a real update on lab sites, through the real binary: the remote `tar -x`
+//! receiving a core update's files killed mid-stream; the sshd process serving tend's
+//! connection killed during WordPress's database upgrade; tend's ssh master killed during
+//! the verify step. Each run must end (never hang), its result and history must still show
+//! the changes, the snapshot and the rollback, and the site must end byte-identical —
+//! rolled back by the run, or by `tend recover` where the result says it must be.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{db_state, package, tend, tree, Lab, LabSite};
+
+/// How long a run may take before the test calls it hung: generous (the lab shares two
+/// cores with other tests); this is not a speed check.
+const HANG: Duration = Duration::from_secs(900);
+
+const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: minor, plugins: all, themes: all }\n  - maintenance: off\n  - verify:\n      checks:\n        - { path: /, status: 200, contains: ['<title>'] }\n";
+
+const FATAL_TEST_V1: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n */\nadd_action('wp_footer', function () { echo '<!-- tend-fatal-test 1.0 -->'; });\n";
+const FATAL_TEST_V2: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\nadd_action('wp', function () { tend_fatal_test_this_function_does_not_exist(); });\n";
+
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        Work {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn repo(&self) -> PathBuf {
+        let repo = self.path().join("repo");
+        std::fs::create_dir_all(repo.join("plugins")).unwrap();
+        repo
+    }
+
+    fn add_package(&self, zip: &Path, sub: &str) {
+        let target = self.repo().join(sub).join(zip.file_name().unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(zip, target).unwrap();
+    }
+
+    fn index(&self) {
+        let repo = self.repo();
+        let out = tend(self.path(), &["repo", "index", repo.to_str().unwrap()]);
+        assert_eq!(out.code, 0, "repo index: {}", out.stderr);
+    }
+
+    fn inventory(&self, lab: &Lab, site: &LabSite) {
+        let entries = [(site.name.as_str(), site.path.as_path(), site.url.as_str())];
+        let text = format!(
+            "settings:\n  store: '{}'\n  sources:\n    - repository: '{}'\n{}",
+            self.path().join("store").display(),
+            self.repo().display(),
+            lab.inventory(&entries)
+        );
+        std::fs::write(self.path().join("inv.yml"), text).unwrap();
+        std::fs::write(self.path().join("monthly.yml"), MONTHLY).unwrap();
+    }
+
+    fn tend(&self, args: &[&str]) -> support::Outcome {
+        let mut all = vec!["-i", "inv.yml"];
+        all.extend_from_slice(args);
+        tend(self.path(), &all)
+    }
+
+    /// The folder tend's ssh control sockets go in (its TMPDIR): names its ssh master.
+    fn tmp(&self) -> PathBuf {
+        let tmp = self.path().join("t");
+        std::fs::create_dir_all(&tmp).unwrap();
+        tmp
+    }
+
+    /// Starts `tend --json run monthly.yml --yes` in the background.
+    fn spawn_run(&self) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(["-i", "inv.yml", "--json", "run", "monthly.yml", "--yes"])
+            .current_dir(self.path())
+            .env("NO_COLOR", "1")
+            .env("TMPDIR", self.tmp())
+            .stdout(std::fs::File::create(self.path().join("stdout.json")).unwrap())
+            .stderr(std::fs::File::create(self.path().join("stderr.txt")).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Waits for the run to end (killing it and failing if it hangs); its exit code and
+    /// its JSON result.
+    fn finish(&self, child: &mut Child) -> (i32, Value) {
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > HANG {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "tend did not end within {HANG:?} after the fault: it hangs\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stdout = std::fs::read_to_string(self.path().join("stdout.json")).unwrap();
+        let result = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", self.stderr()));
+        (status.code().unwrap_or(-1), result)
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.path().join("stderr.txt")).unwrap_or_default()
+    }
+}
+
+fn json(out: &support::Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+/// A process of this machine (the lab host is this machine).
+#[derive(Debug)]
+struct Process {
+    pid: u32,
+    argv: Vec<String>,
+    cwd: Option<PathBuf>,
+}
+
+fn processes() -> Vec<Process> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let argv = cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let cwd = std::fs::read_link(entry.path().join("cwd")).ok();
+        out.push(Process { pid, argv, cwd });
+    }
+    out
+}
+
+/// The parent and the name (`comm`) of a process.
+fn parent_and_name(pid: u32) -> Option<(u32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].to_owned();
+    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
+    Some((ppid, name))
+}
+
+fn kill(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-KILL")
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Polls until `found` finds a process, checking that tend still runs.
+fn wait_for(child: &mut Child, what: &str, found: impl Fn() -> Option<u32>) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        if let Some(pid) = found() {
+            return pid;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tend ended before {what} could be found"
+        );
+        assert!(Instant::now() < deadline, "no {what} within 10 minutes");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// After the fault: the result (and, if it says so, `tend recover`) leaves the site
+/// byte-identical to `before`, out of maintenance, with no journal.
+fn assert_put_back(
+    lab: &Lab,
+    work: &Work,
+    site: &LabSite,
+    s: &Value,
+    before: &(std::collections::BTreeMap<String, String>, String),
+) {
+    if s["status"] != "rolled_back" {
+        let text = s.to_string();
+        assert!(
+            text.contains(&format!("tend recover {}", site.name)),
+            "a site not rolled back says how to recover it: {s}"
+        );
+        let out = work.tend(&["--json", "recover", &site.name, "--yes"]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        assert_eq!(json(&out)["sites"][0]["status"], "recovered");
+    }
+    assert_eq!(tree(&site.path, &[]), before.0, "files differ");
+    assert_eq!(db_state(lab, site), before.1, "database differs");
+    assert!(!site.path.join(".maintenance").exists(), "in maintenance");
+    assert!(!site.path.join(".tend").exists(), "leftovers in .tend");
+}
+
+/// The history's record of the last run for the site.
+fn last_record(work: &Work) -> Value {
+    let history = json(&work.tend(&["--json", "history"]));
+    let run = history["runs"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(run["command"], "run", "{run}");
+    run["sites"][0].clone()
+}
+
+#[test]
+fn killing_the_remote_tar_mid_core_upload_ends_the_run_and_the_site_is_put_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_tar");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.index();
+    work.inventory(lab, &site);
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+
+    let mut child = work.spawn_run();
+    // The remote `tar -x` unpacking the core's files into the run's staging folder.
+    let tar = wait_for(&mut child, "the remote tar -x", || {
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv
+                    .first()
+                    .is_some_and(|a| a == "tar" || a.ends_with("/tar"))
+                    && p.argv.iter().any(|a| a == "-x")
+                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
+            })
+            .map(|p| p.pid)
+    });
+    kill(tar);
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    let error = s["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("staging the new files"),
+        "the error says which part failed: {s}"
+    );
+    assert!(s["snapshot"].is_string(), "{s}");
+    assert!(s["rollback"].is_string(), "{s}");
+    assert_put_back(lab, &work, &site, s, &before);
+}
+
+#[test]
+fn killing_the_sshd_serving_tend_during_the_database_upgrade_keeps_the_outcome_and_rolls_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_db");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.index();
+    work.inventory(lab, &site);
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+    let journal = site.path.join(".tend/journal.json");
+
+    let mut child = work.spawn_run();
+    // WordPress's database upgrade: the site's PHP run by tend at the site root, once the
+    // journal says the core's files were swapped in.
+    let php = wait_for(&mut child, "the database upgrade", || {
+        let swapped = std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .contains("\"live\"");
+        if !swapped {
+            return None;
+        }
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv.first().is_some_and(|a| a.ends_with("php"))
+                    && p.argv.iter().any(|a| a == "display_errors=stderr")
+                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
+            })
+            .map(|p| p.pid)
+    });
+    // The sshd process serving this connection: the nearest sshd above the PHP.
+    let mut pid = php;
+    let sshd = loop {
+        let (parent, _) = parent_and_name(pid).expect("the PHP's ancestors");
+        let (_, name) = parent_and_name(parent).expect("a parent");
+        if name.starts_with("sshd") {
+            break parent;
+        }
+        assert!(parent > 1, "no sshd above the PHP");
+        pid = parent;
+    };
+    kill(sshd);
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    // The outcome of the site's work is there: the change, the snapshot, the rollback.
+    assert_eq!(s["changes"][0]["type"], "core", "{s}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    assert!(s["rollback"].is_string(), "{s}");
+    assert_eq!(s["error_kind"], "connection_lost", "{s}");
+    let record = last_record(&work);
+    assert_eq!(record["changes"][0]["type"], "core", "{record}");
+    assert_eq!(record["snapshots"].as_array().unwrap().len(), 1, "{record}");
+    assert!(record["rollback"].is_string(), "{record}");
+    assert_eq!(record["status"], s["status"], "{record}");
+    assert_put_back(lab, &work, &site, s, &before);
+}
+
+#[test]
+fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_verify");
+    // A plugin whose 2.0 fatals: verify fails, and the rollback needs the connection.
+    let dir = site.path.join("wp-content/plugins/tend-fatal-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tend-fatal-test.php"), FATAL_TEST_V1).unwrap();
+    let active =
+        "a:2:{i:0;s:19:\"akismet/akismet.php\";i:1;s:35:\"tend-fatal-test/tend-fatal-test.php\";}";
+    lab.sql(
+        &site.db_name,
+        &format!(
+            "UPDATE wp_options SET option_value = '{}' WHERE option_name = 'active_plugins'",
+            active.replace('\'', "''")
+        ),
+    );
+    let work = Work::new();
+    let zip = work.path().join("tend-fatal-test.2.0.zip");
+    {
+        let mut writer = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
+        writer
+            .start_file(
+                "tend-fatal-test/tend-fatal-test.php",
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+        writer.write_all(FATAL_TEST_V2.as_bytes()).unwrap();
+        writer.finish().unwrap();
+    }
+    work.add_package(&zip, "plugins");
+    work.index();
+    work.inventory(lab, &site);
+    // The verify step waits `verify_delay` before its checks: 10 s, time enough to kill
+    // the master within it even on a loaded machine.
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replacen("settings:\n", "settings:\n  verify_delay: 10\n", 1);
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+    let journal = site.path.join(".tend/journal.json");
+    let tmp = work.tmp().to_string_lossy().into_owned();
+
+    let mut child = work.spawn_run();
+    // The verify step: the journal lists the swap and maintenance is off again (the
+    // checks wait `verify_delay` before asking the site).
+    wait_for(&mut child, "the verify step", || {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let in_verify = text.contains("\"live\"") && text.contains("\"maintenance\": null");
+        in_verify.then_some(0)
+    });
+    // The journal is renamed into place by the command of the `maintenance: off` step,
+    // which may not have returned yet: let it, well inside the 10 s of `verify_delay`.
+    std::thread::sleep(Duration::from_secs(3));
+    let masters: Vec<u32> = processes()
+        .into_iter()
+        .filter(|p| {
+            p.argv
+                .first()
+                .is_some_and(|a| a == "ssh" || a.ends_with("/ssh"))
+                && p.argv.iter().any(|a| a.contains(&tmp))
+        })
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(masters.len(), 1, "one ssh master for this run: {masters:?}");
+    kill(masters[0]);
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}\n{}", work.stderr());
+    assert_eq!(s["error_kind"], "verification_failed", "{s}");
+    assert_eq!(s["changes"][0]["slug"], "tend-fatal-test", "{s}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    assert!(
+        s["rollback"].as_str().unwrap().contains("all checks pass"),
+        "{s}"
+    );
+    assert!(
+        work.stderr().contains("opening it again"),
+        "the dropped connection was opened again: {}",
+        work.stderr()
+    );
+    let record = last_record(&work);
+    assert_eq!(record["status"], "rolled_back", "{record}");
+    assert_eq!(record["changes"][0]["slug"], "tend-fatal-test", "{record}");
+    assert_eq!(record["snapshots"].as_array().unwrap().len(), 1, "{record}");
+    assert!(record["rollback"].is_string(), "{record}");
+    assert_put_back(lab, &work, &site, s, &before);
+}
+
+/// A TCP relay to the lab's sshd that can be cut: its connections closed, and new ones
+/// dropped at once, until it is opened again.
+struct Relay {
+    port: u16,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Relay {
+    fn start(to: u16) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_open, streams) = (open.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !is_open.load(Ordering::SeqCst) {
+                    continue; // dropped: the host is unreachable
+                }
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", to)) else {
+                    continue;
+                };
+                let mut kept = streams.lock().unwrap();
+                kept.push(client.try_clone().unwrap());
+                kept.push(server.try_clone().unwrap());
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Relay { port, open, live }
+    }
+
+    /// Cuts every connection through the relay and refuses new ones.
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.live.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn reopen(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_host_lost_during_the_database_upgrade_is_reported_as_left_and_recover_puts_it_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_gone");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.index();
+    work.inventory(lab, &site);
+    // The site is reached through a relay, with the lab's host key known under its port.
+    let relay = Relay::start(lab.ssh_port());
+    let known = std::fs::read_to_string(lab.var("LAB_KNOWN_HOSTS"))
+        .unwrap()
+        .replace(
+            &format!("]:{} ", lab.ssh_port()),
+            &format!("]:{} ", relay.port),
+        );
+    let known_hosts = work.path().join("known_hosts");
+    std::fs::write(&known_hosts, known).unwrap();
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replace(
+            &format!("port: {},", lab.ssh_port()),
+            &format!("port: {},", relay.port),
+        )
+        .replace(&lab.var("LAB_KNOWN_HOSTS"), known_hosts.to_str().unwrap());
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+    let journal = site.path.join(".tend/journal.json");
+
+    let mut child = work.spawn_run();
+    wait_for(&mut child, "the database upgrade", || {
+        let swapped = std::fs::read_to_string(&journal)
+            .unwrap_or_default()
+            .contains("\"live\"");
+        if !swapped {
+            return None;
+        }
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv.first().is_some_and(|a| a.ends_with("php"))
+                    && p.argv.iter().any(|a| a == "display_errors=stderr")
+                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
+            })
+            .map(|p| p.pid)
+    });
+    relay.cut();
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(s["changes"][0]["type"], "core", "{s}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    // The result says exactly what the site is left as, and how to put it back.
+    let rollback = s["rollback"].as_str().unwrap_or_else(|| panic!("{s}"));
+    for said in [
+        "ROLLBACK NOT DONE: the host cannot be reached again",
+        "the new files of core wordpress 6.1.9 →",
+        "are in place",
+        "the database may have been upgraded",
+        "maintenance mode is on",
+        ".tend/journal.json) is on the host",
+        "`tend recover flt_gone`",
+    ] {
+        assert!(rollback.contains(said), "{said:?} not in: {rollback}");
+    }
+    // The lock could not be released either: beside the outcome, not instead of it.
+    let cleanup = s["cleanup"].as_array().unwrap();
+    assert!(
+        cleanup.len() == 1
+            && cleanup[0]
+                .as_str()
+                .unwrap()
+                .contains("releasing the site's lock"),
+        "{s}"
+    );
+    let record = last_record(&work);
+    assert_eq!(record["status"], "failed", "{record}");
+    assert_eq!(record["changes"][0]["type"], "core", "{record}");
+    assert_eq!(record["snapshots"].as_array().unwrap().len(), 1, "{record}");
+    assert_eq!(record["rollback"], s["rollback"], "{record}");
+    assert_eq!(record["cleanup"], s["cleanup"], "{record}");
+    // And it is what the site is: new core files, in maintenance, with its journal.
+    assert!(site.path.join(".maintenance").exists());
+    assert!(journal.exists());
+    let version = std::fs::read_to_string(site.path.join("wp-includes/version.php")).unwrap();
+    assert!(version.contains("$wp_version = '6.8."), "new core in place");
+
+    relay.reopen();
+    let out = work.tend(&["--json", "recover", "flt_gone", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["sites"][0]["status"], "recovered");
+    assert_eq!(tree(&site.path, &[]), before.0, "files differ");
+    assert_eq!(db_state(lab, &site), before.1, "database differs");
+    assert!(!site.path.join(".maintenance").exists(), "in maintenance");
+    assert!(!site.path.join(".tend").exists(), "leftovers in .tend");
+}
