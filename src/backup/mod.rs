@@ -7,6 +7,7 @@
 //! `files.tar.zst` and `database.sql.zst`.
 
 pub mod archive;
+pub mod choose;
 pub mod create;
 pub mod folder_store;
 pub mod manifest;

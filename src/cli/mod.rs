@@ -130,7 +130,7 @@ enum Command {
     Restore {
         /// The site whose snapshot is restored
         site: String,
-        /// Snapshot id, or `latest`
+        /// Snapshot id, unique id prefix (4+ characters), `latest` (newest sound one holding the parts needed) or a label
         #[arg(long, default_value = "latest")]
         snapshot: String,
         /// Restore only the files

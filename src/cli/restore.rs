@@ -3,7 +3,9 @@
 
 use super::record;
 use super::{at_flag, check_site_flag, confirm_or_refuse, exit_for, CommandError, Invocation};
+use crate::backup::choose::{self, ChooseError};
 use crate::backup::create::Contents;
+use crate::backup::Snapshot;
 use crate::diagnostic::InputError;
 use crate::engine;
 use crate::history::{SiteRecord, SnapshotRecord};
@@ -27,20 +29,13 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     check_site_flag(inventory, request.to).map_err(|e| at_flag(e, "--to"))?;
     let target = &inventory.sites[request.to.unwrap_or(site)];
     let session = call.session()?;
-    let snapshot = session
-        .store
-        .find(site, request.snapshot)
-        .map_err(|e| {
-            CommandError::runtime(format!(
-                "cannot read the store {}: {e}",
-                session.store.location()
-            ))
-        })?
-        .ok_or_else(|| {
-            InputError::new(format!("no snapshot `{}` of `{site}`", request.snapshot)).with_hint(
-                format!("`tend backups list --site {site}` shows the snapshots there are"),
-            )
-        })?;
+    let snapshot = crate::backup::choose::choose(
+        session.store.as_ref(),
+        site,
+        request.snapshot,
+        request.contents,
+    )
+    .map_err(|e| not_chosen(e, site, request.snapshot, &session.store.location()))?;
     let what = match (request.contents.files, request.contents.database) {
         (true, true) => "files and database",
         (true, false) => "files",
@@ -51,12 +46,16 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     } else {
         "a pre-restore snapshot is taken first; nothing is changed if it cannot be"
     };
+    let m = &snapshot.manifest;
     let question = format!(
-        "Restore snapshot {} of {} ({}, {}) onto {} ({})? Its current {what} will be replaced ({safety}).",
-        snapshot.manifest.id,
+        "Restore snapshot {} of {} (label {}, taken {}, {}, {} {}) onto {} ({})? Its current {what} will be replaced ({safety}).",
+        m.id,
         site,
-        snapshot.manifest.created.format("%Y-%m-%d %H:%M UTC"),
-        snapshot.manifest.label.as_deref().unwrap_or("no label"),
+        m.label.as_deref().unwrap_or("none"),
+        m.created.format("%Y-%m-%d %H:%M UTC"),
+        crate::backup::choose::parts(&snapshot),
+        m.cms,
+        m.version,
         target.name,
         target.url
     );
@@ -106,4 +105,61 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     record.error = result.as_ref().err().map(|e| e.masked());
     record.duration_ms = started.elapsed().as_millis() as u64;
     Ok(session.finish(vec![record], exit_for([outcome])))
+}
+
+/// Why `--snapshot NAME` names no usable snapshot, as an error at the flag.
+fn not_chosen(error: ChooseError, site: &str, name: &str, location: &str) -> CommandError {
+    let at_flag = |message: String| {
+        InputError::in_argument(message, "--snapshot", name, 1, name.chars().count().max(1))
+    };
+    let line = |s: &Snapshot| {
+        format!(
+            "{} ({}, {}, {})",
+            s.manifest.id,
+            s.manifest.label.as_deref().unwrap_or("no label"),
+            s.manifest.created.format("%Y-%m-%d %H:%M UTC"),
+            choose::parts(s)
+        )
+    };
+    let list = |all: &[Snapshot]| {
+        all.iter()
+            .map(|s| format!("  {}", line(s)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let error = match error {
+        ChooseError::Store(e) => {
+            return CommandError::runtime(format!("cannot read the store {location}: {e}"))
+        }
+        ChooseError::Unknown { existing } if existing.is_empty() => {
+            at_flag(format!("`{site}` has no snapshots")).with_hint(format!(
+                "`tend backup -l {site}` takes one"
+            ))
+        }
+        ChooseError::Unknown { existing } => at_flag(format!(
+            "no snapshot of `{site}` has the id, id prefix (at least {} characters) or label `{name}`; there are:\n{}",
+            choose::MIN_PREFIX,
+            list(&existing)
+        )),
+        ChooseError::Ambiguous { candidates } => at_flag(format!(
+            "`{name}` starts the ids of {} snapshots of `{site}`:\n{}",
+            candidates.len(),
+            list(&candidates)
+        ))
+        .with_hint("give more characters of the id"),
+        ChooseError::MissingParts { snapshot } => at_flag(format!(
+            "snapshot {} holds {}, not what this restore needs",
+            line(&snapshot),
+            choose::parts(&snapshot)
+        )),
+        ChooseError::NoneUsable { skipped } => at_flag(format!(
+            "no snapshot `{name}` of `{site}` is sound and holds what this restore needs:\n{}",
+            skipped
+                .iter()
+                .map(|(s, why)| format!("  {}: {why}", line(s)))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )),
+    };
+    CommandError::Input(error)
 }

@@ -1,0 +1,107 @@
+//! Naming snapshots with `--snapshot` (id prefix, label, `latest`) through the real binary
+//! on the lab.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{tend, Lab};
+
+fn json(out: &support::Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+fn snapshots(work: &Path, site: &str) -> Vec<Value> {
+    let out = tend(
+        work,
+        &["-i", "inv.yml", "--json", "backups", "list", "--site", site],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    json(&out)["snapshots"].as_array().unwrap().clone()
+}
+
+fn restore(work: &Path, site: &str, extra: &[&str]) -> support::Outcome {
+    let mut args = vec!["-i", "inv.yml", "--json", "restore", site, "--yes"];
+    args.extend_from_slice(extra);
+    tend(work, &args)
+}
+
+#[test]
+fn snapshots_are_named_by_prefix_label_and_latest() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("naming");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let text = format!(
+        "settings:\n  store: '{}'\n{}",
+        store.display(),
+        lab.inventory(&[(wp.name.as_str(), wp.path.as_path(), wp.url.as_str())])
+    );
+    std::fs::write(work.path().join("inv.yml"), text).unwrap();
+
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "backup", "--label", "nightly"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let nightly = snapshots(work.path(), "naming")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    // A database-only restore by label leaves a newer, database-only pre-restore snapshot.
+    let out = restore(
+        work.path(),
+        "naming",
+        &["--db-only", "--snapshot", "nightly"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["snapshot"], nightly.as_str());
+    let list = snapshots(work.path(), "naming");
+    assert_eq!(list.len(), 2, "{list:?}");
+    let newest = list.last().unwrap();
+    assert_eq!(newest["label"], "pre-restore");
+    assert_eq!(newest["files"], false);
+    let pre_restore = newest["id"].as_str().unwrap().to_owned();
+
+    // `latest` for a full restore skips it: it holds no files.
+    let out = restore(work.path(), "naming", &["--snapshot", "latest"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["snapshot"], nightly.as_str());
+
+    // A prefix that names one snapshot (the time part of the id).
+    let prefix = &pre_restore[..pre_restore.find('Z').unwrap() + 1];
+    let out = restore(work.path(), "naming", &["--db-only", "--snapshot", prefix]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["snapshot"], pre_restore.as_str());
+
+    // A prefix shared by several is an input error listing them; nothing is restored.
+    let out = restore(work.path(), "naming", &["--snapshot", "2026"]);
+    let shared = &nightly[..4];
+    let out = if shared == "2026" {
+        out
+    } else {
+        restore(work.path(), "naming", &["--snapshot", shared])
+    };
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains(&nightly), "{}", out.stderr);
+    assert!(out.stderr.contains(&pre_restore), "{}", out.stderr);
+    assert!(out.stderr.contains("--snapshot"), "{}", out.stderr);
+
+    // An unknown name says what exists.
+    let out = restore(work.path(), "naming", &["--snapshot", "weekly"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains(&nightly), "{}", out.stderr);
+
+    // A file restore of the database-only snapshot, named exactly, is refused.
+    let out = restore(
+        work.path(),
+        "naming",
+        &["--files-only", "--snapshot", &pre_restore],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("database only"), "{}", out.stderr);
+}
