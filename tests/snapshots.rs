@@ -105,3 +105,45 @@ fn snapshots_are_named_by_prefix_label_and_latest() {
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("database only"), "{}", out.stderr);
 }
+
+#[test]
+fn a_site_with_an_unfinished_run_is_not_backed_up() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("halfdone");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let text = format!(
+        "settings:\n  store: '{}'\n{}",
+        store.display(),
+        lab.inventory(&[(wp.name.as_str(), wp.path.as_path(), wp.url.as_str())])
+    );
+    std::fs::write(work.path().join("inv.yml"), text).unwrap();
+
+    // What a run killed mid-update leaves: its journal at the site root, the site in
+    // maintenance mode.
+    let journal = serde_json::json!({
+        "tend_version": "0.1.0", "run": "20261130T031500Z-dead", "started": "2026-11-30T03:15:00Z",
+        "owner": "runner pid 4242 (tend run)", "site": "halfdone",
+        "root": wp.path.display().to_string(), "snapshot": null,
+        "maintenance": ".maintenance", "swaps": [], "database_changed": true, "kept": false
+    });
+    std::fs::create_dir_all(wp.path.join(".tend")).unwrap();
+    std::fs::write(wp.path.join(".tend/journal.json"), journal.to_string()).unwrap();
+    std::fs::write(
+        wp.path.join(".maintenance"),
+        "<?php $upgrading = time(); ?>",
+    )
+    .unwrap();
+
+    let out = tend(work.path(), &["-i", "inv.yml", "--json", "backup"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    let site = &result["sites"][0];
+    assert_eq!(site["ok"], false, "{result}");
+    assert!(site["snapshot"].is_null(), "{result}");
+    assert_eq!(site["error_kind"], "unfinished_work", "{result}");
+    let error = site["error"].to_string();
+    assert!(error.contains("tend recover halfdone"), "{error}");
+    assert!(error.contains("20261130T031500Z-dead"), "{error}");
+    assert!(snapshots(work.path(), "halfdone").is_empty());
+}

@@ -38,6 +38,20 @@ async fn backup_site(
 ) -> Result<Manifest, SiteError> {
     let read = super::facts::read_site(site, pool, tools, reporter).await?;
     let work = async {
+        // A site an interrupted run left half changed (perhaps in maintenance mode) is not
+        // a state worth keeping: a snapshot of it would be restored as if it were sound.
+        if let Some(unfinished) = super::journal::read(&read.host, &site.path).await? {
+            let message = format!(
+                "not backed up: run {} left unfinished work on the site (a snapshot now would hold a half-changed site)",
+                unfinished.run
+            );
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&site.name),
+                message: &message,
+            });
+            return Err(super::plan::unfinished(site, &unfinished));
+        }
         reporter.event(&Event::Step {
             site: &site.name,
             step: "snapshot",
