@@ -147,3 +147,96 @@ fn a_site_with_an_unfinished_run_is_not_backed_up() {
     assert!(error.contains("20261130T031500Z-dead"), "{error}");
     assert!(snapshots(work.path(), "halfdone").is_empty());
 }
+
+fn backup(work: &Path, label: &str) -> String {
+    let out = tend(
+        work,
+        &["-i", "inv.yml", "--json", "backup", "--label", label],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    json(&out)["sites"][0]["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn prune_never_removes_what_recover_needs_nor_the_newest_sound_full_snapshot() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("pruned");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    let text = format!(
+        "settings:\n  store: '{}'\n  retention: {{ nightly: {{ keep_last: 1 }}, default: {{ keep_last: 1 }} }}\n{}",
+        store.display(),
+        lab.inventory(&[(wp.name.as_str(), wp.path.as_path(), wp.url.as_str())])
+    );
+    std::fs::write(work.path().join("inv.yml"), text).unwrap();
+    let oldest = backup(work.path(), "nightly");
+    let sound = backup(work.path(), "nightly");
+    let broken = backup(work.path(), "nightly");
+    let other = backup(work.path(), "manual");
+
+    // The newest nightly is damaged.
+    let part = store
+        .join("backups/pruned")
+        .join(&broken)
+        .join("database.sql.zst");
+    let mut bytes = std::fs::read(&part).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&part, bytes).unwrap();
+
+    // An unfinished run needs the oldest one for `tend recover`.
+    let journal = serde_json::json!({
+        "tend_version": "0.1.0", "run": "20261130T031500Z-dead", "started": "2026-11-30T03:15:00Z",
+        "owner": "runner pid 4242 (tend run)", "site": "pruned",
+        "root": wp.path.display().to_string(), "snapshot": oldest,
+        "maintenance": null, "swaps": [], "database_changed": true, "kept": false
+    });
+    std::fs::create_dir_all(wp.path.join(".tend")).unwrap();
+    std::fs::write(wp.path.join(".tend/journal.json"), journal.to_string()).unwrap();
+
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "backups", "prune", "--dry-run"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("needed by an unfinished run"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("damaged {broken}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("remove  {broken}")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        snapshots(work.path(), "pruned").len(),
+        4,
+        "a dry run removes nothing"
+    );
+
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "--json", "backups", "prune"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let doc = json(&out);
+    let site = &doc["sites"][0];
+    assert_eq!(site["removed"], serde_json::json!([broken]), "{doc}");
+    let kept = site["kept"].to_string();
+    assert!(kept.contains("needed by an unfinished run"), "{doc}");
+    let mut left: Vec<String> = snapshots(work.path(), "pruned")
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, [oldest, sound, other]);
+}

@@ -43,7 +43,30 @@ pub enum Reason {
     Daily,
     Weekly,
     Monthly,
+    /// The newest of its group (site and label).
     Newest,
+    /// The site's newest sound snapshot holding files and database.
+    NewestFull,
+    /// Named by an unfinished run's journal: `tend recover` needs it.
+    Unfinished,
+    /// The host could not be asked about unfinished runs: nothing of the site is removed.
+    Unchecked,
+}
+
+impl Reason {
+    /// The rule's name, as shown by `backups prune`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Last => "keep_last",
+            Reason::Daily => "keep_daily",
+            Reason::Weekly => "keep_weekly",
+            Reason::Monthly => "keep_monthly",
+            Reason::Newest => "newest of its label",
+            Reason::NewestFull => "newest sound full snapshot",
+            Reason::Unfinished => "needed by an unfinished run",
+            Reason::Unchecked => "host not reachable to check for unfinished runs",
+        }
+    }
 }
 
 /// The decision for one snapshot. `keep` lists the reasons in [`Reason`] order; an empty

@@ -1,8 +1,9 @@
 //! `tend backups list|verify|prune`: the snapshots in the store, read and checked on the
-//! runner; nothing connects to a host.
+//! runner; only `prune` connects to the hosts, to ask which snapshots unfinished runs need.
 
 use super::record;
 use super::{check_site_flag, exit_for, print_data, CommandError, Invocation};
+use crate::backup::prune::Needed;
 use crate::backup::{Snapshot, SnapshotStore};
 use crate::history::SiteRecord;
 use crate::outcome::Outcome;
@@ -71,10 +72,12 @@ pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandE
     if !dry_run {
         session.record("prune", &selected);
     }
+    let needed = unfinished_needs(&session, &selected);
     let results = crate::backup::prune::prune(
         session.store.as_ref(),
         &names,
         &call.inventory.settings.retention,
+        &needed,
         dry_run,
     );
     session.print(
@@ -97,4 +100,44 @@ pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandE
         .collect();
     let exit = exit_for(records.iter().map(|r| r.status));
     Ok(session.finish(records, exit))
+}
+
+/// For each site, the snapshots its host's journal (an unfinished run) needs, asked through
+/// the session's pool; a host that cannot be asked keeps everything of the site.
+fn unfinished_needs(
+    session: &super::session::Session,
+    sites: &[&crate::inventory::Site],
+) -> std::collections::BTreeMap<String, Needed> {
+    session.block_on(async {
+        let mut needed = std::collections::BTreeMap::new();
+        for site in sites {
+            // Only a site with snapshots has anything to lose.
+            if session
+                .store
+                .list(Some(&site.name))
+                .is_ok_and(|s| s.is_empty())
+            {
+                continue;
+            }
+            let asked = async {
+                let host = session
+                    .pool()
+                    .connect(&crate::remote::Endpoint::of(site))
+                    .await?;
+                crate::engine::journal::read(&host, &site.path).await
+            };
+            let answer = match asked.await {
+                Ok(journal) => {
+                    Needed::Snapshots(journal.and_then(|j| j.snapshot).into_iter().collect())
+                }
+                Err(e) => Needed::Unknown(format!(
+                    "could not ask {} about unfinished runs ({}): nothing of the site is removed",
+                    site.host,
+                    e.masked()
+                )),
+            };
+            needed.insert(site.name.clone(), answer);
+        }
+        needed
+    })
 }

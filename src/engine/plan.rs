@@ -104,6 +104,7 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
                         ctx.store,
                         &[site.name.as_str()],
                         &ctx.inventory.settings.retention,
+                        &Default::default(),
                         true,
                     );
                     PlanItem::Prune {

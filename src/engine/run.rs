@@ -431,10 +431,30 @@ impl SiteState<'_, '_> {
             Step::Update(_) => self.update(tools).await.map_err(fail),
             Step::Verify { checks } => self.verify(checks).await,
             Step::Prune => {
+                // What an unfinished run needs for `tend recover` is never removed: the
+                // journal on the host (this run's, or one left before it) names it.
+                let mut ids: Vec<String> = self
+                    .journal
+                    .as_ref()
+                    .and_then(|j| j.snapshot.clone())
+                    .into_iter()
+                    .collect();
+                let needed = match journal::read(&self.host, &self.site.path).await {
+                    Ok(found) => {
+                        ids.extend(found.and_then(|j| j.snapshot));
+                        prune::Needed::Snapshots(ids)
+                    }
+                    Err(e) => prune::Needed::Unknown(format!(
+                        "its journal could not be read ({})",
+                        e.masked()
+                    )),
+                };
+                let needed = std::collections::BTreeMap::from([(self.site.name.clone(), needed)]);
                 let result = prune::prune(
                     self.ctx.store,
                     &[self.site.name.as_str()],
                     &self.ctx.inventory.settings.retention,
+                    &needed,
                     false,
                 );
                 let result = result

@@ -42,7 +42,7 @@ pub struct Settings {
     pub store: PathBuf,
     pub forks: usize,
     pub sources: Vec<Source>,
-    pub retention: Retention,
+    pub retention: RetentionPolicy,
     pub connect_timeout: Duration,
     /// The deadlines of remote commands and transfers.
     pub deadlines: crate::remote::Deadlines,
@@ -63,6 +63,94 @@ pub enum Source {
     Repository(String),
 }
 
+/// `settings.retention`: one rule set (`{ keep_last: 3, ... }`) or rule sets by label
+/// (`{ nightly: { keep_daily: 7 }, default: { keep_last: 3 } }`); both forms are not mixed.
+fn retention_policy(
+    source: &YamlSource,
+    raw: Option<raw::OrderedMap<raw::RawRetentionEntry>>,
+) -> Result<RetentionPolicy, InputError> {
+    use raw::RawRetentionEntry as Entry;
+    let Some(raw) = raw else {
+        return Ok(RetentionPolicy::default());
+    };
+    let at = |name: &str| {
+        [
+            Segment::key("settings"),
+            Segment::key("retention"),
+            Segment::key(name),
+        ]
+    };
+    if let Some(name) = raw.duplicates.first() {
+        return Err(source.error_at(
+            format!("`{name}` is given twice in `settings.retention`"),
+            &at(name),
+            Target::Key { occurrence: 2 },
+        ));
+    }
+    let rules = |r: &raw::RawRetention, base: &Retention| Retention {
+        keep_last: r.keep_last.unwrap_or(base.keep_last),
+        keep_daily: r.keep_daily.unwrap_or(base.keep_daily),
+        keep_weekly: r.keep_weekly.unwrap_or(base.keep_weekly),
+        keep_monthly: r.keep_monthly.unwrap_or(base.keep_monthly),
+    };
+    let by_label = raw.entries.values().any(|e| matches!(e, Entry::Rules(_)));
+    if !by_label {
+        // One rule set: every key must be a rule.
+        let mut set = raw::RawRetention::default();
+        for (name, entry) in &raw.entries {
+            let Entry::Count(n) = entry else {
+                unreachable!()
+            };
+            match name.as_str() {
+                "keep_last" => set.keep_last = Some(*n),
+                "keep_daily" => set.keep_daily = Some(*n),
+                "keep_weekly" => set.keep_weekly = Some(*n),
+                "keep_monthly" => set.keep_monthly = Some(*n),
+                _ => {
+                    return Err(source
+                        .error_at(
+                            format!("`{name}` is not a retention rule"),
+                            &at(name),
+                            Target::Key { occurrence: 1 },
+                        )
+                        .with_hint(format!(
+                            "the rules are {}; or give rule sets by label, e.g. `{name}: {{ keep_last: 3 }}`",
+                            RETENTION_RULES.join(", ")
+                        )))
+                }
+            }
+        }
+        return Ok(RetentionPolicy {
+            default: rules(&set, &Retention::default()),
+            labels: Vec::new(),
+        });
+    }
+    let mut policy = RetentionPolicy::default();
+    for (name, entry) in &raw.entries {
+        let Entry::Rules(set) = entry else {
+            return Err(source
+                .error_at(
+                    format!("`settings.retention` gives rule sets by label, so `{name}` must be a label with its rules, not a count"),
+                    &at(name),
+                    Target::Value,
+                )
+                .with_hint(format!("put the rules for snapshots without a listed label under `default`, e.g. `default: {{ {name}: ... }}`")));
+        };
+        if name == "default" {
+            policy.default = rules(set, &Retention::default());
+            continue;
+        }
+        if let Err(why) = crate::backup::check_label(name) {
+            return Err(source.error_at(why, &at(name), Target::Key { occurrence: 1 }));
+        }
+        // A label's rules count only what is written: `{ keep_last: 3 }` keeps three.
+        policy
+            .labels
+            .push((name.clone(), rules(set, &Retention::none())));
+    }
+    Ok(policy)
+}
+
 /// How many snapshots to keep, per rule; a snapshot kept by any rule is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retention {
@@ -70,6 +158,40 @@ pub struct Retention {
     pub keep_daily: u32,
     pub keep_weekly: u32,
     pub keep_monthly: u32,
+}
+
+/// The retention rules by label: snapshots are grouped by site and label, and each group
+/// is pruned by its label's rules (`default` for labels not named, and for no label).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RetentionPolicy {
+    pub default: Retention,
+    pub labels: Vec<(String, Retention)>,
+}
+
+impl RetentionPolicy {
+    /// The rules for snapshots labelled `label`, and the name of the rule set.
+    pub fn for_label(&self, label: Option<&str>) -> (&str, &Retention) {
+        label
+            .and_then(|l| self.labels.iter().find(|(name, _)| name == l))
+            .map_or(("default", &self.default), |(name, rules)| {
+                (name.as_str(), rules)
+            })
+    }
+}
+
+/// The names of the rules in a retention rule set.
+pub const RETENTION_RULES: [&str; 4] = ["keep_last", "keep_daily", "keep_weekly", "keep_monthly"];
+
+impl Retention {
+    /// Keeps nothing by any rule (a label's rule set starts from this).
+    pub fn none() -> Retention {
+        Retention {
+            keep_last: 0,
+            keep_daily: 0,
+            keep_weekly: 0,
+            keep_monthly: 0,
+        }
+    }
 }
 
 impl Default for Retention {
@@ -190,16 +312,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             Target::Value,
         ));
     }
-    let retention = {
-        let r = settings.retention.unwrap_or_default();
-        let d = Retention::default();
-        Retention {
-            keep_last: r.keep_last.unwrap_or(d.keep_last),
-            keep_daily: r.keep_daily.unwrap_or(d.keep_daily),
-            keep_weekly: r.keep_weekly.unwrap_or(d.keep_weekly),
-            keep_monthly: r.keep_monthly.unwrap_or(d.keep_monthly),
-        }
-    };
+    let retention = retention_policy(source, settings.retention)?;
     let sources = match settings.sources {
         None => vec![Source::WordpressOrg {
             api: DEFAULT_WORDPRESS_ORG_API.to_owned(),
@@ -505,6 +618,78 @@ mod tests {
 
     fn load(text: &str) -> Result<Inventory, InputError> {
         Inventory::from_source(&YamlSource::from_text(Path::new("inv.yml"), text))
+    }
+
+    const SITE: &str =
+        "sites:\n  a:\n    host: h\n    path: /srv/a/\n    url: https://a.example/\n";
+
+    #[test]
+    fn retention_is_one_rule_set_or_rule_sets_by_label() {
+        let inv = load(&format!(
+            "settings:\n  retention: {{ keep_last: 5, keep_daily: 2 }}\n{SITE}"
+        ))
+        .unwrap();
+        let r = &inv.settings.retention;
+        assert!(r.labels.is_empty());
+        assert_eq!(
+            (
+                r.default.keep_last,
+                r.default.keep_daily,
+                r.default.keep_weekly
+            ),
+            (5, 2, 4)
+        );
+
+        let inv = load(&format!(
+            "settings:\n  retention:\n    nightly: {{ keep_daily: 7, keep_weekly: 4 }}\n    pre-update: {{ keep_last: 3 }}\n    default: {{ keep_last: 2 }}\n{SITE}"
+        ))
+        .unwrap();
+        let r = &inv.settings.retention;
+        let (name, nightly) = r.for_label(Some("nightly"));
+        assert_eq!(name, "nightly");
+        assert_eq!(
+            (nightly.keep_last, nightly.keep_daily, nightly.keep_weekly),
+            (0, 7, 4)
+        );
+        assert_eq!(r.for_label(Some("pre-update")).1.keep_last, 3);
+        let (name, other) = r.for_label(Some("manual"));
+        assert_eq!((name, other.keep_last), ("default", 2));
+        assert_eq!(r.for_label(None).0, "default");
+    }
+
+    #[test]
+    fn retention_errors_point_at_the_key() {
+        let error = load(&format!(
+            "settings:\n  retention: {{ keep_last: 5, keep_hourly: 2 }}\n{SITE}"
+        ))
+        .unwrap_err();
+        assert!(error.to_string().contains("keep_hourly"), "{error}");
+        assert!(
+            error.location().unwrap().contains("inv.yml:2:"),
+            "{:?}",
+            error.location()
+        );
+
+        let error = load(&format!(
+            "settings:\n  retention:\n    nightly: {{ keep_daily: 7 }}\n    keep_last: 3\n{SITE}"
+        ))
+        .unwrap_err();
+        assert!(error.to_string().contains("keep_last"), "{error}");
+        assert!(
+            error.location().unwrap().contains("inv.yml:4:"),
+            "{:?}",
+            error.location()
+        );
+
+        let error = load(&format!(
+            "settings:\n  retention:\n    nightly: {{ keep_dayly: 7 }}\n{SITE}"
+        ))
+        .unwrap_err();
+        assert!(
+            error.location().unwrap().contains("inv.yml:3:"),
+            "{:?}",
+            error.location()
+        );
     }
 
     #[test]

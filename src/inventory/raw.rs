@@ -31,7 +31,7 @@ pub struct RawSettings {
     pub store: Option<String>,
     pub forks: Option<usize>,
     pub sources: Option<Vec<RawSource>>,
-    pub retention: Option<RawRetention>,
+    pub retention: Option<OrderedMap<RawRetentionEntry>>,
     /// Seconds to wait for an SSH connection before the site is reported unreachable.
     pub connect_timeout: Option<u64>,
     /// Seconds a remote command may run before it is abandoned (its step fails).
@@ -124,6 +124,15 @@ impl<'de> Deserialize<'de> for RawSource {
         }
         deserializer.deserialize_any(SourceVisitor)
     }
+}
+
+/// One entry of `settings.retention`: a count (`keep_last: 3`, the one-rule-set form) or a
+/// label's rule set (`nightly: { keep_daily: 7 }`, the per-label form).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RawRetentionEntry {
+    Count(u32),
+    Rules(RawRetention),
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

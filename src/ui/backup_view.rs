@@ -136,9 +136,12 @@ pub fn prune_json(results: &[SitePrune], dry_run: bool) -> Value {
                 "site": r.site,
                 "kept": r.kept.iter().map(|(s, reasons)| json!({
                     "id": s.manifest.id,
-                    "reasons": reasons.iter().map(|x| format!("{x:?}").to_lowercase()).collect::<Vec<_>>(),
+                    "label": s.manifest.label,
+                    "reasons": reasons.iter().map(|x| x.name()).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
                 "removed": r.removed.iter().map(|s| s.manifest.id.clone()).collect::<Vec<_>>(),
+                "damaged": r.damaged.iter().map(|(id, problems)| json!({"id": id, "problems": problems})).collect::<Vec<_>>(),
+                "unchecked": r.unchecked,
                 "error": r.error.as_ref().map(ToString::to_string),
             })
         })
@@ -156,22 +159,29 @@ pub fn prune_text(results: &[SitePrune], dry_run: bool) -> String {
             r.kept.len(),
             r.removed.len()
         ));
-        for (s, reasons) in &r.kept {
-            let why: Vec<String> = reasons
-                .iter()
-                .map(|x| format!("{x:?}").to_lowercase())
-                .collect();
+        if let Some(why) = &r.unchecked {
+            out.push_str(&format!("  keeps everything: {why}\n"));
+        }
+        for (id, problems) in &r.damaged {
             out.push_str(&format!(
-                "  keep    {}  ({})\n",
+                "  damaged {id}  (counts towards no rule: {problems})\n"
+            ));
+        }
+        for (s, reasons) in &r.kept {
+            let why: Vec<&str> = reasons.iter().map(|x| x.name()).collect();
+            out.push_str(&format!(
+                "  keep    {}  [{}]  ({})\n",
                 s.manifest.id,
+                s.manifest.label.as_deref().unwrap_or("no label"),
                 why.join(", ")
             ));
         }
         for s in &r.removed {
             out.push_str(&format!(
-                "  {:<7} {}\n",
+                "  {:<7} {}  [{}]\n",
                 if dry_run { "remove" } else { "removed" },
-                s.manifest.id
+                s.manifest.id,
+                s.manifest.label.as_deref().unwrap_or("no label"),
             ));
         }
         if let Some(e) = &r.error {
