@@ -239,4 +239,26 @@ fn prune_never_removes_what_recover_needs_nor_the_newest_sound_full_snapshot() {
         .collect();
     left.sort();
     assert_eq!(left, [oldest, sound, other]);
+
+    // A host that cannot be asked about unfinished runs keeps everything of its site, even
+    // what the rules would remove (the older `manual` one, once the run is recovered).
+    std::fs::remove_file(wp.path.join(".tend/journal.json")).unwrap();
+    backup(work.path(), "manual");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let inventory = work.path().join("inv.yml");
+    let text = std::fs::read_to_string(&inventory).unwrap().replace(
+        &format!("port: {},", lab.ssh_port()),
+        &format!("port: {port},"),
+    );
+    std::fs::write(&inventory, text).unwrap();
+    let out = tend(work.path(), &["-i", "inv.yml", "backups", "prune"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("keeps everything: could not ask"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(snapshots(work.path(), "pruned").len(), 4);
 }
