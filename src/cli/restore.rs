@@ -69,6 +69,7 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
         target,
         contents: request.contents,
         without_safety_snapshot: request.without_safety_snapshot,
+        source_url: &inventory.sites[site].url,
         http: &crate::verify::client(super::run::CHECK_TIMEOUT),
         verify_delay: inventory.settings.verify_delay,
     };

@@ -126,6 +126,18 @@ impl Cms for Magento {
         &[CONFIG_FILE]
     }
 
+    /// A copy answers at its own address: Magento keeps it in `core_config_data`
+    /// (`web/unsecure/base_url`, `web/secure/base_url`, with a trailing `/`), set here even
+    /// when the source's base URLs were not its inventory address.
+    fn sql_for_new_address(&self, db: &DbCredentials, url: &str) -> Option<String> {
+        let base = format!("{}/", url.trim_end_matches('/'));
+        Some(format!(
+            "UPDATE {} SET value = '{}' WHERE path IN ('web/unsecure/base_url', 'web/secure/base_url')",
+            mysql_client::identifier(&format!("{}core_config_data", db.table_prefix)),
+            base.replace('\\', "\\\\").replace('\'', "''")
+        ))
+    }
+
     fn credentials_file(&self) -> &'static str {
         CONFIG_FILE
     }

@@ -33,6 +33,9 @@ pub struct Request<'a> {
     /// Go ahead even when what is on the site now cannot be saved first
     /// (`--no-pre-restore-snapshot`): the parts that can be saved still are.
     pub without_safety_snapshot: bool,
+    /// The address of the site the snapshot is of: replaced by the target's throughout the
+    /// database when the target is another site.
+    pub source_url: &'a str,
     /// The client the restored site's HTTP checks are run with.
     pub http: &'a reqwest::Client,
     /// How long PHP may serve the code it had cached (`settings.verify_delay`): the checks
@@ -543,11 +546,36 @@ async fn replace(
         let _ = drop_prefixed(host, client, db, temp_tables::NEW_PREFIX).await;
     };
 
+    let mut replaced = None;
     if let Some((db, client, _)) = database {
         step("import database");
-        import_beside(host, client, db, store.part(snapshot, PartKind::Database))
-            .await
-            .map_err(unchanged)?;
+        // A copy answers at its own address: the source's is replaced throughout its values.
+        let pairs = if onto_other {
+            cms::adapter(manifest.cms).address_replacements(request.source_url, &target.url)
+        } else {
+            Vec::new()
+        };
+        let changed = import_beside(
+            host,
+            client,
+            db,
+            store.part(snapshot, PartKind::Database),
+            pairs,
+        )
+        .await
+        .map_err(unchanged)?;
+        if onto_other {
+            let message = format!(
+                "{} was replaced by {} in {changed} database value(s)",
+                request.source_url, target.url
+            );
+            reporter.event(&Event::Log {
+                level: Level::Info,
+                site: Some(&target.name),
+                message: &message,
+            });
+            replaced = Some(changed);
+        }
         // A copy answers at its own address: set on the imported tables, before they go live.
         if onto_other {
             let mut imported = (*db).clone();
@@ -672,5 +700,5 @@ async fn replace(
             ));
         }
     }
-    Ok(None)
+    Ok(replaced)
 }
