@@ -119,3 +119,88 @@ fn backup_with_blogname(lab: &Lab, wp: &LabSite, work: &Path) -> String {
     );
     backup(work, &wp.name)
 }
+
+/// PHP's own reading of a serialized value: what `var_dump(unserialize(...))` prints.
+fn php_unserialize(value: &str) -> String {
+    let out = std::process::Command::new("php")
+        .args(["-r", "var_dump(unserialize($argv[1]));", "--", value])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_restore_onto_another_site_takes_its_address_throughout_the_database() {
+    let lab = Lab::shared();
+    let source = lab.add_site("urlsource");
+    let copy = lab.add_site("urlcopy");
+    let work = tempfile::tempdir().unwrap();
+    write_inventory(work.path(), lab, &[&source, &copy], "");
+    let (from, to) = (
+        source.url.trim_end_matches('/'),
+        copy.url.trim_end_matches('/'),
+    );
+    let link = format!("<a href=\"{from}/hello-world/\">It's ünïcode</a>");
+    lab.sql(
+        &source.db_name,
+        &format!(
+            "UPDATE wp_posts SET post_content = '{}' WHERE ID = 1",
+            link.replace('\'', "''")
+        ),
+    );
+    let text = format!("<a href=\"{from}/shop/\">Shop</a>");
+    let widget = format!(
+        "a:2:{{i:2;a:2:{{s:5:\"title\";s:4:\"Link\";s:4:\"text\";s:{}:\"{text}\";}}s:12:\"_multiwidget\";i:1;}}",
+        text.len()
+    );
+    assert!(php_unserialize(&widget).contains(&format!("{from}/shop/")));
+    lab.sql(
+        &source.db_name,
+        &format!(
+            "INSERT INTO wp_options (option_name, option_value, autoload) VALUES ('widget_text', '{}', 'yes') ON DUPLICATE KEY UPDATE option_value = VALUES(option_value)",
+            widget.replace('\'', "''")
+        ),
+    );
+    backup(work.path(), &source.name);
+
+    let out = tend(
+        work.path(),
+        &[
+            "-i",
+            "inv.yml",
+            "--json",
+            "restore",
+            &source.name,
+            "--to",
+            &copy.name,
+            "--yes",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let v = json(&out);
+    assert_eq!(v["status"], "ok", "{v}");
+    assert!(v["replaced"].as_u64().unwrap() >= 3, "{v}");
+
+    let sql = |q: &str| lab.sql(&copy.db_name, q).trim().to_owned();
+    assert_eq!(
+        sql(&format!(
+            "SELECT COUNT(*) FROM wp_posts WHERE guid LIKE '{from}%' OR post_content LIKE '%{from}%'"
+        )),
+        "0"
+    );
+    assert!(sql("SELECT guid FROM wp_posts WHERE ID = 1").starts_with(to));
+    assert_eq!(
+        sql("SELECT post_content FROM wp_posts WHERE ID = 1"),
+        link.replace(from, to)
+    );
+    let widget = sql("SELECT option_value FROM wp_options WHERE option_name = 'widget_text'");
+    assert!(widget.contains(&format!("{to}/shop/")), "{widget}");
+    let read = php_unserialize(&widget);
+    assert!(read.contains(&format!("{to}/shop/")), "{read}");
+    assert!(!read.contains("bool(false)"), "{read}");
+    // WordPress itself reads it at the new address, and production is untouched.
+    assert!(http_get(to).contains(to));
+    assert!(lab
+        .sql(&source.db_name, "SELECT guid FROM wp_posts WHERE ID = 1")
+        .starts_with(from));
+}

@@ -197,16 +197,26 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// One dump line with `pairs` replaced in its string literals, when it is an `INSERT` or
-/// `REPLACE`; the number of values changed.
-pub fn replace_in_line(line: &[u8], pairs: &[(Vec<u8>, Vec<u8>)]) -> (Option<Vec<u8>>, u64) {
-    if !(line.starts_with(b"INSERT INTO ") || line.starts_with(b"REPLACE INTO "))
-        || !pairs.iter().any(|(from, _)| {
-            // The escaped form of `from` is what the line holds; a `/`-only escape-free
-            // address is the common case and is found as is.
-            find(line, from).is_some() || find(line, &escape(from)).is_some()
-        })
-    {
+/// Whether a dump line starts an `INSERT` or `REPLACE` (whose rows may follow on lines
+/// of their own, as tend's dumps write them).
+fn starts_insert(line: &[u8]) -> bool {
+    line.starts_with(b"INSERT INTO ") || line.starts_with(b"REPLACE INTO ")
+}
+
+/// Whether a line of an `INSERT` is its last (string literals never span lines in a dump:
+/// their newlines are written `\n`).
+fn ends_statement(line: &[u8]) -> bool {
+    line.trim_ascii_end().ends_with(b";")
+}
+
+/// A line of an `INSERT`'s values with `pairs` replaced in its string literals; the
+/// number of values changed.
+fn replace_in_values(line: &[u8], pairs: &[(Vec<u8>, Vec<u8>)]) -> (Option<Vec<u8>>, u64) {
+    if !pairs.iter().any(|(from, _)| {
+        // The escaped form of `from` is what the line holds; a `/`-only escape-free
+        // address is the common case and is found as is.
+        find(line, from).is_some() || find(line, &escape(from)).is_some()
+    }) {
         return (None, 0);
     }
     let mut out = Vec::with_capacity(line.len() + 64);
@@ -315,6 +325,8 @@ pub struct Replacer<R> {
     line: Vec<u8>,
     out: Vec<u8>,
     pos: usize,
+    /// Inside an `INSERT` whose rows continue on the following lines.
+    in_insert: bool,
     changed: Arc<AtomicU64>,
 }
 
@@ -326,6 +338,7 @@ impl<R: Read> Replacer<R> {
             line: Vec::new(),
             out: Vec::new(),
             pos: 0,
+            in_insert: false,
             changed: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -345,7 +358,18 @@ impl<R: Read> Read for Replacer<R> {
                 self.out.clear();
                 return Ok(0);
             }
-            match replace_in_line(&self.line, &self.pairs) {
+            if starts_insert(&self.line) {
+                self.in_insert = true;
+            }
+            let values = self.in_insert;
+            if self.in_insert && ends_statement(&self.line) {
+                self.in_insert = false;
+            }
+            if !values {
+                std::mem::swap(&mut self.out, &mut self.line);
+                continue;
+            }
+            match replace_in_values(&self.line, &self.pairs) {
                 (Some(new), n) => {
                     self.out = new;
                     self.changed.fetch_add(n, Ordering::Relaxed);
@@ -440,27 +464,22 @@ mod tests {
     #[test]
     fn dump_lines_are_unescaped_replaced_and_escaped_again() {
         let line = br#"INSERT INTO `wp_posts` VALUES (1,'It\'s http://old.example/x\r\n','a:1:{s:1:\"u\";s:18:\"http://old.example\";}','untouched \\ ''q''',0x6869),(2,'http://old.example/?p=2','');"#;
-        let (out, n) = replace_in_line(line, &pairs());
+        let (out, n) = replace_in_values(line, &pairs());
         let out = String::from_utf8(out.unwrap()).unwrap();
         assert_eq!(n, 3);
         assert_eq!(
             out,
             r#"INSERT INTO `wp_posts` VALUES (1,'It\'s https://new-site.example.org/x\r\n','a:1:{s:1:\"u\";s:28:\"https://new-site.example.org\";}','untouched \\ ''q''',0x6869),(2,'https://new-site.example.org/?p=2','');"#
         );
-        // Other statements, and lines without the address, are left alone.
         assert_eq!(
-            replace_in_line(b"-- http://old.example\n", &pairs()),
-            (None, 0)
-        );
-        assert_eq!(
-            replace_in_line(b"INSERT INTO `t` VALUES (1,'x');\n", &pairs()),
+            replace_in_values(b"INSERT INTO `t` VALUES (1,'x');\n", &pairs()),
             (None, 0)
         );
     }
 
     #[test]
     fn the_stream_is_rewritten_and_counted() {
-        let dump = "CREATE TABLE `t` (\n  `a` text\n);\nINSERT INTO `t` VALUES ('http://old.example/a'),('b');\nINSERT INTO `t` VALUES ('http://old.example');\n";
+        let dump = "CREATE TABLE `t` (\n  `a` text\n);\nINSERT INTO `t` VALUES ('http://old.example/a'),('b');\nINSERT INTO `t` VALUES ('http://old.example');\nINSERT INTO `t` VALUES\n('http://old.example/c'),\n('http://old.example/d;');\n-- 'http://old.example'\n";
         let mut replacer = Replacer::new(dump.as_bytes(), pairs());
         let counter = replacer.counter();
         let mut out = String::new();
@@ -468,8 +487,12 @@ mod tests {
         assert_eq!(
             out,
             dump.replace("http://old.example", "https://new-site.example.org")
+                .replace(
+                    "-- 'https://new-site.example.org'",
+                    "-- 'http://old.example'"
+                )
         );
-        assert_eq!(counter.load(Ordering::Relaxed), 2);
+        assert_eq!(counter.load(Ordering::Relaxed), 4);
     }
 
     #[test]
