@@ -478,6 +478,31 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_takes_its_own_base_urls() {
+        let env = parse_env_php("<?php return ['db' => ['table_prefix' => 'mg_', 'connection' => ['default' => ['host' => 'localhost', 'dbname' => 'd', 'username' => 'u', 'password' => 'p']]]];").unwrap();
+        let sql = Magento
+            .sql_for_new_address(&env.database, "https://stage.example")
+            .unwrap();
+        assert!(sql.contains("`mg_core_config_data`"), "{sql}");
+        assert!(
+            sql.contains("SET value = 'https://stage.example/'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("'web/unsecure/base_url', 'web/secure/base_url'"),
+            "{sql}"
+        );
+        let pairs = Magento.address_replacements("http://shop.example/", "https://stage.example");
+        assert_eq!(
+            pairs[0],
+            (
+                b"http://shop.example".to_vec(),
+                b"https://stage.example".to_vec()
+            )
+        );
+    }
+
+    #[test]
     fn reads_env_php_credentials_and_mode() {
         let env = parse_env_php("<?php\nreturn [\n 'db' => [\n  'table_prefix' => 'mg_',\n  'connection' => ['default' => ['host' => '/var/run/mysqld/mysqld.sock', 'dbname' => 'shop', 'username' => 'shop', 'password' => 's3cret', 'active' => '1']]\n ],\n 'MAGE_MODE' => 'production',\n];\n").unwrap();
         assert_eq!(env.mode, "production");

@@ -702,3 +702,44 @@ async fn replace(
     }
     Ok(replaced)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::CheckResult;
+
+    fn check(name: &str, ok: bool) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            path: "/".into(),
+            ok,
+            status: Some(200),
+            elapsed_ms: 1,
+            problems: if ok {
+                Vec::new()
+            } else {
+                vec!["does not contain `Marker`".into()]
+            },
+        }
+    }
+
+    #[test]
+    fn failed_checks_fail_the_restore_and_name_the_snapshot_that_undoes_it() {
+        let mut restored = Restored {
+            safety_snapshot: Some("20261130T010203Z-abcd".into()),
+            checks: vec![check("home page", true), check("/shop/", true)],
+            replaced: None,
+        };
+        assert_eq!(restored.failure("blog"), None);
+        restored.checks[1] = check("/shop/", false);
+        let why = restored.failure("blog").unwrap();
+        assert!(why.contains("/shop/: does not contain `Marker`"), "{why}");
+        assert!(
+            why.contains("`tend restore blog --snapshot 20261130T010203Z-abcd`"),
+            "{why}"
+        );
+        restored.safety_snapshot = None;
+        let why = restored.failure("blog").unwrap();
+        assert!(why.contains("no pre-restore snapshot"), "{why}");
+    }
+}
