@@ -161,6 +161,15 @@ fn a_restore_onto_another_site_takes_its_address_throughout_the_database() {
             widget.replace('\'', "''")
         ),
     );
+    // As blocks and some plugins store it: JSON-escaped.
+    let json_of = |url: &str| format!("{{\"url\":\"{}\\/x\"}}", url.replace('/', "\\/"));
+    lab.sql(
+        &source.db_name,
+        &format!(
+            "INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES (1, '_tend_json', '{}')",
+            json_of(from).replace('\\', "\\\\")
+        ),
+    );
     backup(work.path(), &source.name);
 
     let out = tend(
@@ -179,7 +188,7 @@ fn a_restore_onto_another_site_takes_its_address_throughout_the_database() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let v = json(&out);
     assert_eq!(v["status"], "ok", "{v}");
-    assert!(v["replaced"].as_u64().unwrap() >= 3, "{v}");
+    assert!(v["replaced"].as_u64().unwrap() >= 4, "{v}");
 
     let sql = |q: &str| lab.sql(&copy.db_name, q).trim().to_owned();
     assert_eq!(
@@ -198,6 +207,11 @@ fn a_restore_onto_another_site_takes_its_address_throughout_the_database() {
     let read = php_unserialize(&widget);
     assert!(read.contains(&format!("{to}/shop/")), "{read}");
     assert!(!read.contains("bool(false)"), "{read}");
+    assert_eq!(
+        sql("SELECT meta_value FROM wp_postmeta WHERE meta_key = '_tend_json'")
+            .replace("\\\\", "\\"),
+        json_of(to)
+    );
     // WordPress itself reads it at the new address, and production is untouched.
     assert!(http_get(to).contains(to));
     assert!(lab
