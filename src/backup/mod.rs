@@ -14,6 +14,7 @@ pub mod manifest;
 pub mod prune;
 pub mod restore;
 pub mod retention;
+pub mod search_replace;
 pub mod store;
 pub mod temp_tables;
 pub mod verify;

@@ -10,7 +10,7 @@
 
 use super::archive::{self, TransferError};
 use super::store::{PartRef, StoreError};
-use super::temp_tables;
+use super::{search_replace, temp_tables};
 use crate::cms::{mysql_client, DbCredentials};
 use crate::remote::{quote, Connection, RemoteCommand, RemoteError};
 use crate::site_error::SiteError;
@@ -224,7 +224,7 @@ pub async fn restore_database(
     tables: &[String],
     after: &str,
 ) -> Result<(), SiteError> {
-    import_beside(host, client, db, dump).await?;
+    import_beside(host, client, db, dump, Vec::new()).await?;
     let swap = swap_statement(host, client, db, tables).await?;
     if let Err(e) = execute(host, client, db, &swap).await {
         let _ = drop_prefixed(host, client, db, temp_tables::NEW_PREFIX).await;
@@ -319,12 +319,15 @@ SET FOREIGN_KEY_CHECKS=1;
 /// Imports `dump` (a snapshot's database part) into `db` beside the live tables, under
 /// [`temp_tables::NEW_PREFIX`]; leftovers of an earlier interrupted restore are dropped
 /// first. The live tables are not touched. On failure, what was imported is dropped again.
+/// `replace` (a restore onto another site: its address for the source's) is replaced in
+/// the dump's values as it streams; returns how many values changed.
 pub async fn import_beside(
     host: &Connection,
     client: &str,
     db: &DbCredentials,
     dump: PartRef<'_>,
-) -> Result<(), SiteError> {
+    replace: search_replace::Pairs,
+) -> Result<u64, SiteError> {
     const WHAT: &str = "importing the database dump";
     let options = mysql_client::option_file(db);
     let mut prefix = options.clone().into_bytes();
@@ -332,14 +335,21 @@ pub async fn import_beside(
     prefix.extend_from_slice(drop_prefixed_sql(temp_tables::OLD_PREFIX).as_bytes());
     let command = import_command(client, &db.name, options.len());
     let source = dump.open().map_err(|e| store_error(WHAT, e))?;
-    let source: Box<dyn std::io::Read + Send> = Box::new(temp_tables::Rewriter::new(source));
+    let renamed = temp_tables::Rewriter::new(source);
+    let (source, changed): (Box<dyn std::io::Read + Send>, _) = if replace.is_empty() {
+        (Box::new(renamed), None)
+    } else {
+        let replacer = search_replace::Replacer::new(renamed, replace);
+        let changed = replacer.counter();
+        (Box::new(replacer), Some(changed))
+    };
     let imported = archive::send(host, &command, &prefix, source, OUTPUT_LIMIT)
         .await
         .map_err(|e| step_error(WHAT, e, database_step));
     if imported.is_err() {
         let _ = drop_prefixed(host, client, db, temp_tables::NEW_PREFIX).await;
     }
-    imported.map(|_| ())
+    imported.map(|_| changed.map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed)))
 }
 
 /// Drops the tables whose names start with `prefix`.

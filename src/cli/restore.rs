@@ -68,6 +68,9 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
         target,
         contents: request.contents,
         without_safety_snapshot: request.without_safety_snapshot,
+        source_url: &inventory.sites[site].url,
+        http: &crate::verify::client(super::run::CHECK_TIMEOUT),
+        verify_delay: inventory.settings.verify_delay,
     };
     let result = session.block_on(engine::restore::run(
         &engine_request,
@@ -86,7 +89,11 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
             )
         },
     );
-    let outcome = if result.is_ok() {
+    let failure = match &result {
+        Ok(restored) => restored.failure(&target.name),
+        Err(e) => Some(e.masked()),
+    };
+    let outcome = if failure.is_none() {
         Outcome::Ok
     } else {
         Outcome::Failed
@@ -94,6 +101,11 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     let mut record = SiteRecord::new(&target.name, outcome);
     record.snapshots = vec![SnapshotRecord::from(&snapshot.manifest)];
     if let Ok(restored) = &result {
+        record.checks = restored
+            .checks
+            .iter()
+            .map(crate::history::CheckRecord::from)
+            .collect();
         if let Some(safety) = &restored.safety_snapshot {
             record.snapshots.push(record::snapshot(
                 session.store.as_ref(),
@@ -102,7 +114,7 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
             ));
         }
     }
-    record.error = result.as_ref().err().map(|e| e.masked());
+    record.error = failure;
     record.duration_ms = started.elapsed().as_millis() as u64;
     Ok(session.finish(vec![record], exit_for([outcome])))
 }

@@ -123,6 +123,9 @@ impl Cms for Joomla {
         &["cache", "administrator/cache", "tmp"]
     }
 
+    /// Joomla keeps its address (`$live_site`) in `configuration.php`, which a restore
+    /// onto another site keeps from that site: only the database's values need the new
+    /// address (the default [`Cms::address_replacements`]).
     fn config_files(&self) -> &'static [&'static str] {
         &[CONFIG_FILE]
     }

@@ -126,6 +126,18 @@ impl Cms for Magento {
         &[CONFIG_FILE]
     }
 
+    /// A copy answers at its own address: Magento keeps it in `core_config_data`
+    /// (`web/unsecure/base_url`, `web/secure/base_url`, with a trailing `/`), set here even
+    /// when the source's base URLs were not its inventory address.
+    fn sql_for_new_address(&self, db: &DbCredentials, url: &str) -> Option<String> {
+        let base = format!("{}/", url.trim_end_matches('/'));
+        Some(format!(
+            "UPDATE {} SET value = '{}' WHERE path IN ('web/unsecure/base_url', 'web/secure/base_url')",
+            mysql_client::identifier(&format!("{}core_config_data", db.table_prefix)),
+            base.replace('\\', "\\\\").replace('\'', "''")
+        ))
+    }
+
     fn credentials_file(&self) -> &'static str {
         CONFIG_FILE
     }
@@ -462,6 +474,31 @@ mod tests {
                 ("acme/module-tendtest".into(), Some("1.0.0".into())),
                 ("monolog/monolog".into(), Some("2.9.1".into())),
             ]
+        );
+    }
+
+    #[test]
+    fn a_copy_takes_its_own_base_urls() {
+        let env = parse_env_php("<?php return ['db' => ['table_prefix' => 'mg_', 'connection' => ['default' => ['host' => 'localhost', 'dbname' => 'd', 'username' => 'u', 'password' => 'p']]]];").unwrap();
+        let sql = Magento
+            .sql_for_new_address(&env.database, "https://stage.example")
+            .unwrap();
+        assert!(sql.contains("`mg_core_config_data`"), "{sql}");
+        assert!(
+            sql.contains("SET value = 'https://stage.example/'"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("'web/unsecure/base_url', 'web/secure/base_url'"),
+            "{sql}"
+        );
+        let pairs = Magento.address_replacements("http://shop.example/", "https://stage.example");
+        assert_eq!(
+            pairs[0],
+            (
+                b"http://shop.example".to_vec(),
+                b"https://stage.example".to_vec()
+            )
         );
     }
 

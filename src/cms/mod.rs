@@ -140,6 +140,14 @@ pub trait Cms: Send + Sync {
     /// on the site, and what a restore reads from a snapshot when the site is unreadable.
     fn read_credentials(&self, config: &str) -> Result<DbCredentials, ConfigError>;
 
+    /// What a database copied from the site at `from` onto the one at `to` (a snapshot
+    /// restored with `--to`) has replaced in every value as it is imported (serialized
+    /// lengths fixed): by default the address in its usual forms (see
+    /// [`crate::backup::search_replace::address_pairs`]). Empty: nothing is replaced.
+    fn address_replacements(&self, from: &str, to: &str) -> crate::backup::search_replace::Pairs {
+        crate::backup::search_replace::address_pairs(from, to)
+    }
+
     /// SQL that makes a database copied from another site answer at `url` (a snapshot
     /// restored with `--to`); `None` when the CMS keeps no address in its database.
     fn sql_for_new_address(&self, _db: &DbCredentials, _url: &str) -> Option<String> {

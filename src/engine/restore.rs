@@ -33,6 +33,14 @@ pub struct Request<'a> {
     /// Go ahead even when what is on the site now cannot be saved first
     /// (`--no-pre-restore-snapshot`): the parts that can be saved still are.
     pub without_safety_snapshot: bool,
+    /// The address of the site the snapshot is of: replaced by the target's throughout the
+    /// database when the target is another site.
+    pub source_url: &'a str,
+    /// The client the restored site's HTTP checks are run with.
+    pub http: &'a reqwest::Client,
+    /// How long PHP may serve the code it had cached (`settings.verify_delay`): the checks
+    /// wait that long.
+    pub verify_delay: std::time::Duration,
 }
 
 #[derive(Debug)]
@@ -40,6 +48,43 @@ pub struct Restored {
     /// The snapshot of the target taken just before it was overwritten (none when the
     /// site was too broken to be saved).
     pub safety_snapshot: Option<String>,
+    /// The restored site's HTTP checks (its CMS's built-in ones and its own).
+    pub checks: Vec<crate::verify::CheckResult>,
+    /// How many values the source's address was replaced in (a restore onto another site).
+    pub replaced: Option<u64>,
+}
+
+impl Restored {
+    /// Whether every check of the restored site passed.
+    pub fn checks_pass(&self) -> bool {
+        self.checks.iter().all(|c| c.ok)
+    }
+
+    /// Why the restore counts as failed although everything was put back (checks failed),
+    /// and how to undo it; `None` when the checks pass.
+    pub fn failure(&self, site: &str) -> Option<String> {
+        if self.checks_pass() {
+            return None;
+        }
+        let failed: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.problems.join("; ")))
+            .collect();
+        let undo = match &self.safety_snapshot {
+            Some(id) => format!(
+                "undo it with `tend restore {site} --snapshot {id}` (the pre-restore snapshot {id})"
+            ),
+            None => {
+                "no pre-restore snapshot was taken, so there is none to undo it with".to_owned()
+            }
+        };
+        Some(format!(
+            "the restored site fails its checks ({}); {undo}",
+            failed.join("; ")
+        ))
+    }
 }
 
 pub async fn run(
@@ -61,10 +106,13 @@ pub async fn run(
         .await
         .map_err(untouched_unless_said);
     drop(in_flight);
-    let error = result.as_ref().err().map(SiteError::masked);
+    let error = match &result {
+        Ok(restored) => restored.failure(&target.name),
+        Err(e) => Some(e.masked()),
+    };
     reporter.event(&Event::SiteFinished {
         site: &target.name,
-        outcome: if result.is_ok() {
+        outcome: if error.is_none() {
             crate::outcome::Outcome::Ok
         } else {
             crate::outcome::Outcome::Failed
@@ -130,7 +178,7 @@ async fn restore(
         Err(e) => return Err(e),
     };
     let work = restore_locked(request, &read, store, reporter);
-    super::site_lock::with_lock(
+    let mut restored = super::site_lock::with_lock(
         pool,
         &crate::remote::Endpoint::of(target),
         &target.path,
@@ -138,7 +186,16 @@ async fn restore(
         |previous| super::backup::took_over(reporter, &target.name, previous),
         work,
     )
-    .await
+    .await?;
+    // The site as it answers now: PHP may serve the code it had cached for a moment.
+    reporter.event(&Event::Step {
+        site: &target.name,
+        step: "verify",
+    });
+    tokio::time::sleep(request.verify_delay).await;
+    let specs = super::run::checks_for(target, read.facts.cms, &[]);
+    restored.checks = crate::verify::run_checks(request.http, &target.url, &specs).await;
+    Ok(restored)
 }
 
 /// The site's facts as the snapshot recorded them, with the database credentials from the
@@ -434,9 +491,11 @@ async fn restore_locked(
             }
         }
     }
-    outcome?;
+    let replaced = outcome?;
     Ok(Restored {
         safety_snapshot: safety.id,
+        checks: Vec::new(),
+        replaced,
     })
 }
 
@@ -458,7 +517,7 @@ async fn replace(
     database: Option<&(&crate::cms::DbCredentials, &str, Vec<String>)>,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
-) -> Result<(), SiteError> {
+) -> Result<Option<u64>, SiteError> {
     let (snapshot, target) = (request.snapshot, request.target);
     let manifest = &snapshot.manifest;
     let onto_other = manifest.site != target.name;
@@ -487,11 +546,36 @@ async fn replace(
         let _ = drop_prefixed(host, client, db, temp_tables::NEW_PREFIX).await;
     };
 
+    let mut replaced = None;
     if let Some((db, client, _)) = database {
         step("import database");
-        import_beside(host, client, db, store.part(snapshot, PartKind::Database))
-            .await
-            .map_err(unchanged)?;
+        // A copy answers at its own address: the source's is replaced throughout its values.
+        let pairs = if onto_other {
+            cms::adapter(manifest.cms).address_replacements(request.source_url, &target.url)
+        } else {
+            Vec::new()
+        };
+        let changed = import_beside(
+            host,
+            client,
+            db,
+            store.part(snapshot, PartKind::Database),
+            pairs,
+        )
+        .await
+        .map_err(unchanged)?;
+        if onto_other {
+            let message = format!(
+                "{} was replaced by {} in {changed} database value(s)",
+                request.source_url, target.url
+            );
+            reporter.event(&Event::Log {
+                level: Level::Info,
+                site: Some(&target.name),
+                message: &message,
+            });
+            replaced = Some(changed);
+        }
         // A copy answers at its own address: set on the imported tables, before they go live.
         if onto_other {
             let mut imported = (*db).clone();
@@ -616,5 +700,46 @@ async fn replace(
             ));
         }
     }
-    Ok(())
+    Ok(replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::CheckResult;
+
+    fn check(name: &str, ok: bool) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            path: "/".into(),
+            ok,
+            status: Some(200),
+            elapsed_ms: 1,
+            problems: if ok {
+                Vec::new()
+            } else {
+                vec!["does not contain `Marker`".into()]
+            },
+        }
+    }
+
+    #[test]
+    fn failed_checks_fail_the_restore_and_name_the_snapshot_that_undoes_it() {
+        let mut restored = Restored {
+            safety_snapshot: Some("20261130T010203Z-abcd".into()),
+            checks: vec![check("home page", true), check("/shop/", true)],
+            replaced: None,
+        };
+        assert_eq!(restored.failure("blog"), None);
+        restored.checks[1] = check("/shop/", false);
+        let why = restored.failure("blog").unwrap();
+        assert!(why.contains("/shop/: does not contain `Marker`"), "{why}");
+        assert!(
+            why.contains("`tend restore blog --snapshot 20261130T010203Z-abcd`"),
+            "{why}"
+        );
+        restored.safety_snapshot = None;
+        let why = restored.failure("blog").unwrap();
+        assert!(why.contains("no pre-restore snapshot"), "{why}");
+    }
 }

@@ -194,7 +194,17 @@ pub fn prune_text(results: &[SitePrune], dry_run: bool) -> String {
 pub fn restore_json(target: &str, snapshot: &str, result: &Result<Restored, SiteError>) -> Value {
     match result {
         Ok(r) => {
-            json!({"site": target, "snapshot": snapshot, "status": Outcome::Ok, "safety_snapshot": r.safety_snapshot, "error": null})
+            let failure = r.failure(target);
+            let status = if failure.is_none() {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
+            };
+            let undo = match (&failure, &r.safety_snapshot) {
+                (Some(_), Some(id)) => Some(format!("tend restore {target} --snapshot {id}")),
+                _ => None,
+            };
+            json!({"site": target, "snapshot": snapshot, "status": status, "safety_snapshot": r.safety_snapshot, "checks": r.checks, "replaced": r.replaced, "undo": undo, "error": failure})
         }
         Err(e) => {
             json!({"site": target, "snapshot": snapshot, "status": Outcome::Failed, "error": e.masked(), "error_kind": e.kind()})
@@ -209,13 +219,40 @@ pub fn restore_text(
     style: Style,
 ) -> String {
     match result {
-        Ok(r) => match &r.safety_snapshot {
-            Some(before) => format!(
-                "{target}: {} restored snapshot {snapshot} (the state before is snapshot {before})\n",
-                style.good("ok")
-            ),
-            None => format!("{target}: {} restored snapshot {snapshot}\n", style.good("ok")),
-        },
+        Ok(r) => {
+            let mut out = match (r.failure(target), &r.safety_snapshot) {
+                (Some(why), _) => format!(
+                    "{target}: {} restored snapshot {snapshot}, but {why}\n",
+                    style.bad("FAILED")
+                ),
+                (None, Some(before)) => format!(
+                    "{target}: {} restored snapshot {snapshot} (the state before is snapshot {before})\n",
+                    style.good("ok")
+                ),
+                (None, None) => {
+                    format!("{target}: {} restored snapshot {snapshot}\n", style.good("ok"))
+                }
+            };
+            if let Some(n) = r.replaced {
+                out.push_str(&format!(
+                    "  the source's address was replaced by {target}'s in {n} database value(s)\n"
+                ));
+            }
+            for check in &r.checks {
+                let mark = if check.ok {
+                    style.good("ok")
+                } else {
+                    style.bad("FAILED")
+                };
+                let status = check.status.map_or("-".to_owned(), |s| s.to_string());
+                out.push_str(&format!("  check {}: {mark} ({status})", check.name));
+                if !check.ok {
+                    out.push_str(&format!(": {}", check.problems.join("; ")));
+                }
+                out.push('\n');
+            }
+            out
+        }
         Err(e) => format!("{target}: {} {}\n", style.bad("FAILED"), e.masked()),
     }
 }
