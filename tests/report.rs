@@ -137,8 +137,14 @@ sites:
         1_073_741_824,
         Some("pre-update"),
     )];
-    shop.checks = vec![check("/", false, 500, 40)];
-    shop.error = Some("front page (/): status 500 | PHP Fatal error".to_owned());
+    // The verification that failed, then the one after the rollback (as tend records them).
+    shop.failed_checks = vec![check("/", false, 500, 40)];
+    shop.checks = vec![check("/", true, 200, 30)];
+    shop.error = Some(
+        "after plugin brokenplugin 1.0 → 2.0: front page (/): status 500 | PHP Fatal error in \
+         /var/www/shop/wp-content/plugins/brokenplugin/x.php; `wp plugin update brokenplugin`"
+            .to_owned(),
+    );
     shop.rollback = Some(
         "rolled back to snapshot 20261103T100500Z-shop in 0.3 s; verified again: all checks pass"
             .to_owned(),
@@ -178,6 +184,19 @@ sites:
         "verify",
         "2026-11-16T03:00:00Z",
         vec![verified],
+    );
+    let mut restored = SiteRecord::new("acme-shop", Outcome::Ok);
+    restored.restored_from = Some("acme-blog".to_owned());
+    restored.snapshots = vec![
+        snapshot("20261115T020000Z-blog", 700_000_000, Some("nightly")),
+        snapshot("20261118T090000Z-shop", 1_000, Some("pre-restore")),
+    ];
+    record(
+        &history,
+        "r-restore",
+        "restore",
+        "2026-11-18T09:00:00Z",
+        vec![restored],
     );
     record(&history, "killed-1", "run", "2026-11-20T04:00:00Z", vec![]);
 
@@ -265,21 +284,36 @@ fn writes_one_file_per_client_and_format_with_the_months_real_work() {
         "| Backups taken | 3 (2.3 GiB) |",
         "| Backups verified | 2 |",
         "| Incidents | 2: 0 failures, 1 rollback, 1 unfinished run |",
-        "| Checks | 2 passed, 1 failed |",
+        "| Checks | 3 passed, 1 failed |",
+        "| Restores on request | 1 |",
         "| 2026-11-03 | core | wordpress | 6.1.9 | 6.8.7 |",
         "| 2026-11-03 | plugin | akismet | 5.0.2 | 5.5 |",
         "| 2026-11-03 | theme | twentytwentythree | 1.0 | 1.6 |",
         "| plugin | woocommerce | 8.0.1 | 9.4.2 | held in the inventory |",
         "2 taken, newest 2026-11-15, 1.3 GiB in total; 2 verified",
         "ROLLED BACK",
-        "status 500 \\| PHP Fatal error",
-        "undone: plugin brokenplugin 1.0 → 2.0",
+        "After updating plugin brokenplugin 1.0 → 2.0, the check \"front page\" failed, so the \
+         site was put back exactly as it was before.",
+        "| front page | / | 1 of 2 | passed (HTTP 200) |",
+        "### Restores on request",
+        "restored the \"nightly\" backup of the site acme-blog onto this site",
         "Runs that never finished",
-        "killed-1",
     ] {
         assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
     }
     assert!(!md.contains("octoberplugin") && !md.contains("decemberplugin"));
+    // No commands, host paths, snapshot ids or tool output for the client: they stay in the
+    // history and the JSON report.
+    for kept_out in [
+        "`",
+        "/var/www",
+        "wp plugin",
+        "PHP Fatal",
+        "20261103T100500Z",
+        "killed-1",
+    ] {
+        assert!(!md.contains(kept_out), "{kept_out:?} in:\n{md}");
+    }
 
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out_dir.join("acme-ltd-2026-11.json")).unwrap())
@@ -293,17 +327,27 @@ fn writes_one_file_per_client_and_format_with_the_months_real_work() {
     assert_eq!(blog["updates"][0]["to"], "6.8.7");
     assert_eq!(blog["backups"]["bytes"], 1_434_003_200u64);
     assert_eq!(json["sites"][1]["incidents"][0]["kind"], "rolled_back");
+    assert!(json["sites"][1]["incidents"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("PHP Fatal error"));
+    assert_eq!(
+        json["sites"][1]["incidents"][0]["failed_checks"][0],
+        "front page"
+    );
+    assert_eq!(json["sites"][1]["restores"][0]["from_site"], "acme-blog");
+    assert_eq!(json["summary"]["checks_failed"], 1);
 
     let globex = fs::read_to_string(out_dir.join("globex-and-sons-intl-2026-11.md")).unwrap();
     assert!(globex.contains("FAILED"), "{globex}");
     assert!(
-        globex.contains("cannot connect to web2.invalid"),
+        globex.contains("The backup could not be taken."),
         "{globex}"
     );
+    assert!(!globex.contains("web2.invalid"), "{globex}");
     let globex_html =
         fs::read_to_string(out_dir.join("globex-and-sons-intl-2026-11.html")).unwrap();
     assert!(globex_html.contains("Globex &amp; Sons &lt;Intl&gt;"));
-    assert!(globex_html.contains("&lt;name not known&gt;"));
 
     let unassigned = fs::read_to_string(out_dir.join("unassigned-2026-11.md")).unwrap();
     assert!(unassigned.contains("## solo"), "{unassigned}");
@@ -408,7 +452,7 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
     assert!(line_with("Backups taken").contains("3 (2.3 GiB)"));
     assert!(line_with("Backups verified").trim_end().ends_with('2'));
     assert!(line_with("Incidents").contains("1 rollback"));
-    assert!(line_with("Checks").contains("2 passed, 1 failed"));
+    assert!(line_with("Checks").contains("3 passed, 1 failed"));
     for expected in [
         "ACME Ltd",
         "November 2026",
@@ -428,6 +472,22 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
             "missing {expected:?} in:\n{printed}"
         );
     }
+
+    // Plain words for the client: no Markdown syntax, commands, host paths or tool output.
+    for kept_out in [
+        "`",
+        "/var/www",
+        "wp plugin",
+        "PHP Fatal",
+        "tend recover",
+        "**",
+    ] {
+        assert!(
+            !printed.contains(kept_out),
+            "{kept_out:?} in the printed report:\n{printed}"
+        );
+    }
+    assert!(printed.contains("Restores on request"));
 
     let dom = browser::dom(&file);
     assert!(dom.contains("<td>6.1.9</td><td>6.8.7</td>"), "{dom}");

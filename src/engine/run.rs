@@ -81,6 +81,9 @@ pub struct SiteRun {
     /// The checks before the first change, and the last verification's.
     pub checks_before: Vec<CheckResult>,
     pub checks: Vec<CheckResult>,
+    /// A verification that failed (the one that led to the rollback or failure): kept
+    /// apart because `checks` is overwritten by the verification after a rollback.
+    pub failed_verification: Vec<CheckResult>,
     /// Why the site failed, was rolled back or was not started.
     pub error: Option<SiteError>,
     /// How the rollback went, when there was one.
@@ -123,6 +126,7 @@ impl SiteRun {
             pruned: Vec::new(),
             checks_before: Vec::new(),
             checks: Vec::new(),
+            failed_verification: Vec::new(),
             error: None,
             rollback: None,
             cleanup: Vec::new(),
@@ -584,6 +588,7 @@ impl SiteState<'_, '_> {
             );
             return Ok(());
         }
+        self.outcome.failed_verification = results.clone();
         let was_failing = |r: &CheckResult| {
             self.outcome
                 .checks_before

@@ -94,8 +94,7 @@ pub fn render(report: &ClientReport) -> String {
         out.push_str("<section class=\"unfinished\">\n<h2>Runs that never finished</h2>\n");
         out.push_str(&format!(
             "<p>{}</p>\n<ul>\n",
-            // The intro's Markdown code quotes read as plain words here.
-            escape(&wording::unfinished_intro().replace('`', ""))
+            escape(wording::unfinished_intro())
         ));
         for run in &report.unfinished_runs {
             out.push_str(&format!(
@@ -205,7 +204,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         }),
     );
     if !site.restores.is_empty() {
-        out.push_str("<ul>\n");
+        out.push_str("<h3>Restores on request</h3>\n<ul>\n");
         for r in &site.restores {
             out.push_str(&format!(
                 "<li>{}: {}</li>\n",
@@ -216,15 +215,12 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         out.push_str("</ul>\n");
     }
     if !site.recoveries.is_empty() {
-        out.push_str("<ul>\n");
+        out.push_str("<h3>Recoveries</h3>\n<ul>\n");
         for r in &site.recoveries {
             out.push_str(&format!(
-                "<li>{}: recovered by <code>tend recover</code>{}</li>\n",
+                "<li>{}: {}</li>\n",
                 escape(&day(r.date)),
-                r.note
-                    .as_deref()
-                    .map(|n| format!(" ({})", escape(n)))
-                    .unwrap_or_default()
+                escape(wording::recovery())
             ));
         }
         out.push_str("</ul>\n");

@@ -126,6 +126,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         }),
     );
     if !site.restores.is_empty() {
+        out.push_str("### Restores on request\n\n");
         for r in &site.restores {
             out.push_str(&format!(
                 "- {}: {}\n",
@@ -136,15 +137,9 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         out.push('\n');
     }
     if !site.recoveries.is_empty() {
+        out.push_str("### Recoveries\n\n");
         for r in &site.recoveries {
-            out.push_str(&format!(
-                "- {}: recovered by `tend recover`{}\n",
-                day(r.date),
-                r.note
-                    .as_deref()
-                    .map(|n| format!(" ({})", text(n)))
-                    .unwrap_or_default()
-            ));
+            out.push_str(&format!("- {}: {}\n", day(r.date), wording::recovery()));
         }
         out.push('\n');
     }
