@@ -493,3 +493,47 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
     assert!(dom.contains("<td>6.1.9</td><td>6.8.7</td>"), "{dom}");
     assert!(dom.contains("ACME Ltd"));
 }
+
+#[test]
+fn the_agency_and_its_logo_head_the_report_and_a_missing_logo_is_invalid_input() {
+    let dir = fixture();
+    let inventory = dir.path().join("inventory.yml");
+    let text = fs::read_to_string(&inventory).unwrap();
+    let with_report = |logo: &str| {
+        text.replacen(
+            "settings: {",
+            &format!("settings: {{ report: {{ agency: Webwerk & Co, logo: {logo} }},"),
+            1,
+        )
+    };
+    fs::write(
+        dir.path().join("logo.svg"),
+        "<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'><rect width='40' height='20'/></svg>",
+    )
+    .unwrap();
+    fs::write(&inventory, with_report("logo.svg")).unwrap();
+    let out = report(
+        dir.path(),
+        &["--month", "2026-11", "--format", "md,html", "--out", "r"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let md = fs::read_to_string(dir.path().join("r/acme-ltd-2026-11.md")).unwrap();
+    assert!(md.contains("**Maintained by:** Webwerk & Co"), "{md}");
+    let file = dir.path().join("r/acme-ltd-2026-11.html");
+    let html = fs::read_to_string(&file).unwrap();
+    assert!(
+        html.contains(
+            "<img class=\"logo\" alt=\"Webwerk &amp; Co\" src=\"data:image/svg+xml;base64,"
+        ),
+        "{html}"
+    );
+    assert_eq!(html.matches("src=").count(), 1, "the logo only, embedded");
+    assert!(browser::printed_text(&file).contains("Webwerk & Co"));
+
+    fs::write(&inventory, with_report("missing.png")).unwrap();
+    let out = report(dir.path(), &["--month", "2026-11", "--out", "r2"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("missing.png"), "{}", out.stderr);
+    assert!(out.stderr.contains("inventory.yml:1:"), "{}", out.stderr);
+    assert!(!dir.path().join("r2").exists());
+}

@@ -53,6 +53,96 @@ pub struct Settings {
     pub verify_delay: Duration,
     /// Who is told how acting commands went (`settings.notify`).
     pub notify: Vec<notify::Notifier>,
+    /// What the monthly reports show of the agency (`settings.report`).
+    pub report: ReportSettings,
+}
+
+/// `settings.report`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportSettings {
+    pub agency: Option<String>,
+    pub logo: Option<Logo>,
+}
+
+/// The agency's logo, read when the inventory is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logo {
+    /// `image/png`, …
+    pub mime: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The largest logo embedded in a report.
+pub const MAX_LOGO_BYTES: u64 = 1024 * 1024;
+
+/// `settings.report`, with the logo file read (relative to the inventory's folder).
+fn report_settings(
+    source: &YamlSource,
+    raw: Option<raw::RawReportSettings>,
+) -> Result<ReportSettings, InputError> {
+    let Some(raw) = raw else {
+        return Ok(ReportSettings::default());
+    };
+    let at = [
+        Segment::key("settings"),
+        Segment::key("report"),
+        Segment::key("logo"),
+    ];
+    let logo = match raw.logo {
+        None => None,
+        Some(name) => {
+            let path = expand_tilde(&name);
+            let path = if path.is_relative() {
+                source
+                    .path
+                    .parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join(path)
+            } else {
+                path
+            };
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            let mime = match ext.as_deref() {
+                Some("png") => "image/png",
+                Some("jpg" | "jpeg") => "image/jpeg",
+                Some("gif") => "image/gif",
+                Some("svg") => "image/svg+xml",
+                Some("webp") => "image/webp",
+                _ => {
+                    return Err(source
+                        .error_at(
+                            format!("the logo `{name}` is not an image tend can embed"),
+                            &at,
+                            Target::Value,
+                        )
+                        .with_hint("a .png, .jpg, .gif, .svg or .webp file"))
+                }
+            };
+            let bytes = match std::fs::metadata(&path) {
+                Ok(m) if !m.is_file() => Err(format!("`{}` is not a file", path.display())),
+                Ok(m) if m.len() > MAX_LOGO_BYTES => Err(format!(
+                    "the logo `{}` is larger than 1 MiB",
+                    path.display()
+                )),
+                Ok(_) => std::fs::read(&path)
+                    .map_err(|e| format!("cannot read the logo `{}`: {e}", path.display())),
+                Err(e) => Err(format!("cannot read the logo `{}`: {e}", path.display())),
+            }
+            .map_err(|message| {
+                source
+                    .error_at(message, &at, Target::Value)
+                    .with_hint("a path relative to the inventory's folder, or an absolute one")
+            })?;
+            Some(Logo { mime, bytes })
+        }
+    };
+    Ok(ReportSettings {
+        agency: raw.agency.filter(|a| !a.trim().is_empty()),
+        logo,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +312,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             .collect(),
     };
     let notify = notify::validate(source, settings.notify)?;
+    let report = report_settings(source, settings.report)?;
     let settings = Settings {
         store: settings
             .store
@@ -276,6 +367,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             None => DEFAULT_VERIFY_DELAY,
         },
         notify,
+        report,
     };
 
     let groups_raw = raw.groups.unwrap_or_default();

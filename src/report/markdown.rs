@@ -11,6 +11,9 @@ use super::ClientReport;
 pub fn render(report: &ClientReport) -> String {
     let mut out = String::new();
     out.push_str(&format!("# {}\n\n", text(&wording::title(report))));
+    if let Some(agency) = &report.agency {
+        out.push_str(&format!("**Maintained by:** {}  \n", text(agency)));
+    }
     out.push_str(&format!("**Period:** {}  \n", wording::period(report)));
     if let Some(contact) = &report.contact {
         out.push_str(&format!("**Contact:** {}  \n", text(contact)));

@@ -193,6 +193,8 @@ pub fn build(
             let summary = summarize(&site_reports, unfinished_runs.len());
             ClientReport {
                 contact: client.as_deref().and_then(|c| contact_of(inventory, c)),
+                agency: inventory.settings.report.agency.clone(),
+                logo: inventory.settings.report.logo.clone(),
                 assigned: client.is_some(),
                 client: client.unwrap_or_else(|| UNASSIGNED.to_owned()),
                 month,

@@ -17,6 +17,11 @@ pub struct ClientReport {
     pub assigned: bool,
     /// The first `contact` of the client's groups, when any group has one.
     pub contact: Option<String>,
+    /// The agency that maintains the sites (`settings.report.agency`).
+    pub agency: Option<String>,
+    /// Its logo (`settings.report.logo`), embedded in the HTML report only.
+    #[serde(skip)]
+    pub logo: Option<crate::inventory::Logo>,
     pub month: Month,
     /// The first day of the month, included.
     pub from: DateTime<Utc>,
