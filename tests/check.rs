@@ -390,3 +390,101 @@ fn without_rollback_a_playbook_may_skip_the_backup() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("update on 1 site(s)"), "{}", out.stdout);
 }
+
+#[test]
+fn with_json_an_input_error_is_still_a_json_document_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inv.yml",
+        "sites:\n  a: { host: h.example, path: /x, url: https://a.example, groups: [nope] }\n",
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "--json", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    let error = &doc["error"];
+    assert_eq!(
+        error["message"],
+        "site `a` is in group `nope`, which is not defined"
+    );
+    assert!(
+        error["file"].as_str().unwrap().ends_with("inv.yml"),
+        "{doc}"
+    );
+    assert_eq!(error["line"], 2);
+    assert_eq!(error["column"], 68);
+    assert!(error["hint"].as_str().unwrap().contains("groups:"), "{doc}");
+    // The usual rendering on stderr as well.
+    assert!(out.stderr.contains("--> inv.yml:2:68"), "{}", out.stderr);
+
+    // A bad flag value too, and a missing inventory.
+    let out = tend(dir.path(), &["-i", "inv.yml", "--json", "-l", "", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert!(doc["error"]["message"].is_string(), "{doc}");
+    let out = tend(dir.path(), &["-i", "missing.yml", "--json", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert!(doc["error"]["message"].is_string(), "{doc}");
+}
+
+/// Runs tend as cron does: stdout and stderr into one log file (`>>log 2>&1`).
+fn tend_logged(dir: &Path, args: &[&str]) -> (i32, String) {
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TEND_INVENTORY")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .status()
+        .expect("run tend");
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(dir.join("log")).unwrap(),
+    )
+}
+
+/// Cron's view (no terminal in tests): one line per site on stderr with its outcome and
+/// time, each failure once in the log, and the step-by-step lines only with `-v`.
+#[test]
+fn without_a_terminal_each_site_is_one_line_and_a_failure_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inv.yml",
+        &format!(
+            "settings: {{ store: {} }}\nsites:\n  a: {{ host: 127.0.0.1, path: /x, url: https://a.example, ssh: {{ port: 1 }} }}\n  b: {{ host: 127.0.0.1, path: /x, url: https://b.example, ssh: {{ port: 1 }} }}\n",
+            dir.path().join("store").display()
+        ),
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per site: {}", out.stderr);
+    for site in ["a", "b"] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{site}: failed")))
+            .unwrap_or_else(|| panic!("no line for {site}: {}", out.stderr));
+        assert!(line.ends_with(" s)"), "{line}");
+    }
+    assert!(!out.stderr.contains("connect\n"), "{}", out.stderr);
+
+    // Into one log, as from cron: each failure once.
+    let (code, log) = tend_logged(dir.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(code, 1, "{log}");
+    assert_eq!(
+        log.matches("Connection refused").count(),
+        2,
+        "each failure once: {log}"
+    );
+    assert!(log.contains("a: failed ("), "{log}");
+
+    let out = tend(dir.path(), &["-i", "inv.yml", "-v", "backup"]);
+    assert!(out.stderr.contains("a: connect"), "{}", out.stderr);
+    let out = tend(dir.path(), &["-i", "inv.yml", "-q", "backup"]);
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+}

@@ -54,6 +54,46 @@ impl CommandError {
     }
 }
 
+impl CommandError {
+    /// The error as the JSON document `--json` writes on stdout, so that scripts always get
+    /// JSON: `{"error": {"message", "file", "line", "column", "hint"}}` (`null` where
+    /// unknown; `flag` too for a bad command-line argument).
+    pub fn to_json(&self) -> serde_json::Value {
+        use crate::diagnostic::Origin;
+        let (message, hint, file, line, column, flag) = match self {
+            CommandError::Input(e) => {
+                let (file, line, column, flag) = match &e.origin {
+                    Origin::File { path, position, .. } => (
+                        Some(path.display().to_string()),
+                        position.map(|p| p.line),
+                        position.map(|p| p.column),
+                        None,
+                    ),
+                    Origin::Argument { flag, column, .. } => {
+                        (None, None, Some(*column), Some(flag.clone()))
+                    }
+                    Origin::None => (None, None, None, None),
+                };
+                (e.message.clone(), e.hint.clone(), file, line, column, flag)
+            }
+            CommandError::Runtime { message, hint } => {
+                (message.clone(), hint.clone(), None, None, None, None)
+            }
+        };
+        let mut error = serde_json::json!({
+            "message": crate::secrets::mask(&message),
+            "file": file,
+            "line": line,
+            "column": column,
+            "hint": hint,
+        });
+        if let Some(flag) = flag {
+            error["flag"] = serde_json::Value::String(flag);
+        }
+        serde_json::json!({ "error": error })
+    }
+}
+
 impl From<InputError> for CommandError {
     fn from(error: InputError) -> Self {
         CommandError::Input(error)

@@ -62,6 +62,7 @@ impl Reporter for Recorder {
             site,
             outcome,
             error,
+            ..
         } = event
         {
             if let Some(recording) = self.recording().as_ref() {

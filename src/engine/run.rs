@@ -99,6 +99,26 @@ impl super::Judged for SiteRun {
         self.status
     }
 
+    fn changed(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.changes.is_empty() {
+            let verb = if self.status.is_success() {
+                "updated"
+            } else {
+                "undone"
+            };
+            let list: Vec<String> = self.changes.iter().map(apply::describe).collect();
+            parts.push(format!("{verb} {}", list.join(", ")));
+        }
+        if let Some(id) = &self.snapshot {
+            parts.push(format!("snapshot {id}"));
+        }
+        if !self.pruned.is_empty() {
+            parts.push(format!("{} snapshot(s) pruned", self.pruned.len()));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     fn problem(&self) -> Option<String> {
         let problem = match (self.status, &self.error, &self.rollback) {
             (Outcome::Ok | Outcome::Recovered, _, _) => None,
@@ -485,7 +505,7 @@ impl SiteState<'_, '_> {
             let journal = self.journal.as_ref().expect("just started");
             journal::write_then(&self.host, journal, "").await?;
             cms.set_maintenance(self.site, &self.host, true).await?;
-            self.log(Level::Info, "maintenance mode on");
+            self.log(Level::Detail, "maintenance mode on");
         } else {
             let Some(journal) = self.journal.as_ref() else {
                 return Ok(());
@@ -498,7 +518,7 @@ impl SiteState<'_, '_> {
             journal.maintenance = None;
             journal.maintenance_cli = false;
             journal::write_then(&self.host, journal, "").await?;
-            self.log(Level::Info, "maintenance mode off");
+            self.log(Level::Detail, "maintenance mode off");
         }
         Ok(())
     }
@@ -532,7 +552,7 @@ impl SiteState<'_, '_> {
     async fn update(&mut self, tools: &crate::cms::host_tools::HostTools) -> Result<(), SiteError> {
         let planned = self.planned.take().unwrap_or_default();
         if planned.changes.is_empty() {
-            self.log(Level::Info, "nothing to update");
+            self.log(Level::Detail, "nothing to update");
             return Ok(());
         }
         let updater = Updater {
@@ -583,7 +603,7 @@ impl SiteState<'_, '_> {
         let failed: Vec<&CheckResult> = results.iter().filter(|r| !r.ok).collect();
         if failed.is_empty() {
             self.log(
-                Level::Info,
+                Level::Detail,
                 &format!("verified: {} check(s) passed", results.len()),
             );
             return Ok(());
