@@ -110,10 +110,44 @@ fn a_good_inventory_and_the_shipped_playbooks_pass() {
 #[test]
 fn the_example_inventory_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = tend(root, &["-i", "inventory/example.yml", "--json", "check"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // The example names ~/.ssh/id_ed25519 and ~/.ssh/known_hosts: a home that has them.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    write(&home.path().join(".ssh"), "id_ed25519", "key");
+    write(&home.path().join(".ssh"), "known_hosts", "");
+    let run = |home: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(["-i", "inventory/example.yml", "--json", "check"])
+            .current_dir(root)
+            .env("NO_COLOR", "1")
+            .env("HOME", home)
+            .env_remove("TEND_INVENTORY")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(home.path());
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["inventory"]["sites"], 3, "one site of each CMS");
+
+    // Without them, each is an error pointing at `defaults:`, reported once.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(empty.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the identity_file `") && stderr.contains("id_ed25519` does not exist"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("known_hosts` does not exist"), "{stderr}");
+    assert!(stderr.contains("--> inventory/example.yml:10:"), "{stderr}");
+    assert_eq!(stderr.matches("does not exist").count(), 2, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["error"]["more"].as_array().unwrap().len(), 1, "{doc}");
 }
 
 #[test]
@@ -487,4 +521,66 @@ fn without_a_terminal_each_site_is_one_line_and_a_failure_is_printed_once() {
     assert!(out.stderr.contains("a: connect"), "{}", out.stderr);
     let out = tend(dir.path(), &["-i", "inv.yml", "-q", "backup"]);
     assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+}
+
+#[test]
+fn every_error_of_the_inventory_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inv.yml",
+        "\
+groups:
+  acme: {}
+sites:
+  a:
+    host: h.example
+    path: relative/path
+    url: https://a.example
+    groups: [acne]
+  b:
+    host: h.example
+    url: ftp://b.example
+  c:
+    host: h.example
+    path: /c
+    url: https://c.example
+    ssh: { identity_file: /nonexistent/key }
+    checks: [{ path: no-slash }]
+",
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for (location, message) in [
+        ("inv.yml:6:11", "`path` must be absolute"),
+        ("inv.yml:8:14", "group `acne`, which is not defined"),
+        ("inv.yml:9:3", "site `b` has no `path`"),
+        ("inv.yml:11:10", "`url` must be an http(s) URL"),
+        ("inv.yml:17:22", "a check's `path` must start with `/`"),
+    ] {
+        assert!(
+            out.stderr.contains(&format!("--> {location}")),
+            "no {location}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(message), "{message}: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("5 errors"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("error: ").count(), 5, "{}", out.stderr);
+
+    // Once those are fixed, the missing key is found (it needs a valid inventory).
+    write(
+        dir.path(),
+        "inv.yml",
+        "sites:\n  c:\n    host: h.example\n    path: /c\n    url: https://c.example\n    ssh: { identity_file: /nonexistent/key }\n",
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("site `c`: the identity_file `/nonexistent/key` does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--> inv.yml:6:27"), "{}", out.stderr);
 }
