@@ -334,13 +334,42 @@ fn check_shows_the_plan_and_changes_nothing() {
     work.inventory(lab, &[&site], "");
     let playbook = work.playbook(
         "monthly.yml",
-        &MONTHLY.replace("update: {", "update: { exclude: [twentytwentythree],"),
+        &MONTHLY.replace(
+            "update: {",
+            "update: { exclude: [twentytwentythree, client-widget],",
+        ),
     );
+    // The site's own `hold` too (the lab's inventory ends with the site's keys).
+    let inventory = work.path().join("inv.yml");
+    let mut text = std::fs::read_to_string(&inventory).unwrap();
+    text.push_str("    hold: [akismet-typo]\n");
+    std::fs::write(&inventory, text).unwrap();
     let files_before = tree(&site.path, UNTRACKED);
     let db_before = db_state(lab, &site);
 
     let out = work.tend(&["run", &playbook, "--check"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "upd_check: warning: the site's `hold: akismet-typo` matches nothing installed"
+        ),
+        "{}",
+        out.stderr
+    );
+    // An entry naming nothing installed holds nothing back: the plan says so, once.
+    assert_eq!(
+        out.stderr
+            .matches("upd_check: warning: the playbook's `exclude: client-widget` matches nothing installed")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("exclude: twentytwentythree"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stdout.contains("plugin akismet 5.0.2 → 5.5"),
         "{}",
