@@ -584,3 +584,35 @@ sites:
     );
     assert!(out.stderr.contains("--> inv.yml:6:27"), "{}", out.stderr);
 }
+
+#[test]
+fn every_error_of_each_playbook_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "inv.yml", GOOD);
+    write(
+        dir.path(),
+        "one.yml",
+        "name: x\nforks: 0\nhosts: [acme, globex]\nsteps:\n  - update: {}\n  - verify: { checks: [{ path: nope }] }\n",
+    );
+    write(dir.path(), "two.yml", "name: y\nsteps: []\n");
+    let out = tend(
+        dir.path(),
+        &["-i", "inv.yml", "check", "one.yml", "two.yml"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for (location, message) in [
+        ("one.yml:2:8", "`forks` must be at least 1"),
+        ("one.yml:3:8", "`globex` is not a site or group"),
+        ("one.yml:6:32", "a check's `path` must start with `/`"),
+        ("one.yml:5:5", "no `backup` step comes before it"),
+        ("two.yml:2:8", "the playbook has no steps"),
+    ] {
+        assert!(
+            out.stderr.contains(&format!("--> {location}")),
+            "no {location}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(message), "{message}: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("5 errors"), "{}", out.stderr);
+}
