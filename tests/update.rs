@@ -716,6 +716,10 @@ fn check_reports_of_the_lab_month(work: &Work, month: &str) {
         "nightly and pre-update: {summary}"
     );
     assert_eq!(summary["incidents"]["rollbacks"], 1, "{summary}");
+    assert!(
+        summary["checks_failed"].as_u64().unwrap() >= 1,
+        "the checks that failed before the rollback: {summary}"
+    );
     let incident = &globex["sites"][0]["incidents"][0];
     assert_eq!(incident["kind"], "rolled_back", "{incident}");
     assert!(incident["reason"]
@@ -745,6 +749,14 @@ fn check_reports_of_the_lab_month(work: &Work, month: &str) {
     ] {
         assert!(printed.contains(expected), "no {expected:?} in:\n{printed}");
     }
+    for kept_out in ["`", "PHP", "wp-content"] {
+        assert!(!printed.contains(kept_out), "{kept_out:?} in:\n{printed}");
+    }
+    let md = read("globex-and-co", "md");
+    assert!(
+        md.contains("failed, so the site was put back exactly as it was before."),
+        "{md}"
+    );
 }
 
 #[test]
@@ -824,6 +836,17 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
         .unwrap()
         .contains("plugin tend-fatal-test 1.0 → 2.0"));
     assert!(rolled["rollback"].as_str().is_some());
+    // The verification that failed is recorded, and the one after the rollback passed.
+    let failed = rolled["failed_checks"].as_array().unwrap();
+    assert!(failed.iter().any(|c| c["ok"] == false), "{rolled}");
+    assert!(
+        rolled["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{rolled}"
+    );
 
     // The table, for one site only.
     let out = work.tend(&["history", "--site", "hist_broken"]);
