@@ -783,6 +783,19 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let out = work.tend(&["run", &playbook, "--yes"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    // The log (no terminal): one line per site with what changed and the time; the steps
+    // only with -v.
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hist_good: ok"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        line.starts_with("hist_good: ok — updated plugin akismet 5.0.2 → 5.5; snapshot ")
+            && line.ends_with(" s)"),
+        "{line}"
+    );
+    assert!(!out.stderr.contains("maintenance mode"), "{}", out.stderr);
 
     let out = work.tend(&["--json", "history"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
