@@ -122,7 +122,7 @@ sites:
         slug: "woocommerce".to_owned(),
         from: "8.0.1".to_owned(),
         available: Some("9.4.2".to_owned()),
-        reason: "held in the inventory".to_owned(),
+        reason: "held in the inventory (`hold`)".to_owned(),
     }];
     blog.snapshots = vec![snapshot(
         "20261103T100000Z-blog",
@@ -289,7 +289,7 @@ fn writes_one_file_per_client_and_format_with_the_months_real_work() {
         "| 2026-11-03 | core | wordpress | 6.1.9 | 6.8.7 |",
         "| 2026-11-03 | plugin | akismet | 5.0.2 | 5.5 |",
         "| 2026-11-03 | theme | twentytwentythree | 1.0 | 1.6 |",
-        "| plugin | woocommerce | 8.0.1 | 9.4.2 | held in the inventory |",
+        "| plugin | woocommerce | 8.0.1 | 9.4.2 | held in the inventory (hold) |",
         "2 taken, newest 2026-11-15, 1.3 GiB in total; 2 verified",
         "ROLLED BACK",
         "After updating plugin brokenplugin 1.0 → 2.0, the check \"front page\" failed, so the \

@@ -196,7 +196,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 Cell::plain(&h.slug),
                 Cell::plain(&h.from),
                 Cell::plain(h.available.as_deref().unwrap_or("unknown")),
-                Cell::text(&h.reason),
+                Cell::text(&wording::held_reason(&h.reason)),
                 Cell::date(day(h.date)),
             ]
         }),

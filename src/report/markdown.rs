@@ -103,7 +103,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 h.slug.clone(),
                 h.from.clone(),
                 h.available.clone().unwrap_or_else(|| "unknown".to_owned()),
-                h.reason.clone(),
+                wording::held_reason(&h.reason),
                 day(h.date),
             ]
         }),

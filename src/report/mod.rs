@@ -73,8 +73,7 @@ pub const UNASSIGNED: &str = "Unassigned";
 const UNFINISHED_REASON: &str = "the run stopped (killed, or its machine went down) before this site was done; `tend recover` puts back a site left half-updated";
 
 /// An unfinished run's incident, for the client.
-const UNFINISHED_SUMMARY: &str =
-    "The maintenance run was interrupted before this site was done; the site was checked and put back afterwards if needed.";
+const UNFINISHED_SUMMARY: &str = "The maintenance run was interrupted before this site was done.";
 
 /// The names of the checks that failed in the record: those of the failed verification
 /// before a rollback, else those of its checks.

@@ -122,6 +122,12 @@ pub fn incident_detail(incident: &Incident) -> String {
     incident.summary.clone()
 }
 
+/// Why an update was held back, as plain words: the policy's reasons quote settings in
+/// Markdown code marks (`` (`hold`) ``), which are left out for the client.
+pub fn held_reason(reason: &str) -> String {
+    reason.replace('`', "")
+}
+
 pub fn unfinished_intro() -> &'static str {
     "Runs that started and never finished (killed or interrupted). They recorded no site, \
      so which sites they reached is unknown; any site they left half-changed is put back \
