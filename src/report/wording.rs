@@ -130,8 +130,7 @@ pub fn held_reason(reason: &str) -> String {
 
 pub fn unfinished_intro() -> &'static str {
     "Runs that started and never finished (killed or interrupted). They recorded no site, \
-     so which sites they reached is unknown; any site they left half-changed is put back \
-     by the agency."
+     so which sites they reached is unknown."
 }
 
 pub fn unfinished_line(run: &UnfinishedRun) -> String {
