@@ -51,6 +51,11 @@ pub struct InputError {
     pub message: String,
     pub origin: Origin,
     pub hint: Option<String>,
+    /// Further errors found in the same check of the input, rendered after this one, so
+    /// that one run of `tend check` shows every mistake it could find.
+    /// (Boxed: an error stays small on the `Err` path.)
+    #[allow(clippy::box_collection)] // one pointer: keeps `Result<_, InputError>` small
+    pub more: Box<Vec<InputError>>,
 }
 
 impl InputError {
@@ -59,6 +64,7 @@ impl InputError {
             message: message.into(),
             origin: Origin::None,
             hint: None,
+            more: Box::default(),
         }
     }
 
@@ -81,6 +87,7 @@ impl InputError {
                 source_line: source_line.map(|(text, caret)| Box::new(SourceLine { text, caret })),
             },
             hint: None,
+            more: Box::default(),
         }
     }
 
@@ -100,6 +107,29 @@ impl InputError {
                 width,
             },
             hint: None,
+            more: Box::default(),
+        }
+    }
+
+    /// All of `errors` as one: the first, with the others after it (`None`: no error).
+    pub fn collect(errors: Vec<InputError>) -> Option<InputError> {
+        let mut all = Vec::new();
+        for mut e in errors {
+            let more = *std::mem::take(&mut e.more);
+            all.push(e);
+            all.extend(more);
+        }
+        let mut all = all.into_iter();
+        let mut first = all.next()?;
+        first.more = Box::new(all.collect());
+        Some(first)
+    }
+
+    /// `Ok(())` when `errors` is empty, else all of them as one error.
+    pub fn check(errors: Vec<InputError>) -> Result<(), InputError> {
+        match InputError::collect(errors) {
+            None => Ok(()),
+            Some(e) => Err(e),
         }
     }
 
@@ -170,6 +200,13 @@ impl fmt::Display for InputError {
         }
         if let Some(hint) = &self.hint {
             writeln!(f, "  = hint: {hint}")?;
+        }
+        for more in self.more.iter() {
+            writeln!(f)?;
+            write!(f, "{more}")?;
+        }
+        if !self.more.is_empty() {
+            writeln!(f, "\n{} errors", self.more.len() + 1)?;
         }
         Ok(())
     }

@@ -37,6 +37,10 @@ pub enum Event<'a> {
         site: &'a str,
         outcome: Outcome,
         error: Option<&'a str>,
+        /// What the work changed, in a few words, when it changed anything.
+        changed: Option<&'a str>,
+        /// How long the site's work took, when measured.
+        elapsed: Option<std::time::Duration>,
     },
     /// An SSH master connection was opened; `sites` will share it.
     Connected {

@@ -222,6 +222,37 @@ fn restore_onto_another_site_keeps_its_config_and_takes_its_url() {
     );
     assert!(urls.lines().all(|u| u == staging.url), "{urls}");
     assert!(http_get(&staging.url).contains("Only on production"));
+    // The history says where the snapshot came from, and so does the client's report.
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "--json", "history", "--site", "stagesite"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let runs = json(&out)["runs"].as_array().unwrap().clone();
+    let restore = runs.iter().find(|r| r["command"] == "restore").unwrap();
+    assert_eq!(
+        restore["sites"][0]["restored_from"], "prodsite",
+        "{restore}"
+    );
+    let month = &restore["started"].as_str().unwrap()[..7];
+    let out = tend(
+        work.path(),
+        &[
+            "-i",
+            "inv.yml",
+            "-l",
+            "stagesite",
+            "report",
+            "--month",
+            month,
+            "--out",
+            "r",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let md = std::fs::read_to_string(work.path().join(format!("r/unassigned-{month}.md"))).unwrap();
+    assert!(md.contains("### Restores on request"), "{md}");
+    assert!(md.contains("of the site prodsite onto this site"), "{md}");
     // Production is untouched.
     assert_eq!(
         lab.sql(

@@ -110,10 +110,44 @@ fn a_good_inventory_and_the_shipped_playbooks_pass() {
 #[test]
 fn the_example_inventory_is_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = tend(root, &["-i", "inventory/example.yml", "--json", "check"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    // The example names ~/.ssh/id_ed25519 and ~/.ssh/known_hosts: a home that has them.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    write(&home.path().join(".ssh"), "id_ed25519", "key");
+    write(&home.path().join(".ssh"), "known_hosts", "");
+    let run = |home: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(["-i", "inventory/example.yml", "--json", "check"])
+            .current_dir(root)
+            .env("NO_COLOR", "1")
+            .env("HOME", home)
+            .env_remove("TEND_INVENTORY")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stdout, stderr) = run(home.path());
+    assert_eq!(code, 0, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(doc["inventory"]["sites"], 3, "one site of each CMS");
+
+    // Without them, each is an error pointing at `defaults:`, reported once.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(empty.path());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("the identity_file `") && stderr.contains("id_ed25519` does not exist"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("known_hosts` does not exist"), "{stderr}");
+    assert!(stderr.contains("--> inventory/example.yml:10:"), "{stderr}");
+    assert_eq!(stderr.matches("does not exist").count(), 2, "{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["error"]["more"].as_array().unwrap().len(), 1, "{doc}");
 }
 
 #[test]
@@ -389,4 +423,196 @@ fn without_rollback_a_playbook_may_skip_the_backup() {
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("update on 1 site(s)"), "{}", out.stdout);
+}
+
+#[test]
+fn with_json_an_input_error_is_still_a_json_document_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inv.yml",
+        "sites:\n  a: { host: h.example, path: /x, url: https://a.example, groups: [nope] }\n",
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "--json", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    let error = &doc["error"];
+    assert_eq!(
+        error["message"],
+        "site `a` is in group `nope`, which is not defined"
+    );
+    assert!(
+        error["file"].as_str().unwrap().ends_with("inv.yml"),
+        "{doc}"
+    );
+    assert_eq!(error["line"], 2);
+    assert_eq!(error["column"], 68);
+    assert!(error["hint"].as_str().unwrap().contains("groups:"), "{doc}");
+    // The usual rendering on stderr as well.
+    assert!(out.stderr.contains("--> inv.yml:2:68"), "{}", out.stderr);
+
+    // A bad flag value too, and a missing inventory.
+    let out = tend(dir.path(), &["-i", "inv.yml", "--json", "-l", "", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert!(doc["error"]["message"].is_string(), "{doc}");
+    let out = tend(dir.path(), &["-i", "missing.yml", "--json", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON on stdout");
+    assert!(doc["error"]["message"].is_string(), "{doc}");
+}
+
+/// Runs tend as cron does: stdout and stderr into one log file (`>>log 2>&1`).
+fn tend_logged(dir: &Path, args: &[&str]) -> (i32, String) {
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TEND_INVENTORY")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .status()
+        .expect("run tend");
+    (
+        status.code().unwrap_or(-1),
+        std::fs::read_to_string(dir.join("log")).unwrap(),
+    )
+}
+
+/// Cron's view (no terminal in tests): one line per site on stderr with its outcome and
+/// time, each failure once in the log, and the step-by-step lines only with `-v`.
+#[test]
+fn without_a_terminal_each_site_is_one_line_and_a_failure_is_printed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inv.yml",
+        &format!(
+            "settings: {{ store: {} }}\nsites:\n  a: {{ host: 127.0.0.1, path: /x, url: https://a.example, ssh: {{ port: 1 }} }}\n  b: {{ host: 127.0.0.1, path: /x, url: https://b.example, ssh: {{ port: 1 }} }}\n",
+            dir.path().join("store").display()
+        ),
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per site: {}", out.stderr);
+    for site in ["a", "b"] {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{site}: failed")))
+            .unwrap_or_else(|| panic!("no line for {site}: {}", out.stderr));
+        assert!(line.ends_with(" s)"), "{line}");
+    }
+    assert!(!out.stderr.contains("connect\n"), "{}", out.stderr);
+
+    // Into one log, as from cron: each failure once.
+    let (code, log) = tend_logged(dir.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(code, 1, "{log}");
+    assert_eq!(
+        log.matches("Connection refused").count(),
+        2,
+        "each failure once: {log}"
+    );
+    assert!(log.contains("a: failed ("), "{log}");
+
+    let out = tend(dir.path(), &["-i", "inv.yml", "-v", "backup"]);
+    assert!(out.stderr.contains("a: connect"), "{}", out.stderr);
+    let out = tend(dir.path(), &["-i", "inv.yml", "-q", "backup"]);
+    assert_eq!(out.stderr.lines().count(), 2, "{}", out.stderr);
+}
+
+#[test]
+fn every_error_of_the_inventory_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "inv.yml",
+        "\
+groups:
+  acme: {}
+sites:
+  a:
+    host: h.example
+    path: relative/path
+    url: https://a.example
+    groups: [acne]
+  b:
+    host: h.example
+    url: ftp://b.example
+  c:
+    host: h.example
+    path: /c
+    url: https://c.example
+    ssh: { identity_file: /nonexistent/key }
+    checks: [{ path: no-slash }]
+",
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for (location, message) in [
+        ("inv.yml:6:11", "`path` must be absolute"),
+        ("inv.yml:8:14", "group `acne`, which is not defined"),
+        ("inv.yml:9:3", "site `b` has no `path`"),
+        ("inv.yml:11:10", "`url` must be an http(s) URL"),
+        ("inv.yml:17:22", "a check's `path` must start with `/`"),
+    ] {
+        assert!(
+            out.stderr.contains(&format!("--> {location}")),
+            "no {location}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(message), "{message}: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("5 errors"), "{}", out.stderr);
+    assert_eq!(out.stderr.matches("error: ").count(), 5, "{}", out.stderr);
+
+    // Once those are fixed, the missing key is found (it needs a valid inventory).
+    write(
+        dir.path(),
+        "inv.yml",
+        "sites:\n  c:\n    host: h.example\n    path: /c\n    url: https://c.example\n    ssh: { identity_file: /nonexistent/key }\n",
+    );
+    let out = tend(dir.path(), &["-i", "inv.yml", "check"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("site `c`: the identity_file `/nonexistent/key` does not exist"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--> inv.yml:6:27"), "{}", out.stderr);
+}
+
+#[test]
+fn every_error_of_each_playbook_is_reported_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "inv.yml", GOOD);
+    write(
+        dir.path(),
+        "one.yml",
+        "name: x\nforks: 0\nhosts: [acme, globex]\nsteps:\n  - update: {}\n  - verify: { checks: [{ path: nope }] }\n",
+    );
+    write(dir.path(), "two.yml", "name: y\nsteps: []\n");
+    let out = tend(
+        dir.path(),
+        &["-i", "inv.yml", "check", "one.yml", "two.yml"],
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    for (location, message) in [
+        ("one.yml:2:8", "`forks` must be at least 1"),
+        ("one.yml:3:8", "`globex` is not a site or group"),
+        ("one.yml:6:32", "a check's `path` must start with `/`"),
+        ("one.yml:5:5", "no `backup` step comes before it"),
+        ("two.yml:2:8", "the playbook has no steps"),
+    ] {
+        assert!(
+            out.stderr.contains(&format!("--> {location}")),
+            "no {location}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(message), "{message}: {}", out.stderr);
+    }
+    assert!(out.stderr.contains("5 errors"), "{}", out.stderr);
 }

@@ -122,7 +122,7 @@ sites:
         slug: "woocommerce".to_owned(),
         from: "8.0.1".to_owned(),
         available: Some("9.4.2".to_owned()),
-        reason: "held in the inventory".to_owned(),
+        reason: "held in the inventory (`hold`)".to_owned(),
     }];
     blog.snapshots = vec![snapshot(
         "20261103T100000Z-blog",
@@ -137,8 +137,14 @@ sites:
         1_073_741_824,
         Some("pre-update"),
     )];
-    shop.checks = vec![check("/", false, 500, 40)];
-    shop.error = Some("front page (/): status 500 | PHP Fatal error".to_owned());
+    // The verification that failed, then the one after the rollback (as tend records them).
+    shop.failed_checks = vec![check("/", false, 500, 40)];
+    shop.checks = vec![check("/", true, 200, 30)];
+    shop.error = Some(
+        "after plugin brokenplugin 1.0 → 2.0: front page (/): status 500 | PHP Fatal error in \
+         /var/www/shop/wp-content/plugins/brokenplugin/x.php; `wp plugin update brokenplugin`"
+            .to_owned(),
+    );
     shop.rollback = Some(
         "rolled back to snapshot 20261103T100500Z-shop in 0.3 s; verified again: all checks pass"
             .to_owned(),
@@ -178,6 +184,19 @@ sites:
         "verify",
         "2026-11-16T03:00:00Z",
         vec![verified],
+    );
+    let mut restored = SiteRecord::new("acme-shop", Outcome::Ok);
+    restored.restored_from = Some("acme-blog".to_owned());
+    restored.snapshots = vec![
+        snapshot("20261115T020000Z-blog", 700_000_000, Some("nightly")),
+        snapshot("20261118T090000Z-shop", 1_000, Some("pre-restore")),
+    ];
+    record(
+        &history,
+        "r-restore",
+        "restore",
+        "2026-11-18T09:00:00Z",
+        vec![restored],
     );
     record(&history, "killed-1", "run", "2026-11-20T04:00:00Z", vec![]);
 
@@ -265,21 +284,36 @@ fn writes_one_file_per_client_and_format_with_the_months_real_work() {
         "| Backups taken | 3 (2.3 GiB) |",
         "| Backups verified | 2 |",
         "| Incidents | 2: 0 failures, 1 rollback, 1 unfinished run |",
-        "| Checks | 2 passed, 1 failed |",
+        "| Checks | 3 passed, 1 failed |",
+        "| Restores on request | 1 |",
         "| 2026-11-03 | core | wordpress | 6.1.9 | 6.8.7 |",
         "| 2026-11-03 | plugin | akismet | 5.0.2 | 5.5 |",
         "| 2026-11-03 | theme | twentytwentythree | 1.0 | 1.6 |",
-        "| plugin | woocommerce | 8.0.1 | 9.4.2 | held in the inventory |",
+        "| plugin | woocommerce | 8.0.1 | 9.4.2 | held in the inventory (hold) |",
         "2 taken, newest 2026-11-15, 1.3 GiB in total; 2 verified",
         "ROLLED BACK",
-        "status 500 \\| PHP Fatal error",
-        "undone: plugin brokenplugin 1.0 → 2.0",
+        "After updating plugin brokenplugin 1.0 → 2.0, the check \"front page\" failed, so the \
+         site was put back exactly as it was before.",
+        "| front page | / | 1 of 2 | passed (HTTP 200) |",
+        "### Restores on request",
+        "restored the \"nightly\" backup of the site acme-blog onto this site",
         "Runs that never finished",
-        "killed-1",
     ] {
         assert!(md.contains(expected), "missing {expected:?} in:\n{md}");
     }
     assert!(!md.contains("octoberplugin") && !md.contains("decemberplugin"));
+    // No commands, host paths, snapshot ids or tool output for the client: they stay in the
+    // history and the JSON report.
+    for kept_out in [
+        "`",
+        "/var/www",
+        "wp plugin",
+        "PHP Fatal",
+        "20261103T100500Z",
+        "killed-1",
+    ] {
+        assert!(!md.contains(kept_out), "{kept_out:?} in:\n{md}");
+    }
 
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(out_dir.join("acme-ltd-2026-11.json")).unwrap())
@@ -293,17 +327,27 @@ fn writes_one_file_per_client_and_format_with_the_months_real_work() {
     assert_eq!(blog["updates"][0]["to"], "6.8.7");
     assert_eq!(blog["backups"]["bytes"], 1_434_003_200u64);
     assert_eq!(json["sites"][1]["incidents"][0]["kind"], "rolled_back");
+    assert!(json["sites"][1]["incidents"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("PHP Fatal error"));
+    assert_eq!(
+        json["sites"][1]["incidents"][0]["failed_checks"][0],
+        "front page"
+    );
+    assert_eq!(json["sites"][1]["restores"][0]["from_site"], "acme-blog");
+    assert_eq!(json["summary"]["checks_failed"], 1);
 
     let globex = fs::read_to_string(out_dir.join("globex-and-sons-intl-2026-11.md")).unwrap();
     assert!(globex.contains("FAILED"), "{globex}");
     assert!(
-        globex.contains("cannot connect to web2.invalid"),
+        globex.contains("The backup could not be taken."),
         "{globex}"
     );
+    assert!(!globex.contains("web2.invalid"), "{globex}");
     let globex_html =
         fs::read_to_string(out_dir.join("globex-and-sons-intl-2026-11.html")).unwrap();
     assert!(globex_html.contains("Globex &amp; Sons &lt;Intl&gt;"));
-    assert!(globex_html.contains("&lt;name not known&gt;"));
 
     let unassigned = fs::read_to_string(out_dir.join("unassigned-2026-11.md")).unwrap();
     assert!(unassigned.contains("## solo"), "{unassigned}");
@@ -408,7 +452,7 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
     assert!(line_with("Backups taken").contains("3 (2.3 GiB)"));
     assert!(line_with("Backups verified").trim_end().ends_with('2'));
     assert!(line_with("Incidents").contains("1 rollback"));
-    assert!(line_with("Checks").contains("2 passed, 1 failed"));
+    assert!(line_with("Checks").contains("3 passed, 1 failed"));
     for expected in [
         "ACME Ltd",
         "November 2026",
@@ -429,7 +473,67 @@ fn the_html_report_is_self_contained_and_renders_and_prints_in_chromium() {
         );
     }
 
+    // Plain words for the client: no Markdown syntax, commands, host paths or tool output.
+    for kept_out in [
+        "`",
+        "/var/www",
+        "wp plugin",
+        "PHP Fatal",
+        "tend recover",
+        "**",
+    ] {
+        assert!(
+            !printed.contains(kept_out),
+            "{kept_out:?} in the printed report:\n{printed}"
+        );
+    }
+    assert!(printed.contains("Restores on request"));
+
     let dom = browser::dom(&file);
     assert!(dom.contains("<td>6.1.9</td><td>6.8.7</td>"), "{dom}");
     assert!(dom.contains("ACME Ltd"));
+}
+
+#[test]
+fn the_agency_and_its_logo_head_the_report_and_a_missing_logo_is_invalid_input() {
+    let dir = fixture();
+    let inventory = dir.path().join("inventory.yml");
+    let text = fs::read_to_string(&inventory).unwrap();
+    let with_report = |logo: &str| {
+        text.replacen(
+            "settings: {",
+            &format!("settings: {{ report: {{ agency: Webwerk & Co, logo: {logo} }},"),
+            1,
+        )
+    };
+    fs::write(
+        dir.path().join("logo.svg"),
+        "<svg xmlns='http://www.w3.org/2000/svg' width='40' height='20'><rect width='40' height='20'/></svg>",
+    )
+    .unwrap();
+    fs::write(&inventory, with_report("logo.svg")).unwrap();
+    let out = report(
+        dir.path(),
+        &["--month", "2026-11", "--format", "md,html", "--out", "r"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let md = fs::read_to_string(dir.path().join("r/acme-ltd-2026-11.md")).unwrap();
+    assert!(md.contains("**Maintained by:** Webwerk & Co"), "{md}");
+    let file = dir.path().join("r/acme-ltd-2026-11.html");
+    let html = fs::read_to_string(&file).unwrap();
+    assert!(
+        html.contains(
+            "<img class=\"logo\" alt=\"Webwerk &amp; Co\" src=\"data:image/svg+xml;base64,"
+        ),
+        "{html}"
+    );
+    assert_eq!(html.matches("src=").count(), 1, "the logo only, embedded");
+    assert!(browser::printed_text(&file).contains("Webwerk & Co"));
+
+    fs::write(&inventory, with_report("missing.png")).unwrap();
+    let out = report(dir.path(), &["--month", "2026-11", "--out", "r2"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("missing.png"), "{}", out.stderr);
+    assert!(out.stderr.contains("inventory.yml:1:"), "{}", out.stderr);
+    assert!(!dir.path().join("r2").exists());
 }

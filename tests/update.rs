@@ -334,13 +334,42 @@ fn check_shows_the_plan_and_changes_nothing() {
     work.inventory(lab, &[&site], "");
     let playbook = work.playbook(
         "monthly.yml",
-        &MONTHLY.replace("update: {", "update: { exclude: [twentytwentythree],"),
+        &MONTHLY.replace(
+            "update: {",
+            "update: { exclude: [twentytwentythree, client-widget],",
+        ),
     );
+    // The site's own `hold` too (the lab's inventory ends with the site's keys).
+    let inventory = work.path().join("inv.yml");
+    let mut text = std::fs::read_to_string(&inventory).unwrap();
+    text.push_str("    hold: [akismet-typo]\n");
+    std::fs::write(&inventory, text).unwrap();
     let files_before = tree(&site.path, UNTRACKED);
     let db_before = db_state(lab, &site);
 
     let out = work.tend(&["run", &playbook, "--check"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains(
+            "upd_check: warning: the site's `hold: akismet-typo` matches nothing installed"
+        ),
+        "{}",
+        out.stderr
+    );
+    // An entry naming nothing installed holds nothing back: the plan says so, once.
+    assert_eq!(
+        out.stderr
+            .matches("upd_check: warning: the playbook's `exclude: client-widget` matches nothing installed")
+            .count(),
+        1,
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("exclude: twentytwentythree"),
+        "{}",
+        out.stderr
+    );
     assert!(
         out.stdout.contains("plugin akismet 5.0.2 → 5.5"),
         "{}",
@@ -687,6 +716,10 @@ fn check_reports_of_the_lab_month(work: &Work, month: &str) {
         "nightly and pre-update: {summary}"
     );
     assert_eq!(summary["incidents"]["rollbacks"], 1, "{summary}");
+    assert!(
+        summary["checks_failed"].as_u64().unwrap() >= 1,
+        "the checks that failed before the rollback: {summary}"
+    );
     let incident = &globex["sites"][0]["incidents"][0];
     assert_eq!(incident["kind"], "rolled_back", "{incident}");
     assert!(incident["reason"]
@@ -716,6 +749,14 @@ fn check_reports_of_the_lab_month(work: &Work, month: &str) {
     ] {
         assert!(printed.contains(expected), "no {expected:?} in:\n{printed}");
     }
+    for kept_out in ["`", "PHP", "wp-content"] {
+        assert!(!printed.contains(kept_out), "{kept_out:?} in:\n{printed}");
+    }
+    let md = read("globex-and-co", "md");
+    assert!(
+        md.contains("failed, so the site was put back exactly as it was before."),
+        "{md}"
+    );
 }
 
 #[test]
@@ -742,6 +783,19 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let out = work.tend(&["run", &playbook, "--yes"]);
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    // The log (no terminal): one line per site with what changed and the time; the steps
+    // only with -v.
+    let line = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hist_good: ok"))
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        line.starts_with("hist_good: ok — updated plugin akismet 5.0.2 → 5.5; snapshot ")
+            && line.ends_with(" s)"),
+        "{line}"
+    );
+    assert!(!out.stderr.contains("maintenance mode"), "{}", out.stderr);
 
     let out = work.tend(&["--json", "history"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -795,6 +849,17 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
         .unwrap()
         .contains("plugin tend-fatal-test 1.0 → 2.0"));
     assert!(rolled["rollback"].as_str().is_some());
+    // The verification that failed is recorded, and the one after the rollback passed.
+    let failed = rolled["failed_checks"].as_array().unwrap();
+    assert!(failed.iter().any(|c| c["ok"] == false), "{rolled}");
+    assert!(
+        rolled["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{rolled}"
+    );
 
     // The table, for one site only.
     let out = work.tend(&["history", "--site", "hist_broken"]);

@@ -54,6 +54,52 @@ impl CommandError {
     }
 }
 
+impl CommandError {
+    /// The error as the JSON document `--json` writes on stdout, so that scripts always get
+    /// JSON: `{"error": {"message", "file", "line", "column", "hint"}}` (`null` where
+    /// unknown; `flag` too for a bad command-line argument; `more`, a list of the same
+    /// shape, when the input held several errors).
+    pub fn to_json(&self) -> serde_json::Value {
+        let error = match self {
+            CommandError::Input(e) => input_json(e),
+            CommandError::Runtime { message, hint } => serde_json::json!({
+                "message": crate::secrets::mask(message),
+                "file": null, "line": null, "column": null,
+                "hint": hint,
+            }),
+        };
+        serde_json::json!({ "error": error })
+    }
+}
+
+fn input_json(e: &InputError) -> serde_json::Value {
+    use crate::diagnostic::Origin;
+    let (file, line, column, flag) = match &e.origin {
+        Origin::File { path, position, .. } => (
+            Some(path.display().to_string()),
+            position.map(|p| p.line),
+            position.map(|p| p.column),
+            None,
+        ),
+        Origin::Argument { flag, column, .. } => (None, None, Some(*column), Some(flag.clone())),
+        Origin::None => (None, None, None, None),
+    };
+    let mut error = serde_json::json!({
+        "message": crate::secrets::mask(&e.message),
+        "file": file,
+        "line": line,
+        "column": column,
+        "hint": e.hint,
+    });
+    if let Some(flag) = flag {
+        error["flag"] = serde_json::Value::String(flag);
+    }
+    if !e.more.is_empty() {
+        error["more"] = e.more.iter().map(input_json).collect();
+    }
+    error
+}
+
 impl From<InputError> for CommandError {
     fn from(error: InputError) -> Self {
         CommandError::Input(error)

@@ -218,6 +218,10 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
             eprint!("{error}");
+            if mode.json {
+                // Scripts always get a JSON document on stdout.
+                println!("{}", error.to_json());
+            }
             ExitCode::from(error.exit_status())
         }
     }

@@ -62,6 +62,7 @@ impl Reporter for Recorder {
             site,
             outcome,
             error,
+            ..
         } = event
         {
             if let Some(recording) = self.recording().as_ref() {
@@ -200,6 +201,15 @@ pub(super) fn run_sites(
                     .collect();
                 record.pruned = run.pruned.clone();
                 record.checks = run.checks.iter().map(CheckRecord::from).collect();
+                // After a rollback `checks` is the verification of the restored site; the
+                // one that failed before it is recorded too.
+                if matches!(run.status, Outcome::RolledBack | Outcome::Partial) {
+                    record.failed_checks = run
+                        .failed_verification
+                        .iter()
+                        .map(CheckRecord::from)
+                        .collect();
+                }
                 record.error = run.error.as_ref().map(SiteError::masked);
                 record.rollback = run.rollback.clone();
                 record.cleanup = run

@@ -100,6 +100,9 @@ pub(super) fn restore(call: &Invocation<'_>, request: Request<'_>) -> Result<u8,
     };
     let mut record = SiteRecord::new(&target.name, outcome);
     record.snapshots = vec![SnapshotRecord::from(&snapshot.manifest)];
+    if snapshot.manifest.site != target.name {
+        record.restored_from = Some(snapshot.manifest.site.clone());
+    }
     if let Ok(restored) = &result {
         record.checks = restored
             .checks

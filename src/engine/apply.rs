@@ -87,7 +87,7 @@ async fn apply_with_cms(
     let what = describe(change);
     let log = |message: &str| {
         updater.reporter.event(&Event::Log {
-            level: Level::Info,
+            level: Level::Detail,
             site: Some(&site.name),
             message,
         })
@@ -199,7 +199,7 @@ struct Swapping<'a> {
 impl Swapping<'_> {
     fn log(&self, message: &str) {
         self.updater.reporter.event(&Event::Log {
-            level: Level::Info,
+            level: Level::Detail,
             site: Some(&self.site.name),
             message,
         })

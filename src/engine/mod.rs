@@ -47,6 +47,12 @@ pub trait Judged {
     fn problem(&self) -> Option<String> {
         None
     }
+
+    /// What the work changed, in a few words (`updated plugin akismet 5.0 → 5.5`), for the
+    /// site's line in the log.
+    fn changed(&self) -> Option<String> {
+        None
+    }
 }
 
 /// [`for_each_site`], reporting the command's start and end and each site's outcome.
@@ -76,6 +82,8 @@ where
                     site: &site.name,
                     outcome: Outcome::Skipped,
                     error: Some(&crate::interrupt::reason(signal)),
+                    changed: None,
+                    elapsed: None,
                 });
                 return SiteResult {
                     site: site.name.clone(),
@@ -88,18 +96,23 @@ where
             let started = std::time::Instant::now();
             let result = work.await;
             let elapsed = started.elapsed();
-            let (outcome, error) = match &result {
+            let (outcome, error, changed) = match &result {
                 Ok(value) => (
                     value.outcome(),
                     value.problem().map(|e| crate::secrets::mask(&e)),
+                    value.changed().map(|c| crate::secrets::mask(&c)),
                 ),
-                Err(SiteError::NotStarted(reason)) => (Outcome::Skipped, Some(reason.clone())),
-                Err(e) => (Outcome::Failed, Some(e.masked())),
+                Err(SiteError::NotStarted(reason)) => {
+                    (Outcome::Skipped, Some(reason.clone()), None)
+                }
+                Err(e) => (Outcome::Failed, Some(e.masked()), None),
             };
             reporter.event(&Event::SiteFinished {
                 site: &site.name,
                 outcome,
                 error: error.as_deref(),
+                changed: changed.as_deref(),
+                elapsed: Some(elapsed),
             });
             SiteResult {
                 site: site.name.clone(),
@@ -129,7 +142,15 @@ where
 impl Judged for crate::cms::Facts {}
 
 /// A snapshot was taken.
-impl Judged for crate::backup::Manifest {}
+impl Judged for crate::backup::Manifest {
+    fn changed(&self) -> Option<String> {
+        Some(format!(
+            "snapshot {} ({})",
+            self.id,
+            crate::human_size::human_bytes(self.bytes())
+        ))
+    }
+}
 
 /// Whether a site has unfinished work was read.
 impl Judged for Option<journal::Journal> {}

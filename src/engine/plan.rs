@@ -81,7 +81,10 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
             .await?
             .map(|j| unfinished(site, &j));
         let updates = match update_step(ctx.playbook) {
-            Some(step) => plan_updates(ctx, site, &read.host, &read.facts, step).await?,
+            Some(step) => {
+                warn_unmatched(ctx, site, &read.facts, step);
+                plan_updates(ctx, site, &read.host, &read.facts, step).await?
+            }
             None => policy::Plan::default(),
         };
         let steps = &ctx.playbook.steps;
@@ -124,6 +127,26 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
         })
     })
     .await
+}
+
+/// A warning for each `hold` of the site and `exclude` of the step that matches nothing
+/// installed (today `hold: [client-widget]` on a site without it would hold nothing,
+/// silently). Only the plan can tell: it needs the site's facts.
+fn warn_unmatched(ctx: &Context<'_>, site: &Site, facts: &Facts, step: &UpdateStep) {
+    for (names, key, whose) in [
+        (&site.hold, "hold", "the site's"),
+        (&step.exclude, "exclude", "the playbook's"),
+    ] {
+        for name in policy::unmatched(names, facts) {
+            ctx.reporter.event(&crate::events::Event::Log {
+                level: crate::events::Level::Warning,
+                site: Some(&site.name),
+                message: &format!(
+                    "{whose} `{key}: {name}` matches nothing installed on the site, so it holds nothing back (misspelt, or removed?)"
+                ),
+            });
+        }
+    }
 }
 
 /// The playbook's update step, if it has one.

@@ -118,6 +118,8 @@ pub async fn run(
             crate::outcome::Outcome::Failed
         },
         error: error.as_deref(),
+        changed: None,
+        elapsed: None,
     });
     reporter.event(&Event::End);
     result

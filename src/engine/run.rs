@@ -81,6 +81,9 @@ pub struct SiteRun {
     /// The checks before the first change, and the last verification's.
     pub checks_before: Vec<CheckResult>,
     pub checks: Vec<CheckResult>,
+    /// A verification that failed (the one that led to the rollback or failure): kept
+    /// apart because `checks` is overwritten by the verification after a rollback.
+    pub failed_verification: Vec<CheckResult>,
     /// Why the site failed, was rolled back or was not started.
     pub error: Option<SiteError>,
     /// How the rollback went, when there was one.
@@ -94,6 +97,26 @@ pub struct SiteRun {
 impl super::Judged for SiteRun {
     fn outcome(&self) -> Outcome {
         self.status
+    }
+
+    fn changed(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if !self.changes.is_empty() {
+            let verb = if self.status.is_success() {
+                "updated"
+            } else {
+                "undone"
+            };
+            let list: Vec<String> = self.changes.iter().map(apply::describe).collect();
+            parts.push(format!("{verb} {}", list.join(", ")));
+        }
+        if let Some(id) = &self.snapshot {
+            parts.push(format!("snapshot {id}"));
+        }
+        if !self.pruned.is_empty() {
+            parts.push(format!("{} snapshot(s) pruned", self.pruned.len()));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 
     fn problem(&self) -> Option<String> {
@@ -123,6 +146,7 @@ impl SiteRun {
             pruned: Vec::new(),
             checks_before: Vec::new(),
             checks: Vec::new(),
+            failed_verification: Vec::new(),
             error: None,
             rollback: None,
             cleanup: Vec::new(),
@@ -501,7 +525,7 @@ impl SiteState<'_, '_> {
             let journal = self.journal.as_ref().expect("just started");
             journal::write_then(&self.host, journal, "").await?;
             cms.set_maintenance(self.site, &self.host, true).await?;
-            self.log(Level::Info, "maintenance mode on");
+            self.log(Level::Detail, "maintenance mode on");
         } else {
             let Some(journal) = self.journal.as_ref() else {
                 return Ok(());
@@ -514,7 +538,7 @@ impl SiteState<'_, '_> {
             journal.maintenance = None;
             journal.maintenance_cli = false;
             journal::write_then(&self.host, journal, "").await?;
-            self.log(Level::Info, "maintenance mode off");
+            self.log(Level::Detail, "maintenance mode off");
         }
         Ok(())
     }
@@ -548,7 +572,7 @@ impl SiteState<'_, '_> {
     async fn update(&mut self, tools: &crate::cms::host_tools::HostTools) -> Result<(), SiteError> {
         let planned = self.planned.take().unwrap_or_default();
         if planned.changes.is_empty() {
-            self.log(Level::Info, "nothing to update");
+            self.log(Level::Detail, "nothing to update");
             return Ok(());
         }
         let updater = Updater {
@@ -599,11 +623,12 @@ impl SiteState<'_, '_> {
         let failed: Vec<&CheckResult> = results.iter().filter(|r| !r.ok).collect();
         if failed.is_empty() {
             self.log(
-                Level::Info,
+                Level::Detail,
                 &format!("verified: {} check(s) passed", results.len()),
             );
             return Ok(());
         }
+        self.outcome.failed_verification = results.clone();
         let was_failing = |r: &CheckResult| {
             self.outcome
                 .checks_before

@@ -49,6 +49,13 @@ pub struct SiteRecord {
     pub pruned: Vec<String>,
     #[serde(default)]
     pub checks: Vec<CheckRecord>,
+    /// The verification that failed before a rollback (`checks` then holds the
+    /// verification after it). Empty in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<CheckRecord>,
+    /// For a restore of another site's snapshot: that site.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
     pub error: Option<String>,
     pub rollback: Option<String>,
     /// What failed in the clean-up after the site's work, beside its outcome.
@@ -67,6 +74,8 @@ impl SiteRecord {
             snapshots: Vec::new(),
             pruned: Vec::new(),
             checks: Vec::new(),
+            failed_checks: Vec::new(),
+            restored_from: None,
             error: None,
             rollback: None,
             cleanup: Vec::new(),

@@ -53,6 +53,96 @@ pub struct Settings {
     pub verify_delay: Duration,
     /// Who is told how acting commands went (`settings.notify`).
     pub notify: Vec<notify::Notifier>,
+    /// What the monthly reports show of the agency (`settings.report`).
+    pub report: ReportSettings,
+}
+
+/// `settings.report`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportSettings {
+    pub agency: Option<String>,
+    pub logo: Option<Logo>,
+}
+
+/// The agency's logo, read when the inventory is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logo {
+    /// `image/png`, …
+    pub mime: &'static str,
+    pub bytes: Vec<u8>,
+}
+
+/// The largest logo embedded in a report.
+pub const MAX_LOGO_BYTES: u64 = 1024 * 1024;
+
+/// `settings.report`, with the logo file read (relative to the inventory's folder).
+fn report_settings(
+    source: &YamlSource,
+    raw: Option<raw::RawReportSettings>,
+) -> Result<ReportSettings, InputError> {
+    let Some(raw) = raw else {
+        return Ok(ReportSettings::default());
+    };
+    let at = [
+        Segment::key("settings"),
+        Segment::key("report"),
+        Segment::key("logo"),
+    ];
+    let logo = match raw.logo {
+        None => None,
+        Some(name) => {
+            let path = expand_tilde(&name);
+            let path = if path.is_relative() {
+                source
+                    .path
+                    .parent()
+                    .unwrap_or_else(|| Path::new("."))
+                    .join(path)
+            } else {
+                path
+            };
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            let mime = match ext.as_deref() {
+                Some("png") => "image/png",
+                Some("jpg" | "jpeg") => "image/jpeg",
+                Some("gif") => "image/gif",
+                Some("svg") => "image/svg+xml",
+                Some("webp") => "image/webp",
+                _ => {
+                    return Err(source
+                        .error_at(
+                            format!("the logo `{name}` is not an image tend can embed"),
+                            &at,
+                            Target::Value,
+                        )
+                        .with_hint("a .png, .jpg, .gif, .svg or .webp file"))
+                }
+            };
+            let bytes = match std::fs::metadata(&path) {
+                Ok(m) if !m.is_file() => Err(format!("`{}` is not a file", path.display())),
+                Ok(m) if m.len() > MAX_LOGO_BYTES => Err(format!(
+                    "the logo `{}` is larger than 1 MiB",
+                    path.display()
+                )),
+                Ok(_) => std::fs::read(&path)
+                    .map_err(|e| format!("cannot read the logo `{}`: {e}", path.display())),
+                Err(e) => Err(format!("cannot read the logo `{}`: {e}", path.display())),
+            }
+            .map_err(|message| {
+                source
+                    .error_at(message, &at, Target::Value)
+                    .with_hint("a path relative to the inventory's folder, or an absolute one")
+            })?;
+            Some(Logo { mime, bytes })
+        }
+    };
+    Ok(ReportSettings {
+        agency: raw.agency.filter(|a| !a.trim().is_empty()),
+        logo,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -335,6 +425,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             .collect(),
     };
     let notify = notify::validate(source, settings.notify)?;
+    let report = report_settings(source, settings.report)?;
     let settings = Settings {
         store: settings
             .store
@@ -389,6 +480,7 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
             None => DEFAULT_VERIFY_DELAY,
         },
         notify,
+        report,
     };
 
     let groups_raw = raw.groups.unwrap_or_default();
@@ -428,21 +520,34 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
     }
     let defaults = raw.defaults.unwrap_or_default();
     let mut sites = IndexMap::new();
+    // Every site is checked, and all their errors are reported together.
+    let mut errors = Vec::new();
     for (name, own) in sites_raw.entries {
         let here = [key("sites"), key(&name)];
-        check_name(source, &name, "site", &here)?;
-        if groups.contains_key(&name) {
-            return Err(source
-                .error_at(
-                    format!("`{name}` is both a site and a group"),
-                    &here,
-                    Target::Key { occurrence: 1 },
-                )
-                .with_hint("`--limit` and `hosts:` could not tell them apart; rename one"));
+        if let Err(e) = check_name(source, &name, "site", &here) {
+            errors.push(e);
+            continue;
         }
-        let site = build_site(source, &name, own, &defaults, &groups)?;
-        sites.insert(name, site);
+        if groups.contains_key(&name) {
+            errors.push(
+                source
+                    .error_at(
+                        format!("`{name}` is both a site and a group"),
+                        &here,
+                        Target::Key { occurrence: 1 },
+                    )
+                    .with_hint("`--limit` and `hosts:` could not tell them apart; rename one"),
+            );
+            continue;
+        }
+        match build_site(source, &name, own, &defaults, &groups) {
+            Ok(site) => {
+                sites.insert(name, site);
+            }
+            Err(e) => errors.push(e),
+        }
     }
+    InputError::check(errors)?;
 
     Ok(Inventory {
         file: source.path.clone(),
@@ -501,15 +606,18 @@ fn build_site(
                 "add `{what}: {example}` to the site, or to `defaults:` for every site"
             ))
     };
-    let host = merged
-        .host
-        .ok_or_else(|| missing("host", "web1.example.com"))?;
-    let path = merged
-        .path
-        .ok_or_else(|| missing("path", "/var/www/site/public_html"))?;
-    let url = merged
-        .url
-        .ok_or_else(|| missing("url", "https://example.com"))?;
+    // Each mistake of the site is collected; the site fails with all of them.
+    let mut errors = Vec::new();
+    let mut required = |value: Option<String>, what: &str, example: &str| match value {
+        Some(v) => Some(v),
+        None => {
+            errors.push(missing(what, example));
+            None
+        }
+    };
+    let host = required(merged.host, "host", "web1.example.com");
+    let path = required(merged.path, "path", "/var/www/site/public_html");
+    let url = required(merged.url, "url", "https://example.com");
 
     // Where a merged value came from decides where an error about it points.
     let origin = |field: &str, own_has: bool| -> Vec<Segment> {
@@ -520,32 +628,40 @@ fn build_site(
         }
     };
 
-    if host.trim().is_empty() || host.contains(char::is_whitespace) {
-        return Err(source.error_at(
-            format!("site `{name}`: `host` must be a host name or address, got `{host}`"),
-            &[key("sites"), key(name), key("host")],
-            Target::Value,
-        ));
-    }
-    if !path.starts_with('/') {
-        return Err(source
-            .error_at(
-                format!("site `{name}`: `path` must be absolute, got `{path}`"),
-                &[key("sites"), key(name), key("path")],
+    if let Some(host) = &host {
+        if host.trim().is_empty() || host.contains(char::is_whitespace) {
+            errors.push(source.error_at(
+                format!("site `{name}`: `host` must be a host name or address, got `{host}`"),
+                &[key("sites"), key(name), key("host")],
                 Target::Value,
-            )
-            .with_hint("the CMS root on the host, e.g. /var/www/acme/public_html"));
+            ));
+        }
     }
-    match reqwest::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
-        _ => {
-            return Err(source
-                .error_at(
-                    format!("site `{name}`: `url` must be an http(s) URL, got `{url}`"),
-                    &[key("sites"), key(name), key("url")],
-                    Target::Value,
-                )
-                .with_hint("the site's public address, e.g. https://acme.example.com"))
+    if let Some(path) = &path {
+        if !path.starts_with('/') {
+            errors.push(
+                source
+                    .error_at(
+                        format!("site `{name}`: `path` must be absolute, got `{path}`"),
+                        &[key("sites"), key(name), key("path")],
+                        Target::Value,
+                    )
+                    .with_hint("the CMS root on the host, e.g. /var/www/acme/public_html"),
+            );
+        }
+    }
+    if let Some(url) = &url {
+        match reqwest::Url::parse(url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+            _ => errors.push(
+                source
+                    .error_at(
+                        format!("site `{name}`: `url` must be an http(s) URL, got `{url}`"),
+                        &[key("sites"), key(name), key("url")],
+                        Target::Value,
+                    )
+                    .with_hint("the site's public address, e.g. https://acme.example.com"),
+            ),
         }
     }
 
@@ -560,13 +676,15 @@ fn build_site(
                     "define it under `groups:`, e.g. `groups: {{ {group}: {{ client: … }} }}`"
                 ),
             };
-            return Err(source
-                .error_at(
-                    format!("site `{name}` is in group `{group}`, which is not defined"),
-                    &at,
-                    Target::Value,
-                )
-                .with_hint(hint));
+            errors.push(
+                source
+                    .error_at(
+                        format!("site `{name}` is in group `{group}`, which is not defined"),
+                        &at,
+                        Target::Value,
+                    )
+                    .with_hint(hint),
+            );
         }
     }
 
@@ -574,7 +692,7 @@ fn build_site(
     let checks = merged.checks.unwrap_or_default();
     for (i, check) in checks.iter().enumerate() {
         if !check.path.starts_with('/') {
-            return Err(source.error_at(
+            errors.push(source.error_at(
                 format!(
                     "site `{name}`: a check's `path` must start with `/`, got `{}`",
                     check.path
@@ -591,6 +709,10 @@ fn build_site(
         }
     }
 
+    InputError::check(errors)?;
+    let (Some(host), Some(path), Some(url)) = (host, path, url) else {
+        unreachable!("a missing host, path or url is an error above");
+    };
     Ok(Site {
         name: name.to_owned(),
         host,

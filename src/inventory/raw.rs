@@ -44,6 +44,17 @@ pub struct RawSettings {
     pub verify_delay: Option<f64>,
     /// Where to say how runs went (webhooks, e-mail).
     pub notify: Option<Vec<RawNotifier>>,
+    /// What the monthly reports show of the agency.
+    pub report: Option<RawReportSettings>,
+}
+
+/// `settings.report`: the agency's name and logo on the reports.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReportSettings {
+    pub agency: Option<String>,
+    /// An image file (PNG, JPEG, GIF, SVG or WebP), relative to the inventory's folder.
+    pub logo: Option<String>,
 }
 
 /// One entry of `settings.notify`: exactly one of `webhook` and `email`, and `on`.

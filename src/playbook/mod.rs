@@ -47,22 +47,24 @@ impl Playbook {
         }
         let raw: raw::RawPlaybook = source.parse()?;
         let key = Segment::key;
+        // Every mistake found after parsing, reported together.
+        let mut errors = Vec::new();
         if raw.forks == Some(0) {
-            return Err(source.error_at(
+            errors.push(source.error_at(
                 "`forks` must be at least 1",
                 &[key("forks")],
                 Target::Value,
             ));
         }
         if raw.max_failures == Some(0) {
-            return Err(source.error_at(
+            errors.push(source.error_at(
                 "`max_failures` must be at least 1",
                 &[key("max_failures")],
                 Target::Value,
             ));
         }
         if raw.steps.is_empty() {
-            return Err(source.error_at(
+            errors.push(source.error_at(
                 "the playbook has no steps",
                 &[key("steps")],
                 Target::Value,
@@ -80,12 +82,19 @@ impl Playbook {
                     Target::Value,
                 )
                 .with_optional_hint(e.hint)
-        })?;
+        });
+        let hosts = match hosts {
+            Ok(hosts) => Some(hosts),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
         for (i, step) in raw.steps.iter().enumerate() {
             if let RawStep::Backup(Some(b)) = step {
                 if let Some(label) = &b.label {
                     if let Err(e) = crate::backup::check_label(label) {
-                        return Err(source.error_at(
+                        errors.push(source.error_at(
                             e,
                             &[key("steps"), Segment::Index(i), key("backup"), key("label")],
                             Target::Value,
@@ -96,7 +105,7 @@ impl Playbook {
             if let RawStep::Verify(Some(v)) = step {
                 for (j, check) in v.checks.iter().enumerate() {
                     if !check.path.starts_with('/') {
-                        return Err(source.error_at(
+                        errors.push(source.error_at(
                             format!("a check's `path` must start with `/`, got `{}`", check.path),
                             &[
                                 key("steps"),
@@ -123,7 +132,7 @@ impl Playbook {
                 .position(|s| matches!(s, RawStep::Update(_)));
             if let Some(change) = first_change {
                 if first_backup.is_none_or(|b| b > change) {
-                    return Err(source
+                    errors.push(source
                         .error_at(
                             "this step changes sites but no `backup` step comes before it, so a failed site could not be rolled back",
                             &[key("steps"), Segment::Index(change)],
@@ -133,6 +142,10 @@ impl Playbook {
                 }
             }
         }
+        InputError::check(errors)?;
+        let Some(hosts) = hosts else {
+            unreachable!("a bad `hosts` is an error above");
+        };
         Ok(Playbook {
             name: raw.name,
             hosts,

@@ -1,7 +1,8 @@
 //! The report as one self-contained HTML page, to open in a browser, mail, or print to PDF.
 //!
 //! Self-contained means it still reads the same in ten years and behind any firewall: an
-//! inline `<style>` only — no script, no external stylesheet, font or image, and site URLs
+//! inline `<style>` only — no script, no external stylesheet, font or image (the agency's
+//! logo, when `settings.report.logo` names one, is embedded as a `data:` URI), and site URLs
 //! as plain text rather than links. Outcomes are spelled out in words (`FAILED`, `ROLLED
 //! BACK`), never carried by a colour alone, so a black-and-white print says the same. Print
 //! rules fit A4, repeat table headers and keep a site's section on one page where it fits.
@@ -18,6 +19,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neu
   color: #1a1a1a; background: #fff; line-height: 1.45; margin: 0 auto; padding: 2rem 1.5rem;
   max-width: 60rem; font-size: 15px; }
 h1 { font-size: 1.6rem; margin: 0 0 .25rem; }
+img.logo { float: right; max-height: 3.5rem; max-width: 14rem; margin-left: 1rem; }
 h2 { font-size: 1.25rem; margin: 0 0 .25rem; border-bottom: 2px solid #1a1a1a; padding-bottom: .2rem; }
 h3 { font-size: 1rem; margin: 1rem 0 .35rem; }
 p { margin: .3rem 0; }
@@ -61,8 +63,24 @@ pub fn render(report: &ClientReport) -> String {
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     out.push_str(&format!("<title>{}</title>\n", escape(&title)));
     out.push_str(&format!("<style>{STYLE}</style>\n</head>\n<body>\n"));
-    out.push_str(&format!("<header>\n<h1>{}</h1>\n", escape(&title)));
+    out.push_str("<header>\n");
+    if let Some(logo) = &report.logo {
+        // Embedded, so that the page stays one self-contained file.
+        out.push_str(&format!(
+            "<img class=\"logo\" alt=\"{}\" src=\"data:{};base64,{}\">\n",
+            escape(report.agency.as_deref().unwrap_or("logo")),
+            logo.mime,
+            base64(&logo.bytes)
+        ));
+    }
+    out.push_str(&format!("<h1>{}</h1>\n", escape(&title)));
     out.push_str("<dl class=\"meta\">\n");
+    if let Some(agency) = &report.agency {
+        out.push_str(&format!(
+            "<dt>Maintained by</dt><dd>{}</dd>\n",
+            escape(agency)
+        ));
+    }
     out.push_str(&format!(
         "<dt>Client</dt><dd>{}</dd>\n",
         escape(&report.client)
@@ -94,8 +112,7 @@ pub fn render(report: &ClientReport) -> String {
         out.push_str("<section class=\"unfinished\">\n<h2>Runs that never finished</h2>\n");
         out.push_str(&format!(
             "<p>{}</p>\n<ul>\n",
-            // The intro's Markdown code quotes read as plain words here.
-            escape(&wording::unfinished_intro().replace('`', ""))
+            escape(wording::unfinished_intro())
         ));
         for run in &report.unfinished_runs {
             out.push_str(&format!(
@@ -179,7 +196,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 Cell::plain(&h.slug),
                 Cell::plain(&h.from),
                 Cell::plain(h.available.as_deref().unwrap_or("unknown")),
-                Cell::text(&h.reason),
+                Cell::text(&wording::held_reason(&h.reason)),
                 Cell::date(day(h.date)),
             ]
         }),
@@ -205,7 +222,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         }),
     );
     if !site.restores.is_empty() {
-        out.push_str("<ul>\n");
+        out.push_str("<h3>Restores on request</h3>\n<ul>\n");
         for r in &site.restores {
             out.push_str(&format!(
                 "<li>{}: {}</li>\n",
@@ -216,15 +233,12 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         out.push_str("</ul>\n");
     }
     if !site.recoveries.is_empty() {
-        out.push_str("<ul>\n");
+        out.push_str("<h3>Recoveries</h3>\n<ul>\n");
         for r in &site.recoveries {
             out.push_str(&format!(
-                "<li>{}: recovered by <code>tend recover</code>{}</li>\n",
+                "<li>{}: {}</li>\n",
                 escape(&day(r.date)),
-                r.note
-                    .as_deref()
-                    .map(|n| format!(" ({})", escape(n)))
-                    .unwrap_or_default()
+                escape(wording::recovery())
             ));
         }
         out.push_str("</ul>\n");
@@ -318,6 +332,28 @@ fn table(out: &mut String, headers: &[&str], rows: impl Iterator<Item = Vec<Cell
 }
 
 /// Text made safe for HTML content and attribute values.
+/// Standard base64 (RFC 4648, with padding), for the logo's data: URI.
+pub fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -336,6 +372,15 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base64_is_rfc_4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
 
     #[test]
     fn escapes_every_markup_character() {

@@ -11,6 +11,9 @@ use super::ClientReport;
 pub fn render(report: &ClientReport) -> String {
     let mut out = String::new();
     out.push_str(&format!("# {}\n\n", text(&wording::title(report))));
+    if let Some(agency) = &report.agency {
+        out.push_str(&format!("**Maintained by:** {}  \n", text(agency)));
+    }
     out.push_str(&format!("**Period:** {}  \n", wording::period(report)));
     if let Some(contact) = &report.contact {
         out.push_str(&format!("**Contact:** {}  \n", text(contact)));
@@ -100,7 +103,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
                 h.slug.clone(),
                 h.from.clone(),
                 h.available.clone().unwrap_or_else(|| "unknown".to_owned()),
-                h.reason.clone(),
+                wording::held_reason(&h.reason),
                 day(h.date),
             ]
         }),
@@ -126,6 +129,7 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         }),
     );
     if !site.restores.is_empty() {
+        out.push_str("### Restores on request\n\n");
         for r in &site.restores {
             out.push_str(&format!(
                 "- {}: {}\n",
@@ -136,15 +140,9 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         out.push('\n');
     }
     if !site.recoveries.is_empty() {
+        out.push_str("### Recoveries\n\n");
         for r in &site.recoveries {
-            out.push_str(&format!(
-                "- {}: recovered by `tend recover`{}\n",
-                day(r.date),
-                r.note
-                    .as_deref()
-                    .map(|n| format!(" ({})", text(n)))
-                    .unwrap_or_default()
-            ));
+            out.push_str(&format!("- {}: {}\n", day(r.date), wording::recovery()));
         }
         out.push('\n');
     }

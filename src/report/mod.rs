@@ -72,6 +72,79 @@ pub const UNASSIGNED: &str = "Unassigned";
 /// Why a site of an unfinished run is an incident.
 const UNFINISHED_REASON: &str = "the run stopped (killed, or its machine went down) before this site was done; `tend recover` puts back a site left half-updated";
 
+/// An unfinished run's incident, for the client.
+const UNFINISHED_SUMMARY: &str = "The maintenance run was interrupted before this site was done.";
+
+/// The names of the checks that failed in the record: those of the failed verification
+/// before a rollback, else those of its checks.
+fn failed_check_names(record: &SiteRecord) -> Vec<String> {
+    let source = if record.failed_checks.is_empty() {
+        &record.checks
+    } else {
+        &record.failed_checks
+    };
+    let mut names: Vec<String> = Vec::new();
+    for c in source.iter().filter(|c| !c.ok) {
+        if !names.contains(&c.name) {
+            names.push(c.name.clone());
+        }
+    }
+    names
+}
+
+/// An incident in one plain sentence, from the record's data: its outcome, the command,
+/// the changes made or undone and the checks that failed — never the error text, which
+/// holds commands, paths and tool output (it stays in the history and the JSON report).
+fn incident_summary(kind: IncidentKind, command: &str, record: &SiteRecord) -> String {
+    let changes: Vec<String> = record
+        .changes
+        .iter()
+        .map(|c| format!("{} {} {} → {}", c.kind, c.slug, c.from, c.to))
+        .collect();
+    let checks = failed_check_names(record);
+    let checks_failed = match checks.len() {
+        0 => None,
+        1 => Some(format!("the check \"{}\" failed", checks[0])),
+        _ => Some(format!("the checks \"{}\" failed", checks.join("\", \""))),
+    };
+    match kind {
+        IncidentKind::RolledBack => {
+            let what = if changes.is_empty() {
+                "the update".to_owned()
+            } else {
+                format!("updating {}", changes.join(", "))
+            };
+            let why = checks_failed
+                .map(|c| format!("After {what}, {c}, so "))
+                .unwrap_or_else(|| format!("After {what}, the site did not work as expected, so "));
+            if record.status == Outcome::Partial {
+                format!("{why}the change was undone, but only in part; the site needs attention.")
+            } else {
+                format!("{why}the site was put back exactly as it was before.")
+            }
+        }
+        IncidentKind::Unfinished => UNFINISHED_SUMMARY.to_owned(),
+        IncidentKind::Failed => {
+            let base = match command {
+                "backup" => "The backup could not be taken".to_owned(),
+                "restore" => "The restore could not be completed".to_owned(),
+                "verify" => "A stored backup failed its integrity check".to_owned(),
+                "prune" => "Old backups could not be removed".to_owned(),
+                "recover" => "The site could not be put back after an interrupted run".to_owned(),
+                _ if !changes.is_empty() => format!(
+                    "The maintenance run failed after updating {}; the update was kept",
+                    changes.join(", ")
+                ),
+                _ => "The maintenance run could not be completed on this site".to_owned(),
+            };
+            match checks_failed {
+                Some(c) => format!("{base}: {c}."),
+                None => format!("{base}."),
+            }
+        }
+    }
+}
+
 /// The label of the safety snapshot a restore takes first.
 const PRE_RESTORE_LABEL: &str = "pre-restore";
 
@@ -119,6 +192,8 @@ pub fn build(
             let summary = summarize(&site_reports, unfinished_runs.len());
             ClientReport {
                 contact: client.as_deref().and_then(|c| contact_of(inventory, c)),
+                agency: inventory.settings.report.agency.clone(),
+                logo: inventory.settings.report.logo.clone(),
                 assigned: client.is_some(),
                 client: client.unwrap_or_else(|| UNASSIGNED.to_owned()),
                 month,
@@ -219,6 +294,8 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                     run: run.id.clone(),
                     command: run.command.clone(),
                     playbook: run.playbook.clone(),
+                    summary: UNFINISHED_SUMMARY.to_owned(),
+                    failed_checks: Vec::new(),
                     reason: Some(UNFINISHED_REASON.to_owned()),
                     rollback: None,
                     undone: Vec::new(),
@@ -233,6 +310,8 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
             run: run.id.clone(),
             command: run.command.clone(),
             playbook: run.playbook.clone(),
+            summary: incident_summary(kind, &run.command, record),
+            failed_checks: failed_check_names(record),
             reason: record.error.clone(),
             rollback: record.rollback.clone(),
             undone: Vec::new(),
@@ -257,6 +336,7 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                             run: run.id.clone(),
                             snapshot: snapshot.id.clone(),
                             label: snapshot.label.clone(),
+                            from_site: record.restored_from.clone(),
                         });
                     }
                 }
@@ -316,7 +396,9 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
             }
             report.backups.pruned += record.pruned.len();
 
-            for c in &record.checks {
+            // As they happened: the verification that failed before a rollback, then the
+            // one after it.
+            for c in record.failed_checks.iter().chain(&record.checks) {
                 let tally = match checks
                     .iter_mut()
                     .position(|t| t.name == c.name && t.path == c.path)

@@ -17,6 +17,11 @@ pub struct ClientReport {
     pub assigned: bool,
     /// The first `contact` of the client's groups, when any group has one.
     pub contact: Option<String>,
+    /// The agency that maintains the sites (`settings.report.agency`).
+    pub agency: Option<String>,
+    /// Its logo (`settings.report.logo`), embedded in the HTML report only.
+    #[serde(skip)]
+    pub logo: Option<crate::inventory::Logo>,
     pub month: Month,
     /// The first day of the month, included.
     pub from: DateTime<Utc>,
@@ -182,6 +187,11 @@ pub struct Incident {
     pub run: String,
     pub command: String,
     pub playbook: Option<String>,
+    /// What happened, in one plain sentence for the client (made from the record's data,
+    /// never from the error text).
+    pub summary: String,
+    /// The checks that failed (by name), when the record says.
+    pub failed_checks: Vec<String>,
     /// The error recorded (already masked of secrets).
     pub reason: Option<String>,
     /// How the rollback went, for rollbacks.
@@ -216,6 +226,8 @@ pub struct Restore {
     /// The snapshot put back (of this site, or of another one restored onto it).
     pub snapshot: String,
     pub label: Option<String>,
+    /// The site the snapshot was taken of, when another one.
+    pub from_site: Option<String>,
 }
 
 /// One HTTP check over the month.

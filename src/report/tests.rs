@@ -407,7 +407,7 @@ fn clients_without_selected_sites_get_no_report() {
 #[test]
 fn renderers_show_versions_outcomes_and_escape_what_they_are_given() {
     let mut reports = reports();
-    reports[0].sites[1].incidents[0].reason = Some("<b>500</b> | & 'x'".to_owned());
+    reports[0].sites[1].incidents[0].summary = "<b>500</b> | & 'x'".to_owned();
     let md = markdown::render(&reports[0]);
     assert!(
         md.contains("| 2026-11-03 | core | wordpress | 6.1.9 | 6.8.7 |"),
@@ -425,6 +425,18 @@ fn renderers_show_versions_outcomes_and_escape_what_they_are_given() {
     for asset in ["src=", "href=", "url(", "@import", "<link"] {
         assert!(!html.contains(asset), "{asset} in the HTML");
     }
+
+    // The error text (commands, paths, tool output) stays out of the human formats.
+    let error = reports[0].sites[1].incidents[1]
+        .reason
+        .clone()
+        .unwrap_or_default();
+    if !error.is_empty() {
+        assert!(!md.contains(&error), "{md}");
+        assert!(!html.contains(&error));
+    }
+    assert!(!md.contains('`'), "{md}");
+    assert!(!html.contains('`'));
 
     let unassigned = markdown::render(&reports[2]);
     assert!(unassigned.contains("No activity recorded in November 2026."));

@@ -96,11 +96,18 @@ pub fn no_activity(report: &ClientReport) -> String {
     format!("No activity recorded in {}.", report.month.title())
 }
 
-/// `run "Monthly"`, `backup`, …
+/// What was being done, in words: `maintenance "Monthly"`, `backup`, …
 pub fn command(command: &str, playbook: Option<&str>) -> String {
+    let what = match command {
+        "run" => "maintenance",
+        "verify" => "backup check",
+        "prune" => "backup clean-up",
+        "recover" => "recovery",
+        other => other,
+    };
     match playbook {
-        Some(p) => format!("{command} \"{p}\""),
-        None => command.to_owned(),
+        Some(p) => format!("{what} \"{p}\""),
+        None => what.to_owned(),
     }
 }
 
@@ -109,46 +116,28 @@ pub fn incident_kind(kind: IncidentKind) -> String {
     kind.label().to_uppercase()
 }
 
-/// What an incident's reason column says: the error, how a rollback went, what it undid.
+/// What an incident's reason column says: the plain sentence (the error text, commands and
+/// paths stay in the history and the JSON report).
 pub fn incident_detail(incident: &Incident) -> String {
-    let mut parts = Vec::new();
-    if let Some(reason) = &incident.reason {
-        parts.push(reason.clone());
-    }
-    if let Some(rollback) = &incident.rollback {
-        parts.push(rollback.clone());
-    }
-    if !incident.undone.is_empty() {
-        let undone: Vec<String> = incident
-            .undone
-            .iter()
-            .map(|c| format!("{} {} {} → {}", c.kind, c.slug, c.from, c.to))
-            .collect();
-        parts.push(format!("undone: {}", undone.join(", ")));
-    }
-    if incident.kind == IncidentKind::Unfinished {
-        parts.push("the run started and never finished (killed or interrupted)".to_owned());
-    }
-    if parts.is_empty() {
-        "no reason recorded".to_owned()
-    } else {
-        parts.join("; ")
-    }
+    incident.summary.clone()
+}
+
+/// Why an update was held back, as plain words: the policy's reasons quote settings in
+/// Markdown code marks (`` (`hold`) ``), which are left out for the client.
+pub fn held_reason(reason: &str) -> String {
+    reason.replace('`', "")
 }
 
 pub fn unfinished_intro() -> &'static str {
     "Runs that started and never finished (killed or interrupted). They recorded no site, \
-     so which sites they reached is unknown; `tend recover` puts back any site they left \
-     half-changed."
+     so which sites they reached is unknown."
 }
 
 pub fn unfinished_line(run: &UnfinishedRun) -> String {
     format!(
-        "{}: {} by {} (run {})",
+        "{}: {}",
         minute(run.started),
         command(&run.command, run.playbook.as_deref()),
-        run.runner,
-        run.run
     )
 }
 
@@ -194,12 +183,21 @@ pub fn millis(ms: u64) -> String {
     format!("{ms} ms")
 }
 
-/// One restore, as a line: `restored snapshot 20261112T… (nightly)`.
+/// One restore, as a line: `restored the nightly backup of shop (taken 2026-11-12)`.
 pub fn restore(r: &super::model::Restore) -> String {
-    match &r.label {
-        Some(label) => format!("restored snapshot {} ({label})", r.snapshot),
-        None => format!("restored snapshot {}", r.snapshot),
+    let what = match &r.label {
+        Some(label) => format!("the \"{label}\" backup"),
+        None => "a backup".to_owned(),
+    };
+    match &r.from_site {
+        Some(from) => format!("restored {what} of the site {from} onto this site"),
+        None => format!("restored {what} of this site"),
     }
+}
+
+/// A recovery, as a line.
+pub fn recovery() -> &'static str {
+    "put back as it was before a maintenance run that was interrupted"
 }
 
 /// The client's sites, `blog, shop`.

@@ -14,15 +14,20 @@ use crate::secrets::mask;
 
 pub struct ConsoleReporter {
     bars: bool,
+    /// Whether a site's failure is told here with its reason: not when stdout and stderr
+    /// go to the same file (cron's `>>log 2>&1`) and the command's text output on stdout
+    /// says it there, so that the log holds each failure once.
+    reasons: bool,
     min_level: Level,
     style: Style,
     bar: Mutex<Option<ProgressBar>>,
 }
 
 impl ConsoleReporter {
-    pub fn new(bars: bool, min_level: Level, style: Style) -> ConsoleReporter {
+    pub fn new(bars: bool, reasons: bool, min_level: Level, style: Style) -> ConsoleReporter {
         ConsoleReporter {
             bars,
+            reasons,
             min_level,
             style,
             bar: Mutex::new(None),
@@ -78,6 +83,8 @@ impl Reporter for ConsoleReporter {
                 site,
                 outcome,
                 error,
+                changed,
+                elapsed,
             } => {
                 if let Some(bar) = self.bar.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
                     bar.inc(1);
@@ -85,15 +92,26 @@ impl Reporter for ConsoleReporter {
                 let (level, word) = match outcome {
                     Outcome::Ok => (Level::Info, self.style.good("ok")),
                     Outcome::Recovered => (Level::Info, self.style.good("recovered")),
-                    Outcome::Partial => (Level::Warning, self.style.warn("partial:")),
-                    Outcome::Skipped => (Level::Warning, self.style.warn("skipped:")),
-                    Outcome::RolledBack => (Level::Error, self.style.bad("rolled back:")),
-                    Outcome::Failed => (Level::Error, self.style.bad("failed:")),
+                    Outcome::Partial => (Level::Warning, self.style.warn("partial")),
+                    Outcome::Skipped => (Level::Warning, self.style.warn("skipped")),
+                    Outcome::RolledBack => (Level::Error, self.style.bad("rolled back")),
+                    Outcome::Failed => (Level::Error, self.style.bad("failed")),
                 };
-                let line = match error {
-                    Some(why) if !outcome.is_success() => format!("{site}: {word} {why}"),
-                    _ => format!("{site}: {word}"),
-                };
+                // One line per site: the outcome, what changed, how long it took.
+                let mut line = format!("{site}: {word}");
+                match error {
+                    Some(why) if !outcome.is_success() && self.reasons => {
+                        line.push_str(": ");
+                        line.push_str(why);
+                    }
+                    _ => {}
+                }
+                if let Some(changed) = changed {
+                    line.push_str(&format!(" — {changed}"));
+                }
+                if let Some(elapsed) = elapsed {
+                    line.push_str(&format!(" ({:.1} s)", elapsed.as_secs_f64()));
+                }
                 self.line(level, &line);
             }
             Event::Connected { destination } => self.line(

@@ -42,11 +42,37 @@ pub fn reporter(mode: OutputMode) -> SharedReporter {
         Level::Info
     };
     let bars = stderr_tty && !mode.json && !mode.quiet;
+    let reasons = mode.json || !stdout_is_stderr();
     Arc::new(console::ConsoleReporter::new(
         bars,
+        reasons,
         min_level,
         style::Style::for_stderr(),
     ))
+}
+
+/// Whether stdout and stderr are the same file or pipe (`>>log 2>&1`, a terminal): then
+/// what the command prints on stdout is read next to its log lines.
+fn stdout_is_stderr() -> bool {
+    use std::os::fd::AsFd;
+    let id = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd_metadata(fd).map(|m| {
+            (
+                std::os::unix::fs::MetadataExt::dev(&m),
+                std::os::unix::fs::MetadataExt::ino(&m),
+            )
+        })
+    };
+    match (id(std::io::stdout().as_fd()), id(std::io::stderr().as_fd())) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The metadata of an open file descriptor (`fstat`), through a duplicate of it.
+fn fd_metadata(fd: std::os::fd::BorrowedFd<'_>) -> Option<std::fs::Metadata> {
+    let owned = fd.try_clone_to_owned().ok()?;
+    std::fs::File::from(owned).metadata().ok()
 }
 
 /// Whether we can ask the user something: stdin and stderr are terminals.

@@ -98,6 +98,25 @@ pub fn plan(facts: &Facts, offers: &[Offer], policy: &Policy<'_>) -> Plan {
     out
 }
 
+/// The entries of `names` (a site's `hold`, a step's `exclude`) that name nothing installed
+/// on the site — neither its core nor a plugin, theme, extension or package — and so
+/// hold back nothing: most likely a misspelt or removed component.
+pub fn unmatched<'a>(names: &'a [String], facts: &Facts) -> Vec<&'a str> {
+    names
+        .iter()
+        .filter(|name| {
+            name.as_str() != core_slug(facts)
+                && !facts
+                    .plugins
+                    .iter()
+                    .chain(&facts.themes)
+                    .chain(&facts.packages)
+                    .any(|c| &c.slug == *name)
+        })
+        .map(String::as_str)
+        .collect()
+}
+
 fn core_slug(facts: &Facts) -> &'static str {
     facts.cms.name()
 }
@@ -279,6 +298,20 @@ mod tests {
             offer(ComponentType::Plugin, "odd", "2.0"),
             offer(ComponentType::Theme, "twentytwentythree", "1.6"),
         ]
+    }
+
+    #[test]
+    fn hold_entries_that_name_nothing_installed_are_found() {
+        let names: Vec<String> = [
+            "woocommerce",
+            "client-widget",
+            "wordpress",
+            "twentytwentythree",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(unmatched(&names, &facts()), ["client-widget"]);
     }
 
     #[test]
