@@ -157,7 +157,7 @@ pub fn resolve(all: &[Snapshot], name: &str) -> Named {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::manifest::{Manifest, Part};
+    use crate::backup::manifest::Part;
 
     fn snap(id: &str, label: Option<&str>, files: bool, database: bool) -> Snapshot {
         let part = |file: &str| Part {
@@ -166,27 +166,13 @@ mod tests {
             sha256: String::new(),
             uncompressed_bytes: 1,
         };
-        let manifest = Manifest {
-            format: 1,
-            id: id.into(),
-            site: "blog".into(),
-            created: chrono::Utc::now(),
-            label: label.map(Into::into),
-            host: "h".into(),
-            path: "/p".into(),
-            cms: crate::cms_kind::CmsKind::named("wordpress"),
-            version: "6.1".into(),
-            db_version: None,
-            plugins: vec![],
-            themes: vec![],
-            files: files.then(|| part("files.tar.zst")),
-            database: database.then(|| part("database.sql.zst")),
-            table_prefix: None,
-            excludes: vec![],
-            tend_version: "0".into(),
-            duration_ms: 0,
-            warnings: vec![],
-        };
+        let mut manifest = crate::test_fixtures::manifest(
+            "blog",
+            id,
+            files.then(|| part("files.tar.zst")),
+            database.then(|| part("database.sql.zst")),
+        );
+        manifest.label = label.map(Into::into);
         Snapshot::new(manifest, id.into())
     }
 

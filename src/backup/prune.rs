@@ -195,7 +195,7 @@ pub fn prune(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backup::manifest::{Manifest, Part};
+    use crate::backup::manifest::Part;
     use chrono::{TimeZone, Utc};
 
     fn snap(day: u32, label: Option<&str>, files: bool, database: bool) -> Snapshot {
@@ -206,27 +206,14 @@ mod tests {
             uncompressed_bytes: 1,
         };
         let id = format!("202611{day:02}T030000Z-{}", label.unwrap_or("none"));
-        let manifest = Manifest {
-            format: 1,
-            id: id.clone(),
-            site: "blog".into(),
-            created: Utc.with_ymd_and_hms(2026, 11, day, 3, 0, 0).unwrap(),
-            label: label.map(Into::into),
-            host: "h".into(),
-            path: "/p".into(),
-            cms: crate::cms_kind::CmsKind::named("wordpress"),
-            version: "6.1".into(),
-            db_version: None,
-            plugins: vec![],
-            themes: vec![],
-            files: files.then(|| part("files.tar.zst")),
-            database: database.then(|| part("database.sql.zst")),
-            table_prefix: None,
-            excludes: vec![],
-            tend_version: "0".into(),
-            duration_ms: 0,
-            warnings: vec![],
-        };
+        let mut manifest = crate::test_fixtures::manifest(
+            "blog",
+            &id,
+            files.then(|| part("files.tar.zst")),
+            database.then(|| part("database.sql.zst")),
+        );
+        manifest.label = label.map(Into::into);
+        manifest.created = Utc.with_ymd_and_hms(2026, 11, day, 3, 0, 0).unwrap();
         Snapshot::new(manifest, id)
     }
 
