@@ -7,72 +7,24 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{db_state, package, tend, tree, Lab, LabSite};
+use support::update_work::{fatal_test_zip, install_fatal_test_plugin, json, Work, MONTHLY};
+use support::{db_state, package, tree, Lab, LabSite};
 
 /// How long a run may take before the test calls it hung: generous (the lab shares two
 /// cores with other tests); this is not a speed check.
 const HANG: Duration = Duration::from_secs(900);
 
-const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: minor, plugins: all, themes: all }\n  - maintenance: off\n  - verify:\n      checks:\n        - { path: /, status: 200, contains: ['<title>'] }\n";
-
-const FATAL_TEST_V1: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n */\nadd_action('wp_footer', function () { echo '<!-- tend-fatal-test 1.0 -->'; });\n";
-const FATAL_TEST_V2: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\nadd_action('wp', function () { tend_fatal_test_this_function_does_not_exist(); });\n";
-
-struct Work {
-    dir: tempfile::TempDir,
-}
-
+/// The extra the fault tests need: their run in the background, with its own TMPDIR.
 impl Work {
-    fn new() -> Work {
-        Work {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn repo(&self) -> PathBuf {
-        let repo = self.path().join("repo");
-        std::fs::create_dir_all(repo.join("plugins")).unwrap();
-        repo
-    }
-
-    fn add_package(&self, zip: &Path, sub: &str) {
-        let target = self.repo().join(sub).join(zip.file_name().unwrap());
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(zip, target).unwrap();
-    }
-
-    fn index(&self) {
-        let repo = self.repo();
-        let out = tend(self.path(), &["repo", "index", repo.to_str().unwrap()]);
-        assert_eq!(out.code, 0, "repo index: {}", out.stderr);
-    }
-
-    fn inventory(&self, lab: &Lab, site: &LabSite) {
-        let entries = [(site.name.as_str(), site.path.as_path(), site.url.as_str())];
-        let text = format!(
-            "settings:\n  store: '{}'\n  sources:\n    - repository: '{}'\n{}",
-            self.path().join("store").display(),
-            self.repo().display(),
-            lab.inventory(&entries)
-        );
-        std::fs::write(self.path().join("inv.yml"), text).unwrap();
-        std::fs::write(self.path().join("monthly.yml"), MONTHLY).unwrap();
-    }
-
-    fn tend(&self, args: &[&str]) -> support::Outcome {
-        let mut all = vec!["-i", "inv.yml"];
-        all.extend_from_slice(args);
-        tend(self.path(), &all)
+    /// `inv.yml` with `site`, and `monthly.yml`.
+    fn site_inventory(&self, lab: &Lab, site: &LabSite) {
+        self.inventory(lab, &[site], "");
+        self.playbook("monthly.yml", MONTHLY);
     }
 
     /// The folder tend's ssh control sockets go in (its TMPDIR): names its ssh master.
@@ -122,11 +74,6 @@ impl Work {
     fn stderr(&self) -> String {
         std::fs::read_to_string(self.path().join("stderr.txt")).unwrap_or_default()
     }
-}
-
-fn json(out: &support::Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
 /// A process of this machine (the lab host is this machine).
@@ -237,7 +184,7 @@ fn killing_the_remote_tar_mid_core_upload_ends_the_run_and_the_site_is_put_back(
     let work = Work::new();
     work.add_package(&package("wordpress-"), "");
     work.index();
-    work.inventory(lab, &site);
+    work.site_inventory(lab, &site);
     let before = (tree(&site.path, &[]), db_state(lab, &site));
 
     let mut child = work.spawn_run();
@@ -275,7 +222,7 @@ fn killing_the_sshd_serving_tend_during_the_database_upgrade_keeps_the_outcome_a
     let work = Work::new();
     work.add_package(&package("wordpress-"), "");
     work.index();
-    work.inventory(lab, &site);
+    work.site_inventory(lab, &site);
     let before = (tree(&site.path, &[]), db_state(lab, &site));
     let journal = site.path.join(".tend/journal.json");
 
@@ -331,34 +278,12 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
     let lab = Lab::shared();
     let site = lab.add_site("flt_verify");
     // A plugin whose 2.0 fatals: verify fails, and the rollback needs the connection.
-    let dir = site.path.join("wp-content/plugins/tend-fatal-test");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tend-fatal-test.php"), FATAL_TEST_V1).unwrap();
-    let active =
-        "a:2:{i:0;s:19:\"akismet/akismet.php\";i:1;s:35:\"tend-fatal-test/tend-fatal-test.php\";}";
-    lab.sql(
-        &site.db_name,
-        &format!(
-            "UPDATE wp_options SET option_value = '{}' WHERE option_name = 'active_plugins'",
-            active.replace('\'', "''")
-        ),
-    );
+    install_fatal_test_plugin(lab, &site);
     let work = Work::new();
-    let zip = work.path().join("tend-fatal-test.2.0.zip");
-    {
-        let mut writer = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
-        writer
-            .start_file(
-                "tend-fatal-test/tend-fatal-test.php",
-                zip::write::SimpleFileOptions::default(),
-            )
-            .unwrap();
-        writer.write_all(FATAL_TEST_V2.as_bytes()).unwrap();
-        writer.finish().unwrap();
-    }
+    let zip = fatal_test_zip(&work);
     work.add_package(&zip, "plugins");
     work.index();
-    work.inventory(lab, &site);
+    work.site_inventory(lab, &site);
     // The verify step waits `verify_delay` before its checks: 10 s, time enough to kill
     // the master within it even on a loaded machine.
     let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
@@ -477,7 +402,7 @@ fn a_host_lost_during_the_database_upgrade_is_reported_as_left_and_recover_puts_
     let work = Work::new();
     work.add_package(&package("wordpress-"), "");
     work.index();
-    work.inventory(lab, &site);
+    work.site_inventory(lab, &site);
     // The site is reached through a relay, with the lab's host key known under its port.
     let relay = Relay::start(lab.ssh_port());
     let known = std::fs::read_to_string(lab.var("LAB_KNOWN_HOSTS"))

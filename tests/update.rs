@@ -8,120 +8,15 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{db_state, package, tend, tree, Lab, LabSite};
-
-/// A zip of `files` (path inside the zip, content).
-fn zip_of(path: &Path, files: &[(&str, &str)]) {
-    let file = std::fs::File::create(path).unwrap();
-    let mut zip = zip::ZipWriter::new(file);
-    let options = zip::write::SimpleFileOptions::default();
-    for (name, content) in files {
-        zip.start_file(*name, options).unwrap();
-        zip.write_all(content.as_bytes()).unwrap();
-    }
-    zip.finish().unwrap();
-}
-
-const FATAL_TEST_V1: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n * Description: A plugin whose next version breaks every front-end page.\n */\nadd_action('wp_footer', function () { echo '<!-- tend-fatal-test 1.0 -->'; });\n";
-const FATAL_TEST_V2: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\nadd_action('wp', function () { tend_fatal_test_this_function_does_not_exist(); });\n";
-
-/// A folder for one test: its repository, store and inventory.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        Work {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn repo(&self) -> PathBuf {
-        let repo = self.path().join("repo");
-        std::fs::create_dir_all(repo.join("plugins")).unwrap();
-        repo
-    }
-
-    /// Copies `zip` into the repository (under `sub`), then indexes it with `tend repo index`.
-    fn add_package(&self, zip: &Path, sub: &str) {
-        let target = self.repo().join(sub).join(zip.file_name().unwrap());
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(zip, target).unwrap();
-    }
-
-    fn index(&self) {
-        let repo = self.repo();
-        let out = tend(self.path(), &["repo", "index", repo.to_str().unwrap()]);
-        assert_eq!(out.code, 0, "repo index: {}", out.stderr);
-    }
-
-    fn inventory(&self, lab: &Lab, sites: &[&LabSite], extra_settings: &str) {
-        let entries: Vec<(&str, &Path, &str)> = sites
-            .iter()
-            .map(|s| (s.name.as_str(), s.path.as_path(), s.url.as_str()))
-            .collect();
-        let text = format!(
-            "settings:\n  store: '{}'\n  sources:\n    - repository: '{}'\n{extra_settings}{}",
-            self.path().join("store").display(),
-            self.repo().display(),
-            lab.inventory(&entries)
-        );
-        std::fs::write(self.path().join("inv.yml"), text).unwrap();
-    }
-
-    fn playbook(&self, name: &str, text: &str) -> String {
-        std::fs::write(self.path().join(name), text).unwrap();
-        name.to_owned()
-    }
-
-    fn tend(&self, args: &[&str]) -> support::Outcome {
-        let mut all = vec!["-i", "inv.yml"];
-        all.extend_from_slice(args);
-        tend(self.path(), &all)
-    }
-}
-
-fn json(out: &support::Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-}
-
-const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: minor, plugins: all, themes: all }\n  - maintenance: off\n  - verify:\n      checks:\n        - { path: /, status: 200, contains: ['<title>'] }\n";
-
-/// Installs tend-fatal-test 1.0 on `site` and activates it next to Akismet.
-fn install_fatal_test_plugin(lab: &Lab, site: &LabSite) {
-    let dir = site.path.join("wp-content/plugins/tend-fatal-test");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("tend-fatal-test.php"), FATAL_TEST_V1).unwrap();
-    let active =
-        "a:2:{i:0;s:19:\"akismet/akismet.php\";i:1;s:35:\"tend-fatal-test/tend-fatal-test.php\";}";
-    lab.sql(
-        &site.db_name,
-        &format!(
-            "UPDATE wp_options SET option_value = '{}' WHERE option_name = 'active_plugins'",
-            active.replace('\'', "''")
-        ),
-    );
-}
-
-fn fatal_test_zip(work: &Work) -> PathBuf {
-    let zip = work.path().join("tend-fatal-test.2.0.zip");
-    zip_of(
-        &zip,
-        &[("tend-fatal-test/tend-fatal-test.php", FATAL_TEST_V2)],
-    );
-    zip
-}
+use support::update_work::{
+    fatal_test_zip, install_fatal_test_plugin, json, zip_of, Work, MONTHLY,
+};
+use support::{db_state, package, tree, Lab, LabSite};
 
 /// Skips what the lab itself writes while a site serves (the PHP server's log).
 const UNTRACKED: &[&str] = &[];
