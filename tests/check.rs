@@ -616,3 +616,21 @@ fn every_error_of_each_playbook_is_reported_at_once() {
     }
     assert!(out.stderr.contains("5 errors"), "{}", out.stderr);
 }
+
+#[test]
+fn a_command_line_clap_refuses_is_json_too_under_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tend(dir.path(), &["--json", "backup", "--nosuch"]);
+    assert_eq!(out.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is JSON ({e}): {}", out.stdout));
+    assert_eq!(
+        doc["error"]["message"], "unexpected argument '--nosuch' found",
+        "{doc}"
+    );
+    assert!(out.stderr.contains("Usage: tend backup"), "{}", out.stderr);
+    // Without --json, stdout stays empty.
+    let out = tend(dir.path(), &["backup", "--nosuch"]);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+}

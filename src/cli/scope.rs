@@ -98,11 +98,36 @@ pub(super) fn command() -> clap::Command {
 /// Parses the process's arguments (exiting with clap's message and status 2 on a mistake).
 pub(super) fn parse() -> Cli {
     let mut command = command();
-    let matches = command.get_matches_mut();
-    match parse_matches(&matches) {
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|matches| parse_matches(&matches));
+    match parsed {
         Ok(cli) => cli,
-        Err(e) => e.format(&mut command).exit(),
+        Err(e) => {
+            let e = e.format(&mut command);
+            let wants_json = std::env::args_os().skip(1).any(|a| a == "--json");
+            if wants_json && e.use_stderr() {
+                // Scripts always get a JSON document on stdout, also for a command line
+                // clap refuses (help and version are not errors).
+                println!("{}", usage_error_json(&e));
+            }
+            e.exit()
+        }
     }
+}
+
+/// `{"error": …}` for a command line clap refused: its message without the usage text.
+fn usage_error_json(e: &clap::Error) -> serde_json::Value {
+    let rendered = e.to_string();
+    let message = rendered
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ")
+        .to_owned();
+    serde_json::json!({"error": {
+        "message": message, "file": null, "line": null, "column": null, "hint": null,
+    }})
 }
 
 fn parse_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
