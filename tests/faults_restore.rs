@@ -509,3 +509,76 @@ fn a_dump_with_a_trigger_is_refused_before_anything_is_touched() {
     assert!(!wp.path.join("new-since.txt").exists());
     assert_site_serves(&wp);
 }
+
+/// `--to` rewrites the dump's addresses as it streams: the import it feeds, killed midway,
+/// still leaves the target as it was.
+#[test]
+fn a_copy_onto_another_site_whose_import_is_killed_leaves_the_target_as_it_was() {
+    let lab = Lab::shared();
+    let source = lab.add_site("killedto_src");
+    let target = lab.add_site("killedto_dst");
+    let work = tempfile::tempdir().unwrap();
+    let text = format!(
+        "settings:\n  store: '{}'\n{}",
+        work.path().join("store").display(),
+        lab.inventory(&[
+            (&source.name, &source.path, &source.url),
+            (&target.name, &target.path, &target.url),
+        ])
+    );
+    std::fs::write(work.path().join("inv.yml"), text).unwrap();
+    lab.sql(
+        &source.db_name,
+        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, CONCAT('http://example.invalid/', REPEAT(MD5(seq), 5)) FROM seq_1_to_300000",
+    );
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "-l", "killedto_src", "--json", "backup"],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    let id = doc["sites"][0]["snapshot"].as_str().unwrap().to_owned();
+    let files = tree(&target.path, &[]);
+    let db = db_state(lab, &target);
+
+    let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {}$", target.db_name);
+    let killer = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while std::time::Instant::now() < deadline {
+            let out = std::process::Command::new("pgrep")
+                .args(["-f", &pattern])
+                .output()
+                .unwrap();
+            let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+            if let Some(pid) = pids.split_whitespace().next() {
+                return std::process::Command::new("kill")
+                    .args(["-9", pid])
+                    .status()
+                    .unwrap()
+                    .success();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        false
+    });
+    let out = restore(work.path(), "killedto_src", &id, &["--to", "killedto_dst"]);
+    assert!(
+        killer.join().unwrap(),
+        "the import's client was found and killed"
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("the site is as it was before the restore"),
+        "{said}"
+    );
+    assert_eq!(tree(&target.path, &[]), files);
+    assert_eq!(
+        db_state(lab, &target),
+        db,
+        "the target's tables were never touched"
+    );
+    assert!(leftovers(&target).is_empty(), "{:?}", leftovers(&target));
+    assert_site_serves(&target);
+    assert_no_credentials_left(&target);
+}
