@@ -678,11 +678,19 @@ fn a_second_signal_stops_at_once_and_names_the_site_to_recover() {
         stderr.contains("interrupted again; stopping now"),
         "{stderr}"
     );
-    assert!(
-        stderr.contains("sigterm2 was left with unfinished work: run `tend recover sigterm2`"),
-        "{stderr}"
-    );
-    assert!(site.path.join(".tend/journal.json").exists());
+    // Where the second signal lands decides which: on a loaded machine the rollback the
+    // first one asked for may already have cleared the journal.
+    if site.path.join(".tend/journal.json").exists() {
+        assert!(
+            stderr.contains("sigterm2 was left with unfinished work: run `tend recover sigterm2`"),
+            "{stderr}"
+        );
+    } else {
+        assert!(
+            stderr.contains("sigterm2 was stopped in the middle of its work; if it was left half-changed, `tend recover sigterm2` puts it back"),
+            "{stderr}"
+        );
+    }
 
     let out = tend(
         work.path(),
