@@ -15,6 +15,10 @@ pub enum SiteError {
     /// Talking to the host failed: connecting, a command, or the connection itself.
     #[error("{0}")]
     Remote(#[from] RemoteError),
+    /// A step of tend's work on the host lost its connection or passed its deadline: what
+    /// it was doing, and the connection's error (its kind is the error's).
+    #[error("{what}: {error}")]
+    RemoteStep { what: String, error: RemoteError },
     /// Another tend run holds the site's lock.
     #[error("the site is locked by another tend run ({holder}); try again when it has finished")]
     Locked { holder: String },
@@ -182,6 +186,24 @@ fn cms_not_found(
     }
 }
 
+/// The kind of a failure to talk to the host.
+fn remote_kind(remote: &RemoteError) -> ErrorKind {
+    match remote {
+        RemoteError::Connect { failure, .. } => match failure {
+            ConnectFailure::HostKeyChanged => ErrorKind::HostKeyMismatch,
+            ConnectFailure::HostKeyUnknown => ErrorKind::HostKeyUnknown,
+            ConnectFailure::Unreachable => ErrorKind::Unreachable,
+            ConnectFailure::AuthenticationFailed => ErrorKind::AuthenticationRefused,
+            ConnectFailure::Other => ErrorKind::ConnectFailed,
+        },
+        RemoteError::CommandFailed { .. } | RemoteError::OutputTooLarge { .. } => {
+            ErrorKind::RemoteCommandFailed
+        }
+        RemoteError::Transport { .. } => ErrorKind::ConnectionLost,
+        RemoteError::TimedOut { .. } => ErrorKind::TimedOut,
+    }
+}
+
 /// The kind of a [`SiteError`], as scripts see it (`error_kind` in `--json`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -229,7 +251,10 @@ impl SiteError {
         match error {
             e @ (RemoteError::Connect { .. }
             | RemoteError::Transport { .. }
-            | RemoteError::TimedOut { .. }) => SiteError::Remote(e),
+            | RemoteError::TimedOut { .. }) => SiteError::RemoteStep {
+                what: what.into(),
+                error: e,
+            },
             e => SiteError::failed(what, e),
         }
     }
@@ -252,20 +277,9 @@ impl SiteError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SiteError::Remote(remote) => match remote {
-                RemoteError::Connect { failure, .. } => match failure {
-                    ConnectFailure::HostKeyChanged => ErrorKind::HostKeyMismatch,
-                    ConnectFailure::HostKeyUnknown => ErrorKind::HostKeyUnknown,
-                    ConnectFailure::Unreachable => ErrorKind::Unreachable,
-                    ConnectFailure::AuthenticationFailed => ErrorKind::AuthenticationRefused,
-                    ConnectFailure::Other => ErrorKind::ConnectFailed,
-                },
-                RemoteError::CommandFailed { .. } | RemoteError::OutputTooLarge { .. } => {
-                    ErrorKind::RemoteCommandFailed
-                }
-                RemoteError::Transport { .. } => ErrorKind::ConnectionLost,
-                RemoteError::TimedOut { .. } => ErrorKind::TimedOut,
-            },
+            SiteError::Remote(remote) | SiteError::RemoteStep { error: remote, .. } => {
+                remote_kind(remote)
+            }
             SiteError::Locked { .. } | SiteError::LockFailed { .. } => ErrorKind::Locked,
             SiteError::Unfinished { .. } => ErrorKind::UnfinishedWork,
             SiteError::RootMissing { .. } => ErrorKind::RootMissing,
@@ -329,6 +343,21 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ErrorKind::CmsNotFound).unwrap(),
             "cms_not_found"
+        );
+    }
+
+    #[test]
+    fn a_step_past_its_deadline_keeps_its_kind_and_says_which_step() {
+        let timed_out = RemoteError::TimedOut {
+            destination: "deploy@web1".into(),
+            command: "php".into(),
+            deadline: crate::remote::Deadline::Total(std::time::Duration::from_secs(10)),
+        };
+        let e = SiteError::remote_step("database upgrade (wp_upgrade)", timed_out);
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+        assert!(
+            e.to_string().starts_with("database upgrade (wp_upgrade): "),
+            "{e}"
         );
     }
 

@@ -492,3 +492,53 @@ fn a_host_lost_during_the_database_upgrade_is_reported_as_left_and_recover_puts_
     assert!(!site.path.join(".maintenance").exists(), "in maintenance");
     assert!(!site.path.join(".tend").exists(), "leftovers in .tend");
 }
+
+/// A command past its deadline (`settings.command_timeout`, 10 s here): the site's PHP is
+/// a wrapper that, given WordPress's database upgrade, hangs for a minute instead (and
+/// then fails without running it). The step fails as `timed_out`, the run rolls the core
+/// update back, and the site is byte-identical.
+#[test]
+fn a_database_upgrade_past_its_deadline_fails_as_timed_out_and_is_rolled_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_deadline");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.index();
+    work.site_inventory(lab, &site);
+    let php = work.path().join("slow-php");
+    std::fs::write(
+        &php,
+        "#!/bin/sh\n# The lab's PHP, except that WordPress's database upgrade hangs.\ncase \" $* \" in *\" -r \"*) exec php \"$@\";; esac\nscript=$(cat)\ncase $script in *wp_upgrade*) sleep 60; exit 3;; esac\nprintf '%s\\n' \"$script\" | php \"$@\"\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&php, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replacen("settings:\n", "settings:\n  command_timeout: 10\n", 1)
+        .replace(
+            &format!("    url: {}\n", site.url),
+            &format!("    url: {}\n    php: '{}'\n", site.url, php.display()),
+        );
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+
+    let mut child = work.spawn_run();
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    assert_eq!(s["error_kind"], "timed_out", "{s}\n{}", work.stderr());
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("wp_upgrade"), "says which step: {error}");
+    assert_eq!(s["changes"][0]["type"], "core", "{s}");
+    assert!(
+        s["rollback"].as_str().unwrap().contains("all checks pass"),
+        "{s}"
+    );
+    let record = last_record(&work);
+    assert_eq!(record["status"], "rolled_back", "{record}");
+    assert_put_back(lab, &work, &site, s, &before);
+}

@@ -527,6 +527,10 @@ fn lost_connection(error: &SiteError) -> bool {
     matches!(
         error,
         SiteError::Remote(RemoteError::Connect { .. } | RemoteError::Transport { .. })
+            | SiteError::RemoteStep {
+                error: RemoteError::Connect { .. } | RemoteError::Transport { .. },
+                ..
+            }
     )
 }
 
