@@ -17,8 +17,9 @@
 //! back), the database replaced by the copy taken just before it (imported beside, swapped
 //! in with one `RENAME TABLE`: a table its migration created goes too), the journal written
 //! without its swaps — and the checks run again, so the next component starts only from a
-//! verified site. Its version is remembered as held for the site ([`HeldVersions`]). A core
-//! that fails ends the site's cycle: the error goes to `on_failure` as in `together` (the
+//! verified site. Its version is remembered as held for the site
+//! ([`crate::updates::held_versions::HeldVersions`]). A core that fails ends the site's
+//! cycle, and so does any component under `on_failure: stop` or `continue`: the error goes to `on_failure` as in `together` (the
 //! whole site back to the run's snapshot). A per-component rollback that fails, or a site
 //! still failing after it, also falls back to that whole-site rollback.
 //!
@@ -38,6 +39,7 @@ use crate::cms::host_tools::HostTools;
 use crate::engine::apply::{self, Updater};
 use crate::engine::journal;
 use crate::events::Level;
+use crate::playbook::OnFailure;
 use crate::remote::{quote, RemoteCommand};
 use crate::site_error::SiteError;
 use crate::updates::held_versions::BrokenVersion;
@@ -161,8 +163,12 @@ impl SiteState<'_, '_> {
                 self.outcome.changes.push(change);
                 continue;
             };
-            if change.kind == ComponentType::Core {
-                // Plugins are not updated on a core that goes back: the cycle ends here.
+            // A core that goes back ends the cycle (plugins are not updated on it); with
+            // `on_failure: stop` or `continue` nothing is rolled back: the failure is the
+            // step's, as in `together`, and `on_failure` decides.
+            if change.kind == ComponentType::Core
+                || self.ctx.playbook.on_failure != OnFailure::Rollback
+            {
                 self.outcome.changes.push(change);
                 return Err(SiteError::VerificationFailed(format!("{what}: {problem}")));
             }
