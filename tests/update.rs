@@ -1058,7 +1058,7 @@ fn one_component_at_a_time_rolls_back_the_culprit_alone_and_holds_its_version() 
     );
     let text = work.tend(&["run", &playbook, "--check"]).stdout;
     assert!(
-        text.contains("tend-fatal-test: 2.0 broke this site on"),
+        text.contains("held: plugin tend-fatal-test 1.0 (available 2.0): 2.0 broke this site on"),
         "{text}"
     );
     // --retry-held plans it again.
