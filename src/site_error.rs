@@ -87,6 +87,10 @@ pub enum SiteError {
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),
+    /// `mode: each`: these components broke the site and were rolled back alone (each
+    /// with what it broke); the other changes were kept.
+    #[error("rolled back alone: {0}")]
+    ComponentsRolledBack(String),
     /// A restore refused to go on because no pre-restore snapshot of what it would
     /// replace could be taken: nothing was changed.
     #[error("no pre-restore snapshot could be taken ({cause}); nothing was changed. Restore anyway with --no-pre-restore-snapshot (what is on the site now is then lost), or --files-only / --db-only for the part that can be saved")]
@@ -227,6 +231,7 @@ pub enum ErrorKind {
     PackageRefused,
     Unsupported,
     VerificationFailed,
+    ComponentsRolledBack,
     PlanChanged,
     NotConfirmed,
     NotStarted,
@@ -290,6 +295,7 @@ impl SiteError {
             SiteError::PackageRefused { .. } => ErrorKind::PackageRefused,
             SiteError::Unsupported(_) => ErrorKind::Unsupported,
             SiteError::VerificationFailed(_) => ErrorKind::VerificationFailed,
+            SiteError::ComponentsRolledBack(_) => ErrorKind::ComponentsRolledBack,
             SiteError::PlanChanged { .. } => ErrorKind::PlanChanged,
             SiteError::NotConfirmed { .. } => ErrorKind::NotConfirmed,
             SiteError::NotStarted(_) => ErrorKind::NotStarted,

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::update_work::{
-    fatal_test_zip, install_fatal_test_plugin, json, zip_of, Work, MONTHLY,
+    fatal_test_good, fatal_test_zip, fatal_test_zip_of, install_fatal_test_plugin, json, zip_of,
+    Work, FATAL_MIGRATING_V2, MONTHLY,
 };
 use support::{db_state, package, tree, Lab, LabSite};
 
@@ -108,47 +109,66 @@ fn core_plugin_and_theme_updates_from_a_private_repository() {
     assert_eq!(facts["sites"][0]["version"], new_core.as_str());
 }
 
+/// The only update of the site migrates the database and breaks it: rolled back, to a
+/// byte-identical site (files, and every table's CHECKSUM), one
+/// component at a time (`each`, the default: that component alone) and all at once
+/// (`together`: the run's snapshot).
 #[test]
 fn a_plugin_update_that_breaks_the_site_is_rolled_back_byte_identical() {
     let lab = Lab::shared();
-    let site = lab.add_site("upd_fatal");
-    install_fatal_test_plugin(lab, &site);
-    let work = Work::new();
-    work.add_package(&fatal_test_zip(&work), "plugins");
-    work.index();
-    work.inventory(lab, &[&site], "");
-    let playbook = work.playbook("monthly.yml", MONTHLY);
-    let files_before = tree(&site.path, UNTRACKED);
-    let db_before = db_state(lab, &site);
+    for (mode, name) in [("each", "upd_fatal"), ("together", "upd_fatal_tg")] {
+        let site = lab.add_site(name);
+        install_fatal_test_plugin(lab, &site);
+        let work = Work::new();
+        // Its 2.0 migrates the database on its first request, then fatals.
+        work.add_package(
+            &fatal_test_zip_of(&work, "2.0", FATAL_MIGRATING_V2),
+            "plugins",
+        );
+        work.index();
+        work.inventory(lab, &[&site], "");
+        let playbook = work.playbook(
+            "monthly.yml",
+            &MONTHLY.replace("themes: all", &format!("themes: all, mode: {mode}")),
+        );
+        let files_before = tree(&site.path, UNTRACKED);
+        let db_before = db_state(lab, &site);
 
-    let started = Instant::now();
-    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
-    let took = started.elapsed();
-    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
-    let result = json(&out);
-    let s = &result["sites"][0];
-    assert_eq!(s["status"], "rolled_back", "{s}");
-    assert_eq!(s["error_kind"], "verification_failed", "{s}");
-    let error = s["error"].as_str().unwrap();
-    assert!(
-        error.contains("plugin tend-fatal-test 1.0 → 2.0") && error.contains("home page"),
-        "the error says which change broke which check: {error}"
-    );
-    let rollback = s["rollback"].as_str().unwrap();
-    assert!(rollback.contains("all checks pass"), "{rollback}");
+        let started = Instant::now();
+        let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+        let took = started.elapsed();
+        assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+        let result = json(&out);
+        let s = &result["sites"][0];
+        assert_eq!(s["status"], "rolled_back", "{mode}: {s}");
+        let error = s["error"].as_str().unwrap();
+        assert!(
+            error.contains("plugin tend-fatal-test 1.0 → 2.0") && error.contains("home page"),
+            "the error says which change broke which check: {error}"
+        );
+        let rollback = s["rollback"].as_str().unwrap();
+        if mode == "each" {
+            assert_eq!(s["error_kind"], "components_rolled_back", "{s}");
+            assert!(rollback.contains("rolled back alone"), "{rollback}");
+            assert_eq!(s["rolled_back"][0]["slug"], "tend-fatal-test", "{s}");
+        } else {
+            assert_eq!(s["error_kind"], "verification_failed", "{s}");
+            assert!(rollback.contains("all checks pass"), "{rollback}");
+        }
 
-    assert_eq!(
-        tree(&site.path, UNTRACKED),
-        files_before,
-        "files differ after the rollback"
-    );
-    assert_eq!(
-        db_state(lab, &site),
-        db_before,
-        "database differs after the rollback"
-    );
-    assert!(!site.path.join(".maintenance").exists());
-    eprintln!("run with a rolled-back plugin update took {took:?}");
+        assert_eq!(
+            tree(&site.path, UNTRACKED),
+            files_before,
+            "{mode}: files differ after the rollback"
+        );
+        assert_eq!(
+            db_state(lab, &site),
+            db_before,
+            "{mode}: database differs after the rollback"
+        );
+        assert!(!site.path.join(".maintenance").exists());
+        eprintln!("{mode}: run with a rolled-back plugin update took {took:?}");
+    }
 }
 
 #[test]
@@ -605,7 +625,8 @@ fn check_reports_of_the_lab_month(work: &Work, month: &str) {
     let globex: Value = serde_json::from_str(&read("globex-and-co", "json")).unwrap();
     assert_eq!(globex["client"], "Globex & Co");
     let summary = &globex["summary"];
-    assert_eq!(summary["updates_applied"], 0, "{summary}");
+    // Akismet was kept on the partly rolled-back site.
+    assert_eq!(summary["updates_applied"], 1, "{summary}");
     assert_eq!(
         summary["backups_taken"], 2,
         "nightly and pre-update: {summary}"
@@ -649,7 +670,8 @@ fn check_reports_of_the_lab_month(work: &Work, month: &str) {
     }
     let md = read("globex-and-co", "md");
     assert!(
-        md.contains("failed, so the site was put back exactly as it was before."),
+        md.contains("failed, so that update alone was undone")
+            && md.contains("the other updates (plugin akismet 5.0.2 → 5.5) were kept"),
         "{md}"
     );
 }
@@ -737,12 +759,22 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
     assert!(checks
         .iter()
         .all(|c| c["ok"] == true && c["status"] == 200 && c["elapsed_ms"].is_u64()));
+    // Akismet verified and was kept; the test plugin was rolled back alone.
     let rolled = site("hist_broken");
-    assert_eq!(rolled["status"], "rolled_back", "{rolled}");
+    assert_eq!(rolled["status"], "partial", "{rolled}");
     assert!(rolled["error"]
         .as_str()
         .unwrap()
         .contains("plugin tend-fatal-test 1.0 → 2.0"));
+    assert_eq!(rolled["changes"][0]["slug"], "akismet", "{rolled}");
+    assert_eq!(
+        rolled["rolled_back"][0]["slug"], "tend-fatal-test",
+        "{rolled}"
+    );
+    assert!(rolled["rolled_back"][0]["problem"]
+        .as_str()
+        .unwrap()
+        .contains("home page (/): answered 500"));
     assert!(rolled["rollback"].as_str().is_some());
     // The verification that failed is recorded, and the one after the rollback passed.
     let failed = rolled["failed_checks"].as_array().unwrap();
@@ -765,7 +797,7 @@ fn history_lists_backups_and_an_update_cycle_with_the_real_versions() {
         out.stdout
     );
     assert!(
-        out.stdout.contains("hist_broken  rolled_back  "),
+        out.stdout.contains("hist_broken  partial  "),
         "{}",
         out.stdout
     );
@@ -852,7 +884,7 @@ fn a_rolled_back_site_is_rolled_back_in_its_line_and_its_interim_record() {
         .unwrap_or_else(|| panic!("no rolled-back line for the site:\n{stderr}"));
     assert!(
         line.starts_with(
-            "upd_rb_first: rolled back: verify failed: after plugin tend-fatal-test 1.0 → 2.0"
+            "upd_rb_first: rolled back: rolled back alone: plugin tend-fatal-test 1.0 → 2.0"
         ),
         "{line}"
     );
@@ -872,4 +904,291 @@ fn a_rolled_back_site_is_rolled_back_in_its_line_and_its_interim_record() {
             .contains("tend-fatal-test 1.0 → 2.0"),
         "{killed}"
     );
+}
+
+/// The lab's WordPress with one update of each kind (core, Akismet, the theme) and the test
+/// plugin whose 2.0 migrates the database and then fatals.
+fn site_with_four_updates(lab: &Lab, name: &str) -> (LabSite, Work) {
+    let site = lab.add_site(name);
+    install_fatal_test_plugin(lab, &site);
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&package("twentytwentythree."), "themes");
+    work.add_package(
+        &fatal_test_zip_of(&work, "2.0", FATAL_MIGRATING_V2),
+        "plugins",
+    );
+    work.index();
+    work.inventory(lab, &[&site], "");
+    (site, work)
+}
+
+fn slugs(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// `mode: each` (the default): core, Akismet and the theme are kept and verified; the
+/// test plugin, whose new version migrates the database and breaks every page, is rolled
+/// back alone — its files as they were, the database without its migration but with
+/// core's — the site is `partial`, exit 1, the culprit named everywhere. The next run
+/// holds that version; `--retry-held` plans it again; a newer version is taken.
+#[test]
+fn one_component_at_a_time_rolls_back_the_culprit_alone_and_holds_its_version() {
+    let lab = Lab::shared();
+    let (site, work) = site_with_four_updates(lab, "each_mix");
+    let plugin_dir = site.path.join("wp-content/plugins/tend-fatal-test");
+    let plugin_before = tree(&plugin_dir, UNTRACKED);
+    let description_before = lab.sql(
+        &site.db_name,
+        "SELECT option_value FROM wp_options WHERE option_name = 'blogdescription'",
+    );
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "partial", "{s}");
+    assert_eq!(s["error_kind"], "components_rolled_back", "{s}");
+    assert_eq!(
+        slugs(&s["changes"]),
+        ["wordpress", "akismet", "twentytwentythree"],
+        "{s}"
+    );
+    assert_eq!(slugs(&s["rolled_back"]), ["tend-fatal-test"], "{s}");
+    let problem = s["rolled_back"][0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("home page (/): answered 500")
+            && problem.contains("There has been a critical error"),
+        "{problem}"
+    );
+    let error = s["error"].as_str().unwrap();
+    assert!(
+        error.contains("plugin tend-fatal-test 1.0 → 2.0: home page (/): answered 500"),
+        "{error}"
+    );
+    assert!(
+        out.stderr.contains("plugin tend-fatal-test 1.0 → 2.0"),
+        "{}",
+        out.stderr
+    );
+    // The kept changes are on the site and verified; the culprit's files are as before it.
+    let new_core = php_define(&site.path.join("wp-includes/version.php"), "wp_version");
+    assert!(new_core.starts_with("6.8."), "{new_core}");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert_eq!(tree(&plugin_dir, UNTRACKED), plugin_before);
+    // The database: core's upgrade kept, the plugin's migration gone.
+    let code_db = php_define(&site.path.join("wp-includes/version.php"), "wp_db_version");
+    let db = lab.sql(
+        &site.db_name,
+        "SELECT option_value FROM wp_options WHERE option_name = 'db_version'",
+    );
+    assert_eq!(db.trim(), code_db);
+    assert_eq!(
+        lab.sql(&site.db_name, "SHOW TABLES LIKE 'wp_tend_fatal_test_log'")
+            .trim(),
+        ""
+    );
+    assert_eq!(
+        lab.sql(
+            &site.db_name,
+            "SELECT COUNT(*) FROM wp_options WHERE option_name = 'tend_fatal_test_schema'"
+        )
+        .trim(),
+        "0"
+    );
+    assert_eq!(
+        lab.sql(
+            &site.db_name,
+            "SELECT option_value FROM wp_options WHERE option_name = 'blogdescription'"
+        ),
+        description_before
+    );
+    assert!(!site.path.join(".maintenance").exists());
+    assert!(!site.path.join(".tend").exists());
+    // The copies taken before each component are gone with the run.
+    let store: Vec<String> = std::fs::read_dir(work.path().join("store"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !store.iter().any(|n| n.starts_with(".component-copies")),
+        "{store:?}"
+    );
+
+    // History: partial, the culprit and what it broke.
+    let history = json(&work.tend(&["--json", "history"]));
+    let record = &history["runs"].as_array().unwrap().last().unwrap()["sites"][0];
+    assert_eq!(record["status"], "partial", "{record}");
+    assert_eq!(
+        record["rolled_back"][0]["slug"], "tend-fatal-test",
+        "{record}"
+    );
+    assert_eq!(slugs(&record["changes"]).len(), 3, "{record}");
+
+    // The next run holds 2.0 for this site and plans nothing else.
+    let out = work.tend(&["--json", "run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan = &json(&out)["sites"][0];
+    assert!(plan["changes"].as_array().unwrap().is_empty(), "{plan}");
+    let held = plan["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["slug"] == "tend-fatal-test")
+        .unwrap_or_else(|| panic!("{plan}"));
+    let today = chrono_today();
+    assert!(
+        held["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("2.0 broke this site on {today}")),
+        "{held}"
+    );
+    let text = work.tend(&["run", &playbook, "--check"]).stdout;
+    assert!(
+        text.contains("held: plugin tend-fatal-test 1.0 (available 2.0): 2.0 broke this site on"),
+        "{text}"
+    );
+    // --retry-held plans it again.
+    let out = work.tend(&["--json", "run", &playbook, "--check", "--retry-held"]);
+    assert_eq!(
+        slugs(&json(&out)["sites"][0]["changes"]),
+        ["tend-fatal-test"]
+    );
+
+    // A newer version in the repository is taken.
+    work.add_package(
+        &fatal_test_zip_of(&work, "2.1", &fatal_test_good("2.1")),
+        "plugins",
+    );
+    work.index();
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["changes"][0]["to"], "2.1", "{s}");
+}
+
+/// Today (UTC), as held versions record it.
+fn chrono_today() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%d"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A package whose content is not the version its index entry announces: the version read
+/// back from the site differs, so that component fails and is rolled back alone.
+#[test]
+fn a_package_that_is_not_the_announced_version_is_rolled_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("each_lying");
+    install_fatal_test_plugin(lab, &site);
+    let work = Work::new();
+    work.add_package(
+        &fatal_test_zip_of(&work, "2.2", &fatal_test_good("2.2")),
+        "plugins",
+    );
+    work.index();
+    // The index says 2.1; the zip holds 2.2.
+    let index_path = work.repo().join("index.json");
+    let mut index: Value =
+        serde_json::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    for entry in index["packages"].as_array_mut().unwrap() {
+        if entry["slug"] == "tend-fatal-test" {
+            entry["version"] = "2.1".into();
+        }
+    }
+    std::fs::write(&index_path, index.to_string()).unwrap();
+    work.inventory(lab, &[&site], "");
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    let problem = s["rolled_back"][0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("reports version 2.2 after the update, not 2.1"),
+        "{problem}"
+    );
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
+}
+
+/// tend killed between two components (core verified, the next one not begun): `tend
+/// recover` puts the site back as it was before the run — the state the run's baseline
+/// checks verified — byte for byte, and verifies it.
+#[test]
+fn killed_between_two_components_recover_puts_the_site_back_before_the_run() {
+    let lab = Lab::shared();
+    let site = lab.add_site("each_kill");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+    let files_before = tree(&site.path, UNTRACKED);
+    let db_before = db_state(lab, &site);
+    let stderr_path = work.path().join("stderr.txt");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["-i", "inv.yml", "-v", "run", &playbook, "--yes"])
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let text = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        if text.contains("plugin akismet 5.0.2 → 5.5: copying the site before it") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "core never verified:\n{text}");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tend finished before it could be killed:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(text.contains("core wordpress 6.1.9 → 6.8"), "{text}");
+    assert!(text.contains(": verified"), "{text}");
+    let journal = std::fs::read_to_string(site.path.join(".tend/journal.json")).unwrap();
+    assert!(journal.contains("core wordpress"), "{journal}");
+
+    let out = work.tend(&["--json", "recover", "each_kill", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "recovered", "{s}");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    assert_eq!(db_state(lab, &site), db_before);
 }

@@ -97,6 +97,9 @@ enum Command {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// Try again the versions that broke a site in an earlier run (held otherwise)
+        #[arg(long)]
+        retry_held: bool,
     },
     /// Put back a site an interrupted run left half-changed (a run refuses it until then)
     Recover {
@@ -313,7 +316,16 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
             playbook,
             check,
             yes,
-        } => run::run_playbook(&call, &playbook, run::RunFlags { check, yes }),
+            retry_held,
+        } => run::run_playbook(
+            &call,
+            &playbook,
+            run::RunFlags {
+                check,
+                yes,
+                retry_held,
+            },
+        ),
         Command::Recover { site, yes } => recover::recover(&call, site.as_deref(), yes),
         Command::Backup { label } => backup::backup(&call, label.as_deref()),
         Command::Backups { command } => match command {

@@ -15,7 +15,8 @@ use crate::engine::SiteResult;
 use crate::events::{Event, Level, Reporter, SharedReporter};
 use crate::history::store::Recording;
 use crate::history::{
-    ChangeRecord, CheckRecord, HeldRecord, History, RunRecord, SiteRecord, SnapshotRecord,
+    ChangeRecord, CheckRecord, HeldRecord, History, RolledBackRecord, RunRecord, SiteRecord,
+    SnapshotRecord,
 };
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
@@ -193,6 +194,17 @@ pub(super) fn run_sites(
             Ok(run) => {
                 let mut record = SiteRecord::new(&r.site, run.status);
                 record.changes = run.changes.iter().map(ChangeRecord::from).collect();
+                record.rolled_back = run
+                    .rolled_back
+                    .iter()
+                    .map(|r| RolledBackRecord {
+                        kind: r.change.kind.name().to_owned(),
+                        slug: r.change.slug.clone(),
+                        from: r.change.from.clone(),
+                        to: r.change.to.clone(),
+                        problem: crate::secrets::mask(&r.problem),
+                    })
+                    .collect();
                 record.held = run.held.iter().map(HeldRecord::from).collect();
                 record.snapshots = run
                     .snapshot

@@ -12,6 +12,7 @@ use crate::outcome::Outcome;
 use crate::playbook::Playbook;
 use crate::select::select_for_playbook;
 use crate::ui::{run_view, style::Style};
+use crate::updates::held_versions::HeldVersions;
 use crate::updates::package::PackageCache;
 use crate::updates::sources::Sources;
 use crate::verify;
@@ -22,6 +23,7 @@ pub(super) const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) struct RunFlags {
     pub check: bool,
     pub yes: bool,
+    pub retry_held: bool,
 }
 
 /// The client for update sources and package downloads.
@@ -62,6 +64,7 @@ pub(super) fn run_playbook(
     let http = verify::client(CHECK_TIMEOUT);
     let tools = HostToolsCache::default();
     let run_id = engine::run::new_run_id();
+    let held_versions = HeldVersions::new(&inventory.settings.store);
     let ctx = engine::run::Context {
         playbook: &playbook,
         inventory,
@@ -73,6 +76,8 @@ pub(super) fn run_playbook(
         http: &http,
         tools: &tools,
         run_id: &run_id,
+        held_versions: &held_versions,
+        retry_held: flags.retry_held,
     };
     // The plan the user was shown and agreed to: the run executes exactly it.
     let mut confirmed = None;

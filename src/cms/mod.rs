@@ -97,6 +97,29 @@ pub struct Facts {
     pub warnings: Vec<String>,
 }
 
+impl Facts {
+    /// The version installed of a component (`core`: the CMS's own), as these facts read
+    /// it; `None` when the component is not installed or its version is unknown.
+    pub fn installed_version(
+        &self,
+        kind: crate::updates::ComponentType,
+        slug: &str,
+    ) -> Option<String> {
+        if kind == crate::updates::ComponentType::Core {
+            return Some(self.version.clone());
+        }
+        let lists: [&[Component]; 3] = match kind {
+            crate::updates::ComponentType::Theme => [&self.themes, &[], &[]],
+            _ => [&self.plugins, &self.packages, &self.themes],
+        };
+        lists
+            .into_iter()
+            .flatten()
+            .find(|c| c.slug == slug)
+            .and_then(|c| c.version.clone())
+    }
+}
+
 /// Everything the engine asks of a CMS.
 #[async_trait]
 pub trait Cms: Send + Sync {

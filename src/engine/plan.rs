@@ -16,6 +16,7 @@ use crate::inventory::Site;
 use crate::playbook::{Playbook, Step, UpdateStep};
 use crate::remote::Connection;
 use crate::site_error::SiteError;
+use crate::updates::held_versions;
 use crate::updates::policy::{self, Change, Held, Policy};
 
 use super::run::Context;
@@ -172,11 +173,29 @@ pub(super) async fn plan_updates(
             .host_offers(site, host, facts)
             .await?,
     );
-    Ok(policy::plan(
+    // Versions that broke this site before are not offered again (unless retried).
+    let remembered = if ctx.retry_held {
+        Vec::new()
+    } else {
+        ctx.held_versions.read(&site.name).map_err(|e| {
+            SiteError::Store(format!(
+                "reading the versions that broke {} before: {e}",
+                site.name
+            ))
+        })?
+    };
+    let withheld = held_versions::withhold(&mut offers, &remembered);
+    let mut plan = policy::plan(
         facts,
         &offers,
         &Policy::of(Some(step), &site.hold, facts.cms),
-    ))
+    );
+    plan.held.extend(held_versions::held_entries(
+        &withheld,
+        &plan.changes,
+        |kind, slug| facts.installed_version(kind, slug),
+    ));
+    Ok(plan)
 }
 
 /// The error of a site another run left unfinished.

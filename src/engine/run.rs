@@ -12,6 +12,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+mod each;
+
+pub use each::RolledBackChange;
+
 use super::apply::{self, Updater};
 use super::journal::{self, Journal};
 use super::plan::{self as planning, SitePlan};
@@ -25,9 +29,10 @@ use crate::events::{Event, Level, Reporter};
 use crate::inventory::Check;
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
-use crate::playbook::{OnFailure, Playbook, Step, UpdateStep};
+use crate::playbook::{OnFailure, Playbook, Step, UpdateMode, UpdateStep};
 use crate::remote::{quote, Connection, Endpoint, Pool};
 use crate::site_error::SiteError;
+use crate::updates::held_versions::HeldVersions;
 use crate::updates::package::PackageCache;
 use crate::updates::policy::{self, Change, Held};
 use crate::updates::sources::Sources;
@@ -51,6 +56,10 @@ pub struct Context<'a> {
     pub tools: &'a HostToolsCache,
     /// This run's id: names its work folders on the hosts.
     pub run_id: &'a str,
+    /// The versions that broke sites before (held in plans, remembered by `mode: each`).
+    pub held_versions: &'a HeldVersions,
+    /// `--retry-held`: plan as if no version had broken a site before.
+    pub retry_held: bool,
 }
 
 /// A new run id: the time and the process, unique on one runner.
@@ -75,6 +84,8 @@ pub struct SiteRun {
     pub snapshot: Option<String>,
     /// The updates applied (for a rolled-back site: applied, then undone).
     pub changes: Vec<Change>,
+    /// `mode: each`: the updates that broke the site and were rolled back alone.
+    pub rolled_back: Vec<RolledBackChange>,
     pub held: Vec<Held>,
     /// Snapshots the prune step removed.
     pub pruned: Vec<String>,
@@ -102,13 +113,21 @@ impl super::Judged for SiteRun {
     fn changed(&self) -> Option<String> {
         let mut parts = Vec::new();
         if !self.changes.is_empty() {
-            let verb = if self.status.is_success() {
+            let verb = if self.status.is_success() || self.status == Outcome::Partial {
                 "updated"
             } else {
                 "undone"
             };
             let list: Vec<String> = self.changes.iter().map(apply::describe).collect();
             parts.push(format!("{verb} {}", list.join(", ")));
+        }
+        if !self.rolled_back.is_empty() {
+            let list: Vec<String> = self
+                .rolled_back
+                .iter()
+                .map(|r| apply::describe(&r.change))
+                .collect();
+            parts.push(format!("rolled back alone {}", list.join(", ")));
         }
         if let Some(id) = &self.snapshot {
             parts.push(format!("snapshot {id}"));
@@ -142,6 +161,7 @@ impl SiteRun {
             status: Outcome::Ok,
             snapshot: None,
             changes: Vec::new(),
+            rolled_back: Vec::new(),
             held: Vec::new(),
             pruned: Vec::new(),
             checks_before: Vec::new(),
@@ -452,7 +472,7 @@ impl SiteState<'_, '_> {
                 Ok(())
             }
             Step::Maintenance { on } => self.maintenance(*on).await.map_err(fail),
-            Step::Update(_) => self.update(tools).await.map_err(fail),
+            Step::Update(step) => self.update(step, tools).await.map_err(fail),
             Step::Verify { checks } => self.verify(checks).await,
             Step::Prune => {
                 // What an unfinished run needs for `tend recover` is never removed: the
@@ -569,7 +589,41 @@ impl SiteState<'_, '_> {
         Ok(())
     }
 
-    async fn update(&mut self, tools: &crate::cms::host_tools::HostTools) -> Result<(), SiteError> {
+    /// After `mode: each`: a site with components rolled back alone is `partial` (some
+    /// changes kept) or `rolled_back` (none kept), with the culprits as its error.
+    fn judge_partial(&mut self) {
+        if self.outcome.rolled_back.is_empty() {
+            return;
+        }
+        let culprits: Vec<String> = self
+            .outcome
+            .rolled_back
+            .iter()
+            .map(RolledBackChange::describe)
+            .collect();
+        self.outcome.status = if self.outcome.changes.is_empty() {
+            Outcome::RolledBack
+        } else {
+            Outcome::Partial
+        };
+        self.outcome.error = Some(SiteError::ComponentsRolledBack(culprits.join("; ")));
+        let rollbacks: Vec<String> = self
+            .outcome
+            .rolled_back
+            .iter()
+            .map(|r| format!("{} in {:.1} s", apply::describe(&r.change), r.seconds))
+            .collect();
+        self.outcome.rollback = Some(format!(
+            "rolled back alone (files and database as just before it; verified again): {}",
+            rollbacks.join(", ")
+        ));
+    }
+
+    async fn update(
+        &mut self,
+        step: &UpdateStep,
+        tools: &crate::cms::host_tools::HostTools,
+    ) -> Result<(), SiteError> {
         let planned = self.planned.take().unwrap_or_default();
         if planned.changes.is_empty() {
             self.log(Level::Detail, "nothing to update");
@@ -583,6 +637,11 @@ impl SiteState<'_, '_> {
         // Core first: plugins and themes are then checked against the new core.
         let mut changes = planned.changes;
         changes.sort_by_key(|c| c.kind);
+        if step.mode == UpdateMode::Each {
+            let result = self.update_each(&updater, tools, changes).await;
+            self.judge_partial();
+            return result;
+        }
         for (index, change) in changes.into_iter().enumerate() {
             self.journal();
             let mut journal = self.journal.take().expect("just started");

@@ -40,6 +40,9 @@ pub struct SiteRecord {
     pub status: Outcome,
     #[serde(default)]
     pub changes: Vec<ChangeRecord>,
+    /// `mode: each`: the changes rolled back alone, each with what it broke.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rolled_back: Vec<RolledBackRecord>,
     #[serde(default)]
     pub held: Vec<HeldRecord>,
     #[serde(default)]
@@ -70,6 +73,7 @@ impl SiteRecord {
             site: site.to_owned(),
             status,
             changes: Vec::new(),
+            rolled_back: Vec::new(),
             held: Vec::new(),
             snapshots: Vec::new(),
             pruned: Vec::new(),
@@ -91,6 +95,17 @@ pub struct ChangeRecord {
     pub slug: String,
     pub from: String,
     pub to: String,
+}
+
+/// A change rolled back alone (`mode: each`), and what it broke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolledBackRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub slug: String,
+    pub from: String,
+    pub to: String,
+    pub problem: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use crate::inventory::Inventory;
 use crate::select::SitePattern;
 use crate::yaml_source::{Segment, Target, YamlSource};
 use raw::RawStep;
-pub use raw::{OnFailure, Selection};
+pub use raw::{OnFailure, Selection, UpdateMode};
 pub use step::{Step, UpdateStep};
 
 #[derive(Debug, Clone)]

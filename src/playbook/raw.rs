@@ -134,6 +134,21 @@ pub struct UpdateStep {
     pub extensions: Option<Selection>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// One component at a time (the default) or all at once.
+    #[serde(default)]
+    pub mode: UpdateMode,
+}
+
+/// How an update step applies a site's changes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateMode {
+    /// One component at a time — core, then plugins, then themes (extensions) — each
+    /// checked before the next starts; one whose checks fail is rolled back alone.
+    #[default]
+    Each,
+    /// Every change applied, then one verification; a failure rolls them all back.
+    Together,
 }
 
 /// How far a version may move (defined with the version type that decides it).

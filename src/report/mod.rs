@@ -107,7 +107,28 @@ fn incident_summary(kind: IncidentKind, command: &str, record: &SiteRecord) -> S
         1 => Some(format!("the check \"{}\" failed", checks[0])),
         _ => Some(format!("the checks \"{}\" failed", checks.join("\", \""))),
     };
+    let culprits: Vec<String> = record
+        .rolled_back
+        .iter()
+        .map(|c| format!("{} {} {} → {}", c.kind, c.slug, c.from, c.to))
+        .collect();
     match kind {
+        IncidentKind::RolledBack if !culprits.is_empty() => {
+            let why = checks_failed
+                .map(|c| format!("After updating {}, {c}, so ", culprits.join(", ")))
+                .unwrap_or_else(|| {
+                    format!(
+                        "After updating {}, the site did not work as expected, so ",
+                        culprits.join(", ")
+                    )
+                });
+            let kept = if changes.is_empty() {
+                "nothing else was updated".to_owned()
+            } else {
+                format!("the other updates ({}) were kept", changes.join(", "))
+            };
+            format!("{why}that update alone was undone (its files and the database as just before it); {kept}. The version that broke the site is held in later runs.")
+        }
         IncidentKind::RolledBack => {
             let what = if changes.is_empty() {
                 "the update".to_owned()
@@ -237,6 +258,20 @@ fn verified_snapshots<'a>(runs: &[&'a RunRecord]) -> HashSet<(&'a str, &'a str)>
         .collect()
 }
 
+/// The changes a record's site rolled back alone (`mode: each`).
+fn rolled_back(record: &SiteRecord) -> Vec<Change> {
+    record
+        .rolled_back
+        .iter()
+        .map(|c| Change {
+            kind: c.kind.clone(),
+            slug: c.slug.clone(),
+            from: c.from.clone(),
+            to: c.to.clone(),
+        })
+        .collect()
+}
+
 fn changes(record: &SiteRecord) -> Vec<Change> {
     record
         .changes
@@ -346,6 +381,15 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                     report
                         .incidents
                         .push(incident(IncidentKind::Failed, record));
+                }
+                // `mode: each`: the changes that verified were kept (applied), the ones
+                // rolled back alone are the incident.
+                Outcome::RolledBack | Outcome::Partial if !record.rolled_back.is_empty() => {
+                    report.updates.extend(applied(false));
+                    report.incidents.push(Incident {
+                        undone: rolled_back(record),
+                        ..incident(IncidentKind::RolledBack, record)
+                    });
                 }
                 Outcome::RolledBack | Outcome::Partial => report.incidents.push(Incident {
                     undone: changes(record),

@@ -5,13 +5,28 @@ use serde_json::{json, Value};
 
 use super::style::Style;
 use crate::engine::plan::{PlanItem, SitePlan};
-use crate::engine::run::SiteRun;
+use crate::engine::run::{RolledBackChange, SiteRun};
 use crate::engine::SiteResult;
 use crate::outcome::Outcome;
 use crate::updates::policy::{Change, Held};
 
 fn changes_json(changes: &[Change]) -> Value {
     serde_json::to_value(changes).unwrap_or_default()
+}
+
+/// The changes rolled back alone, each with what it broke.
+fn rolled_back_json(rolled_back: &[RolledBackChange]) -> Value {
+    Value::Array(
+        rolled_back
+            .iter()
+            .map(|r| {
+                json!({
+                    "type": r.change.kind, "slug": r.change.slug, "from": r.change.from,
+                    "to": r.change.to, "problem": crate::secrets::mask(&r.problem),
+                })
+            })
+            .collect(),
+    )
 }
 
 fn held_json(held: &[Held]) -> Value {
@@ -123,6 +138,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "status": run.status.name(),
                 "snapshot": run.snapshot,
                 "changes": changes_json(&run.changes),
+                "rolled_back": rolled_back_json(&run.rolled_back),
                 "held": held_json(&run.held),
                 "pruned": run.pruned,
                 "checks": run.checks,
@@ -134,7 +150,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
             }),
             Err(e) => json!({
                 "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
-                "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
+                "rolled_back": [], "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
                 "error": e.masked(), "error_kind": e.kind(),
             }),
         })
@@ -175,6 +191,13 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                         c.slug,
                         c.from,
                         c.to
+                    ));
+                }
+                for r in &run.rolled_back {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.bad("rolled back alone:"),
+                        crate::secrets::mask(&r.describe())
                     ));
                 }
                 for h in &run.held {

@@ -355,6 +355,7 @@ mod tests {
             themes: Some(Selection::None),
             extensions: None,
             exclude: vec![],
+            mode: Default::default(),
         };
         let plan = plan(
             &facts(),

@@ -14,6 +14,15 @@ pub const MONTHLY: &str = "name: Monthly update cycle\nhosts: all\nsteps:\n  - b
 pub const FATAL_TEST_V1: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 1.0\n * Description: A plugin whose next version breaks every front-end page.\n */\nadd_action('wp_footer', function () { echo '<!-- tend-fatal-test 1.0 -->'; });\n";
 pub const FATAL_TEST_V2: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\nadd_action('wp', function () { tend_fatal_test_this_function_does_not_exist(); });\n";
 
+/// A 2.0 of the fatal test plugin whose first request migrates the database — a table of
+/// its own, an option of its own and a row it does not own changed — before it fatals.
+pub const FATAL_MIGRATING_V2: &str = "<?php\n/*\n * Plugin Name: tend fatal test\n * Version: 2.0\n */\nadd_action('init', function () {\n    global $wpdb;\n    if (get_option('tend_fatal_test_schema') !== '2') {\n        $wpdb->query(\"CREATE TABLE IF NOT EXISTS {$wpdb->prefix}tend_fatal_test_log (id INT PRIMARY KEY)\");\n        $wpdb->query(\"UPDATE {$wpdb->options} SET option_value = 'migrated by tend fatal test' WHERE option_name = 'blogdescription'\");\n        update_option('tend_fatal_test_schema', '2');\n    }\n});\nadd_action('wp', function () { tend_fatal_test_this_function_does_not_exist(); });\n";
+
+/// A version of the fatal test plugin that works, saying `version` in its header.
+pub fn fatal_test_good(version: &str) -> String {
+    format!("<?php\n/*\n * Plugin Name: tend fatal test\n * Version: {version}\n */\nadd_action('wp_footer', function () {{ echo '<!-- tend-fatal-test {version} -->'; }});\n")
+}
+
 /// A zip of `files` (path inside the zip, content).
 pub fn zip_of(path: &Path, files: &[(&str, &str)]) {
     let file = std::fs::File::create(path).unwrap();
@@ -118,5 +127,12 @@ pub fn fatal_test_zip(work: &Work) -> PathBuf {
         &zip,
         &[("tend-fatal-test/tend-fatal-test.php", FATAL_TEST_V2)],
     );
+    zip
+}
+
+/// A package of tend-fatal-test named for `version` holding `content`, in the work folder.
+pub fn fatal_test_zip_of(work: &Work, version: &str, content: &str) -> PathBuf {
+    let zip = work.path().join(format!("tend-fatal-test.{version}.zip"));
+    zip_of(&zip, &[("tend-fatal-test/tend-fatal-test.php", content)]);
     zip
 }
