@@ -873,3 +873,178 @@ fn a_rolled_back_site_is_rolled_back_in_its_line_and_its_interim_record() {
         "{killed}"
     );
 }
+
+/// Issue 14, item 7: a playbook with two `update` steps plans and applies each step's own
+/// selection (before, the first step's changes were shown twice and the second's never
+/// applied), and the plan says a core move in WordPress's words too.
+#[test]
+fn two_update_steps_each_plan_and_apply_their_own_selection() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_two_steps");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&package("twentytwentythree."), "themes");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "two.yml",
+        "name: Two steps\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: none, plugins: all, themes: none }\n  - update: { core: minor, plugins: none, themes: all }\n  - maintenance: off\n  - verify: {}\n",
+    );
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("update:"))
+        .collect();
+    assert_eq!(plan.len(), 2, "{}", out.stdout);
+    assert_eq!(
+        plan[0].trim(),
+        "update: plugin akismet 5.0.2 → 5.5",
+        "{}",
+        out.stdout
+    );
+    assert!(
+        plan[1].contains("core wordpress 6.1.9 → 6.8.")
+            && plan[1].contains("(minor; a major release in WordPress's terms)")
+            && plan[1].contains("theme twentytwentythree 1.0 → 1.6")
+            && !plan[1].contains("akismet"),
+        "{}",
+        out.stdout
+    );
+    // Nothing is held: what one step leaves, the other takes.
+    assert!(!out.stdout.contains("held:"), "{}", out.stdout);
+    let checked = json(&work.tend(&["--json", "run", &playbook, "--check"]));
+    let core = checked["sites"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "core")
+        .cloned()
+        .unwrap();
+    assert_eq!(core["level"], "minor", "{core}");
+    assert_eq!(core["cms_word"], "major release", "{core}");
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    let applied: Vec<&str> = s["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(applied.len(), 3, "{s}");
+    for slug in ["akismet", "wordpress", "twentytwentythree"] {
+        assert!(applied.contains(&slug), "{s}");
+    }
+    let core = php_define(&site.path.join("wp-includes/version.php"), "wp_version");
+    assert!(core.starts_with("6.8."), "core is {core}");
+    let theme = std::fs::read_to_string(
+        site.path
+            .join("wp-content/themes/twentytwentythree/style.css"),
+    )
+    .unwrap();
+    assert!(theme.contains("Version: 1.6"), "the theme was updated");
+    let akismet =
+        std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
+    assert!(akismet.contains("Version: 5.5"));
+}
+
+/// Issue 14, item 7: a site with nothing to update gets no snapshot, no maintenance window
+/// and no prune, and its result says "nothing to update" (text, JSON, history); with
+/// `backup: { always: true }` the snapshot (and so the prune) is taken all the same.
+#[test]
+fn a_site_with_nothing_to_update_gets_no_snapshot_maintenance_or_prune() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_nothing");
+    let work = Work::new();
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let monthly = format!("{MONTHLY}  - prune: {{}}\n");
+    let playbook = work.playbook("monthly.yml", &monthly);
+    let files_before = tree(&site.path, UNTRACKED);
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for line in [
+        "backup: skipped (nothing to update)",
+        "maintenance: skipped (nothing to update)",
+        "update: nothing to update",
+        "prune: skipped (nothing to update)",
+        "verify: ",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+
+    let out = work.tend(&["-v", "--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["nothing_to_update"], true, "{s}");
+    assert!(s["snapshot"].is_null(), "{s}");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert!(
+        out.stderr
+            .contains("maintenance: skipped (nothing to update)"),
+        "{}",
+        out.stderr
+    );
+    let snapshots = json(&work.tend(&["--json", "backups", "list"]));
+    assert_eq!(snapshots["snapshots"].as_array().unwrap().len(), 0);
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    let text = work.tend(&["run", &playbook, "--yes"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("upd_nothing  ok  nothing to update"),
+        "{}",
+        text.stdout
+    );
+    let history = json(&work.tend(&["--json", "history"]));
+    assert_eq!(
+        history["runs"][0]["sites"][0]["nothing_to_update"], true,
+        "{history}"
+    );
+    let history = work.tend(&["history"]);
+    assert!(
+        history.stdout.contains("ok  nothing to update"),
+        "{}",
+        history.stdout
+    );
+
+    // Asked for: the snapshot is taken (and the prune runs), still no maintenance window.
+    let always = work.playbook(
+        "always.yml",
+        &monthly.replace(
+            "{ label: pre-update }",
+            "{ label: pre-update, always: true }",
+        ),
+    );
+    let out = work.tend(&["run", &always, "--check"]);
+    assert!(
+        out.stdout.contains("backup: take a snapshot")
+            && out
+                .stdout
+                .contains("maintenance: skipped (nothing to update)")
+            && out.stdout.contains("prune: would remove"),
+        "{}",
+        out.stdout
+    );
+    let out = work.tend(&["--json", "run", &always, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["nothing_to_update"], true, "{s}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    let snapshots = json(&work.tend(&["--json", "backups", "list"]));
+    assert_eq!(snapshots["snapshots"].as_array().unwrap().len(), 1);
+}

@@ -194,6 +194,7 @@ pub(super) fn run_sites(
                 let mut record = SiteRecord::new(&r.site, run.status);
                 record.changes = run.changes.iter().map(ChangeRecord::from).collect();
                 record.held = run.held.iter().map(HeldRecord::from).collect();
+                record.nothing_to_update = run.nothing_to_update;
                 record.snapshots = run
                     .snapshot
                     .iter()

@@ -42,6 +42,10 @@ pub struct SiteRecord {
     pub changes: Vec<ChangeRecord>,
     #[serde(default)]
     pub held: Vec<HeldRecord>,
+    /// An update run found nothing to update on the site (and so took no snapshot,
+    /// unless asked). False in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_to_update: bool,
     #[serde(default)]
     pub snapshots: Vec<SnapshotRecord>,
     /// Snapshots removed (prune).
@@ -71,6 +75,7 @@ impl SiteRecord {
             status,
             changes: Vec::new(),
             held: Vec::new(),
+            nothing_to_update: false,
             snapshots: Vec::new(),
             pruned: Vec::new(),
             checks: Vec::new(),

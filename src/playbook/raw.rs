@@ -112,6 +112,10 @@ impl<'de> Deserialize<'de> for RawStep {
 #[serde(deny_unknown_fields)]
 pub struct BackupStep {
     pub label: Option<String>,
+    /// Take the snapshot even when the site has nothing to update (by default a playbook
+    /// with `update` steps takes no snapshot of a site with nothing to update).
+    #[serde(default)]
+    pub always: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -8,10 +8,27 @@ use crate::engine::plan::{PlanItem, SitePlan};
 use crate::engine::run::SiteRun;
 use crate::engine::SiteResult;
 use crate::outcome::Outcome;
-use crate::updates::policy::{Change, Held};
+use crate::updates::policy::{Change, Held, MoveWords};
 
 fn changes_json(changes: &[Change]) -> Value {
     serde_json::to_value(changes).unwrap_or_default()
+}
+
+/// The plan's changes, each with how far it moves (`level`) and, for core, the CMS's own
+/// word for it (`cms_word`: WordPress's `major release`).
+fn planned_changes_json(changes: &[Change]) -> Value {
+    changes
+        .iter()
+        .map(|c| {
+            let mut value = serde_json::to_value(c).unwrap_or_default();
+            let words = MoveWords::of(c);
+            if let Value::Object(map) = &mut value {
+                map.insert("level".into(), json!(words.level));
+                map.insert("cms_word".into(), json!(words.cms_word));
+            }
+            value
+        })
+        .collect()
 }
 
 fn held_json(held: &[Held]) -> Value {
@@ -37,10 +54,15 @@ fn plan_line(item: &PlanItem) -> String {
             "update: {}",
             changes
                 .iter()
-                .map(crate::engine::apply::describe)
+                .map(|c| format!(
+                    "{}{}",
+                    crate::engine::apply::describe(c),
+                    MoveWords::of(c).suffix()
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        PlanItem::Skipped { skipped, reason } => format!("{skipped}: skipped ({reason})"),
         PlanItem::Verify { checks } => format!("verify: {checks} check(s)"),
         PlanItem::Prune {
             removes,
@@ -62,7 +84,8 @@ pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
         .map(|r| match &r.result {
             Ok(p) => json!({
                 "site": r.site, "ok": p.unfinished.is_none(), "plan": plan_lines(p),
-                "changes": changes_json(&p.changes), "held": held_json(&p.held),
+                "changes": planned_changes_json(&p.changes), "held": held_json(&p.held),
+                "nothing_to_update": p.nothing_to_update,
                 "error": p.unfinished.as_ref().map(|e| e.masked()),
                 "error_kind": p.unfinished.as_ref().map(|e| e.kind()),
             }),
@@ -124,6 +147,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "snapshot": run.snapshot,
                 "changes": changes_json(&run.changes),
                 "held": held_json(&run.held),
+                "nothing_to_update": run.nothing_to_update,
                 "pruned": run.pruned,
                 "checks": run.checks,
                 "checks_before": run.checks_before,
@@ -134,7 +158,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
             }),
             Err(e) => json!({
                 "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
-                "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
+                "held": [], "nothing_to_update": false, "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
                 "error": e.masked(), "error_kind": e.kind(),
             }),
         })
@@ -161,6 +185,9 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                 }
                 if !run.pruned.is_empty() {
                     out.push_str(&format!("  pruned {}", run.pruned.len()));
+                }
+                if run.nothing_to_update {
+                    out.push_str(&format!("  {}", crate::engine::plan::NOTHING_TO_UPDATE));
                 }
                 out.push('\n');
                 let verb = if run.status == Outcome::RolledBack {

@@ -98,6 +98,60 @@ pub fn plan(facts: &Facts, offers: &[Offer], policy: &Policy<'_>) -> Plan {
     out
 }
 
+/// Plans the updates of a playbook with several `update` steps, one plan per step in order:
+/// each step's own policy decides from the site as the steps before it leave it (their
+/// changes taken as made), so a later step plans only what is still to do, and the same
+/// component is never planned twice.
+pub fn plan_steps(facts: &Facts, offers: &[Offer], policies: &[Policy<'_>]) -> Vec<Plan> {
+    let mut projected = facts.clone();
+    let mut plans = Vec::with_capacity(policies.len());
+    for policy in policies {
+        let step_plan = plan(&projected, offers, policy);
+        for change in &step_plan.changes {
+            project(&mut projected, change);
+        }
+        plans.push(step_plan);
+    }
+    plans
+}
+
+/// What is held back over all the steps' plans: each component once, and not one that
+/// some step updates (a step that leaves themes alone holds the theme a later step takes).
+pub fn held_over(plans: &[Plan]) -> Vec<Held> {
+    let changed = |h: &Held| {
+        plans
+            .iter()
+            .flat_map(|p| &p.changes)
+            .any(|c| c.kind == h.kind && c.slug == h.slug)
+    };
+    let mut out: Vec<Held> = Vec::new();
+    for held in plans.iter().flat_map(|p| &p.held) {
+        if !changed(held)
+            && !out
+                .iter()
+                .any(|h| h.kind == held.kind && h.slug == held.slug)
+        {
+            out.push(held.clone());
+        }
+    }
+    out
+}
+
+/// The site's facts as they are once `change` is made.
+fn project(facts: &mut Facts, change: &Change) {
+    let components = match change.kind {
+        ComponentType::Core => {
+            facts.version = change.to.clone();
+            return;
+        }
+        ComponentType::Theme => &mut facts.themes,
+        ComponentType::Plugin | ComponentType::Extension => &mut facts.plugins,
+    };
+    if let Some(component) = components.iter_mut().find(|c| c.slug == change.slug) {
+        component.version = Some(change.to.clone());
+    }
+}
+
 /// The entries of `names` (a site's `hold`, a step's `exclude`) that name nothing installed
 /// on the site — neither its core nor a plugin, theme, extension or package — and so
 /// hold back nothing: most likely a misspelt or removed component.
@@ -224,6 +278,52 @@ fn consider(
             format!("beyond the allowed level (`{}`)", level_name(level)),
             newest,
         )),
+    }
+}
+
+/// How far a change moves: the level of tend's policy it needs and, for core, the CMS's own
+/// word for it where that differs (WordPress: `major release` for 6.1.9 → 6.8.12, `minor`
+/// here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MoveWords {
+    /// `patch`, `minor` or `major`; `None` when a version does not parse.
+    pub level: Option<&'static str>,
+    /// The CMS's word, e.g. `major release`.
+    pub cms_word: Option<&'static str>,
+    /// Whose word it is (`WordPress`).
+    #[serde(skip)]
+    pub cms_name: &'static str,
+}
+
+impl MoveWords {
+    pub fn of(change: &Change) -> MoveWords {
+        let adapter = crate::cms::adapter(change.offer.cms);
+        let versions = Version::parse(&change.from)
+            .ok()
+            .zip(Version::parse(&change.to).ok());
+        let level = versions
+            .as_ref()
+            .and_then(|(from, to)| crate::version::level_of(from, to))
+            .map(level_name);
+        let cms_word = match (&versions, change.kind) {
+            (Some((from, to)), ComponentType::Core) => adapter.core_release_word(from, to),
+            _ => None,
+        };
+        MoveWords {
+            level,
+            cms_word,
+            cms_name: adapter.display_name(),
+        }
+    }
+
+    /// ` (minor; a major release in WordPress's terms)`, or `` when there is nothing to add.
+    pub fn suffix(&self) -> String {
+        match (self.level, self.cms_word) {
+            (Some(level), Some(word)) => {
+                format!(" ({level}; a {word} in {}'s terms)", self.cms_name)
+            }
+            _ => String::new(),
+        }
     }
 }
 
@@ -447,5 +547,73 @@ mod tests {
             &Policy::of(None, &[], crate::cms::wordpress::KIND),
         );
         assert_eq!(planned.changes[0].offer.source, "wordpress.org");
+    }
+
+    #[test]
+    fn each_update_step_plans_its_own_selection_from_what_the_steps_before_leave() {
+        let plugins_first = UpdateStep {
+            core: Some(Level::None),
+            themes: Some(Selection::None),
+            ..UpdateStep::default()
+        };
+        let core_and_themes = UpdateStep {
+            plugins: Some(Selection::None),
+            ..UpdateStep::default()
+        };
+        let policies = [
+            Policy::of(Some(&plugins_first), &[], crate::cms::wordpress::KIND),
+            Policy::of(Some(&core_and_themes), &[], crate::cms::wordpress::KIND),
+        ];
+        let plans = plan_steps(&facts(), &offers(), &policies);
+        let slugs = |plan: &Plan| -> Vec<String> {
+            plan.changes
+                .iter()
+                .map(|c| format!("{} {} → {}", c.slug, c.from, c.to))
+                .collect()
+        };
+        assert_eq!(
+            slugs(&plans[0]),
+            ["akismet 5.0.2 → 5.5", "woocommerce 8.0.0 → 9.1.0"]
+        );
+        assert_eq!(
+            slugs(&plans[1]),
+            ["wordpress 6.1.9 → 6.8.7", "twentytwentythree 1.0 → 1.6"]
+        );
+        // What one step leaves and another takes is not held; the rest is, once.
+        let held: Vec<String> = held_over(&plans).into_iter().map(|h| h.slug).collect();
+        assert_eq!(held, ["odd"]);
+        // The same step twice plans nothing the second time.
+        let twice = [
+            Policy::of(None, &[], crate::cms::wordpress::KIND),
+            Policy::of(None, &[], crate::cms::wordpress::KIND),
+        ];
+        let plans = plan_steps(&facts(), &offers(), &twice);
+        assert_eq!(plans[0].changes.len(), 4);
+        assert!(plans[1].changes.is_empty(), "{:?}", plans[1].changes);
+    }
+
+    #[test]
+    fn core_moves_say_the_cms_word_beside_the_level() {
+        let plan = plan(
+            &facts(),
+            &offers(),
+            &Policy::of(None, &[], crate::cms::wordpress::KIND),
+        );
+        let core = &plan.changes[0];
+        assert_eq!(
+            MoveWords::of(core).suffix(),
+            " (minor; a major release in WordPress's terms)"
+        );
+        let patch = Change {
+            to: "6.1.10".into(),
+            ..core.clone()
+        };
+        assert_eq!(
+            MoveWords::of(&patch).suffix(),
+            " (patch; a minor release in WordPress's terms)"
+        );
+        // Plugins have no CMS word.
+        assert_eq!(MoveWords::of(&plan.changes[1]).suffix(), "");
+        assert_eq!(MoveWords::of(&plan.changes[1]).level, Some("minor"));
     }
 }
