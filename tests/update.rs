@@ -1048,3 +1048,111 @@ fn a_site_with_nothing_to_update_gets_no_snapshot_maintenance_or_prune() {
     let snapshots = json(&work.tend(&["--json", "backups", "list"]));
     assert_eq!(snapshots["snapshots"].as_array().unwrap().len(), 1);
 }
+
+/// Issue 14, item 4: `min_age` takes only versions released at least that long ago, by
+/// the `released` dates of the private repository's index; the plan, the result and the
+/// history say what waits and until when, and a bad duration is refused with its place.
+#[test]
+fn min_age_takes_only_versions_old_enough_and_says_what_waits() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_min_age");
+    let work = Work::new();
+    let repo = work.repo();
+    let index = |released: &str| {
+        let out = support::tend(
+            work.path(),
+            &[
+                "repo",
+                "index",
+                repo.to_str().unwrap(),
+                "--released",
+                released,
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    };
+    // The theme entered the repository ten days ago, Akismet yesterday.
+    let now = chrono::Utc::now();
+    let day = |days: i64| {
+        (now - chrono::Duration::days(days))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    work.add_package(&package("twentytwentythree."), "themes");
+    index(&day(10));
+    work.add_package(&package("akismet."), "plugins");
+    index(&day(1));
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "soak.yml",
+        &MONTHLY.replace("update: {", "update: { min_age: 3d,"),
+    );
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let waits = format!(
+        "waits: plugin akismet 5.5 released {}, taken from {}",
+        day(1),
+        (now + chrono::Duration::days(2)).format("%Y-%m-%d")
+    );
+    assert!(out.stdout.contains(&waits), "{waits}\n{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("update: theme twentytwentythree 1.0 → 1.6")
+            && !out.stdout.contains("plugin akismet 5.0.2 → 5.5"),
+        "{}",
+        out.stdout
+    );
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["changes"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["changes"][0]["slug"], "twentytwentythree");
+    assert_eq!(s["waits"][0]["slug"], "akismet", "{s}");
+    assert_eq!(s["waits"][0]["version"], "5.5", "{s}");
+    assert_eq!(s["waits"][0]["min_age"], "3d", "{s}");
+    let akismet =
+        std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
+    assert!(!akismet.contains("Version: 5.5"), "Akismet waits");
+    let history = json(&work.tend(&["--json", "history"]));
+    let held = &history["runs"][0]["sites"][0]["held"];
+    assert!(
+        held.as_array().unwrap().iter().any(|h| h["slug"] == "akismet"
+            && h["reason"].as_str().unwrap().contains("taken from")),
+        "{held}"
+    );
+
+    // A repository that dates nothing: every newer version waits, said so.
+    let index_path = repo.join("index.json");
+    let mut index_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    for package in index_json["packages"].as_array_mut().unwrap() {
+        package.as_object_mut().unwrap().remove("released");
+    }
+    std::fs::write(&index_path, index_json.to_string()).unwrap();
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert!(
+        out.stdout
+            .contains("waits: plugin akismet 5.5: its release date is unknown"),
+        "{}",
+        out.stdout
+    );
+
+    // A bad duration is refused before anything runs, with its place.
+    let bad = work.playbook(
+        "bad.yml",
+        &MONTHLY.replace("update: {", "update: { min_age: 3days,"),
+    );
+    let out = work.tend(&["check", &bad]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("bad.yml:")
+            && out
+                .stderr
+                .contains("`3days` is not a duration: expected a number, found `a` at character 3"),
+        "{}",
+        out.stderr
+    );
+}

@@ -60,6 +60,8 @@ pub struct SitePlan {
     pub items: Vec<PlanItem>,
     pub changes: Vec<Change>,
     pub held: Vec<Held>,
+    /// Newer versions waiting for a step's `min_age`, and until when.
+    pub waits: Vec<policy::Waiting>,
     /// The playbook updates, and this site has nothing to update: no snapshot, no
     /// maintenance window and no prune unless the playbook asks (`backup: { always: true }`).
     pub nothing_to_update: bool,
@@ -146,6 +148,7 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
             items,
             changes: updates.iter().flat_map(|p| p.changes.clone()).collect(),
             held: policy::held_over(&updates),
+            waits: policy::waits_over(&updates),
             nothing_to_update,
             unfinished,
         })
@@ -203,7 +206,8 @@ pub(super) async fn plan_updates(
     steps: &[&UpdateStep],
 ) -> Result<Vec<policy::Plan>, SiteError> {
     crate::cms::adapter(facts.cms).check_updatable(facts)?;
-    let mut offers = ctx.sources.offers(facts).await?;
+    let dated = steps.iter().any(|s| s.min_age.is_some());
+    let mut offers = ctx.sources.offers_dated(facts, dated).await?;
     offers.extend(
         crate::cms::adapter(facts.cms)
             .host_offers(site, host, facts)

@@ -76,6 +76,8 @@ pub struct SiteRun {
     /// The updates applied (for a rolled-back site: applied, then undone).
     pub changes: Vec<Change>,
     pub held: Vec<Held>,
+    /// Newer versions waiting for a step's `min_age`, and until when.
+    pub waits: Vec<policy::Waiting>,
     /// The playbook updates and the site had nothing to update: the steps there only for
     /// the update (snapshot, maintenance, prune) were left out.
     pub nothing_to_update: bool,
@@ -149,6 +151,7 @@ impl SiteRun {
             snapshot: None,
             changes: Vec::new(),
             held: Vec::new(),
+            waits: Vec::new(),
             nothing_to_update: false,
             pruned: Vec::new(),
             checks_before: Vec::new(),
@@ -588,6 +591,7 @@ impl SiteState<'_, '_> {
                 })?;
         }
         self.outcome.held = policy::held_over(&planned);
+        self.outcome.waits = policy::waits_over(&planned);
         self.planned = planned.into();
         Ok(())
     }

@@ -138,6 +138,8 @@ pub struct UpdateStep {
     pub extensions: Option<Selection>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// Soak time: only versions released at least this long ago are taken.
+    pub min_age: Option<crate::updates::min_age::MinAge>,
 }
 
 /// How far a version may move (defined with the version type that decides it).

@@ -86,10 +86,11 @@ pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
                 "site": r.site, "ok": p.unfinished.is_none(), "plan": plan_lines(p),
                 "changes": planned_changes_json(&p.changes), "held": held_json(&p.held),
                 "nothing_to_update": p.nothing_to_update,
+                "waits": p.waits,
                 "error": p.unfinished.as_ref().map(|e| e.masked()),
                 "error_kind": p.unfinished.as_ref().map(|e| e.kind()),
             }),
-            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "error": e.masked(), "error_kind": e.kind()}),
+            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "waits": [], "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
     json!({"playbook": playbook, "check": true, "sites": sites})
@@ -125,6 +126,9 @@ pub fn plan_text(playbook: &str, plans: &[SiteResult<SitePlan>], style: Style) -
                         h.reason
                     ));
                 }
+                for w in &p.waits {
+                    out.push_str(&format!("  {} {}\n", style.dim("waits:"), w.describe()));
+                }
             }
             Err(e) => out.push_str(&format!(
                 "{}  {} {}\n",
@@ -148,6 +152,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "changes": changes_json(&run.changes),
                 "held": held_json(&run.held),
                 "nothing_to_update": run.nothing_to_update,
+                "waits": run.waits,
                 "pruned": run.pruned,
                 "checks": run.checks,
                 "checks_before": run.checks_before,
@@ -158,7 +163,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
             }),
             Err(e) => json!({
                 "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
-                "held": [], "nothing_to_update": false, "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
+                "held": [], "waits": [], "nothing_to_update": false, "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
                 "error": e.masked(), "error_kind": e.kind(),
             }),
         })
@@ -212,6 +217,9 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                         h.slug,
                         h.reason
                     ));
+                }
+                for w in &run.waits {
+                    out.push_str(&format!("  {} {}\n", style.dim("waits:"), w.describe()));
                 }
                 if let Some(e) = &run.error {
                     out.push_str(&format!("  {} {}\n", style.bad("error:"), e.masked()));

@@ -5,6 +5,7 @@
 //! site's `hold` list into a plan: the changes to make, and what was held back and why —
 //! as data, before anything touches a site.
 
+pub mod min_age;
 pub mod package;
 pub mod policy;
 pub mod repository;

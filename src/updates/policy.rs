@@ -9,6 +9,9 @@ use serde::Serialize;
 
 pub use crate::offer::Change;
 
+use chrono::{DateTime, Utc};
+
+use super::min_age::MinAge;
 use super::{ComponentType, Offer};
 use crate::cms::{CmsKind, Facts};
 use crate::playbook::{Selection, UpdateStep};
@@ -26,10 +29,57 @@ pub struct Held {
     pub reason: String,
 }
 
+/// A newer version that is not taken yet because it is younger than the step's `min_age`
+/// (or its release date is unknown), and when it will be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Waiting {
+    #[serde(rename = "type")]
+    pub kind: ComponentType,
+    pub slug: String,
+    pub from: String,
+    pub version: String,
+    /// When it was released; `None`: the source does not say, so it is never old enough.
+    pub released: Option<DateTime<Utc>>,
+    /// When it is old enough to be taken.
+    pub taken_from: Option<DateTime<Utc>>,
+    /// The step's `min_age`, as written back (`3d`).
+    pub min_age: String,
+}
+
+impl Waiting {
+    /// `plugin akismet 5.5 released 2026-11-29, taken from 2026-12-02`.
+    pub fn describe(&self) -> String {
+        let what = format!("{} {} {}", self.kind.name(), self.slug, self.version);
+        match (self.released, self.taken_from) {
+            (Some(released), Some(from)) => format!(
+                "{what} released {}, taken from {}",
+                day(released),
+                day(from)
+            ),
+            _ => format!(
+                "{what}: its release date is unknown, so it is not taken while `min_age: {}` is set",
+                self.min_age
+            ),
+        }
+    }
+}
+
+/// A day as plans say it; with the hour when it is not midnight UTC, since `12h` soak
+/// times end within a day.
+fn day(time: DateTime<Utc>) -> String {
+    if time.time() == chrono::NaiveTime::MIN {
+        time.format("%Y-%m-%d").to_string()
+    } else {
+        time.format("%Y-%m-%d %H:%MZ").to_string()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Plan {
     pub changes: Vec<Change>,
     pub held: Vec<Held>,
+    /// Newer versions waiting for the step's `min_age`.
+    pub waits: Vec<Waiting>,
 }
 
 /// The policy of one `update` step for one site.
@@ -43,6 +93,9 @@ pub struct Policy<'a> {
     pub extensions: &'a Selection,
     pub exclude: &'a [String],
     pub hold: &'a [String],
+    /// Soak time: only versions released at least this long before `now` are taken.
+    pub min_age: Option<MinAge>,
+    pub now: DateTime<Utc>,
 }
 
 const ALL: Selection = Selection::All;
@@ -61,6 +114,8 @@ impl<'a> Policy<'a> {
             extensions: step.and_then(|s| s.extensions.as_ref()).unwrap_or(&ALL),
             exclude,
             hold,
+            min_age: step.and_then(|s| s.min_age),
+            now: Utc::now(),
         }
     }
 }
@@ -132,6 +187,28 @@ pub fn held_over(plans: &[Plan]) -> Vec<Held> {
                 .any(|h| h.kind == held.kind && h.slug == held.slug)
         {
             out.push(held.clone());
+        }
+    }
+    out
+}
+
+/// What waits for a soak time over all the steps' plans: each version once, and not one
+/// that some step takes.
+pub fn waits_over(plans: &[Plan]) -> Vec<Waiting> {
+    let taken = |w: &Waiting| {
+        plans
+            .iter()
+            .flat_map(|p| &p.changes)
+            .any(|c| c.kind == w.kind && c.slug == w.slug && c.to == w.version)
+    };
+    let mut out: Vec<Waiting> = Vec::new();
+    for waiting in plans.iter().flat_map(|p| &p.waits) {
+        if !taken(waiting)
+            && !out.iter().any(|w| {
+                w.kind == waiting.kind && w.slug == waiting.slug && w.version == waiting.version
+            })
+        {
+            out.push(waiting.clone());
         }
     }
     out
@@ -261,23 +338,56 @@ fn consider(
         }
     }
     sources.sort_by_key(|s| offers.iter().position(|o| o.source == *s));
-    let chosen = sources.iter().find_map(|source| {
+    let Some(source) = sources.iter().find(|source| {
         newer
             .iter()
-            .find(|(v, o)| o.source == *source && allowed(&current, v, level))
-    });
-    match chosen {
-        Some((version, offer)) => out.changes.push(Change {
+            .any(|(v, o)| o.source == **source && allowed(&current, v, level))
+    }) else {
+        out.held.push(hold(
+            format!("beyond the allowed level (`{}`)", level_name(level)),
+            newest,
+        ));
+        return;
+    };
+    // That source's allowed versions, newest first; with a soak time, the newest of them
+    // old enough is taken and a newer one waits.
+    let allowed_here: Vec<&(Version, &Offer)> = newer
+        .iter()
+        .filter(|(v, o)| o.source == *source && allowed(&current, v, level))
+        .collect();
+    let chosen = match policy.min_age {
+        None => allowed_here.first().copied(),
+        Some(min_age) => {
+            let old_enough = |offer: &Offer| {
+                offer
+                    .released
+                    .is_some_and(|released| min_age.taken_from(released) <= policy.now)
+            };
+            let ripe = allowed_here.iter().copied().find(|(_, o)| old_enough(o));
+            if let Some((version, offer)) = allowed_here.first().copied() {
+                if !old_enough(offer) {
+                    out.waits.push(Waiting {
+                        kind,
+                        slug: slug.to_owned(),
+                        from: installed.to_owned(),
+                        version: version.as_str().to_owned(),
+                        released: offer.released,
+                        taken_from: offer.released.map(|r| min_age.taken_from(r)),
+                        min_age: min_age.to_string(),
+                    });
+                }
+            }
+            ripe
+        }
+    };
+    if let Some((version, offer)) = chosen {
+        out.changes.push(Change {
             kind,
             slug: slug.to_owned(),
             from: installed.to_owned(),
             to: version.as_str().to_owned(),
             offer: (*offer).clone(),
-        }),
-        None => out.held.push(hold(
-            format!("beyond the allowed level (`{}`)", level_name(level)),
-            newest,
-        )),
+        });
     }
 }
 
@@ -385,6 +495,7 @@ mod tests {
             package: format!("{slug}.{version}.zip"),
             sha256: None,
             source: "test".into(),
+            released: None,
         }
     }
 
@@ -455,6 +566,7 @@ mod tests {
             themes: Some(Selection::None),
             extensions: None,
             exclude: vec![],
+            min_age: None,
         };
         let plan = plan(
             &facts(),
@@ -615,5 +727,74 @@ mod tests {
         // Plugins have no CMS word.
         assert_eq!(MoveWords::of(&plan.changes[1]).suffix(), "");
         assert_eq!(MoveWords::of(&plan.changes[1]).level, Some("minor"));
+    }
+
+    #[test]
+    fn min_age_takes_the_newest_version_old_enough_and_says_what_waits_until_when() {
+        let at = |text: &str| -> DateTime<Utc> { text.parse().unwrap() };
+        let dated = |slug: &str, version: &str, released: Option<&str>| Offer {
+            released: released.map(at),
+            ..offer(ComponentType::Plugin, slug, version)
+        };
+        let offers = vec![
+            // Akismet 5.4 is old enough; 5.5 came out a day ago.
+            dated("akismet", "5.4", Some("2026-11-01T00:00:00Z")),
+            dated("akismet", "5.5", Some("2026-11-29T00:00:00Z")),
+            // WooCommerce's only newer version has no known release date.
+            dated("woocommerce", "9.1.0", None),
+            Offer {
+                released: Some(at("2026-11-20T00:00:00Z")),
+                ..offer(ComponentType::Theme, "twentytwentythree", "1.6")
+            },
+        ];
+        let step = UpdateStep {
+            min_age: Some(MinAge::parse("3d").unwrap()),
+            ..UpdateStep::default()
+        };
+        let mut policy = Policy::of(Some(&step), &[], crate::cms::wordpress::KIND);
+        policy.now = at("2026-11-30T08:00:00Z");
+        let planned = plan(&facts(), &offers, &policy);
+        let changes: Vec<(&str, &str)> = planned
+            .changes
+            .iter()
+            .map(|c| (c.slug.as_str(), c.to.as_str()))
+            .collect();
+        assert_eq!(changes, [("akismet", "5.4"), ("twentytwentythree", "1.6")]);
+        let waits: Vec<String> = planned.waits.iter().map(Waiting::describe).collect();
+        assert_eq!(
+            waits,
+            [
+                "plugin akismet 5.5 released 2026-11-29, taken from 2026-12-02",
+                "plugin woocommerce 9.1.0: its release date is unknown, so it is not taken while `min_age: 3d` is set",
+            ]
+        );
+        // Three days on, 5.5 is taken.
+        policy.now = at("2026-12-02T00:00:00Z");
+        let planned = plan(&facts(), &offers, &policy);
+        assert!(planned
+            .changes
+            .iter()
+            .any(|c| c.slug == "akismet" && c.to == "5.5"));
+        assert!(planned.waits.iter().all(|w| w.slug != "akismet"));
+        // Without min_age nothing waits, dates or not.
+        let planned = plan(
+            &facts(),
+            &offers,
+            &Policy::of(None, &[], crate::cms::wordpress::KIND),
+        );
+        assert!(planned.waits.is_empty());
+        assert_eq!(planned.changes.len(), 3);
+        // A soak time ending within a day says the hour.
+        let half_day = UpdateStep {
+            min_age: Some(MinAge::parse("12h").unwrap()),
+            ..UpdateStep::default()
+        };
+        let mut policy = Policy::of(Some(&half_day), &[], crate::cms::wordpress::KIND);
+        policy.now = at("2026-11-29T08:00:00Z");
+        let planned = plan(&facts(), &offers, &policy);
+        assert_eq!(
+            planned.waits[0].describe(),
+            "plugin akismet 5.5 released 2026-11-29, taken from 2026-11-29 12:00Z"
+        );
     }
 }
