@@ -206,6 +206,8 @@ pub(super) fn run_sites(
                     })
                     .collect();
                 record.held = run.held.iter().map(HeldRecord::from).collect();
+                record.held.extend(run.waits.iter().map(HeldRecord::from));
+                record.nothing_to_update = run.nothing_to_update;
                 record.snapshots = run
                     .snapshot
                     .iter()
@@ -300,6 +302,19 @@ impl From<&crate::updates::policy::Change> for ChangeRecord {
             slug: c.slug.clone(),
             from: c.from.clone(),
             to: c.to.clone(),
+        }
+    }
+}
+
+/// A version waiting for its soak time is recorded as held back, with when it is taken.
+impl From<&crate::updates::policy::Waiting> for HeldRecord {
+    fn from(w: &crate::updates::policy::Waiting) -> HeldRecord {
+        HeldRecord {
+            kind: w.kind.name().to_owned(),
+            slug: w.slug.clone(),
+            from: w.from.clone(),
+            available: Some(w.version.clone()),
+            reason: format!("waits (`min_age: {}`): {}", w.min_age, w.describe()),
         }
     }
 }

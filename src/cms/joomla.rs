@@ -183,6 +183,7 @@ impl Cms for Joomla {
                 package: String::new(),
                 sha256: None,
                 source: "Joomla update server".to_owned(),
+                released: None,
             })
             .collect())
     }

@@ -207,6 +207,7 @@ impl Cms for Magento {
                 package: String::new(),
                 sha256: None,
                 source: "composer".to_owned(),
+                released: None,
             })
             .collect())
     }

@@ -36,7 +36,7 @@ use crate::inventory::Site;
 use crate::offer::{Change, ComponentType, Offer};
 use crate::remote::Connection;
 use crate::site_error::SiteError;
-use crate::version::Level;
+use crate::version::{Level, Version};
 pub use database::{DbCredentials, DbEndpoint};
 use file_dump::{DumpPart, DumpedFile};
 use host_tools::HostTools;
@@ -189,6 +189,14 @@ pub trait Cms: Send + Sync {
     /// How far core updates go when a playbook does not say (`core:` of the `update` step).
     fn default_core_level(&self) -> Level {
         Level::Minor
+    }
+
+    /// What the CMS itself calls a move of its core from `from` to `to`, where its words
+    /// differ from the semver levels tend's policy uses (WordPress calls 6.1 → 6.8 a "major
+    /// release", which is `minor` here): plans say both, because the CMS's people read
+    /// versions in its words. `None`: the CMS's words are the levels'.
+    fn core_release_word(&self, _from: &Version, _to: &Version) -> Option<&'static str> {
+        None
     }
 
     /// What the CMS's installed add-ons (`Facts::plugins`) are as update components.

@@ -45,6 +45,10 @@ pub struct SiteRecord {
     pub rolled_back: Vec<RolledBackRecord>,
     #[serde(default)]
     pub held: Vec<HeldRecord>,
+    /// An update run found nothing to update on the site (and so took no snapshot,
+    /// unless asked). False in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_to_update: bool,
     #[serde(default)]
     pub snapshots: Vec<SnapshotRecord>,
     /// Snapshots removed (prune).
@@ -75,6 +79,7 @@ impl SiteRecord {
             changes: Vec::new(),
             rolled_back: Vec::new(),
             held: Vec::new(),
+            nothing_to_update: false,
             snapshots: Vec::new(),
             pruned: Vec::new(),
             checks: Vec::new(),

@@ -78,6 +78,9 @@ fn site_lines(site: &SiteRecord, style: &Style) -> String {
             change.kind, change.slug, change.from, change.to
         ));
     }
+    if site.nothing_to_update {
+        facts.push("nothing to update".to_owned());
+    }
     for snapshot in &site.snapshots {
         facts.push(format!(
             "snapshot {} ({})",

@@ -82,11 +82,27 @@ impl Sources {
 
     /// Everything the sources offer for the site's CMS, in source order.
     pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, SourceError> {
+        self.offers_dated(facts, false).await
+    }
+
+    /// [`Sources::offers`], with release dates asked where a source gives them only on a
+    /// separate request (WordPress.org) when `dated` (a step with `min_age`); a private
+    /// repository's index says them anyway.
+    pub async fn offers_dated(
+        &self,
+        facts: &Facts,
+        dated: bool,
+    ) -> Result<Vec<Offer>, SourceError> {
         let mut offers = Vec::new();
         for entry in &self.entries {
             match entry {
                 Entry::WordpressOrg(api) => {
-                    let found = api.offers(facts).await.map_err(|e| SourceError {
+                    let found = if dated {
+                        api.check_dated(facts, true).await.map(|c| c.offers)
+                    } else {
+                        api.offers(facts).await
+                    };
+                    let found = found.map_err(|e| SourceError {
                         name: "wordpress.org".to_owned(),
                         detail: e.to_string(),
                     })?;

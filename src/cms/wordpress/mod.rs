@@ -19,6 +19,7 @@ use crate::inventory::Site;
 use crate::offer::ComponentType;
 use crate::remote::{Connection, RemoteCommand};
 use crate::site_error::SiteError;
+use crate::version::Version;
 use parse::{
     parse_version_php, parse_wp_config, plugin_from_file, OptionsAnswer, PluginFile, SiteOptions,
 };
@@ -210,6 +211,19 @@ impl Cms for WordPress {
 
     fn plugin_type(&self) -> ComponentType {
         ComponentType::Plugin
+    }
+
+    /// WordPress numbers a major release by its first two parts (6.1, 6.2, … 7.0 are each
+    /// a major release) and calls a change of the third a minor release (its maintenance
+    /// and security releases): make.wordpress.org's "Version Numbering".
+    fn core_release_word(&self, from: &Version, to: &Version) -> Option<&'static str> {
+        if to <= from {
+            None
+        } else if (to.major(), to.minor()) != (from.major(), from.minor()) {
+            Some("major release")
+        } else {
+            Some("minor release")
+        }
     }
 
     fn describe_package(&self, zip: &[u8]) -> Result<Option<DescribedPackage>, String> {
