@@ -305,6 +305,102 @@ fn stand_in_joomla_extension_from_a_private_repository_is_installed() {
     assert_eq!(ext["version"], "2.0");
 }
 
+/// `mode: each` on the stand-in: core 5.1.3 is kept and verified; com_tendtest 2.0, whose
+/// SQL update breaks a table the front end reads, is rolled back alone — files (the copy
+/// taken before it, as Joomla's installer changed them) and database as just before it.
+#[test]
+fn stand_in_joomla_extension_that_breaks_the_site_is_rolled_back_alone() {
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_each");
+    offer_updates(
+        &site,
+        &format!(
+            "{{\"core\": {{\"version\": \"5.1.3\", \"files\": \"{}\"}}}}",
+            core_package().display()
+        ),
+    );
+    let work = Work::new(lab, &[&site], true);
+    // com_tendtest 2.0 with a schema update that renames a column the home page reads.
+    let package = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!(
+            "{}/.",
+            repo_root()
+                .join("tests/fixtures/joomla/packages/com_tendtest-2.0")
+                .display()
+        ))
+        .arg(package.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let update = package.path().join("admin/sql/updates/mysql/2.0.0.sql");
+    let mut sql = std::fs::read_to_string(&update).unwrap();
+    sql.push_str(
+        "ALTER TABLE `#__content` CHANGE `introtext` `introtext_v2` mediumtext NOT NULL;\n",
+    );
+    std::fs::write(&update, sql).unwrap();
+    let zip = work.repo().join("com_tendtest-2.0.zip");
+    let made = Command::new("php")
+        .arg(repo_root().join("tests/fixtures/joomla/packages/make-zip.php"))
+        .arg(package.path())
+        .arg(&zip)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let sha = format!("{:x}", Sha256::digest(std::fs::read(&zip).unwrap()));
+    std::fs::write(
+        work.repo().join("index.json"),
+        format!(
+            "{{\"packages\": [{{\"cms\": \"joomla\", \"type\": \"extension\", \"slug\": \"com_tendtest\", \"version\": \"2.0\", \"url\": \"com_tendtest-2.0.zip\", \"sha256\": \"{sha}\"}}]}}"
+        ),
+    )
+    .unwrap();
+    let playbook = work.playbook(MONTHLY);
+    let component = "administrator/components/com_tendtest";
+    let files_before = tree(&site.path.join(component), &[]);
+    let items_before = lab.sql(&site.db_name, "SHOW CREATE TABLE jos_tendtest_items");
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "partial", "{s}");
+    assert_eq!(s["changes"][0]["slug"], "joomla", "{s}");
+    assert_eq!(s["rolled_back"][0]["slug"], "com_tendtest", "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("extension com_tendtest 1.0 → 2.0: home page (/): answered 500"),
+        "{s}"
+    );
+    assert_eq!(version_of(&site), "5.1.3");
+    assert_eq!(tree(&site.path.join(component), &[]), files_before);
+    assert_eq!(
+        lab.sql(&site.db_name, "SHOW CREATE TABLE jos_tendtest_items"),
+        items_before
+    );
+    let columns = lab.sql(
+        &site.db_name,
+        "SHOW COLUMNS FROM jos_content LIKE 'introtext'",
+    );
+    assert!(columns.contains("introtext"), "{columns}");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    let config = std::fs::read_to_string(site.path.join("configuration.php")).unwrap();
+    assert!(config.contains("public $offline = false;"), "{config}");
+}
+
 #[test]
 fn stand_in_joomla_3_is_backed_up_but_not_updated() {
     let lab = Lab::shared();
