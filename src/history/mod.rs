@@ -13,5 +13,7 @@
 pub mod record;
 pub mod store;
 
-pub use record::{ChangeRecord, CheckRecord, HeldRecord, RunRecord, SiteRecord, SnapshotRecord};
+pub use record::{
+    ChangeRecord, CheckRecord, HeldRecord, RunRecord, SiteRecord, SnapshotRecord, UntrackedRecord,
+};
 pub use store::History;

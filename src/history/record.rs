@@ -46,6 +46,9 @@ pub struct SiteRecord {
     /// unless asked). False in older records.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub nothing_to_update: bool,
+    /// Installed components no update source tracked. Empty in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untracked: Vec<UntrackedRecord>,
     #[serde(default)]
     pub snapshots: Vec<SnapshotRecord>,
     /// Snapshots removed (prune).
@@ -76,6 +79,7 @@ impl SiteRecord {
             changes: Vec::new(),
             held: Vec::new(),
             nothing_to_update: false,
+            untracked: Vec::new(),
             snapshots: Vec::new(),
             pruned: Vec::new(),
             checks: Vec::new(),
@@ -106,6 +110,15 @@ pub struct HeldRecord {
     pub from: String,
     pub available: Option<String>,
     pub reason: String,
+}
+
+/// An installed component no update source tracked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UntrackedRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub slug: String,
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
