@@ -1475,3 +1475,100 @@ fn min_age_takes_only_versions_old_enough_and_says_what_waits() {
         out.stderr
     );
 }
+
+/// Issue 14, item 6: an installed plugin no source offers (custom code, a premium plugin
+/// without a repository entry) is listed as "not tracked by any update source" in the plan,
+/// the run's result (text and JSON), the history and the monthly report; what a source
+/// tracks (Akismet, in the repository) is not.
+#[test]
+fn components_no_source_tracks_are_said_in_plan_result_history_and_report() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_untracked");
+    let custom = site.path.join("wp-content/plugins/agency-custom");
+    std::fs::create_dir_all(&custom).unwrap();
+    std::fs::write(
+        custom.join("agency-custom.php"),
+        "<?php\n/*\n * Plugin Name: Agency custom code\n * Version: 1.3\n */\n",
+    )
+    .unwrap();
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("untracked: plugin agency-custom 1.3: not tracked by any update source"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("untracked: plugin akismet"),
+        "{}",
+        out.stdout
+    );
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    let untracked: Vec<&str> = s["untracked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["slug"].as_str().unwrap())
+        .collect();
+    assert!(untracked.contains(&"agency-custom"), "{s}");
+    assert!(!untracked.contains(&"akismet"), "{s}");
+    let entry = s["untracked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["slug"] == "agency-custom")
+        .unwrap();
+    assert_eq!(entry["type"], "plugin");
+    assert_eq!(entry["version"], "1.3");
+
+    let text = work.tend(&["run", &playbook, "--yes"]);
+    assert!(
+        text.stdout
+            .contains("untracked: plugin agency-custom 1.3: not tracked by any update source"),
+        "{}",
+        text.stdout
+    );
+    let history = work.tend(&["history"]);
+    assert!(
+        history
+            .stdout
+            .contains("untracked: plugin agency-custom 1.3: not tracked by any update source"),
+        "{}",
+        history.stdout
+    );
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let out = work.tend(&[
+        "report", "--month", &month, "--format", "md,html", "--out", "reports",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let mut markdown = String::new();
+    let mut html = String::new();
+    for entry in std::fs::read_dir(work.path().join("reports")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("md") => markdown.push_str(&text),
+            Some("html") => html.push_str(&text),
+            _ => {}
+        }
+    }
+    assert!(
+        markdown.contains("### Not tracked by any update source")
+            && markdown.contains("| plugin | agency-custom | 1.3 |"),
+        "{markdown}"
+    );
+    assert!(
+        html.contains("Not tracked by any update source") && html.contains("agency-custom"),
+        "the HTML report lists it too"
+    );
+}

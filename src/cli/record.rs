@@ -16,7 +16,7 @@ use crate::events::{Event, Level, Reporter, SharedReporter};
 use crate::history::store::Recording;
 use crate::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RolledBackRecord, RunRecord, SiteRecord,
-    SnapshotRecord,
+    SnapshotRecord, UntrackedRecord,
 };
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
@@ -208,6 +208,15 @@ pub(super) fn run_sites(
                 record.held = run.held.iter().map(HeldRecord::from).collect();
                 record.held.extend(run.waits.iter().map(HeldRecord::from));
                 record.nothing_to_update = run.nothing_to_update;
+                record.untracked = run
+                    .untracked
+                    .iter()
+                    .map(|u| UntrackedRecord {
+                        kind: u.kind.name().to_owned(),
+                        slug: u.slug.clone(),
+                        version: u.version.clone(),
+                    })
+                    .collect();
                 record.snapshots = run
                     .snapshot
                     .iter()

@@ -199,6 +199,15 @@ pub trait Cms: Send + Sync {
         None
     }
 
+    /// The installed components that are updated apart from core, each with its type:
+    /// what an update source should track, so that one none tracks (a premium plugin
+    /// without a repository entry, custom code) is said rather than silently left out of
+    /// the cycle. Default: none — a CMS whose facts cannot tell its own bundled extensions
+    /// from third-party ones says nothing rather than flag every core extension.
+    fn separately_updated<'f>(&self, _facts: &'f Facts) -> Vec<(ComponentType, &'f Component)> {
+        Vec::new()
+    }
+
     /// What the CMS's installed add-ons (`Facts::plugins`) are as update components.
     fn plugin_type(&self) -> ComponentType {
         ComponentType::Extension

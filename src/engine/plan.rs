@@ -63,6 +63,8 @@ pub struct SitePlan {
     pub held: Vec<Held>,
     /// Newer versions waiting for a step's `min_age`, and until when.
     pub waits: Vec<policy::Waiting>,
+    /// Installed components no update source tracks (never updated by tend).
+    pub untracked: Vec<policy::Untracked>,
     /// The playbook updates, and this site has nothing to update: no snapshot, no
     /// maintenance window and no prune unless the playbook asks (`backup: { always: true }`).
     pub nothing_to_update: bool,
@@ -93,8 +95,11 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
             .await?
             .map(|j| unfinished(site, &j));
         let update_steps = update_steps(ctx.playbook);
-        let updates = if update_steps.is_empty() {
-            Vec::new()
+        let UpdatePlans {
+            steps: updates,
+            untracked,
+        } = if update_steps.is_empty() {
+            UpdatePlans::default()
         } else {
             for step in &update_steps {
                 warn_unmatched(ctx, site, &read.facts, step);
@@ -150,6 +155,7 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
             changes: updates.iter().flat_map(|p| p.changes.clone()).collect(),
             held: policy::held_over(&updates),
             waits: policy::waits_over(&updates),
+            untracked,
             nothing_to_update,
             unfinished,
         })
@@ -205,15 +211,17 @@ pub(super) async fn plan_updates(
     host: &Connection,
     facts: &Facts,
     steps: &[&UpdateStep],
-) -> Result<Vec<policy::Plan>, SiteError> {
+) -> Result<UpdatePlans, SiteError> {
     crate::cms::adapter(facts.cms).check_updatable(facts)?;
     let dated = steps.iter().any(|s| s.min_age.is_some());
-    let mut offers = ctx.sources.offers_dated(facts, dated).await?;
-    offers.extend(
-        crate::cms::adapter(facts.cms)
-            .host_offers(site, host, facts)
-            .await?,
-    );
+    let offered = ctx.sources.offered(facts, dated).await?;
+    let mut offers = offered.offers;
+    let mut tracked = offered.tracked;
+    let from_host = crate::cms::adapter(facts.cms)
+        .host_offers(site, host, facts)
+        .await?;
+    tracked.extend(from_host.iter().map(|o| (o.kind, o.slug.clone())));
+    offers.extend(from_host);
     // Versions that broke this site before are not offered again (unless retried).
     let remembered = if ctx.retry_held {
         Vec::new()
@@ -239,7 +247,17 @@ pub(super) async fn plan_updates(
             |kind, slug| facts.installed_version(kind, slug),
         ));
     }
-    Ok(plans)
+    Ok(UpdatePlans {
+        steps: plans,
+        untracked: policy::untracked(facts, &tracked),
+    })
+}
+
+/// The updates of a site: one plan per update step, and what no source tracks.
+#[derive(Debug, Clone, Default)]
+pub(super) struct UpdatePlans {
+    pub steps: Vec<policy::Plan>,
+    pub untracked: Vec<policy::Untracked>,
 }
 
 /// The error of a site another run left unfinished.

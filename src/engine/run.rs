@@ -89,6 +89,8 @@ pub struct SiteRun {
     pub held: Vec<Held>,
     /// Newer versions waiting for a step's `min_age`, and until when.
     pub waits: Vec<policy::Waiting>,
+    /// Installed components no update source tracks (never updated by tend).
+    pub untracked: Vec<policy::Untracked>,
     /// The playbook updates and the site had nothing to update: the steps there only for
     /// the update (snapshot, maintenance, prune) were left out.
     pub nothing_to_update: bool,
@@ -172,6 +174,7 @@ impl SiteRun {
             rolled_back: Vec::new(),
             held: Vec::new(),
             waits: Vec::new(),
+            untracked: Vec::new(),
             nothing_to_update: false,
             pruned: Vec::new(),
             checks_before: Vec::new(),
@@ -591,8 +594,11 @@ impl SiteState<'_, '_> {
 
     /// Plans the updates and fetches their packages into the cache, checking them.
     async fn prepare_updates(&mut self, steps: &[&UpdateStep]) -> Result<(), SiteError> {
-        let planned =
-            planning::plan_updates(self.ctx, self.site, &self.host, &self.facts, steps).await?;
+        let planning::UpdatePlans {
+            steps: planned,
+            untracked,
+        } = planning::plan_updates(self.ctx, self.site, &self.host, &self.facts, steps).await?;
+        self.outcome.untracked = untracked;
         for change in planned.iter().flat_map(|p| &p.changes) {
             if change.offer.package.is_empty() {
                 continue;

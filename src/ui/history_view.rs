@@ -110,6 +110,18 @@ fn site_lines(site: &SiteRecord, style: &Style) -> String {
     if let Some(rollback) = &site.rollback {
         out.push_str(&format!("    rollback: {rollback}\n"));
     }
+    for u in &site.untracked {
+        out.push_str(&format!(
+            "    untracked: {} {}{}: {}\n",
+            u.kind,
+            u.slug,
+            u.version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            crate::updates::policy::UNTRACKED
+        ));
+    }
     for cleanup in &site.cleanup {
         out.push_str(&format!("    clean-up failed: {cleanup}\n"));
     }

@@ -102,10 +102,11 @@ pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
                 "changes": planned_changes_json(&p.changes), "held": held_json(&p.held),
                 "nothing_to_update": p.nothing_to_update,
                 "waits": p.waits,
+                "untracked": p.untracked,
                 "error": p.unfinished.as_ref().map(|e| e.masked()),
                 "error_kind": p.unfinished.as_ref().map(|e| e.kind()),
             }),
-            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "waits": [], "error": e.masked(), "error_kind": e.kind()}),
+            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "waits": [], "untracked": [], "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
     json!({"playbook": playbook, "check": true, "sites": sites})
@@ -144,6 +145,13 @@ pub fn plan_text(playbook: &str, plans: &[SiteResult<SitePlan>], style: Style) -
                 for w in &p.waits {
                     out.push_str(&format!("  {} {}\n", style.dim("waits:"), w.describe()));
                 }
+                for u in &p.untracked {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.warn("untracked:"),
+                        u.describe()
+                    ));
+                }
             }
             Err(e) => out.push_str(&format!(
                 "{}  {} {}\n",
@@ -169,6 +177,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "held": held_json(&run.held),
                 "nothing_to_update": run.nothing_to_update,
                 "waits": run.waits,
+                "untracked": run.untracked,
                 "pruned": run.pruned,
                 "checks": run.checks,
                 "checks_before": run.checks_before,
@@ -179,7 +188,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
             }),
             Err(e) => json!({
                 "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
-                "rolled_back": [], "held": [], "waits": [], "nothing_to_update": false, "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
+                "rolled_back": [], "held": [], "waits": [], "untracked": [], "nothing_to_update": false, "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
                 "error": e.masked(), "error_kind": e.kind(),
             }),
         })
@@ -243,6 +252,13 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                 }
                 for w in &run.waits {
                     out.push_str(&format!("  {} {}\n", style.dim("waits:"), w.describe()));
+                }
+                for u in &run.untracked {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.warn("untracked:"),
+                        u.describe()
+                    ));
                 }
                 if let Some(e) = &run.error {
                     out.push_str(&format!("  {} {}\n", style.bad("error:"), e.masked()));

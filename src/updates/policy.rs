@@ -214,6 +214,47 @@ pub fn waits_over(plans: &[Plan]) -> Vec<Waiting> {
     out
 }
 
+/// An installed component no update source tracks: it is never updated by tend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Untracked {
+    #[serde(rename = "type")]
+    pub kind: ComponentType,
+    pub slug: String,
+    pub version: Option<String>,
+}
+
+impl Untracked {
+    /// `plugin acme-premium 2.1: not tracked by any update source`.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} {}{}: {UNTRACKED}",
+            self.kind.name(),
+            self.slug,
+            self.version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
+        )
+    }
+}
+
+/// What is said of an installed component no source tracks.
+pub const UNTRACKED: &str = "not tracked by any update source";
+
+/// The site's components updated apart from core (as its CMS says) that no source tracks.
+pub fn untracked(facts: &Facts, tracked: &[(ComponentType, String)]) -> Vec<Untracked> {
+    crate::cms::adapter(facts.cms)
+        .separately_updated(facts)
+        .into_iter()
+        .filter(|(kind, c)| !tracked.iter().any(|(k, s)| k == kind && *s == c.slug))
+        .map(|(kind, c)| Untracked {
+            kind,
+            slug: c.slug.clone(),
+            version: c.version.clone(),
+        })
+        .collect()
+}
+
 /// The site's facts as they are once `change` is made.
 fn project(facts: &mut Facts, change: &Change) {
     let components = match change.kind {
@@ -796,6 +837,28 @@ mod tests {
         assert_eq!(
             planned.waits[0].describe(),
             "plugin akismet 5.5 released 2026-11-29, taken from 2026-11-29 12:00Z"
+        );
+    }
+
+    #[test]
+    fn components_no_source_tracks_are_named() {
+        let tracked = vec![
+            (ComponentType::Core, "wordpress".to_owned()),
+            (ComponentType::Plugin, "akismet".to_owned()),
+            // A theme slug tracked as a plugin does not track the theme.
+            (ComponentType::Plugin, "twentytwentythree".to_owned()),
+        ];
+        let found: Vec<String> = untracked(&facts(), &tracked)
+            .iter()
+            .map(Untracked::describe)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "plugin woocommerce 8.0.0: not tracked by any update source",
+                "plugin odd latest: not tracked by any update source",
+                "theme twentytwentythree 1.0: not tracked by any update source",
+            ]
         );
     }
 }

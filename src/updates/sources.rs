@@ -93,20 +93,27 @@ impl Sources {
         facts: &Facts,
         dated: bool,
     ) -> Result<Vec<Offer>, SourceError> {
+        Ok(self.offered(facts, dated).await?.offers)
+    }
+
+    /// [`Sources::offers_dated`], with every component some source tracks, offering a
+    /// newer version or not (WordPress.org's `no_update`, any entry of a repository's
+    /// index): what no source tracks is said, not silently left out of the cycle.
+    pub async fn offered(&self, facts: &Facts, dated: bool) -> Result<Offered, SourceError> {
         let mut offers = Vec::new();
+        let mut tracked = Vec::new();
         for entry in &self.entries {
             match entry {
                 Entry::WordpressOrg(api) => {
-                    let found = if dated {
-                        api.check_dated(facts, true).await.map(|c| c.offers)
-                    } else {
-                        api.offers(facts).await
-                    };
-                    let found = found.map_err(|e| SourceError {
-                        name: "wordpress.org".to_owned(),
-                        detail: e.to_string(),
-                    })?;
-                    offers.extend(found);
+                    let check = api
+                        .check_dated(facts, dated)
+                        .await
+                        .map_err(|e| SourceError {
+                            name: "wordpress.org".to_owned(),
+                            detail: e.to_string(),
+                        })?;
+                    offers.extend(check.offers);
+                    tracked.extend(check.tracked);
                 }
                 Entry::Repository { location, index } => {
                     let index = index
@@ -125,8 +132,19 @@ impl Sources {
                 }
             }
         }
-        Ok(offers)
+        tracked.extend(offers.iter().map(|o| (o.kind, o.slug.clone())));
+        tracked.sort();
+        tracked.dedup();
+        Ok(Offered { offers, tracked })
     }
+}
+
+/// What the sources offer a site, and which of its components they track.
+#[derive(Debug, Clone, Default)]
+pub struct Offered {
+    pub offers: Vec<Offer>,
+    /// Sorted, each once.
+    pub tracked: Vec<(ComponentType, String)>,
 }
 
 /// An update source that could not be asked, and what happened.

@@ -47,6 +47,9 @@ pub struct Check {
     pub offers: Vec<Offer>,
     /// One line each, e.g. an offer skipped because the site's PHP is too old for it.
     pub notes: Vec<String>,
+    /// Every component WordPress.org knows (with an update or without: the answers'
+    /// `no_update`), by the site's slug, core included: what this source tracks.
+    pub tracked: Vec<(ComponentType, String)>,
 }
 
 /// One entry of `offers` in a core version-check answer.
@@ -92,12 +95,14 @@ impl WordpressOrg {
     /// Every version the API offers for this site's core, plugins and themes (only for
     /// WordPress facts; other CMS → `Ok(vec![])`). A site with no plugins/themes sends no
     /// request for them. What was left out is dropped; [`WordpressOrg::check`] says why.
+    #[cfg(test)]
     pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, ApiError> {
         Ok(self.check(facts).await?.offers)
     }
 
     /// Like [`WordpressOrg::offers`], with a note for each offer left out: another locale,
     /// no package, or a PHP requirement above the site's PHP (when that is known).
+    #[cfg(test)]
     pub async fn check(&self, facts: &Facts) -> Result<Check, ApiError> {
         self.check_dated(facts, false).await
     }
@@ -115,12 +120,13 @@ impl WordpressOrg {
         if facts.cms != wordpress::KIND {
             return Ok(Check::default());
         }
-        let (mut core, plugins, mut themes) = tokio::try_join!(
+        let (mut core, plugins, themes) = tokio::try_join!(
             self.core_offers(facts),
             self.plugin_updates(facts),
             self.theme_updates(facts),
         )?;
-        let (mut plugins, unknown_files) = plugins;
+        let (mut plugins, unknown_files, plugins_known) = plugins;
+        let (mut themes, themes_known) = themes;
         if dated {
             let (core_dates, plugin_dates, theme_dates) = tokio::join!(
                 futures::future::join_all(core.iter().map(|c| self.package_date(c))),
@@ -137,12 +143,21 @@ impl WordpressOrg {
                 update.released = date;
             }
         }
-        let plugins = (plugins, unknown_files);
         let php = facts.php_version.as_deref();
         let mut check = Check::default();
         core_to_offers(&core, php, &mut check);
-        let (plugins, unknown_files) = plugins;
         check.notes.extend(unknown_files);
+        check
+            .tracked
+            .push((ComponentType::Core, wordpress::KIND.name().to_owned()));
+        check.tracked.extend(
+            plugins_known
+                .into_iter()
+                .map(|s| (ComponentType::Plugin, s)),
+        );
+        check
+            .tracked
+            .extend(themes_known.into_iter().map(|s| (ComponentType::Theme, s)));
         updates_to_offers(ComponentType::Plugin, &plugins, php, &mut check);
         updates_to_offers(ComponentType::Theme, &themes, php, &mut check);
         Ok(check)
@@ -184,7 +199,11 @@ impl WordpressOrg {
 
     /// The updates for the site's plugins, and a note for each plugin whose main file is
     /// unknown (the API knows plugins by that file, so they cannot be asked about).
-    async fn plugin_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), ApiError> {
+    /// Also: the slugs of the plugins WordPress.org knows (updated or not).
+    async fn plugin_updates(
+        &self,
+        facts: &Facts,
+    ) -> Result<(Vec<Update>, Vec<String>, Vec<String>), ApiError> {
         let mut installed = Map::new();
         let mut active = Vec::new();
         let mut notes = Vec::new();
@@ -208,7 +227,7 @@ impl WordpressOrg {
             }
         }
         if installed.is_empty() {
-            return Ok((Vec::new(), notes));
+            return Ok((Vec::new(), notes, Vec::new()));
         }
         let sent = serde_json::json!({ "plugins": installed, "active": active });
         // As `wp_update_plugins` sends it: each field is itself JSON.
@@ -225,12 +244,14 @@ impl WordpressOrg {
         let (url, text) = self.send(request).await?;
         let updates = parse_plugin_updates(&text, &facts.plugin_files)
             .map_err(|e| ApiError::unexpected(&url, e))?;
-        Ok((updates, notes))
+        let known = known_slugs(&text, "plugins", Some(&facts.plugin_files));
+        Ok((updates, notes, known))
     }
 
-    async fn theme_updates(&self, facts: &Facts) -> Result<Vec<Update>, ApiError> {
+    /// The theme updates, and the slugs of the themes WordPress.org knows.
+    async fn theme_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), ApiError> {
         if facts.themes.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let installed: Map<String, Value> = facts
             .themes
@@ -265,7 +286,8 @@ impl WordpressOrg {
                 ("locale", "[]"),
             ]);
         let (url, text) = self.send(request).await?;
-        parse_theme_updates(&text).map_err(|e| ApiError::unexpected(&url, e))
+        let updates = parse_theme_updates(&text).map_err(|e| ApiError::unexpected(&url, e))?;
+        Ok((updates, known_slugs(&text, "themes", None)))
     }
 
     /// The `Last-Modified` of a core offer's package; `None` when it has no package or the
@@ -506,6 +528,34 @@ pub fn parse_theme_updates(text: &str) -> Result<Vec<Update>, String> {
             update(entry, slug.clone(), &format!("themes.{slug}"))
         })
         .collect()
+}
+
+/// The site's slugs of every component an update-check answer knows: the keys of its
+/// `key` map (`plugins`, `themes`: those with an update) and of `no_update` (those
+/// without). Plugin keys are main files, named back through `plugin_files`; a key the site
+/// does not know by that file is left out. An answer not read as JSON knows nothing.
+pub fn known_slugs(
+    text: &str,
+    key: &str,
+    plugin_files: Option<&BTreeMap<String, String>>,
+) -> Vec<String> {
+    let Ok(mut root) = json_object(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for map in [key, "no_update"] {
+        for name in php_map(&mut root, map).unwrap_or_default().keys() {
+            let slug = match plugin_files {
+                Some(files) => files
+                    .iter()
+                    .find(|(_, file)| *file == name)
+                    .map(|(slug, _)| slug.clone()),
+                None => Some(name.clone()),
+            };
+            out.extend(slug);
+        }
+    }
+    out
 }
 
 /// The release date in a plugin or theme information (1.2) answer, when the version it
@@ -1123,6 +1173,26 @@ mod tests {
 
     /// A theme information (1.2) answer (trimmed).
     const THEME_INFO: &str = r#"{"name":"Twenty Twenty-Three","slug":"twentytwentythree","version":"1.6","preview_url":"https:\/\/wp-themes.com\/twentytwentythree\/","requires":"6.1","requires_php":"5.6","last_updated":"2024-11-13","last_updated_time":"2024-11-13 14:22:06","homepage":"https:\/\/wordpress.org\/themes\/twentytwentythree\/","download_link":"https:\/\/downloads.wordpress.org\/theme\/twentytwentythree.1.6.zip"}"#;
+
+    #[test]
+    fn knows_every_component_of_an_answer_updated_or_not() {
+        let files = BTreeMap::from([
+            ("akismet".to_owned(), "akismet/akismet.php".to_owned()),
+            ("hello".to_owned(), "hello.php".to_owned()),
+            (
+                "classic-editor".to_owned(),
+                "classic-editor/classic-editor.php".to_owned(),
+            ),
+        ]);
+        let mut plugins = known_slugs(PLUGINS_ANSWER, "plugins", Some(&files));
+        plugins.sort();
+        assert_eq!(plugins, ["akismet", "classic-editor", "hello"]);
+        let mut themes = known_slugs(THEMES_ANSWER, "themes", None);
+        themes.sort();
+        assert_eq!(themes, ["twentytwentyfour", "twentytwentythree"]);
+        assert!(known_slugs(NOTHING_FOR_PLUGINS, "plugins", Some(&files)).is_empty());
+        assert!(known_slugs("not json", "themes", None).is_empty());
+    }
 
     #[test]
     fn reads_release_dates_from_information_answers_of_the_offered_version() {

@@ -213,6 +213,17 @@ impl Cms for WordPress {
         ComponentType::Plugin
     }
 
+    /// Every plugin and theme: WordPress bundles none that core updates (the default
+    /// themes and Akismet are updated on their own, from WordPress.org).
+    fn separately_updated<'f>(&self, facts: &'f Facts) -> Vec<(ComponentType, &'f Component)> {
+        facts
+            .plugins
+            .iter()
+            .map(|p| (ComponentType::Plugin, p))
+            .chain(facts.themes.iter().map(|t| (ComponentType::Theme, t)))
+            .collect()
+    }
+
     /// WordPress numbers a major release by its first two parts (6.1, 6.2, … 7.0 are each
     /// a major release) and calls a change of the third a minor release (its maintenance
     /// and security releases): make.wordpress.org's "Version Numbering".
