@@ -124,6 +124,9 @@ pub enum RestoreState {
     Unchanged,
     /// The restore is complete, but the maintenance file could not be removed.
     RestoredInMaintenance { file: String },
+    /// The restore is complete, but the CMS's configuration could not be switched back
+    /// from maintenance mode (Joomla's `$offline`).
+    RestoredOffline { file: String },
     /// The connection to the host was lost part-way: where the restore stopped is not
     /// known. The site stays in maintenance mode.
     Unknown { old_files: String },
@@ -143,6 +146,10 @@ impl std::fmt::Display for RestoreState {
             RestoreState::RestoredInMaintenance { file } => write!(
                 f,
                 "the snapshot was restored, but the site is still in maintenance mode: remove {file} by hand"
+            ),
+            RestoreState::RestoredOffline { file } => write!(
+                f,
+                "the snapshot was restored, but the site is still offline: {file} has maintenance mode switched on (Joomla: `$offline = true`); switch it off by hand"
             ),
             RestoreState::Unknown { old_files } => write!(
                 f,

@@ -252,6 +252,14 @@ pub trait Cms: Send + Sync {
         None
     }
 
+    /// Where maintenance mode is a setting inside a configuration file rather than a file
+    /// of its own (Joomla's `$offline` in `configuration.php`): the file, and how to switch
+    /// its text offline. A restore switches it without running the site's PHP, and puts
+    /// back the exact file afterwards.
+    fn offline_setting(&self) -> Option<OfflineSetting> {
+        None
+    }
+
     /// Turns maintenance mode on or off the CMS's own way.
     async fn set_maintenance(
         &self,
@@ -289,6 +297,16 @@ pub trait Cms: Send + Sync {
             change.slug
         )))
     }
+}
+
+/// A maintenance switch inside a configuration file ([`Cms::offline_setting`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OfflineSetting {
+    /// The file (relative to the root).
+    pub file: &'static str,
+    /// Its text with the site offline, everything else byte for byte; `None` when the text
+    /// has no such setting.
+    pub switch_on: fn(&str) -> Option<String>,
 }
 
 /// What a package holds: which component, at which version.

@@ -10,6 +10,7 @@
 //! atomic `RENAME TABLE`, and if that fails the files go back. Only then is anything
 //! removed. Every error says where it left the site ([`RestoreState`]).
 
+use super::restore_offline::Offline;
 use super::restore_settle::{self, InFlight, Progress, Settled, TablesSwap};
 use crate::backup::create::{self, Contents};
 use crate::backup::restore::{
@@ -461,12 +462,28 @@ async fn restore_locked(
     if let (Some((file, content)), true) = (maintenance, root_exists) {
         maintenance_file(&read.host, &target.path, file, Some(content)).await?;
     }
+    // Where maintenance mode is a setting in the CMS's configuration (Joomla), that file
+    // is switched instead.
+    let mut offline = match cms.offline_setting() {
+        Some(setting) => Some(
+            Offline::switch_live(&read.host, &target.path, root_exists, setting, |message| {
+                reporter.event(&Event::Log {
+                    level: Level::Warning,
+                    site: Some(&target.name),
+                    message,
+                })
+            })
+            .await?,
+        ),
+        None => None,
+    };
     let outcome = replace(
         request,
         read,
         pool,
         contents,
         database.as_ref(),
+        offline.as_mut(),
         store,
         reporter,
     )
@@ -514,6 +531,34 @@ async fn restore_locked(
             }
         }
     }
+    if let (Some(offline), false) = (&offline, keep_closed) {
+        // The exact file the live tree should have: the restored one's, or the site's own.
+        let restored_live = outcome.is_ok() && contents.files;
+        let switched_back = match pool.connect(&Endpoint::of(target)).await {
+            Ok(host) => offline.switch_back(&host, restored_live).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = switched_back {
+            let message = format!(
+                "{} could not be switched back from maintenance mode ({}); the site stays offline until it is",
+                offline.live_file(),
+                e.masked()
+            );
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&target.name),
+                message: &message,
+            });
+            if outcome.is_ok() {
+                return Err(SiteError::RestoreFailed {
+                    state: RestoreState::RestoredOffline {
+                        file: offline.live_file(),
+                    },
+                    cause: Box::new(e),
+                });
+            }
+        }
+    }
     let replaced = outcome?;
     Ok(Restored {
         safety_snapshot: safety.id,
@@ -537,12 +582,14 @@ fn lost_connection(error: &SiteError) -> bool {
 /// The replacing itself, as one unit: the dump imported beside the live tables, the files
 /// swapped in, the tables swapped in by one `RENAME TABLE`; the files put back when that
 /// fails. Every error says where the site was left.
+#[allow(clippy::too_many_arguments)]
 async fn replace(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
     pool: &Pool,
     contents: Contents,
     database: Option<&(&crate::cms::DbCredentials, &str, Vec<String>)>,
+    offline: Option<&mut Offline>,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Option<u64>, SiteError> {
@@ -555,6 +602,7 @@ async fn replace(
         contents,
         database,
         &keep,
+        offline,
         store,
         reporter,
         &mut progress,
@@ -638,6 +686,7 @@ async fn replace_steps(
     contents: Contents,
     database: Option<&(&crate::cms::DbCredentials, &str, Vec<String>)>,
     keep: &Keep,
+    offline: Option<&mut Offline>,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
     progress: &mut Progress,
@@ -740,6 +789,16 @@ async fn replace_steps(
                 cms::adapter(read.facts.cms).maintenance_file(),
             )
             .await?;
+            // The staged tree goes live offline too (Joomla's configuration).
+            if let Some(offline) = offline {
+                if let Err(e) = offline
+                    .switch_staged(host, &staged.staging, onto_other)
+                    .await
+                {
+                    let _ = remove_tree(host, &staged.staging).await;
+                    return Err(e);
+                }
+            }
             progress.files_swap_sent = true;
             match swap_in(host, &staged, false).await {
                 Ok(had_root) => Ok((staged, had_root)),
