@@ -162,7 +162,10 @@ fn stand_in_magento_patch_update_runs_the_documented_sequence() {
     let none = work.playbook(&MONTHLY.replace("update: {}", "update: { core: none }"));
     let out = work.tend(&["--json", "run", &none, "--check"]);
     let plan = &json(&out)["sites"][0];
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 0, "{plan}");
+    // The third-party module is still offered; core is held.
+    let changes = plan["changes"].as_array().unwrap();
+    assert!(changes.iter().all(|c| c["type"] != "core"), "{plan}");
+    assert_eq!(changes[0]["slug"], "acme/module-tendtest", "{plan}");
     assert_eq!(plan["held"][0]["available"], "2.4.8", "{plan}");
     let playbook = work.playbook(MONTHLY);
 
@@ -171,6 +174,8 @@ fn stand_in_magento_patch_update_runs_the_documented_sequence() {
     let s = &json(&out)["sites"][0];
     assert_eq!(s["status"], "ok", "{s}");
     assert_eq!(locked_version(&site), "2.4.8");
+    // One component at a time: core, then the third-party module.
+    assert_eq!(s["changes"][1]["slug"], "acme/module-tendtest", "{s}");
     assert!(!site.path.join("var/.maintenance.flag").exists());
     // Production mode: the static content was deployed again after setup:upgrade.
     assert!(site.path.join("pub/static/deployed_version.txt").exists());
