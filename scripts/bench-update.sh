@@ -10,27 +10,40 @@
 #      rolled back by tend: its own rollback time (the `rollback` field of the JSON) and the
 #      whole run, side by side with the obvious alternative, `tend restore --snapshot` of the
 #      pre-update snapshot onto the broken site; then the same with the full cycle (core
-#      update and its database migration too), where the rollback also restores the database.
+#      update and its database migration too), where the rollback also restores the database;
+#   4. one component at a time (`mode: each`, the default) against all at once (`mode:
+#      together`) on a site with ten updates (core, Akismet, the theme and seven plugins of
+#      the benchmark's own): the healthy cycle, each vs together (goal: each ≤ 2× together),
+#      and the same with one of the ten broken (tend-fatal-test 2.0): `each` keeps the nine
+#      and rolls the culprit back alone (its rollback time from the JSON, goal < 5 s),
+#      `together` rolls all ten back.
+#
+# Cases 1–3 run with `mode: together` (what they measured before `each` existed).
 #
 # Every run works on sites added for it (`lab.sh add-site`): an update only happens once.
 # Wall times are measured around tend; peak RSS comes from /usr/bin/time (skipped, and said,
 # when it is not installed). tend's stderr is time-stamped to show where the time goes.
 #
-# Usage: scripts/bench-update.sh [--runs N]     (default 3)
+# Usage: scripts/bench-update.sh [--runs N] [--cases LIST]   (default 3 runs, cases 1,2,3,4)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 runs=3
+cases=1,2,3,4
 while (($#)); do
   case "$1" in
     --runs) runs=${2:?--runs needs a number}; shift 2 ;;
     --runs=*) runs=${1#*=}; shift ;;
+    --cases) cases=${2:?--cases needs a list such as 1,4}; shift 2 ;;
+    --cases=*) cases=${1#*=}; shift ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-    *) echo "usage: scripts/bench-update.sh [--runs N]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench-update.sh [--runs N] [--cases LIST]" >&2; exit 2 ;;
   esac
 done
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || { echo "bench-update: --runs must be a positive number" >&2; exit 2; }
+[[ "$cases" =~ ^[1-4](,[1-4])*$ ]] || { echo "bench-update: --cases is a list of 1 to 4, such as 1,4" >&2; exit 2; }
+want() { [[ ",$cases," == *",$1,"* ]]; }
 # Ten sites per run of case 2: more than 3 runs would add a lot of sites and time for
 # little extra information.
 many_runs=$((runs < 3 ? runs : 3))
@@ -271,7 +284,7 @@ done
 steps='steps:
   - backup: { label: pre-update }
   - maintenance: on
-  - update: { core: minor, plugins: all, themes: all }
+  - update: { core: minor, plugins: all, themes: all, mode: together }
   - maintenance: off
   - verify:
       checks:
@@ -286,6 +299,7 @@ cd "$work"
 
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 
+if want 1; then
 one_t=() one_rss=() one_cpu=() one_nowait=()
 for i in $(seq "$runs"); do
   log "1. one site, run $i/$runs"
@@ -324,8 +338,11 @@ case "$zero_status" in
 esac
 zero_t=$WALL zero_rss=$RSS zero_cpu=$CPU zero_last=(zero "$T0" "$T1")
 
+fi
+
 # ------------------------------------------------------------ 2. ten sites ---
 
+if want 2; then
 many_t=() many_rss=() many_cpu=() many_spread=()
 for r in $(seq "$many_runs"); do
   log "2. ten sites at once, run $r/$many_runs (adding 10 sites)"
@@ -340,6 +357,8 @@ for r in $(seq "$many_runs"); do
   many_spread+=("$(awk -v t0="$T0" '/: ok$/ { t = $1 - t0; if (min == "" || t < min) min = t; if (t > max) max = t }
     END { printf "%.1f–%.1f s", min, max }' "many$r.err")")
 done
+
+fi
 
 # ------------------------------------------------- 3. rollback vs restore ---
 
@@ -378,12 +397,106 @@ rollback_case() {
       fail "$s-restore" "tend-fatal-test is not back at 1.0 after the restore"
   done
 }
+if want 3; then
 rollback_case "$repo_fatal" "plugin update that fatals, rolled back" fatal
 fatal_rb=("${RB_T[@]}") fatal_run=("${RUN_T[@]}") fatal_run_rss=("${RUN_RSS[@]}") fatal_run_cpu=("${RUN_CPU[@]}")
 fatal_rs=("${RS_T[@]}") fatal_rs_rss=("${RS_RSS[@]}") fatal_rs_cpu=("${RS_CPU[@]}") fatal_example=$EXAMPLE fatal_last=("${LAST[@]}")
 rollback_case "$repo_full" "full cycle + the fatal plugin, rolled back (database too)" full
 full_rb=("${RB_T[@]}") full_run=("${RUN_T[@]}") full_run_rss=("${RUN_RSS[@]}") full_run_cpu=("${RUN_CPU[@]}")
 full_rs=("${RS_T[@]}") full_rs_rss=("${RS_RSS[@]}") full_rs_cpu=("${RS_CPU[@]}") full_example=$EXAMPLE full_last=("${LAST[@]}")
+
+fi
+
+# ----------------------------------------- 4. one at a time vs all at once ---
+
+# Six plugins of the benchmark's own (1.0 installed, 1.1 offered) beside core, Akismet, the
+# theme and tend-fatal-test: ten updates per site.
+bench_slugs=(tend-bench-1 tend-bench-2 tend-bench-3 tend-bench-4 tend-bench-5 tend-bench-6)
+bench_plugin() { # SLUG VERSION: a plugin that prints a comment in the footer
+  printf "<?php\n/*\n * Plugin Name: %s\n * Version: %s\n */\nadd_action('wp_footer', function () { echo '<!-- %s %s -->'; });\n" "$1" "$2" "$1" "$2"
+}
+plugin_zip() { # ZIP SLUG CONTENT
+  CONTENT=$3 python3 - "$1" "$2" <<'PY'
+import os, sys, zipfile
+info = zipfile.ZipInfo(sys.argv[2] + "/" + sys.argv[2] + ".php", (2025, 1, 1, 0, 0, 0))
+info.external_attr = 0o100644 << 16
+info.compress_type = zipfile.ZIP_DEFLATED
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr(info, os.environ["CONTENT"])
+PY
+}
+# install_ten SITE: the six plugins 1.0 and tend-fatal-test 1.0, all active next to Akismet.
+install_ten() {
+  local path db url slug list n=2 entry
+  path=$(site_var "$1" PATH) db=$(site_var "$1" DB_NAME) url=$(site_var "$1" URL)
+  install_fatal_test_plugin "$1"
+  list='i:0;s:19:"akismet/akismet.php";i:1;s:35:"tend-fatal-test/tend-fatal-test.php";'
+  for slug in "${bench_slugs[@]}"; do
+    mkdir -p "$path/wp-content/plugins/$slug"
+    bench_plugin "$slug" 1.0 >"$path/wp-content/plugins/$slug/$slug.php"
+    entry="$slug/$slug.php"
+    list+="i:$n;s:${#entry}:\"$entry\";"
+    n=$((n + 1))
+  done
+  mariadb --defaults-file="$lab/mysql/root.cnf" "$db" -e "UPDATE wp_options SET option_value = 'a:$n:{$list}' WHERE option_name = 'active_plugins'" ||
+    die "activating the benchmark's plugins on $1 failed"
+  curl -s --max-time 30 "$url/" | grep -q 'tend-bench-6 1.0' ||
+    die "$1: the benchmark's plugins are not active (no footer comment in $url/)"
+}
+# expect_json NAME PYTHON: the run's JSON (`d`, its first site `s`) satisfies PYTHON.
+expect_json() {
+  python3 - "$work/$1.json" "$2" <<'PY' || fail "$1" "unexpected result: $2"
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = d["sites"][0]
+sys.exit(0 if eval(sys.argv[2]) else 1)
+PY
+}
+
+if want 4; then
+  repo_ten_ok=$work/repo-ten-ok repo_ten_bad=$work/repo-ten-bad
+  for r in "$repo_ten_ok" "$repo_ten_bad"; do
+    mkdir -p "$r/plugins" "$r/themes"
+    cp -r "$repo_cycle/." "$r/"
+    rm -f "$r/index.json"
+    for slug in "${bench_slugs[@]}"; do plugin_zip "$r/plugins/$slug.1.1.zip" "$slug" "$(bench_plugin "$slug" 1.1)"; done
+  done
+  plugin_zip "$repo_ten_ok/plugins/tend-fatal-test.2.0.zip" tend-fatal-test "$(bench_plugin tend-fatal-test 2.0)"
+  cp -- "$repo_fatal/plugins/tend-fatal-test.2.0.zip" "$repo_ten_bad/plugins/"
+  for r in "$repo_ten_ok" "$repo_ten_bad"; do
+    "$tend" repo index "$r" >"$work/index.log" 2>&1 || { cat "$work/index.log" >&2; die "tend repo index $r failed"; }
+  done
+  for m in each together; do
+    printf 'name: Monthly update cycle (%s)\nhosts: all\n%s' "$m" "${steps/mode: together/mode: $m}" >"$work/monthly-$m.yml"
+  done
+
+  ten_ok_each=() ten_ok_tog=() ten_bad_each=() ten_bad_tog=() ten_culprit=() ten_bad_each_rss=() ten_ok_each_rss=()
+  for i in $(seq "$runs"); do
+    log "4. ten updates, run $i/$runs (adding 4 sites)"
+    add_sites "te_ok$i" "tt_ok$i" "te_bad$i" "tt_bad$i"
+    for s in "te_ok$i" "tt_ok$i" "te_bad$i" "tt_bad$i"; do install_ten "$s"; done
+    inventory "te_ok$i.yml" "$repo_ten_ok" "$delay" "te_ok$i"
+    inventory "tt_ok$i.yml" "$repo_ten_ok" "$delay" "tt_ok$i"
+    inventory "te_bad$i.yml" "$repo_ten_bad" "$delay" "te_bad$i"
+    inventory "tt_bad$i.yml" "$repo_ten_bad" "$delay" "tt_bad$i"
+
+    tend_run "te_ok$i" 0 -i "te_ok$i.yml" --json run monthly-each.yml --yes
+    expect_json "te_ok$i" 's["status"] == "ok" and len(s["changes"]) == 10'
+    ten_ok_each+=("$WALL") ten_ok_each_rss+=("$RSS")
+    tend_run "tt_ok$i" 0 -i "tt_ok$i.yml" --json run monthly-together.yml --yes
+    expect_json "tt_ok$i" 's["status"] == "ok" and len(s["changes"]) == 10'
+    ten_ok_tog+=("$WALL")
+
+    tend_run "te_bad$i" 1 -i "te_bad$i.yml" --json run monthly-each.yml --yes
+    expect_json "te_bad$i" 's["status"] == "partial" and len(s["changes"]) == 9 and [r["slug"] for r in s["rolled_back"]] == ["tend-fatal-test"]'
+    ten_bad_each+=("$WALL") ten_bad_each_rss+=("$RSS")
+    ten_culprit+=("$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sites"][0]["rolled_back"][0]["rollback_seconds"])' "$work/te_bad$i.json")")
+    ten_example=$(site_json "te_bad$i.json" error)
+    tend_run "tt_bad$i" 1 -i "tt_bad$i.yml" --json run monthly-together.yml --yes
+    expect_json "tt_bad$i" 's["status"] == "rolled_back" and len(s["changes"]) == 10'
+    ten_bad_tog+=("$WALL")
+  done
+fi
 
 # ------------------------------------------------------------------ report ---
 
@@ -440,26 +553,42 @@ printf 'bench-update: update: WordPress 6.1.9 → %s; packages: %s\n' \
   "$(for z in "${zips[@]}"; do basename "$z"; done | paste -sd' ')"
 printf 'bench-update: settings.verify_delay: %s s in every run except the "verify_delay 0" one\n' "$delay"
 printf '              (counted from the last file change, so a run waits up to %s s before verifying)\n' "$delay"
-printf "bench-update: opcache in the lab's web servers (php -S): %s\n" "$opcache"
+! want 1 || printf "bench-update: opcache in the lab's web servers (php -S): %s\n" "$opcache"
 ((have_time)) || printf 'bench-update: /usr/bin/time is not installed (Debian package: time): no peak RSS\n'
 echo
 printf '  %-50s %10s %10s %10s %11s %8s  %s\n' "what (wall time)" "median" "min" "max" "peak RSS" "tend CPU" "runs"
+if want 1; then
 row "1. one site, start to verified" "$runs" "$(peak "${one_rss[@]}")" "$(cpu "${one_cpu[@]}")" "${one_t[@]}"
 row "1. one site, less its verify_delay wait (estimate)" "$runs" - - "${one_nowait[@]}"
 row "1. one site, verify_delay: 0$([[ $zero_status == ok ]] || echo " (ROLLED BACK)")" 1 "$(peak "$zero_rss")" "$(cpu "$zero_cpu")" "$zero_t"
-row "2. ten sites at once (-f 10)" "$many_runs" "$(peak "${many_rss[@]}")" "$(cpu "${many_cpu[@]}")" "${many_t[@]}"
+fi
+! want 2 || row "2. ten sites at once (-f 10)" "$many_runs" "$(peak "${many_rss[@]}")" "$(cpu "${many_cpu[@]}")" "${many_t[@]}"
+if want 3; then
 row "3. fatal plugin: tend's rollback (JSON, 0.1 s steps)" "$runs" - - "${fatal_rb[@]}"
 row "3. fatal plugin: whole run, ends rolled_back" "$runs" "$(peak "${fatal_run_rss[@]}")" "$(cpu "${fatal_run_cpu[@]}")" "${fatal_run[@]}"
 row "3. fatal plugin: tend restore --snapshot instead" "$runs" "$(peak "${fatal_rs_rss[@]}")" "$(cpu "${fatal_rs_cpu[@]}")" "${fatal_rs[@]}"
 row "3+. full cycle + fatal: rollback incl. database" "$runs" - - "${full_rb[@]}"
 row "3+. full cycle + fatal: whole run, rolled_back" "$runs" "$(peak "${full_run_rss[@]}")" "$(cpu "${full_run_cpu[@]}")" "${full_run[@]}"
 row "3+. full cycle + fatal: tend restore instead" "$runs" "$(peak "${full_rs_rss[@]}")" "$(cpu "${full_rs_cpu[@]}")" "${full_rs[@]}"
+fi
+if want 4; then
+  row "4. ten updates, healthy: mode each" "$runs" "$(peak "${ten_ok_each_rss[@]}")" - "${ten_ok_each[@]}"
+  row "4. ten updates, healthy: mode together" "$runs" - - "${ten_ok_tog[@]}"
+  row "4. ten, one broken: each (partial, 9 kept)" "$runs" "$(peak "${ten_bad_each_rss[@]}")" - "${ten_bad_each[@]}"
+  row "4. ten, one broken: together (all 10 undone)" "$runs" - - "${ten_bad_tog[@]}"
+  row "4. ten, one broken: the culprit's rollback alone" "$runs" - - "${ten_culprit[@]}"
+fi
 echo
 printf '  peak RSS: the largest of the runs. Wall times include starting tend and its SSH connection.\n'
+if want 1; then
 printf '  "less its verify_delay wait": each run of 1. minus the time it waited before its checks\n'
 printf '  (from its stderr and the checks'"'"' elapsed_ms), i.e. what the run costs without the delay.\n'
+fi
+if want 2; then
 printf '  2. ran %s time(s), %s fresh sites each (at most 3 runs: each needs 10 new sites);\n' "$many_runs" 10
 printf '     the sites finished between (per run): %s\n' "${many_spread[*]}"
+fi
+if want 3; then
 awk -v rb="$(printf '%s\n' "${fatal_rb[@]}" | median)" -v rs="$(printf '%s\n' "${fatal_rs[@]}" | median)" \
   -v frb="$(printf '%s\n' "${full_rb[@]}" | median)" -v frs="$(printf '%s\n' "${full_rs[@]}" | median)" -v target=5 '
   # The JSON rounds the rollback to 0.1 s: the range of ratios that rounding allows.
@@ -475,8 +604,21 @@ printf '     moved-aside directories back and re-imports the database only when 
 printf '     migrated it. Neither figure includes the verify_delay and checks that follow a rollback.\n'
 printf '     Example rollback line: %s\n' "$fatal_example"
 printf '     with the database:                  %s\n' "$full_example"
+fi
+if want 4; then
+  awk -v e="$(printf '%s\n' "${ten_ok_each[@]}" | median)" -v t="$(printf '%s\n' "${ten_ok_tog[@]}" | median)" \
+    -v be="$(printf '%s\n' "${ten_bad_each[@]}" | median)" -v bt="$(printf '%s\n' "${ten_bad_tog[@]}" | median)" \
+    -v rb="$(printf '%s\n' "${ten_culprit[@]}" | median)" 'BEGIN {
+    printf "  4. healthy ten-update cycle, each vs together: %.1f s vs %.1f s = %.2fx (goal <= 2x: %s)\n", e, t, e / t, (e / t <= 2 ? "met" : "MISSED")
+    printf "     one of ten broken: each %.1f s keeps 9 (partial), together %.1f s keeps none (rolled_back)\n", be, bt
+    printf "     the culprit rolled back alone (files + database copy, before its checks run again): median %.2f s (goal < 5 s: %s)\n", rb, (rb < 5 ? "met" : "MISSED")
+  }'
+  printf '     each: a database copy, the checks and the version read back per component;\n'
+  printf '     example: %s\n' "${ten_example:0:300}"
+fi
 echo
 printf '  where one run spends its time (stamped stderr of the last run of each kind):\n'
+if want 1; then
 printf '  1. one site, verify_delay %s s (%s):\n' "$delay" "${one_last[0]}"
 phases "${one_last[@]}"
 printf '  1. one site, verify_delay 0 (status %s):\n' "$zero_status"
@@ -485,12 +627,17 @@ if [[ "$zero_status" != ok ]]; then
   printf '     the good update failed its checks without the delay: %s\n' "${zero_error:0:300}"
   [[ -z "${zero_php:-}" ]] || printf '     PHP said: %s\n' "$zero_php"
 fi
+fi
+if want 3; then
 printf '  3. fatal plugin, rolled back:\n'
 phases "${fatal_last[@]}"
 printf '  3+. full cycle + fatal plugin, rolled back:\n'
 phases "${full_last[@]}"
+fi
 echo
+if want 1; then
 printf '  verify_delay 0 saves the wait but is only safe when PHP cannot serve stale compiled code:\n'
 printf '  opcache off, or opcache.validate_timestamps=1 with opcache.revalidate_freq=0 (or PHP reloaded\n'
 printf '  after the update). Otherwise the checks may run old cached files next to new ones: a good\n'
 printf '  update fails (and is rolled back), or a broken one passes.\n'
+fi

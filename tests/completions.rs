@@ -56,6 +56,7 @@ fn bash_completes_subcommands_and_the_flags_of_each() {
     let backup = bash_complete(&script, &["backup", "--"]);
     assert!(backup.contains(&"--limit".to_owned()), "{backup:?}");
     assert!(backup.contains(&"--label".to_owned()), "{backup:?}");
+    assert_eq!(bash_complete(&script, &["run", "--re"]), ["--retry-held"]);
     // A flag that does not apply to a command is not offered for it.
     let index = bash_complete(&script, &["repo", "index", "--"]);
     assert!(index.contains(&"--json".to_owned()), "{index:?}");

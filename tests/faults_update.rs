@@ -290,6 +290,12 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
         .unwrap()
         .replacen("settings:\n", "settings:\n  verify_delay: 10\n", 1);
     std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    // All at once: the failure is the verify step's (`mode: each` checks inside the update
+    // step; its own fault test is below).
+    work.playbook(
+        "monthly.yml",
+        &MONTHLY.replace("themes: all", "themes: all, mode: together"),
+    );
     let before = (tree(&site.path, &[]), db_state(lab, &site));
     let journal = site.path.join(".tend/journal.json");
     let tmp = work.tmp().to_string_lossy().into_owned();
@@ -338,6 +344,73 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
     assert_eq!(record["changes"][0]["slug"], "tend-fatal-test", "{record}");
     assert_eq!(record["snapshots"].as_array().unwrap().len(), 1, "{record}");
     assert!(record["rollback"].is_string(), "{record}");
+    assert_put_back(lab, &work, &site, s, &before);
+}
+
+/// `mode: each`: the plugin that broke the site is being rolled back alone when the
+/// import of the database copy taken before it is killed on the host. The per-component
+/// rollback has failed, so the run falls back to the whole-site snapshot: the site ends
+/// byte-identical, and the result says both.
+#[test]
+fn killing_the_import_of_a_components_rollback_falls_back_to_the_snapshot() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_each");
+    install_fatal_test_plugin(lab, &site);
+    // Enough rows that the import of the copy takes a while to kill it in.
+    lab.sql(
+        &site.db_name,
+        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
+    );
+    let work = Work::new();
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.site_inventory(lab, &site);
+    // WordPress 6.1 keeps its global styles in transients that expire after a minute and
+    // are written again by the next page view: this run outlasts them, so they are made
+    // (one page view) and made to last, or the checks after the rollback would rewrite them.
+    let viewed = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "--max-time", "30", &site.url])
+        .status()
+        .unwrap();
+    assert!(viewed.success());
+    lab.sql(
+        &site.db_name,
+        "UPDATE wp_options SET option_value = '4102444800' WHERE option_name LIKE '\\_transient\\_timeout\\_global\\_styles%'",
+    );
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+
+    let mut child = work.spawn_run();
+    // The first import of the run is the component's rollback (a whole-site rollback
+    // would come after it).
+    let import = wait_for(&mut child, "the import of the component's copy", || {
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv
+                    .iter()
+                    .any(|a| a == "--defaults-extra-file=/dev/fd/3")
+                    && p.argv.last().is_some_and(|a| *a == site.db_name)
+            })
+            .map(|p| p.pid)
+    });
+    kill(import);
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    assert_eq!(s["status"], "rolled_back", "{s}\n{}", work.stderr());
+    let error = s["error"].as_str().unwrap();
+    assert!(
+        error.contains("plugin tend-fatal-test 1.0 → 2.0 broke the site")
+            && error.contains("rolling it back alone"),
+        "{error}"
+    );
+    assert!(
+        s["rollback"]
+            .as_str()
+            .unwrap()
+            .contains("rolled back to snapshot"),
+        "{s}"
+    );
     assert_put_back(lab, &work, &site, s, &before);
 }
 

@@ -162,7 +162,10 @@ fn stand_in_magento_patch_update_runs_the_documented_sequence() {
     let none = work.playbook(&MONTHLY.replace("update: {}", "update: { core: none }"));
     let out = work.tend(&["--json", "run", &none, "--check"]);
     let plan = &json(&out)["sites"][0];
-    assert_eq!(plan["changes"].as_array().unwrap().len(), 0, "{plan}");
+    // The third-party module is still offered; core is held.
+    let changes = plan["changes"].as_array().unwrap();
+    assert!(changes.iter().all(|c| c["type"] != "core"), "{plan}");
+    assert_eq!(changes[0]["slug"], "acme/module-tendtest", "{plan}");
     assert_eq!(plan["held"][0]["available"], "2.4.8", "{plan}");
     let playbook = work.playbook(MONTHLY);
 
@@ -171,6 +174,8 @@ fn stand_in_magento_patch_update_runs_the_documented_sequence() {
     let s = &json(&out)["sites"][0];
     assert_eq!(s["status"], "ok", "{s}");
     assert_eq!(locked_version(&site), "2.4.8");
+    // One component at a time: core, then the third-party module.
+    assert_eq!(s["changes"][1]["slug"], "acme/module-tendtest", "{s}");
     assert!(!site.path.join("var/.maintenance.flag").exists());
     // Production mode: the static content was deployed again after setup:upgrade.
     assert!(site.path.join("pub/static/deployed_version.txt").exists());
@@ -255,6 +260,87 @@ fn stand_in_magento_update_that_breaks_the_shop_is_rolled_back_byte_identical() 
     );
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
     assert_eq!(db_state(lab, &site), db_before);
+}
+
+/// `mode: each` on the stand-in: Magento 2.4.8 is kept and verified; the third-party
+/// module acme/module-tendtest 1.1.0, whose schema upgrade drops the product tables, is
+/// rolled back alone — its files (the copy taken before it: composer and setup:upgrade
+/// changed them) and the database as just before it.
+#[test]
+fn stand_in_magento_module_that_breaks_the_shop_is_rolled_back_alone() {
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_each");
+    let repo = tempfile::tempdir().unwrap();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(format!(
+            "{}/.",
+            repo_root().join("tests/fixtures/magento/repo").display()
+        ))
+        .arg(repo.path())
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let upgrade = repo
+        .path()
+        .join("acme/module-tendtest/1.1.0/Setup/upgrade.sql");
+    let mut sql = std::fs::read_to_string(&upgrade).unwrap();
+    sql.push_str("\nDROP TABLE `@PREFIX@catalog_product_entity_varchar`;\nDROP TABLE `@PREFIX@catalog_product_entity`;\n");
+    std::fs::write(&upgrade, sql).unwrap();
+    std::fs::write(
+        site.path.join(".tend-standin-composer.json"),
+        format!("{{\"repository\": \"{}\"}}\n", repo.path().display()),
+    )
+    .unwrap();
+    let work = Work::new(lab, &[&site]);
+    let playbook = work.playbook(MONTHLY);
+    let module_before = tree(&site.path.join("vendor/acme"), &[]);
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "partial", "{s}");
+    assert_eq!(s["changes"][0]["slug"], "magento", "{s}");
+    assert_eq!(s["changes"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["rolled_back"][0]["slug"], "acme/module-tendtest", "{s}");
+    assert!(
+        s["error"]
+            .as_str()
+            .unwrap()
+            .contains("extension acme/module-tendtest 1.0.0 → 1.1.0: home page (/)"),
+        "{s}"
+    );
+    assert_eq!(locked_version(&site), "2.4.8");
+    let lock: Value =
+        serde_json::from_str(&std::fs::read_to_string(site.path.join("composer.lock")).unwrap())
+            .unwrap();
+    let acme = lock["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acme/module-tendtest")
+        .unwrap()["version"]
+        .clone();
+    assert_eq!(acme, "1.0.0");
+    assert_eq!(tree(&site.path.join("vendor/acme"), &[]), module_before);
+    let prefix = lab.var("SITE_mg_each_TABLE_PREFIX");
+    let tables = lab.sql(
+        &site.db_name,
+        &format!("SHOW TABLES LIKE '{prefix}catalog_product_entity%'"),
+    );
+    assert!(
+        tables.contains("catalog_product_entity_varchar"),
+        "{tables}"
+    );
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert!(!site.path.join("var/.maintenance.flag").exists());
 }
 
 #[test]

@@ -171,50 +171,57 @@ impl Cms for Magento {
     }
 
     /// The product versions composer on the host can install (its credentials for the
-    /// Magento repository live there): `composer show --all --format=json <edition>`.
+    /// Magento repository live there): `composer show --all --format=json <edition>`; and
+    /// the same for each third-party package (a module from a vendor), as an extension.
     async fn host_offers(
         &self,
         site: &Site,
         host: &Connection,
-        _facts: &Facts,
+        facts: &Facts,
     ) -> Result<Vec<Offer>, SiteError> {
-        let edition = product_package(host, site).await?;
-        let output = host_cli::run_ok(
-            host,
-            &site.path,
-            &site.composer,
-            &[
-                "show",
-                "--all",
-                "--no-interaction",
-                "--format=json",
-                &edition,
-            ],
-        )
-        .await
-        .map_err(|e| {
-            SiteError::UpdateSource(format!("asking composer for Magento versions: {e}"))
-        })?;
-        let versions = versions_from_composer_show(&output.text)
-            .map_err(|e| SiteError::UpdateSource(format!("composer show: {e}")))?;
-        Ok(versions
-            .into_iter()
-            .map(|version| Offer {
+        let mut offers = self.core_offers(site, host).await?;
+        for package in &facts.packages {
+            let output = host_cli::run_ok(
+                host,
+                &site.path,
+                &site.composer,
+                &[
+                    "show",
+                    "--all",
+                    "--no-interaction",
+                    "--format=json",
+                    &package.slug,
+                ],
+            )
+            .await
+            .map_err(|e| {
+                SiteError::UpdateSource(format!(
+                    "asking composer for versions of {}: {e}",
+                    package.slug
+                ))
+            })?;
+            let versions = versions_from_composer_show(&output.text).map_err(|e| {
+                SiteError::UpdateSource(format!("composer show {}: {e}", package.slug))
+            })?;
+            offers.extend(versions.into_iter().map(|version| Offer {
                 cms: KIND,
-                kind: ComponentType::Core,
-                slug: "magento".to_owned(),
+                kind: ComponentType::Extension,
+                slug: package.slug.clone(),
                 version,
                 package: String::new(),
                 sha256: None,
                 source: "composer".to_owned(),
                 released: None,
-            })
-            .collect())
+            }));
+        }
+        Ok(offers)
     }
 
     /// Magento's documented upgrade: `composer require <edition>:<version> --no-update`,
     /// `composer update`, `bin/magento setup:upgrade`, in production mode
-    /// `setup:di:compile` and `setup:static-content:deploy -f`, then `cache:flush`.
+    /// `setup:di:compile` and `setup:static-content:deploy -f`, then `cache:flush`. A
+    /// third-party package goes the same way, with `composer require <package>:<version>`
+    /// and `composer update <package>`.
     async fn apply_change(
         &self,
         site: &Site,
@@ -224,12 +231,16 @@ impl Cms for Magento {
         change: &Change,
         _package: Option<&str>,
     ) -> Result<(), SiteError> {
-        if change.kind != ComponentType::Core {
-            return Err(SiteError::Unsupported(
-                "tend updates Magento itself; modules come with it through composer".to_owned(),
-            ));
-        }
-        let edition = product_package(host, site).await?;
+        let (package, update_args): (String, Vec<String>) = match change.kind {
+            ComponentType::Core => (product_package(host, site).await?, Vec::new()),
+            ComponentType::Extension => (change.slug.clone(), vec![change.slug.clone()]),
+            other => {
+                return Err(SiteError::Unsupported(format!(
+                    "Magento has no {} updates",
+                    other.name()
+                )))
+            }
+        };
         let root = &site.path;
         let composer = |args: Vec<String>| async move {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -237,12 +248,15 @@ impl Cms for Magento {
         };
         composer(vec![
             "require".into(),
-            format!("{edition}:{}", change.to),
+            format!("{package}:{}", change.to),
             "--no-update".into(),
             "--no-interaction".into(),
         ])
         .await?;
-        composer(vec!["update".into(), "--no-interaction".into()]).await?;
+        let mut update = vec!["update".to_owned()];
+        update.extend(update_args);
+        update.push("--no-interaction".into());
+        composer(update).await?;
         let magento = |command: &'static [&'static str]| async move {
             let mut args = vec!["bin/magento"];
             args.extend_from_slice(command);
@@ -256,8 +270,17 @@ impl Cms for Magento {
         }
         magento(&["cache:flush"]).await?;
         let lock = host_cli::run_ok(host, root, "cat", &[LOCK_FILE]).await?;
-        let now = version_from_composer_lock(lock.text.as_bytes())
-            .map_err(|e| SiteError::config(LOCK_FILE, e))?;
+        let now = match change.kind {
+            ComponentType::Core => version_from_composer_lock(lock.text.as_bytes()),
+            _ => third_party_packages(lock.text.as_bytes()).map(|packages| {
+                packages
+                    .into_iter()
+                    .find(|p| p.slug == change.slug)
+                    .and_then(|p| p.version)
+                    .unwrap_or_default()
+            }),
+        }
+        .map_err(|e| SiteError::config(LOCK_FILE, e))?;
         if now != change.to {
             return Err(SiteError::failed(
                 "the upgrade",
@@ -387,6 +410,43 @@ pub fn versions_from_composer_show(text: &str) -> Result<Vec<String>, String> {
         .filter(|v| !v.contains("dev"))
         .map(|v| v.trim_start_matches('v').to_owned())
         .collect())
+}
+
+impl Magento {
+    /// The versions of the site's Magento product composer on the host can install.
+    async fn core_offers(&self, site: &Site, host: &Connection) -> Result<Vec<Offer>, SiteError> {
+        let edition = product_package(host, site).await?;
+        let output = host_cli::run_ok(
+            host,
+            &site.path,
+            &site.composer,
+            &[
+                "show",
+                "--all",
+                "--no-interaction",
+                "--format=json",
+                &edition,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            SiteError::UpdateSource(format!("asking composer for Magento versions: {e}"))
+        })?;
+        let versions = versions_from_composer_show(&output.text)
+            .map_err(|e| SiteError::UpdateSource(format!("composer show: {e}")))?;
+        Ok(versions
+            .into_iter()
+            .map(|version| Offer {
+                cms: KIND,
+                kind: ComponentType::Core,
+                slug: "magento".to_owned(),
+                version,
+                package: String::new(),
+                sha256: None,
+                source: "composer".to_owned(),
+            })
+            .collect())
+    }
 }
 
 /// The composer packages that are not Magento's own (`magento/*`), with their versions.

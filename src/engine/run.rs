@@ -1002,6 +1002,41 @@ mod tests {
     }
 
     #[test]
+    fn a_partial_site_says_what_it_kept_and_what_it_rolled_back_alone() {
+        let change = |slug: &str, from: &str, to: &str| Change {
+            kind: crate::updates::ComponentType::Plugin,
+            slug: slug.into(),
+            from: from.into(),
+            to: to.into(),
+            offer: crate::updates::Offer {
+                cms: crate::cms::wordpress::KIND,
+                kind: crate::updates::ComponentType::Plugin,
+                slug: slug.into(),
+                version: to.into(),
+                package: String::new(),
+                sha256: None,
+                source: "repo".into(),
+            },
+        };
+        let mut run = SiteRun::new();
+        run.status = Outcome::Partial;
+        run.changes.push(change("akismet", "5.0.2", "5.5"));
+        run.rolled_back.push(RolledBackChange {
+            change: change("client-widgets", "1.0.0", "1.1.0"),
+            problem: "home page (/): answered 500, expected 200".into(),
+            seconds: 0.8,
+        });
+        assert_eq!(
+            run.changed().as_deref(),
+            Some("updated plugin akismet 5.0.2 → 5.5; rolled back alone plugin client-widgets 1.0.0 → 1.1.0")
+        );
+        assert_eq!(
+            run.rolled_back[0].describe(),
+            "plugin client-widgets 1.0.0 → 1.1.0: home page (/): answered 500, expected 200"
+        );
+    }
+
+    #[test]
     fn a_failed_clean_up_is_reported_beside_the_outcome() {
         let mut run = SiteRun::new();
         run.cleanup.push("releasing the site's lock: broken".into());

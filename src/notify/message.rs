@@ -91,7 +91,7 @@ fn status_word(status: Outcome) -> &'static str {
 }
 
 fn change_line(site: &SiteRecord) -> Option<String> {
-    if site.changes.is_empty() {
+    if site.changes.is_empty() && site.rolled_back.is_empty() {
         return None;
     }
     let changes: Vec<String> = site
@@ -99,10 +99,18 @@ fn change_line(site: &SiteRecord) -> Option<String> {
         .iter()
         .map(|c| format!("{} {} {} → {}", c.kind, c.slug, c.from, c.to))
         .collect();
-    let undone = if site.status == Outcome::RolledBack {
-        " (undone by the rollback)"
+    let undone = if site.status == Outcome::RolledBack && site.rolled_back.is_empty() {
+        " (undone by the rollback)".to_owned()
+    } else if !site.rolled_back.is_empty() {
+        let culprits: Vec<String> = site
+            .rolled_back
+            .iter()
+            .map(|c| format!("{} {} {} → {}", c.kind, c.slug, c.from, c.to))
+            .collect();
+        let sep = if changes.is_empty() { "" } else { "; " };
+        format!("{sep}rolled back alone: {}", culprits.join(", "))
     } else {
-        ""
+        String::new()
     };
     Some(format!("  {}: {}{undone}", site.site, changes.join(", ")))
 }
@@ -283,6 +291,41 @@ changes:
         assert_eq!(m.json["sites"][1]["status"], "failed");
         assert_eq!(m.json["sites"][0]["changes"][0]["slug"], "akismet");
         assert!(!m.json.to_string().contains("hunter2-secret"));
+    }
+
+    #[test]
+    fn a_partial_site_names_its_culprit() {
+        let mut r = record();
+        let mut site = SiteRecord::new("acme-news", Outcome::Partial);
+        site.changes = vec![ChangeRecord {
+            kind: "core".into(),
+            slug: "wordpress".into(),
+            from: "6.1.9".into(),
+            to: "6.8.12".into(),
+        }];
+        site.rolled_back = vec![crate::history::RolledBackRecord {
+            kind: "plugin".into(),
+            slug: "client-widgets".into(),
+            from: "1.0.0".into(),
+            to: "1.1.0".into(),
+            problem: "home page (/): answered 500, expected 200".into(),
+        }];
+        site.error = Some(
+            "rolled back alone: plugin client-widgets 1.0.0 → 1.1.0: home page (/): answered 500, expected 200"
+                .into(),
+        );
+        r.sites = vec![site];
+        let m = build(&r, &[NotifyEvent::Rollback]);
+        assert!(
+            m.text.contains("PARTLY ROLLED BACK acme-news: rolled back alone: plugin client-widgets 1.0.0 → 1.1.0: home page (/): answered 500"),
+            "{}",
+            m.text
+        );
+        assert!(
+            m.text.contains("  acme-news: core wordpress 6.1.9 → 6.8.12; rolled back alone: plugin client-widgets 1.0.0 → 1.1.0\n"),
+            "{}",
+            m.text
+        );
     }
 
     #[test]

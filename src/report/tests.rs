@@ -441,3 +441,37 @@ fn renderers_show_versions_outcomes_and_escape_what_they_are_given() {
     let unassigned = markdown::render(&reports[2]);
     assert!(unassigned.contains("No activity recorded in November 2026."));
 }
+
+#[test]
+fn a_partial_site_applied_what_it_kept_and_its_incident_names_the_culprit() {
+    let inventory = inventory();
+    let sites: Vec<&Site> = inventory.sites.values().collect();
+    let mut blog = site("acme-blog", "partial");
+    blog.changes = vec![change("plugin", "akismet", "5.0.2", "5.5")];
+    blog.rolled_back = vec![crate::history::RolledBackRecord {
+        kind: "plugin".to_owned(),
+        slug: "client-widgets".to_owned(),
+        from: "1.0.0".to_owned(),
+        to: "1.1.0".to_owned(),
+        problem: "home page (/): answered 500, expected 200".to_owned(),
+    }];
+    blog.failed_checks = vec![check("home page", false, 500, 40)];
+    blog.error = Some("rolled back alone: plugin client-widgets 1.0.0 → 1.1.0: home page".into());
+    let history = vec![run("r1", "run", "2026-11-10T03:00:00Z", vec![blog])];
+    let reports = build(&history, &inventory, &sites, november());
+    let blog = &reports[0].sites[0];
+    let applied: Vec<&str> = blog.updates.iter().map(|u| u.slug.as_str()).collect();
+    assert_eq!(applied, ["akismet"]);
+    assert!(!blog.updates[0].site_failed);
+    let incident = &blog.incidents[0];
+    assert_eq!(incident.kind, IncidentKind::RolledBack);
+    let undone: Vec<&str> = incident.undone.iter().map(|c| c.slug.as_str()).collect();
+    assert_eq!(undone, ["client-widgets"]);
+    assert_eq!(
+        incident.summary,
+        "After updating plugin client-widgets 1.0.0 → 1.1.0, the check \"home page\" failed, so \
+         that update alone was undone (its files and the database as just before it); the other \
+         updates (plugin akismet 5.0.2 → 5.5) were kept. The version that broke the site is held \
+         in later runs."
+    );
+}

@@ -23,6 +23,7 @@ fn rolled_back_json(rolled_back: &[RolledBackChange]) -> Value {
                 json!({
                     "type": r.change.kind, "slug": r.change.slug, "from": r.change.from,
                     "to": r.change.to, "problem": crate::secrets::mask(&r.problem),
+                    "rollback_seconds": (r.seconds * 100.0).round() / 100.0,
                 })
             })
             .collect(),

@@ -133,7 +133,8 @@ pub fn plan(facts: &Facts, offers: &[Offer], policy: &Policy<'_>) -> Plan {
         offers,
         policy,
     );
-    for plugin in &facts.plugins {
+    // Third-party packages (Magento's composer packages) are extensions as well.
+    for plugin in facts.plugins.iter().chain(&facts.packages) {
         if let Some(version) = &plugin.version {
             consider(&mut out, plugin_type, &plugin.slug, version, offers, policy);
         }

@@ -135,6 +135,8 @@ impl SiteState<'_, '_> {
                 .find(&self.site.name, &copy.id)
                 .map_err(|e| SiteError::Store(format!("reading the copy before {what}: {e}")))?
                 .ok_or_else(|| SiteError::Store(format!("the copy before {what} is gone")))?;
+            // What the site is once this component is rolled back.
+            let facts_before = self.facts.clone();
             self.journal();
             let mut journal = self.journal.take().expect("just started");
             let first_swap = journal.swaps.len();
@@ -169,6 +171,10 @@ impl SiteState<'_, '_> {
             if change.kind == ComponentType::Core
                 || self.ctx.playbook.on_failure != OnFailure::Rollback
             {
+                if self.ctx.playbook.on_failure == OnFailure::Rollback {
+                    // The site goes back to the run's snapshot: this version broke it.
+                    self.remember_broken(&change, &problem);
+                }
                 self.outcome.changes.push(change);
                 return Err(SiteError::VerificationFailed(format!("{what}: {problem}")));
             }
@@ -188,6 +194,7 @@ impl SiteState<'_, '_> {
                 ));
             }
             let seconds = started.elapsed().as_secs_f64();
+            self.facts = facts_before;
             // The next component starts only from a verified site.
             self.settle().await;
             let results = self.checks_past_maintenance(&specs).await?;
