@@ -1572,3 +1572,128 @@ fn components_no_source_tracks_are_said_in_plan_result_history_and_report() {
         "the HTML report lists it too"
     );
 }
+
+/// Issue 14, item 2 on real WordPress: with maintenance mode on for the whole cycle (the
+/// checks run before `maintenance: off`), a visitor — and a request with a wrong pass —
+/// gets WordPress's 503 maintenance page, while tend's checks, carrying the run's secret,
+/// get the real pages and pass. The host only ever holds the secret's SHA-256, in the
+/// maintenance file, and after the run nothing of it is left.
+#[test]
+fn visitors_see_maintenance_while_tends_checks_see_the_site() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_pass");
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "cycle.yml",
+        "name: Cycle in maintenance\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: {}\n  - verify:\n      checks:\n        - { path: /, status: 200, contains: ['<title>'] }\n  - maintenance: off\n",
+    );
+
+    // A visitor polls the home page (and a request with a wrong pass) throughout the run,
+    // and keeps each maintenance file seen.
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let files: Arc<Mutex<Vec<String>>> = Arc::default();
+    let visitor = {
+        let (stop, seen, files) = (stop.clone(), seen.clone(), files.clone());
+        let url = format!("{}/", site.url);
+        let maintenance = site.path.join(".maintenance");
+        std::thread::spawn(move || {
+            let get = |extra: &[&str]| {
+                let out = Command::new("curl")
+                    .args(["-s", "--max-time", "10", "-w", "\n%{http_code}"])
+                    .args(extra)
+                    .arg(&url)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+                (code.to_owned(), body.to_owned())
+            };
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(text) = std::fs::read_to_string(&maintenance) {
+                    files.lock().unwrap().push(text);
+                }
+                let (code, body) = get(&[]);
+                let (wrong, _) = get(&["-H", "X-Tend-Maintenance-Pass: not-the-secret"]);
+                seen.lock().unwrap().push((code, wrong, body));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let out = work.tend(&["-v", "--json", "run", &playbook, "--yes"]);
+    stop.store(true, Ordering::SeqCst);
+    visitor.join().unwrap();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    // tend's checks ran while maintenance was on, and got the real pages.
+    let checks = s["checks"].as_array().unwrap();
+    assert!(
+        checks.iter().all(|c| c["ok"] == true && c["status"] == 200),
+        "{checks:?}"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let maintenance: Vec<&(String, String, String)> =
+        seen.iter().filter(|(code, _, _)| code == "503").collect();
+    assert!(
+        !maintenance.is_empty(),
+        "the visitor saw the maintenance page: {:?}",
+        seen.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    assert!(maintenance
+        .iter()
+        .all(|(_, _, body)| body.contains("Briefly unavailable for scheduled maintenance")));
+    // While the site was in maintenance, a wrong pass got maintenance too.
+    assert!(
+        maintenance.iter().all(|(_, wrong, _)| wrong == "503"),
+        "{seen:?}"
+    );
+    // The maintenance file held a SHA-256 and the comparison, never a secret sent on.
+    let files = files.lock().unwrap().clone();
+    assert!(!files.is_empty(), "the maintenance file was seen");
+    let hash: String = files[0]
+        .split('\'')
+        .find(|part| part.len() == 64 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect("the file holds a SHA-256")
+        .to_owned();
+    assert!(files[0].contains("hash_equals"), "{}", files[0]);
+    assert!(
+        !out.stderr.contains(&hash) && !out.stdout.contains(&hash),
+        "the digest never shows in tend's output"
+    );
+    assert!(
+        out.stderr
+            .contains("maintenance mode on (tend's checks get through)"),
+        "{}",
+        out.stderr
+    );
+    // After the run: out of maintenance, nothing of the pass left on the host.
+    assert!(!site.path.join(".maintenance").exists());
+    assert!(!site.path.join(".maintenance.tend-tmp").exists());
+    let leftover = Command::new("grep")
+        .args(["-rl", &hash])
+        .arg(&site.path)
+        .output()
+        .unwrap();
+    assert!(
+        leftover.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&leftover.stdout)
+    );
+    let (after, _, _) = {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{}/", site.url))
+            .output()
+            .unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), (), ())
+    };
+    assert_eq!(after, "200");
+}

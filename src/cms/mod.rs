@@ -17,6 +17,7 @@ pub mod host_cli;
 pub mod host_tools;
 pub mod joomla;
 pub mod magento;
+pub mod maintenance_pass;
 pub mod mysql_client;
 pub mod php_array;
 pub mod php_script;
@@ -267,6 +268,22 @@ pub trait Cms: Send + Sync {
         host: &Connection,
         on: bool,
     ) -> Result<(), SiteError>;
+
+    /// Turns maintenance mode on so that visitors get the maintenance page while a request
+    /// that carries `secret` the way the returned [`maintenance_pass::Passage`] says reaches
+    /// the real site: tend's checks during the update cycle. `None`: the CMS has no such
+    /// way, and the checks see what visitors see. Default: plain maintenance mode, `None`.
+    /// Ending maintenance ([`Cms::set_maintenance`] with `false`) removes what let requests
+    /// through.
+    async fn set_maintenance_passing(
+        &self,
+        site: &Site,
+        host: &Connection,
+        _secret: &maintenance_pass::PassSecret,
+    ) -> Result<Option<maintenance_pass::Passage>, SiteError> {
+        self.set_maintenance(site, host, true).await?;
+        Ok(None)
+    }
 
     /// Versions the site's own tools offer (Joomla's update servers through its CLI,
     /// composer for Magento), on top of the inventory's sources.

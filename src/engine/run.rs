@@ -272,6 +272,7 @@ async fn run_site(
             code_changed: None,
             planned: std::collections::VecDeque::new(),
             lost: Vec::new(),
+            passage: None,
         };
         // Plan, then act: the updates are planned (and their packages fetched and
         // checked) before the site is touched, so a site that cannot be planned — a source
@@ -341,6 +342,9 @@ struct SiteState<'a, 'c> {
     /// The tags of connections that dropped under this site's work: their commands may
     /// still run on the host.
     lost: Vec<String>,
+    /// How the checks get through the site's maintenance mode while it is on (a new
+    /// secret each time it is turned on); `None` when it is off or the CMS has no way.
+    passage: Option<crate::cms::maintenance_pass::Passage>,
 }
 
 impl SiteState<'_, '_> {
@@ -573,8 +577,23 @@ impl SiteState<'_, '_> {
             }
             let journal = self.journal.as_ref().expect("just started");
             journal::write_then(&self.host, journal, "").await?;
-            cms.set_maintenance(self.site, &self.host, true).await?;
-            self.log(Level::Detail, "maintenance mode on");
+            // Visitors get the maintenance page; tend's checks carry the new secret.
+            let secret = crate::cms::maintenance_pass::PassSecret::new().map_err(|e| {
+                SiteError::Unsupported(format!(
+                    "no random secret for the checks through maintenance mode: {e}"
+                ))
+            })?;
+            self.passage = cms
+                .set_maintenance_passing(self.site, &self.host, &secret)
+                .await?;
+            self.log(
+                Level::Detail,
+                if self.passage.is_some() {
+                    "maintenance mode on (tend's checks get through)"
+                } else {
+                    "maintenance mode on"
+                },
+            );
         } else {
             let Some(journal) = self.journal.as_ref() else {
                 return Ok(());
@@ -583,6 +602,7 @@ impl SiteState<'_, '_> {
                 return Ok(());
             }
             cms.set_maintenance(self.site, &self.host, false).await?;
+            self.passage = None;
             let journal = self.journal.as_mut().expect("present");
             journal.maintenance = None;
             journal.maintenance_cli = false;
@@ -711,7 +731,13 @@ impl SiteState<'_, '_> {
     async fn verify(&mut self, step_checks: &[Check]) -> Result<(), StepFailure> {
         self.settle().await;
         let specs = checks_for(self.site, self.facts.cms, step_checks);
-        let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
+        let results = verify::run_checks_passing(
+            self.ctx.http,
+            &self.site.url,
+            &specs,
+            self.passage.as_ref(),
+        )
+        .await;
         self.outcome.checks = results.clone();
         let failed: Vec<&CheckResult> = results.iter().filter(|r| !r.ok).collect();
         if failed.is_empty() {
@@ -1016,6 +1042,7 @@ mod tests {
                 package: String::new(),
                 sha256: None,
                 source: "repo".into(),
+                released: None,
             },
         };
         let mut run = SiteRun::new();

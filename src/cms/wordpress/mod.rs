@@ -257,6 +257,28 @@ impl Cms for WordPress {
         Some((update::MAINTENANCE_FILE, update::MAINTENANCE_CONTENT))
     }
 
+    /// WordPress's `.maintenance` file, written so that a request carrying the run's secret
+    /// in the `X-Tend-Maintenance-Pass` header gets the real site (see
+    /// [`update::maintenance_content_passing`]); written through stdin.
+    async fn set_maintenance_passing(
+        &self,
+        site: &Site,
+        host: &Connection,
+        secret: &super::maintenance_pass::PassSecret,
+    ) -> Result<Option<super::maintenance_pass::Passage>, SiteError> {
+        let content = update::maintenance_content_passing(&secret.sha256_hex());
+        host.run(
+            &RemoteCommand::script(&update::maintenance_from_stdin_script(&site.path)),
+            Some(content.as_bytes()),
+            1024,
+        )
+        .await?;
+        Ok(Some(super::maintenance_pass::Passage::Header {
+            name: update::PASS_HEADER,
+            secret: secret.clone(),
+        }))
+    }
+
     /// WordPress's own maintenance mode is its `.maintenance` file, as its updater uses it.
     async fn set_maintenance(
         &self,
