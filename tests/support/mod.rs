@@ -276,16 +276,45 @@ pub fn tree(root: &Path, skip: &[&str]) -> BTreeMap<String, String> {
     out
 }
 
-/// `CHECKSUM TABLE` of every table of the site's database, plus the list of tables.
+/// The list of the site's tables, `CHECKSUM TABLE` of each, and for an options table a
+/// digest of its rows but WordPress's own caches ([`options_state`]).
 pub fn db_state(lab: &Lab, site: &LabSite) -> String {
     let tables = lab.sql(&site.db_name, "SHOW TABLES");
-    let list: Vec<String> = tables.lines().map(|t| format!("`{t}`")).collect();
-    format!(
-        "{tables}\n{}",
+    let list: Vec<String> = tables
+        .lines()
+        .filter(|t| !t.ends_with("_options"))
+        .map(|t| format!("`{t}`"))
+        .collect();
+    let checksums = if list.is_empty() {
+        String::new()
+    } else {
         lab.sql(
             &site.db_name,
-            &format!("CHECKSUM TABLE {}", list.join(", "))
+            &format!("CHECKSUM TABLE {}", list.join(", ")),
         )
+    };
+    let options: Vec<String> = tables
+        .lines()
+        .filter(|t| t.ends_with("_options"))
+        .map(|t| format!("{t}\t{}", options_state(lab, site, t)))
+        .collect();
+    format!("{tables}\n{checksums}\n{}", options.join("\n"))
+}
+
+/// Every row of an options table but the caches WordPress itself writes whenever it
+/// serves a page (its transients, and the `cron` schedule it tops up on each request even
+/// with WP-Cron disabled): the checks tend runs load pages, so those rows may change
+/// between two reads of a site that nothing else touched. Every other option — the
+/// address, `db_version`, a plugin's own settings — is compared exactly.
+fn options_state(lab: &Lab, site: &LabSite, table: &str) -> String {
+    lab.sql(
+        &site.db_name,
+        &format!(
+            "SELECT COUNT(*), BIT_XOR(CAST(CONV(SUBSTR(MD5(CONCAT_WS(0x00, option_name, \
+             option_value, autoload)), 1, 16), 16, 10) AS UNSIGNED)) FROM `{table}` \
+             WHERE option_name NOT LIKE '\\_transient\\_%' \
+             AND option_name NOT LIKE '\\_site\\_transient\\_%' AND option_name <> 'cron'"
+        ),
     )
 }
 
