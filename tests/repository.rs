@@ -122,7 +122,11 @@ fn restic_snapshots(work: &Work, host: &str) -> Vec<Value> {
 }
 
 fn assert_restic_check_clean(work: &Work) {
-    let out = work.restic(&["check"]);
+    restic_check_clean(work, &["check"]);
+}
+
+fn restic_check_clean(work: &Work, args: &[&str]) {
+    let out = work.restic(args);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -136,6 +140,15 @@ fn assert_restic_check_clean(work: &Work) {
 fn backups_store_unchanged_data_once_restore_byte_identical_and_restic_reads_them() {
     let lab = Lab::shared();
     let wp = lab.add_site("repo_roundtrip");
+    // No WordPress cron: the restore's site checks request pages, which would otherwise
+    // let a due cron event change wp_options after the restore.
+    let config = wp.path.join("wp-config.php");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("<?php", "<?php\ndefine( 'DISABLE_WP_CRON', true );", 1),
+    )
+    .unwrap();
     let work = Work::new(lab, &[&wp]);
     std::os::unix::fs::symlink("wp-content/plugins", wp.path.join("plugins-link")).unwrap();
     let private = wp.path.join("wp-content/private.txt");
@@ -332,7 +345,7 @@ fn a_missing_repository_a_wrong_password_and_a_readable_password_file_are_clear_
         work.path().join("inv.yml"),
         inventory.replace(
             &format!("password_file: '{loose}'"),
-            "password: ${TEND_TEST_REPO_PASSWORD}",
+            "password: \"${TEND_TEST_REPO_PASSWORD}\"",
         ),
     )
     .unwrap();
@@ -349,16 +362,11 @@ fn tend_killed_mid_backup_leaves_no_snapshot_and_the_next_backup_succeeds() {
     let lab = Lab::shared();
     let wp = lab.add_site("repo_killed");
     // Incompressible content, so that the backup is still running when it is killed.
-    let mut noise = vec![0u8; 96 * 1024 * 1024];
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    for chunk in noise.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-    }
-    std::fs::write(wp.path.join("wp-content/uploads-noise.bin"), &noise).unwrap();
-    drop(noise);
+    std::fs::write(
+        wp.path.join("wp-content/uploads-noise.bin"),
+        noise(96 * 1024 * 1024, 0x2545_f491_4f6c_dd1d),
+    )
+    .unwrap();
     let work = Work::new(lab, &[&wp]);
     assert_eq!(work.tend(&["backups", "init"]).code, 0);
 
@@ -390,11 +398,14 @@ fn tend_killed_mid_backup_leaves_no_snapshot_and_the_next_backup_succeeds() {
     );
     let out = work.tend(&["--json", "backups", "list"]);
     assert_eq!(json(&out)["snapshots"].as_array().unwrap().len(), 0);
-    assert_restic_check_clean(&work);
+    // The killed run's shared lock is left behind (restic and tend ignore it once its
+    // process is gone; on this busy machine its pid may already be reused): the check
+    // runs without taking the exclusive lock.
+    restic_check_clean(&work, &["--no-lock", "check"]);
 
     work.backup(&wp.name);
     assert_eq!(restic_snapshots(&work, &wp.name).len(), 1);
-    assert_restic_check_clean(&work);
+    restic_check_clean(&work, &["--no-lock", "check"]);
 }
 
 #[test]
@@ -506,8 +517,9 @@ fn a_repository_held_exclusively_by_restic_fails_the_backup_naming_the_holder() 
             .spawn()
             .unwrap();
         loop {
+            // restic writes its lock under a temporary name, then renames it.
             let locked = std::fs::read_dir(&locks)
-                .map(|d| d.count() > 0)
+                .map(|d| d.filter_map(Result::ok).any(|e| e.file_name().len() == 64))
                 .unwrap_or(false);
             if locked {
                 unsafe { libc::kill(check.id() as i32, libc::SIGSTOP) };

@@ -202,8 +202,8 @@ impl Locks {
         let _ = fs::remove_file(self.dir.join(name));
     }
 
-    /// Every readable lock but `ours`.
-    fn others(&self, ours: &str) -> Result<Vec<LockFile>, RepositoryError> {
+    /// Every readable lock but `ours`, with its file name.
+    fn others(&self, ours: &str) -> Result<Vec<(String, LockFile)>, RepositoryError> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -216,7 +216,10 @@ impl Locks {
                 let name = name.to_string_lossy();
                 name != ours && name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
             })
-            .filter_map(|e| self.read(&e.path()))
+            .filter_map(|e| {
+                let lock = self.read(&e.path())?;
+                Some((e.file_name().to_string_lossy().into_owned(), lock))
+            })
             .collect())
     }
 }
@@ -254,11 +257,18 @@ pub fn acquire(
     };
     let name = locks.write(&lock(Utc::now()))?;
     let now = Utc::now();
-    let conflict = locks
-        .others(&name)?
-        .into_iter()
-        .filter(|other| !other.is_stale(now, &host))
-        .find(|other| kind == LockKind::Exclusive || other.exclusive);
+    let mut conflict = None;
+    for (file, other) in locks.others(&name)? {
+        if other.is_stale(now, &host) {
+            // A lock of a process of this host that is gone (a killed tend or restic)
+            // is removed, as `restic unlock` would.
+            if other.hostname == host {
+                locks.remove(&file);
+            }
+        } else if kind == LockKind::Exclusive || other.exclusive {
+            conflict = Some(other);
+        }
+    }
     if let Some(other) = conflict {
         locks.remove(&name);
         return Err(RepositoryError::Locked {
