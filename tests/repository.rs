@@ -226,13 +226,17 @@ fn backups_store_unchanged_data_once_restore_byte_identical_and_restic_reads_the
     assert_eq!(db_state(lab, &wp), db_before);
 
     // restic restores it by hand, as the README says: the files as they were, the
-    // database as one file per table that concatenate to the dump.
+    // database as one file per table that concatenate to the dump. (The site's latest
+    // snapshot is now the pre-restore one: the first is named by its tag.)
     let target = work.path().join("by-hand");
+    let id_tag = format!("id={first_id}");
     let out = work.restic(&[
         "restore",
         "latest",
         "--host",
         &wp.name,
+        "--tag",
+        &id_tag,
         "--target",
         target.to_str().unwrap(),
     ]);
