@@ -555,3 +555,61 @@ fn a_repository_held_exclusively_by_restic_fails_the_backup_naming_the_holder() 
     work.backup(&wp.name);
     assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
 }
+
+#[test]
+fn folder_snapshots_taken_before_the_repository_stay_listed_verified_and_restorable() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_mixed");
+    let work = Work::new(lab, &[&wp]);
+    // First without `settings.repository`: a folder snapshot.
+    let with_repository = std::fs::read_to_string(work.path().join("inv.yml")).unwrap();
+    let folders_only: String = with_repository
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("repository:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(work.path().join("inv.yml"), &folders_only).unwrap();
+    let files_before = tree(&wp.path, &[]);
+    let folder = work.backup(&wp.name);
+    let folder_id = folder["snapshot"].as_str().unwrap().to_owned();
+    assert!(work
+        .path()
+        .join("store/backups")
+        .join(&wp.name)
+        .join(&folder_id)
+        .join("files.tar.zst")
+        .exists());
+
+    // Then with it: new snapshots go to the repository, the folder one is still there.
+    std::fs::write(work.path().join("inv.yml"), &with_repository).unwrap();
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let repository = work.backup(&wp.name);
+    let out = work.tend(&["--json", "backups", "list", "--site", &wp.name]);
+    let ids: Vec<String> = json(&out)["snapshots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            folder_id.clone(),
+            repository["snapshot"].as_str().unwrap().to_owned()
+        ]
+    );
+    let out = work.tend(&["backups", "verify", "--site", &wp.name]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+
+    std::fs::write(wp.path.join("index.php"), "<?php echo 'changed';").unwrap();
+    let out = work.tend(&[
+        "restore",
+        &wp.name,
+        "--snapshot",
+        &folder_id,
+        "--files-only",
+        "--yes",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(tree(&wp.path, &[]), files_before);
+}
