@@ -108,7 +108,8 @@ fn size_of(dir: &Path) -> u64 {
 }
 
 fn restic_snapshots(work: &Work, host: &str) -> Vec<Value> {
-    let out = work.restic(&["snapshots", "--json", "--host", host]);
+    // Listing needs no lock (and a full disk could not take one).
+    let out = work.restic(&["--no-lock", "snapshots", "--json", "--host", host]);
     assert!(
         out.status.success(),
         "{}",
@@ -612,4 +613,60 @@ fn folder_snapshots_taken_before_the_repository_stay_listed_verified_and_restora
     ]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(tree(&wp.path, &[]), files_before);
+}
+
+/// Runs `mount` (root only); false when it cannot.
+fn mount(args: &[&str]) -> bool {
+    Command::new("mount")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_full_disk_fails_the_site_keeps_no_snapshot_and_the_next_backup_succeeds() {
+    // A small tmpfs holds the repository. Mounting needs root (as the CI runs); without
+    // it the test says so and stops, the unwritable-repository test covering the path.
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_disk_full");
+    let work = Work::new(lab, &[&wp]);
+    std::fs::create_dir(work.repo()).unwrap();
+    let repo = work.repo().display().to_string();
+    if !mount(&["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", &repo]) {
+        eprintln!("not root: no tmpfs for a full disk, test not run");
+        return;
+    }
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(repo.clone());
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    work.backup(&wp.name);
+
+    std::fs::write(
+        wp.path.join("wp-content/too-much.bin"),
+        noise(40 * 1024 * 1024, 0x9e37_79b9_7f4a_7c15),
+    )
+    .unwrap();
+    let out = work.tend(&["--json", "backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let result = &json(&out)["sites"][0];
+    assert_eq!(result["error_kind"], "store", "{result}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("No space left on device"), "{error}");
+    assert_eq!(
+        restic_snapshots(&work, &wp.name).len(),
+        1,
+        "no snapshot appears"
+    );
+    restic_check_clean(&work, &["--no-lock", "check"]);
+
+    // Room again: the next backup goes through and the repository checks clean.
+    assert!(mount(&["-o", "remount,size=128m", &repo]));
+    work.backup(&wp.name);
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
+    assert_restic_check_clean(&work);
 }
