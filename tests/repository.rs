@@ -670,3 +670,47 @@ fn a_full_disk_fails_the_site_keeps_no_snapshot_and_the_next_backup_succeeds() {
     assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
     assert_restic_check_clean(&work);
 }
+
+/// The largest file under `dir`.
+fn largest_file(dir: &Path) -> PathBuf {
+    let mut best: Option<(u64, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        let candidate = if meta.is_dir() {
+            let path = largest_file(&entry.path());
+            (std::fs::metadata(&path).map_or(0, |m| m.len()), path)
+        } else {
+            (meta.len(), entry.path())
+        };
+        if best.as_ref().is_none_or(|(size, _)| candidate.0 > *size) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, p)| p).unwrap_or_default()
+}
+
+#[test]
+fn verify_catches_a_flipped_byte_in_the_repository() {
+    let lab = Lab::shared();
+    let wp = lab.site("site1");
+    let work = Work::new(lab, &[&wp]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let snapshot = work.backup(&wp.name);
+    let out = work.tend(&["backups", "verify"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+
+    let pack = largest_file(&work.repo().join("data"));
+    let mut bytes = std::fs::read(&pack).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    std::fs::write(&pack, &bytes).unwrap();
+
+    let out = work.tend(&["--json", "backups", "verify", "--read-data"]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    assert_eq!(result["store"]["ok"], false, "{result}");
+    let listed = &result["snapshots"][0];
+    assert_eq!(listed["id"], snapshot["snapshot"]);
+    assert_eq!(listed["ok"], false, "{result}");
+}

@@ -177,6 +177,7 @@ impl SnapshotStore for RepositoryStore {
         Ok(StoredDigest {
             bytes: digest.bytes,
             sha256: hex(&digest.hasher.finalize()),
+            of_content: true,
         })
     }
 
