@@ -14,6 +14,8 @@ PACKAGES=(
   zstd curl ca-certificates procps
   # Report tests render the HTML report in headless Chromium and read the printed text.
   chromium poppler-utils fonts-dejavu-core
+  # Repository tests check that restic itself lists, checks and restores tend's snapshots.
+  restic
 )
 
 say() { printf 'install-deps: %s\n' "$*" >&2; }

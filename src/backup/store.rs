@@ -69,6 +69,10 @@ impl Snapshot {
 pub struct StoredDigest {
     pub bytes: u64,
     pub sha256: String,
+    /// Taken over the part's plain content as a restore streams it (a repository), so a
+    /// match proves the content reads back exactly as it came in; a folder store's digest
+    /// is of its compressed file.
+    pub of_content: bool,
 }
 
 /// Why the store could not do what was asked.
@@ -86,10 +90,50 @@ pub enum StoreError {
     /// The snapshot holds no such part.
     #[error("snapshot {id} holds no {part}")]
     MissingPart { id: String, part: &'static str },
+    /// The snapshot repository could not be opened or used.
+    #[error("{0}")]
+    Repository(#[from] super::repository::RepositoryError),
 }
 
-/// Snapshots of sites: the folder store (the contract's layout), and later a
-/// restic-format repository.
+/// What removing snapshots' data freed (a repository's prune).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reclaimed {
+    pub packs: u64,
+    pub bytes: u64,
+}
+
+/// How much of a store's data a check reads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataRead {
+    /// A random share of it (a different one each time).
+    Share {
+        percent: u8,
+    },
+    All,
+}
+
+/// A check of a store as a whole (a repository's structure, index, packs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreCheck {
+    pub location: String,
+    pub data_read: DataRead,
+    /// What is wrong; empty when sound.
+    pub problems: Vec<String>,
+}
+
+/// The order a store needs a files part's tar stream in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilesOrder {
+    /// As `tar` walks the folder.
+    AsArchived,
+    /// Sorted by name in each folder, a folder before what it holds, hard links stored
+    /// as the files they name (GNU tar's `--sort=name --hard-dereference`): a
+    /// repository's tree is built in that order.
+    ByName,
+}
+
+/// Snapshots of sites: the folder store (the contract's layout), a restic-format
+/// repository, or both (new snapshots to the repository, older ones still in folders).
 pub trait SnapshotStore: Send + Sync {
     /// Where the store is, for messages.
     fn location(&self) -> String;
@@ -134,6 +178,19 @@ pub trait SnapshotStore: Send + Sync {
     /// Removes what interrupted snapshots of `site` left (their writers gone); returns how
     /// many there were.
     fn clean_partials(&self, site: &str) -> Result<usize, StoreError>;
+
+    /// After snapshots were removed, frees the space only they used (a repository's
+    /// prune). A folder store freed it when it removed them: `None`.
+    fn reclaim(&self) -> Result<Option<Reclaimed>, StoreError> {
+        Ok(None)
+    }
+
+    /// Checks the store as a whole, reading back a share of its data (`All` with
+    /// `backups verify --read-data`). A folder store has nothing beyond its snapshots:
+    /// `None`.
+    fn check(&self, _data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// A boxed store (what [`super::open_store`] returns) is a store.
@@ -174,12 +231,23 @@ impl<S: SnapshotStore + ?Sized> SnapshotStore for Box<S> {
     fn clean_partials(&self, site: &str) -> Result<usize, StoreError> {
         (**self).clean_partials(site)
     }
+    fn reclaim(&self) -> Result<Option<Reclaimed>, StoreError> {
+        (**self).reclaim()
+    }
+    fn check(&self, data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
+        (**self).check(data)
+    }
 }
 
 /// A snapshot being written. Dropped without [`PendingSnapshot::commit`], it leaves nothing.
 pub trait PendingSnapshot: Send {
     /// The id the snapshot will have.
     fn id(&self) -> &str;
+
+    /// The order the files part must come in.
+    fn files_order(&self) -> FilesOrder {
+        FilesOrder::AsArchived
+    }
 
     /// A writer for one part's plain content; [`PartWriter::finish`] ends it.
     fn create_part(&mut self, kind: PartKind) -> Result<Box<dyn PartWriter>, StoreError>;
