@@ -227,6 +227,15 @@ impl SiteState<'_, '_> {
         change: &Change,
         specs: &[CheckSpec],
     ) -> Result<Option<String>, SiteError> {
+        // The version is read back first, while PHP may still serve the code it cached
+        // (`settle` waits for that before the HTTP checks): it needs no web request.
+        let read = crate::engine::facts::read_site(
+            self.site,
+            self.ctx.pool,
+            self.ctx.tools,
+            self.ctx.reporter,
+        )
+        .await;
         self.settle().await;
         let results = self.checks_past_maintenance(specs).await?;
         let failing = self.new_failures(&results);
@@ -235,14 +244,15 @@ impl SiteState<'_, '_> {
             return Ok(Some(failing.join(" | ")));
         }
         self.outcome.checks = results;
-        let read = crate::engine::facts::read_site(
-            self.site,
-            self.ctx.pool,
-            self.ctx.tools,
-            self.ctx.reporter,
-        )
-        .await?
-        .facts;
+        let read = match read {
+            Ok(read) => read.facts,
+            Err(e) => {
+                return Ok(Some(format!(
+                    "the site's versions could not be read after the update: {}",
+                    e.masked()
+                )))
+            }
+        };
         let installed = read.installed_version(change.kind, &change.slug);
         self.facts = read;
         let announced = crate::version::Version::parse(&change.to).ok();
