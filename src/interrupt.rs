@@ -3,8 +3,9 @@
 //! Killing tend in the middle of an update leaves a site in maintenance with its journal
 //! (recoverable with `tend recover`, but silent). So the command session watches for the
 //! two signals ([`watch`]). On the first one tend starts nothing new — no site, and in a
-//! playbook no further step: the step in flight finishes, then the site is rolled back as
-//! if a step had failed (its journal undone) — and says so on stderr. When the work in
+//! playbook no further step: the step in flight finishes, then, if steps were left unrun,
+//! the site is rolled back as if a step had failed (its journal undone); a rollback or a
+//! restore in flight is finished — and says so on stderr. When the work in
 //! flight is done, the command prints its results as usual, with the sites it did not start
 //! as `skipped`, names the sites whose work could not be undone (`tend recover SITE`), and
 //! exits with 130 (SIGINT) or 143 (SIGTERM). A second signal, or [`GRACE`] passing, ends

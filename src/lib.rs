@@ -21,6 +21,7 @@ pub(crate) mod engine;
 pub(crate) mod env_vars;
 pub(crate) mod error_chain;
 pub mod events;
+pub(crate) mod fault_point;
 pub mod history;
 pub(crate) mod human_size;
 pub(crate) mod interrupt;

@@ -43,6 +43,9 @@ pub struct Offer {
     pub sha256: Option<String>,
     /// Which source offered it (`wordpress.org`, a repository's path or URL).
     pub source: String,
+    /// When the version was released, where the source says (for `min_age`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One change a plan makes.

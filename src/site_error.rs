@@ -15,6 +15,10 @@ pub enum SiteError {
     /// Talking to the host failed: connecting, a command, or the connection itself.
     #[error("{0}")]
     Remote(#[from] RemoteError),
+    /// A step of tend's work on the host lost its connection or passed its deadline: what
+    /// it was doing, and the connection's error (its kind is the error's).
+    #[error("{what}: {error}")]
+    RemoteStep { what: String, error: RemoteError },
     /// Another tend run holds the site's lock.
     #[error("the site is locked by another tend run ({holder}); try again when it has finished")]
     Locked { holder: String },
@@ -120,6 +124,9 @@ pub enum RestoreState {
     Unchanged,
     /// The restore is complete, but the maintenance file could not be removed.
     RestoredInMaintenance { file: String },
+    /// The restore is complete, but the CMS's configuration could not be switched back
+    /// from maintenance mode (Joomla's `$offline`).
+    RestoredOffline { file: String },
     /// The connection to the host was lost part-way: where the restore stopped is not
     /// known. The site stays in maintenance mode.
     Unknown { old_files: String },
@@ -139,6 +146,10 @@ impl std::fmt::Display for RestoreState {
             RestoreState::RestoredInMaintenance { file } => write!(
                 f,
                 "the snapshot was restored, but the site is still in maintenance mode: remove {file} by hand"
+            ),
+            RestoreState::RestoredOffline { file } => write!(
+                f,
+                "the snapshot was restored, but the site is still offline: {file} has maintenance mode switched on (Joomla: `$offline = true`); switch it off by hand"
             ),
             RestoreState::Unknown { old_files } => write!(
                 f,
@@ -183,6 +194,24 @@ fn cms_not_found(
             };
             format!("no {known} installation found in {path}")
         }
+    }
+}
+
+/// The kind of a failure to talk to the host.
+fn remote_kind(remote: &RemoteError) -> ErrorKind {
+    match remote {
+        RemoteError::Connect { failure, .. } => match failure {
+            ConnectFailure::HostKeyChanged => ErrorKind::HostKeyMismatch,
+            ConnectFailure::HostKeyUnknown => ErrorKind::HostKeyUnknown,
+            ConnectFailure::Unreachable => ErrorKind::Unreachable,
+            ConnectFailure::AuthenticationFailed => ErrorKind::AuthenticationRefused,
+            ConnectFailure::Other => ErrorKind::ConnectFailed,
+        },
+        RemoteError::CommandFailed { .. } | RemoteError::OutputTooLarge { .. } => {
+            ErrorKind::RemoteCommandFailed
+        }
+        RemoteError::Transport { .. } => ErrorKind::ConnectionLost,
+        RemoteError::TimedOut { .. } => ErrorKind::TimedOut,
     }
 }
 
@@ -234,7 +263,10 @@ impl SiteError {
         match error {
             e @ (RemoteError::Connect { .. }
             | RemoteError::Transport { .. }
-            | RemoteError::TimedOut { .. }) => SiteError::Remote(e),
+            | RemoteError::TimedOut { .. }) => SiteError::RemoteStep {
+                what: what.into(),
+                error: e,
+            },
             e => SiteError::failed(what, e),
         }
     }
@@ -257,20 +289,9 @@ impl SiteError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SiteError::Remote(remote) => match remote {
-                RemoteError::Connect { failure, .. } => match failure {
-                    ConnectFailure::HostKeyChanged => ErrorKind::HostKeyMismatch,
-                    ConnectFailure::HostKeyUnknown => ErrorKind::HostKeyUnknown,
-                    ConnectFailure::Unreachable => ErrorKind::Unreachable,
-                    ConnectFailure::AuthenticationFailed => ErrorKind::AuthenticationRefused,
-                    ConnectFailure::Other => ErrorKind::ConnectFailed,
-                },
-                RemoteError::CommandFailed { .. } | RemoteError::OutputTooLarge { .. } => {
-                    ErrorKind::RemoteCommandFailed
-                }
-                RemoteError::Transport { .. } => ErrorKind::ConnectionLost,
-                RemoteError::TimedOut { .. } => ErrorKind::TimedOut,
-            },
+            SiteError::Remote(remote) | SiteError::RemoteStep { error: remote, .. } => {
+                remote_kind(remote)
+            }
             SiteError::Locked { .. } | SiteError::LockFailed { .. } => ErrorKind::Locked,
             SiteError::Unfinished { .. } => ErrorKind::UnfinishedWork,
             SiteError::RootMissing { .. } => ErrorKind::RootMissing,
@@ -335,6 +356,21 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ErrorKind::CmsNotFound).unwrap(),
             "cms_not_found"
+        );
+    }
+
+    #[test]
+    fn a_step_past_its_deadline_keeps_its_kind_and_says_which_step() {
+        let timed_out = RemoteError::TimedOut {
+            destination: "deploy@web1".into(),
+            command: "php".into(),
+            deadline: crate::remote::Deadline::Total(std::time::Duration::from_secs(10)),
+        };
+        let e = SiteError::remote_step("database upgrade (wp_upgrade)", timed_out);
+        assert_eq!(e.kind(), ErrorKind::TimedOut);
+        assert!(
+            e.to_string().starts_with("database upgrade (wp_upgrade): "),
+            "{e}"
         );
     }
 

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::cms::maintenance_pass::Passage;
 use crate::cms::{self, BuiltinPage, Cms, CmsKind};
 use crate::inventory::Check;
 
@@ -107,14 +108,31 @@ pub async fn run_checks(
     base_url: &str,
     checks: &[CheckSpec],
 ) -> Vec<CheckResult> {
+    run_checks_passing(client, base_url, checks, None).await
+}
+
+/// [`run_checks`] through the site's maintenance mode: each request carries what `passage`
+/// says (the run's secret in a header), so the checks see the real site while visitors
+/// see the maintenance page.
+pub async fn run_checks_passing(
+    client: &reqwest::Client,
+    base_url: &str,
+    checks: &[CheckSpec],
+    passage: Option<&Passage>,
+) -> Vec<CheckResult> {
     let mut results = Vec::with_capacity(checks.len());
     for check in checks {
-        results.push(run_check(client, base_url, check).await);
+        results.push(run_check(client, base_url, check, passage).await);
     }
     results
 }
 
-async fn run_check(client: &reqwest::Client, base_url: &str, check: &CheckSpec) -> CheckResult {
+async fn run_check(
+    client: &reqwest::Client,
+    base_url: &str,
+    check: &CheckSpec,
+    passage: Option<&Passage>,
+) -> CheckResult {
     let url = format!("{}{}", base_url.trim_end_matches('/'), check.path);
     let started = Instant::now();
     let mut result = CheckResult {
@@ -125,7 +143,11 @@ async fn run_check(client: &reqwest::Client, base_url: &str, check: &CheckSpec) 
         elapsed_ms: 0,
         problems: Vec::new(),
     };
-    let response = match client.get(&url).send().await {
+    let mut request = client.get(&url);
+    if let Some((name, value)) = passage.and_then(Passage::header) {
+        request = request.header(name, value);
+    }
+    let response = match request.send().await {
         Ok(response) => response,
         Err(e) => {
             result.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -766,3 +766,200 @@ fn sigint_during_backups_finishes_the_site_in_flight_and_starts_no_other() {
     assert_eq!(snapshot_count(work.path(), "intfirst"), 1);
     assert_eq!(snapshot_count(work.path(), "intsecond"), 0);
 }
+
+/// Waits (up to two minutes) for `marker`, the file tend creates when it reaches the
+/// fault point a test asked it to pause at (`TEND_FAULT_PAUSE`, debug builds).
+fn wait_for_marker(child: &mut std::process::Child, marker: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !marker.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "tend ended before its fault point"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fault point was not reached within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The hidden folders a store's site folder holds (partial or renamed-aside snapshots).
+fn hidden_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}
+
+/// Issue 12: `backups prune` stopped while it removes snapshots — by SIGKILL, SIGINT or
+/// SIGTERM, at the moment a snapshot has been renamed aside and not yet deleted — leaves no
+/// half-removed snapshot that `backups list` shows; the next prune removes what was left.
+#[test]
+fn a_prune_stopped_while_removing_leaves_no_half_removed_snapshot_listed() {
+    use std::os::unix::process::ExitStatusExt;
+    let lab = Lab::shared();
+    let wp = lab.add_site("prunestop");
+    let work = tempfile::tempdir().unwrap();
+    let inventory = write_small_inventory(work.path(), lab, &[&wp]);
+    let text = std::fs::read_to_string(&inventory).unwrap().replacen(
+        "settings:\n",
+        "settings:\n  retention: { keep_last: 1 }\n",
+        1,
+    );
+    std::fs::write(&inventory, text).unwrap();
+    let site_dir = work.path().join("store/backups/prunestop");
+    for (round, signal) in [libc::SIGKILL, libc::SIGINT, libc::SIGTERM]
+        .into_iter()
+        .enumerate()
+    {
+        while snapshot_count(work.path(), "prunestop") < 3 {
+            let out = tend(work.path(), &["-i", "inv.yml", "backup"]);
+            assert_eq!(out.code, 0, "{}", out.stderr);
+        }
+        let marker = work.path().join(format!("paused-{round}"));
+        let mut child = tend_command(work.path(), &["-i", "inv.yml", "backups", "prune"])
+            .env(
+                "TEND_FAULT_PAUSE",
+                format!("snapshot-renamed-aside={}", marker.display()),
+            )
+            .spawn()
+            .unwrap();
+        wait_for_marker(&mut child, &marker);
+        send(&child, signal);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        match signal {
+            libc::SIGKILL => assert_eq!(out.status.signal(), Some(libc::SIGKILL)),
+            libc::SIGINT => assert_eq!(out.status.code(), Some(130), "{stderr}"),
+            _ => assert_eq!(out.status.code(), Some(143), "{stderr}"),
+        }
+        // The snapshot being removed is hidden, whole or not; every listed one is sound.
+        let aside: Vec<String> = hidden_in(&site_dir)
+            .into_iter()
+            .filter(|n| n.starts_with(".partial-removing-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "round {round}: {:?}", hidden_in(&site_dir));
+        assert_eq!(snapshot_count(work.path(), "prunestop"), 2, "round {round}");
+        let verify = tend(work.path(), &["-i", "inv.yml", "backups", "verify"]);
+        assert_eq!(verify.code, 0, "round {round}: {}", verify.stdout);
+
+        // The next prune removes what the stopped one left, and finishes its work.
+        let out = tend(work.path(), &["-i", "inv.yml", "backups", "prune"]);
+        assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
+        assert_eq!(hidden_in(&site_dir), Vec::<String>::new(), "round {round}");
+        assert_eq!(snapshot_count(work.path(), "prunestop"), 1, "round {round}");
+    }
+}
+
+/// The processes whose command line mentions `needle`, with their children.
+fn process_tree_mentioning(needle: &str) -> Vec<i32> {
+    let parents: Vec<i32> = processes_mentioning(needle)
+        .iter()
+        .filter_map(|line| line.split(':').next()?.parse().ok())
+        .collect();
+    let mut all = parents.clone();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let ppid: i32 = stat[close + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if parents.contains(&ppid) {
+            all.push(pid);
+        }
+    }
+    all
+}
+
+/// Issue 12, item 7: tend killed between the two renames of a lock takeover (the stale
+/// generation moved to its `.gone.` name, its own lock made but not yet renamed into
+/// place), with the host's script killed there too: the next run takes the lock, and the
+/// abandoned private folder is removed once it is older than the lease.
+#[test]
+fn a_run_killed_between_the_two_renames_of_a_takeover_leaves_the_lock_to_the_next() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("takeoverkill");
+    let work = tempfile::tempdir().unwrap();
+    write_small_inventory(work.path(), lab, &[&wp]);
+    let lock = lock_dir(lab, &wp);
+    let locks = lock.parent().unwrap().to_owned();
+    let lock_name = lock.file_name().unwrap().to_string_lossy().into_owned();
+    let named = |part: &str| -> Vec<PathBuf> {
+        std::fs::read_dir(&locks)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with(&format!("{lock_name}.{part}."))
+            })
+            .collect()
+    };
+    let stale = format!(
+        "runner={} pid=999999999 started=takeoverkill command=run",
+        runner()
+    );
+    std::fs::create_dir_all(&lock).unwrap();
+    std::fs::write(lock.join("owner"), format!("{stale}\n")).unwrap();
+
+    let marker = work.path().join("between-renames");
+    let mut child = tend_command(work.path(), &["-i", "inv.yml", "backup"])
+        .env(
+            "TEND_FAULT_PAUSE",
+            format!("lock-takeover={}", marker.display()),
+        )
+        .spawn()
+        .unwrap();
+    wait_for_marker(&mut child, &marker);
+    // Between the renames: the stale lock is gone, ours is made but not in place.
+    assert!(!lock.exists(), "the stale lock was moved aside");
+    assert_eq!(named("gone").len(), 1);
+    let made = named("new");
+    assert_eq!(made.len(), 1, "our lock, made but not renamed");
+    // Killed there: tend, and the host's script that would have finished the rename.
+    let script = process_tree_mentioning(&marker.to_string_lossy());
+    assert!(!script.is_empty(), "the paused script on the host");
+    for pid in script {
+        // SAFETY: a signal to a process this test's run started on the lab's host.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!lock.exists(), "nobody holds the lock");
+
+    // The next run takes the free lock (no takeover needed), and lets it go.
+    let out = tend(work.path(), &["-i", "inv.yml", "--json", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("took over"), "{}", out.stderr);
+    assert!(!lock.exists(), "released");
+    assert_eq!(snapshot_count(work.path(), "takeoverkill"), 1);
+    // The abandoned private folder goes once it is older than the lease (5 minutes).
+    assert!(made[0].exists(), "kept while it may be a live run's");
+    let backdated = Command::new("touch")
+        .args(["-d", "10 minutes ago"])
+        .arg(&made[0])
+        .status()
+        .unwrap();
+    assert!(backdated.success());
+    let out = tend(work.path(), &["-i", "inv.yml", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        !made[0].exists(),
+        "the abandoned private folder was removed"
+    );
+    assert_eq!(named("new"), Vec::<PathBuf>::new());
+}

@@ -582,3 +582,235 @@ fn a_copy_onto_another_site_whose_import_is_killed_leaves_the_target_as_it_was()
     assert_site_serves(&target);
     assert_no_credentials_left(&target);
 }
+
+/// The pid of the host's `mariadb` client whose command line matches `pattern` (`pgrep
+/// -f`), polled for up to two minutes.
+fn wait_for_client(pattern: &str) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap();
+        let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(pid) = pids.split_whitespace().next() {
+            return pid.parse().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no process matching {pattern} within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The parent and the name (`comm`) of a process.
+fn parent_and_name(pid: u32) -> Option<(u32, String)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let name = stat[open + 1..close].to_owned();
+    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
+    Some((ppid, name))
+}
+
+/// Kills the sshd process serving the SSH connection `pid` runs under (the nearest sshd
+/// above it): the connection drops, and `pid` goes on running on the host.
+fn kill_sshd_above(pid: u32) {
+    let mut pid = pid;
+    let sshd = loop {
+        let (parent, _) = parent_and_name(pid).expect("the client's ancestors");
+        let (_, name) = parent_and_name(parent).expect("a parent");
+        if name.starts_with("sshd") {
+            break parent;
+        }
+        assert!(parent > 1, "no sshd above the client");
+        pid = parent;
+    };
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &sshd.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+}
+
+/// A session holding `LOCK TABLES wp_options READ` for `seconds`: the restore's
+/// `RENAME TABLE` waits for it (at most 20 s), so the connection can be cut while the
+/// files are swapped in and the tables are not yet.
+fn hold_options_table(lab: &Lab, wp: &LabSite, seconds: u32) -> std::process::Child {
+    let holder = std::process::Command::new("mariadb")
+        .arg(format!(
+            "--defaults-file={}",
+            lab.dir.join("mysql/root.cnf").display()
+        ))
+        .arg(&wp.db_name)
+        .arg("-e")
+        .arg(format!(
+            "LOCK TABLES wp_options READ; SELECT SLEEP({seconds})"
+        ))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    holder
+}
+
+/// The connection is cut between the file swap and the table swap, and the swap then
+/// happens on the host (the cut client's `RENAME TABLE` goes on once the lock is free):
+/// on a new connection tend finds the tables swapped in and finishes the restore.
+#[test]
+fn a_connection_cut_between_the_file_swap_and_the_table_swap_is_finished_on_a_new_one() {
+    let (lab, wp, work, _store) = setup("cutswapdone");
+    let files_at_backup = tree(&wp.path, &[]);
+    let db_at_backup = db_state(lab, &wp);
+    let id = backup(work.path());
+    std::fs::write(wp.path.join("wp-content/new-since.txt"), "keep me").unwrap();
+    lab.sql(
+        &wp.db_name,
+        "UPDATE wp_posts SET post_title = 'Changed since' WHERE ID = 1",
+    );
+
+    let mut holder = hold_options_table(lab, &wp, 60);
+    let pattern = format!("RENAME TABLE .* -- {}$", wp.db_name);
+    let site = wp.clone();
+    let cutter = std::thread::spawn(move || {
+        let swap = wait_for_client(&pattern);
+        // The files are swapped in by now: the swap of the tables was sent after them.
+        let swapped = !site.path.join("wp-content/new-since.txt").exists();
+        kill_sshd_above(swap);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        swapped
+    });
+    let restoring = {
+        let dir = work.path().to_owned();
+        let id = id.clone();
+        std::thread::spawn(move || restore(&dir, "cutswapdone", &id, &[]))
+    };
+    let files_were_swapped = cutter.join().unwrap();
+    // The lock is let go: the cut client's RENAME TABLE goes ahead on the host.
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let out = restoring.join().unwrap();
+    assert!(files_were_swapped, "the cut came after the file swap");
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the connection dropped during the restore"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("the restore was finished on the new connection"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(tree(&wp.path, &[]), files_at_backup);
+    assert_eq!(
+        db_state_but_options(lab, &wp),
+        db_state_but_options_of(&db_at_backup)
+    );
+    assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
+    assert_eq!(
+        lab.sql(
+            &wp.db_name,
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND (table_name LIKE 'tndnew%' OR table_name LIKE 'tndold%')"
+        )
+        .trim(),
+        "0"
+    );
+    assert_site_serves(&wp);
+    assert_no_credentials_left(&wp);
+}
+
+/// The connection is cut between the file swap and the table swap, and the swap then
+/// fails on the host (the lock is held past its 20 s): on a new connection tend finds the
+/// imported tables still there, puts the files back and drops them; a rerun restores.
+#[test]
+fn a_connection_cut_before_the_table_swap_is_undone_on_a_new_one_and_a_rerun_works() {
+    let (lab, wp, work, _store) = setup("cutswapundone");
+    let files_at_backup = tree(&wp.path, &[]);
+    let db_at_backup = db_state(lab, &wp);
+    let id = backup(work.path());
+    std::fs::write(wp.path.join("wp-content/new-since.txt"), "keep me").unwrap();
+    lab.sql(
+        &wp.db_name,
+        "UPDATE wp_posts SET post_title = 'Changed since' WHERE ID = 1",
+    );
+    let files = tree(&wp.path, &[]);
+    let db = db_state(lab, &wp);
+
+    let mut holder = hold_options_table(lab, &wp, 60);
+    let pattern = format!("RENAME TABLE .* -- {}$", wp.db_name);
+    let site = wp.clone();
+    let cutter = std::thread::spawn(move || {
+        let swap = wait_for_client(&pattern);
+        let swapped = !site.path.join("wp-content/new-since.txt").exists();
+        kill_sshd_above(swap);
+        swapped
+    });
+    let out = restore(work.path(), "cutswapundone", &id, &[]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(cutter.join().unwrap(), "the cut came after the file swap");
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("the connection dropped during the restore"),
+        "{said}"
+    );
+    assert!(
+        said.contains("everything was put back: the site is as it was before the restore"),
+        "{said}"
+    );
+    assert_eq!(
+        tree(&wp.path, &[]),
+        files,
+        "files put back, maintenance off"
+    );
+    assert_eq!(db_state(lab, &wp), db, "no imported table left");
+    assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
+    assert_site_serves(&wp);
+    assert_no_credentials_left(&wp);
+
+    let out = restore(work.path(), "cutswapundone", &id, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(tree(&wp.path, &[]), files_at_backup);
+    assert_eq!(
+        db_state_but_options(lab, &wp),
+        db_state_but_options_of(&db_at_backup)
+    );
+    assert_site_serves(&wp);
+}
+
+/// The connection is cut while the dump is imported beside the live tables: on a new
+/// connection the imported tables are dropped and maintenance ends; the site is as it was.
+#[test]
+fn a_connection_cut_during_the_import_leaves_the_site_as_it_was() {
+    let (lab, wp, work, _store) = setup("cutimport");
+    lab.sql(
+        &wp.db_name,
+        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
+    );
+    let id = backup(work.path());
+    std::fs::write(wp.path.join("wp-content/new-since.txt"), "keep me").unwrap();
+    lab.sql(&wp.db_name, "DELETE FROM wp_bulk WHERE id > 1000");
+    let files = tree(&wp.path, &[]);
+    let db = db_state(lab, &wp);
+
+    let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {}$", wp.db_name);
+    let cutter = std::thread::spawn(move || kill_sshd_above(wait_for_client(&pattern)));
+    let out = restore(work.path(), "cutimport", &id, &[]);
+    cutter.join().unwrap();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("the site is as it was before the restore"),
+        "{said}"
+    );
+    assert_eq!(tree(&wp.path, &[]), files);
+    assert_eq!(db_state(lab, &wp), db, "the live tables were never touched");
+    assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
+    assert_site_serves(&wp);
+    assert_no_credentials_left(&wp);
+}

@@ -565,3 +565,125 @@ fn a_host_lost_during_the_database_upgrade_is_reported_as_left_and_recover_puts_
     assert!(!site.path.join(".maintenance").exists(), "in maintenance");
     assert!(!site.path.join(".tend").exists(), "leftovers in .tend");
 }
+
+/// A command past its deadline (`settings.command_timeout`, 10 s here): the site's PHP is
+/// a wrapper that, given WordPress's database upgrade, hangs for a minute instead (and
+/// then fails without running it). The step fails as `timed_out`, the run rolls the core
+/// update back, and the site is byte-identical.
+#[test]
+fn a_database_upgrade_past_its_deadline_fails_as_timed_out_and_is_rolled_back() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_deadline");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.index();
+    work.site_inventory(lab, &site);
+    let php = work.path().join("slow-php");
+    std::fs::write(
+        &php,
+        "#!/bin/sh\n# The lab's PHP, except that WordPress's database upgrade hangs.\ncase \" $* \" in *\" -r \"*) exec php \"$@\";; esac\nscript=$(cat)\ncase $script in *wp_upgrade*) sleep 60; exit 3;; esac\nprintf '%s\\n' \"$script\" | php \"$@\"\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&php, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml"))
+        .unwrap()
+        .replacen("settings:\n", "settings:\n  command_timeout: 10\n", 1)
+        .replace(
+            &format!("    url: {}\n", site.url),
+            &format!("    url: {}\n    php: '{}'\n", site.url, php.display()),
+        );
+    std::fs::write(work.path().join("inv.yml"), inventory).unwrap();
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+
+    let mut child = work.spawn_run();
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    assert_eq!(s["error_kind"], "timed_out", "{s}\n{}", work.stderr());
+    assert_eq!(s["status"], "rolled_back", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("wp_upgrade"), "says which step: {error}");
+    assert_eq!(s["changes"][0]["type"], "core", "{s}");
+    assert!(
+        s["rollback"].as_str().unwrap().contains("all checks pass"),
+        "{s}"
+    );
+    let record = last_record(&work);
+    assert_eq!(record["status"], "rolled_back", "{record}");
+    assert_put_back(lab, &work, &site, s, &before);
+}
+
+/// Issue 14, item 2: tend killed (SIGKILL) as soon as the site is in maintenance with the
+/// pass for its checks, and a write of the maintenance file
+/// cut midway (its `.tend-tmp` left aside). Visitors still get the maintenance page (and a
+/// wrong pass too); the host holds no more than the digest; `tend recover` ends maintenance,
+/// removes both files and puts the site back byte-identical, with nothing of the pass left.
+#[test]
+fn a_run_killed_in_maintenance_with_the_pass_keeps_visitors_out_until_recovered() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_pass");
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    work.site_inventory(lab, &site);
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+
+    let mut child = work.spawn_run();
+    let maintenance = site.path.join(".maintenance");
+    wait_for(&mut child, "the maintenance file with the pass", || {
+        let text = std::fs::read_to_string(&maintenance).unwrap_or_default();
+        text.contains("hash_equals").then_some(0)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let file = std::fs::read_to_string(site.path.join(".maintenance")).unwrap();
+    let digest = file
+        .split('\'')
+        .find(|part| part.len() == 64 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect("the maintenance file holds the pass's digest")
+        .to_owned();
+    // A write of the maintenance file cut between its `cat` and its `mv`.
+    std::fs::write(site.path.join(".maintenance.tend-tmp"), &file).unwrap();
+    let status = |extra: &[&str]| {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--max-time",
+                "20",
+            ])
+            .args(extra)
+            .arg(format!("{}/", site.url))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        status(&[]),
+        "503",
+        "visitors see maintenance after the kill"
+    );
+    assert_eq!(
+        status(&["-H", &format!("X-Tend-Maintenance-Pass: {digest}")]),
+        "503",
+        "the digest on the host is no pass"
+    );
+    let output = std::fs::read_to_string(work.path().join("stderr.txt")).unwrap_or_default();
+    assert!(!output.contains(&digest));
+
+    let out = work.tend(&["--json", "recover", &site.name, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["sites"][0]["status"], "recovered");
+    assert_eq!(tree(&site.path, &[]), before.0, "files differ");
+    assert_eq!(db_state(lab, &site), before.1, "database differs");
+    assert!(!site.path.join(".maintenance").exists());
+    assert!(!site.path.join(".maintenance.tend-tmp").exists());
+    assert_eq!(status(&[]), "200");
+}

@@ -439,3 +439,124 @@ fn stand_in_joomla_3_is_backed_up_but_not_updated() {
     assert_ne!(s["status"], "ok");
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
 }
+
+/// The home page's status line and body.
+fn joomla_home(url: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "-D", "-", "--max-time", "20", url])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The pid of the host's import client for `db` (polled for up to two minutes).
+fn wait_for_import(db: &str) -> String {
+    let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {db}$");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let out = Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .unwrap();
+        let pids = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(pid) = pids.split_whitespace().next() {
+            return pid.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no import within 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A Joomla site is offline while it is restored — `$offline` switched on in its
+/// `configuration.php`, which Joomla's front end answers with its 503 offline page — and
+/// gets back its exact configuration file (bytes and mode) afterwards: the snapshot's when
+/// the restore went through, its own when it failed (the import killed).
+#[test]
+fn stand_in_joomla_is_offline_while_restored_and_gets_its_exact_configuration_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::shared();
+    let site = joomla_site(lab, "joomla_offline");
+    let prefix = lab.var("SITE_joomla_offline_DB_PREFIX");
+    lab.sql(
+        &site.db_name,
+        &format!("CREATE TABLE {prefix}bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO {prefix}bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000"),
+    );
+    let config = site.path.join("configuration.php");
+    // Read-only, as Joomla leaves it after saving its configuration.
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let config_of = || {
+        (
+            std::fs::read(&config).unwrap(),
+            std::fs::metadata(&config).unwrap().permissions().mode() & 0o7777,
+        )
+    };
+    let work = Work::new(lab, &[&site], false);
+    let files_at_backup = tree(&site.path, UNTRACKED);
+    let db_at_backup = db_state(lab, &site);
+    let config_at_backup = config_of();
+    let out = work.tend(&["--json", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let id = json(&out)["sites"][0]["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(joomla_home(&site.url).starts_with("HTTP/1.1 200"));
+
+    // The site moves on: its configuration changes (still online), an article goes.
+    let changed = String::from_utf8(config_at_backup.0.clone())
+        .unwrap()
+        .replace("public $list_limit = 20;", "public $list_limit = 30;");
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::write(&config, &changed).unwrap();
+    lab.sql(&site.db_name, &format!("DELETE FROM {prefix}content"));
+    let files = tree(&site.path, UNTRACKED);
+    let db = db_state(lab, &site);
+    let config_before = config_of();
+
+    // A restore whose import is killed: offline meanwhile, then exactly as before.
+    let (url, db_name) = (site.url.clone(), site.db_name.clone());
+    let killer = std::thread::spawn(move || {
+        let pid = wait_for_import(&db_name);
+        let during = joomla_home(&url);
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        during
+    });
+    let out = work.tend(&["restore", "joomla_offline", "--snapshot", &id, "--yes"]);
+    let during = killer.join().unwrap();
+    assert!(
+        during.starts_with("HTTP/1.1 503") && during.contains("offline-card"),
+        "offline during the restore: {during}"
+    );
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("the site is as it was before the restore"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(config_of(), config_before, "its own configuration, exactly");
+    assert_eq!(tree(&site.path, UNTRACKED), files);
+    assert_eq!(db_state(lab, &site), db);
+    assert!(joomla_home(&site.url).starts_with("HTTP/1.1 200"));
+
+    // A restore that goes through: offline meanwhile, then the snapshot's configuration.
+    let (url, db_name) = (site.url.clone(), site.db_name.clone());
+    let watcher = std::thread::spawn(move || {
+        wait_for_import(&db_name);
+        joomla_home(&url)
+    });
+    let out = work.tend(&["restore", "joomla_offline", "--snapshot", &id, "--yes"]);
+    let during = watcher.join().unwrap();
+    assert!(
+        during.starts_with("HTTP/1.1 503"),
+        "offline during the restore: {during}"
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(config_of(), config_at_backup, "the snapshot's, exactly");
+    assert_eq!(tree(&site.path, UNTRACKED), files_at_backup);
+    assert_eq!(db_state(lab, &site), db_at_backup);
+    assert!(joomla_home(&site.url).starts_with("HTTP/1.1 200"));
+}

@@ -411,3 +411,87 @@ fn stand_in_magento_killed_update_is_recovered_byte_identical() {
     assert_eq!(db_state(lab, &site), db_before);
     assert!(!site.path.join("var/.maintenance.flag").exists());
 }
+
+/// Issue 14, item 2, on the Magento stand-in (`bin/magento maintenance:enable --ip`, as
+/// Magento's AbstractMaintenanceCommand: `--ip` replaces the exempt list, `none` clears it):
+/// with maintenance on for the whole cycle, tend's checks come from the runner's address,
+/// which tend adds to the site's exempt list, and pass; a visitor from another address gets
+/// the 503 page; afterwards the site's own exempt list is as it was.
+#[test]
+fn stand_in_magento_checks_get_through_maintenance_from_the_runners_address() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let lab = Lab::shared();
+    let site = magento_site(lab, "mg_pass");
+    // The shop's own exempt address (its office), to be kept.
+    std::fs::write(site.path.join("var/.maintenance.ip"), "10.0.0.7").unwrap();
+    let work = Work::new(lab, &[&site]);
+    let playbook = work.playbook(
+        "name: Cycle in maintenance\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: {}\n  - verify: {}\n  - maintenance: off\n",
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let visitor = {
+        let (stop, seen) = (stop.clone(), seen.clone());
+        let url = format!("{}/", site.url);
+        let ip_file = site.path.join("var/.maintenance.ip");
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                // A visitor from another loopback address than the runner's 127.0.0.1.
+                let out = std::process::Command::new("curl")
+                    .args([
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "10",
+                    ])
+                    .args(["--interface", "127.0.0.2"])
+                    .arg(&url)
+                    .output()
+                    .unwrap();
+                let list = std::fs::read_to_string(&ip_file).unwrap_or_default();
+                seen.lock()
+                    .unwrap()
+                    .push((String::from_utf8_lossy(&out.stdout).into_owned(), list));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+    let out = work.tend(&["-v", "--json", "run", &playbook, "--yes"]);
+    stop.store(true, Ordering::SeqCst);
+    visitor.join().unwrap();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert!(
+        out.stderr
+            .contains("maintenance mode on (tend's checks get through)"),
+        "{}",
+        out.stderr
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|(code, list)| code == "503" && list == "10.0.0.7,127.0.0.1"),
+        "a visitor got the 503 page while the runner's address was exempt: {seen:?}"
+    );
+    // Afterwards: out of maintenance, the shop's own list as it was, no mark left.
+    assert!(!site.path.join("var/.maintenance.flag").exists());
+    assert_eq!(
+        std::fs::read_to_string(site.path.join("var/.maintenance.ip")).unwrap(),
+        "10.0.0.7"
+    );
+    assert!(!site.path.join("var/.tend-maintenance-ip").exists());
+}

@@ -1192,3 +1192,508 @@ fn killed_between_two_components_recover_puts_the_site_back_before_the_run() {
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
     assert_eq!(db_state(lab, &site), db_before);
 }
+
+/// Issue 14, item 7: a playbook with two `update` steps plans and applies each step's own
+/// selection (before, the first step's changes were shown twice and the second's never
+/// applied), and the plan says a core move in WordPress's words too.
+#[test]
+fn two_update_steps_each_plan_and_apply_their_own_selection() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_two_steps");
+    let work = Work::new();
+    work.add_package(&package("wordpress-"), "");
+    work.add_package(&package("akismet."), "plugins");
+    work.add_package(&package("twentytwentythree."), "themes");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "two.yml",
+        "name: Two steps\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: { core: none, plugins: all, themes: none }\n  - update: { core: minor, plugins: none, themes: all }\n  - maintenance: off\n  - verify: {}\n",
+    );
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let plan: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("update:"))
+        .collect();
+    assert_eq!(plan.len(), 2, "{}", out.stdout);
+    assert_eq!(
+        plan[0].trim(),
+        "update: plugin akismet 5.0.2 → 5.5",
+        "{}",
+        out.stdout
+    );
+    assert!(
+        plan[1].contains("core wordpress 6.1.9 → 6.8.")
+            && plan[1].contains("(minor; a major release in WordPress's terms)")
+            && plan[1].contains("theme twentytwentythree 1.0 → 1.6")
+            && !plan[1].contains("akismet"),
+        "{}",
+        out.stdout
+    );
+    // Nothing is held: what one step leaves, the other takes.
+    assert!(!out.stdout.contains("held:"), "{}", out.stdout);
+    let checked = json(&work.tend(&["--json", "run", &playbook, "--check"]));
+    let core = checked["sites"][0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "core")
+        .cloned()
+        .unwrap();
+    assert_eq!(core["level"], "minor", "{core}");
+    assert_eq!(core["cms_word"], "major release", "{core}");
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    let applied: Vec<&str> = s["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(applied.len(), 3, "{s}");
+    for slug in ["akismet", "wordpress", "twentytwentythree"] {
+        assert!(applied.contains(&slug), "{s}");
+    }
+    let core = php_define(&site.path.join("wp-includes/version.php"), "wp_version");
+    assert!(core.starts_with("6.8."), "core is {core}");
+    let theme = std::fs::read_to_string(
+        site.path
+            .join("wp-content/themes/twentytwentythree/style.css"),
+    )
+    .unwrap();
+    assert!(theme.contains("Version: 1.6"), "the theme was updated");
+    let akismet =
+        std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
+    assert!(akismet.contains("Version: 5.5"));
+}
+
+/// Issue 14, item 7: a site with nothing to update gets no snapshot, no maintenance window
+/// and no prune, and its result says "nothing to update" (text, JSON, history); with
+/// `backup: { always: true }` the snapshot (and so the prune) is taken all the same.
+#[test]
+fn a_site_with_nothing_to_update_gets_no_snapshot_maintenance_or_prune() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_nothing");
+    let work = Work::new();
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let monthly = format!("{MONTHLY}  - prune: {{}}\n");
+    let playbook = work.playbook("monthly.yml", &monthly);
+    let files_before = tree(&site.path, UNTRACKED);
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for line in [
+        "backup: skipped (nothing to update)",
+        "maintenance: skipped (nothing to update)",
+        "update: nothing to update",
+        "prune: skipped (nothing to update)",
+        "verify: ",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.stdout);
+    }
+
+    let out = work.tend(&["-v", "--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["nothing_to_update"], true, "{s}");
+    assert!(s["snapshot"].is_null(), "{s}");
+    assert!(
+        s["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true),
+        "{s}"
+    );
+    assert!(
+        out.stderr
+            .contains("maintenance: skipped (nothing to update)"),
+        "{}",
+        out.stderr
+    );
+    let snapshots = json(&work.tend(&["--json", "backups", "list"]));
+    assert_eq!(snapshots["snapshots"].as_array().unwrap().len(), 0);
+    assert_eq!(tree(&site.path, UNTRACKED), files_before);
+    let text = work.tend(&["run", &playbook, "--yes"]);
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    assert!(
+        text.stdout.contains("upd_nothing  ok  nothing to update"),
+        "{}",
+        text.stdout
+    );
+    let history = json(&work.tend(&["--json", "history"]));
+    assert_eq!(
+        history["runs"][0]["sites"][0]["nothing_to_update"], true,
+        "{history}"
+    );
+    let history = work.tend(&["history"]);
+    assert!(
+        history.stdout.contains("ok  nothing to update"),
+        "{}",
+        history.stdout
+    );
+
+    // Asked for: the snapshot is taken (and the prune runs), still no maintenance window.
+    let always = work.playbook(
+        "always.yml",
+        &monthly.replace(
+            "{ label: pre-update }",
+            "{ label: pre-update, always: true }",
+        ),
+    );
+    let out = work.tend(&["run", &always, "--check"]);
+    assert!(
+        out.stdout.contains("backup: take a snapshot")
+            && out
+                .stdout
+                .contains("maintenance: skipped (nothing to update)")
+            && out.stdout.contains("prune: would remove"),
+        "{}",
+        out.stdout
+    );
+    let out = work.tend(&["--json", "run", &always, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["nothing_to_update"], true, "{s}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    let snapshots = json(&work.tend(&["--json", "backups", "list"]));
+    assert_eq!(snapshots["snapshots"].as_array().unwrap().len(), 1);
+}
+
+/// Issue 14, item 4: `min_age` takes only versions released at least that long ago, by
+/// the `released` dates of the private repository's index; the plan, the result and the
+/// history say what waits and until when, and a bad duration is refused with its place.
+#[test]
+fn min_age_takes_only_versions_old_enough_and_says_what_waits() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_min_age");
+    let work = Work::new();
+    let repo = work.repo();
+    let index = |released: &str| {
+        let out = support::tend(
+            work.path(),
+            &[
+                "repo",
+                "index",
+                repo.to_str().unwrap(),
+                "--released",
+                released,
+            ],
+        );
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    };
+    // The theme entered the repository ten days ago, Akismet yesterday.
+    let now = chrono::Utc::now();
+    let day = |days: i64| {
+        (now - chrono::Duration::days(days))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    work.add_package(&package("twentytwentythree."), "themes");
+    index(&day(10));
+    work.add_package(&package("akismet."), "plugins");
+    index(&day(1));
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "soak.yml",
+        &MONTHLY.replace("update: {", "update: { min_age: 3d,"),
+    );
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let waits = format!(
+        "waits: plugin akismet 5.5 released {}, taken from {}",
+        day(1),
+        (now + chrono::Duration::days(2)).format("%Y-%m-%d")
+    );
+    assert!(out.stdout.contains(&waits), "{waits}\n{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("update: theme twentytwentythree 1.0 → 1.6")
+            && !out.stdout.contains("plugin akismet 5.0.2 → 5.5"),
+        "{}",
+        out.stdout
+    );
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    assert_eq!(s["changes"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["changes"][0]["slug"], "twentytwentythree");
+    assert_eq!(s["waits"][0]["slug"], "akismet", "{s}");
+    assert_eq!(s["waits"][0]["version"], "5.5", "{s}");
+    assert_eq!(s["waits"][0]["min_age"], "3d", "{s}");
+    let akismet =
+        std::fs::read_to_string(site.path.join("wp-content/plugins/akismet/akismet.php")).unwrap();
+    assert!(!akismet.contains("Version: 5.5"), "Akismet waits");
+    let history = json(&work.tend(&["--json", "history"]));
+    let held = &history["runs"][0]["sites"][0]["held"];
+    assert!(
+        held.as_array().unwrap().iter().any(|h| h["slug"] == "akismet"
+            && h["reason"].as_str().unwrap().contains("taken from")),
+        "{held}"
+    );
+
+    // A repository that dates nothing: every newer version waits, said so.
+    let index_path = repo.join("index.json");
+    let mut index_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    for package in index_json["packages"].as_array_mut().unwrap() {
+        package.as_object_mut().unwrap().remove("released");
+    }
+    std::fs::write(&index_path, index_json.to_string()).unwrap();
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert!(
+        out.stdout
+            .contains("waits: plugin akismet 5.5: its release date is unknown"),
+        "{}",
+        out.stdout
+    );
+
+    // A bad duration is refused before anything runs, with its place.
+    let bad = work.playbook(
+        "bad.yml",
+        &MONTHLY.replace("update: {", "update: { min_age: 3days,"),
+    );
+    let out = work.tend(&["check", &bad]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("bad.yml:")
+            && out
+                .stderr
+                .contains("`3days` is not a duration: expected a number, found `a` at character 3"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 14, item 6: an installed plugin no source offers (custom code, a premium plugin
+/// without a repository entry) is listed as "not tracked by any update source" in the plan,
+/// the run's result (text and JSON), the history and the monthly report; what a source
+/// tracks (Akismet, in the repository) is not.
+#[test]
+fn components_no_source_tracks_are_said_in_plan_result_history_and_report() {
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_untracked");
+    let custom = site.path.join("wp-content/plugins/agency-custom");
+    std::fs::create_dir_all(&custom).unwrap();
+    std::fs::write(
+        custom.join("agency-custom.php"),
+        "<?php\n/*\n * Plugin Name: Agency custom code\n * Version: 1.3\n */\n",
+    )
+    .unwrap();
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook("monthly.yml", MONTHLY);
+
+    let out = work.tend(&["run", &playbook, "--check"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("untracked: plugin agency-custom 1.3: not tracked by any update source"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        !out.stdout.contains("untracked: plugin akismet"),
+        "{}",
+        out.stdout
+    );
+
+    let out = work.tend(&["--json", "run", &playbook, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    let untracked: Vec<&str> = s["untracked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["slug"].as_str().unwrap())
+        .collect();
+    assert!(untracked.contains(&"agency-custom"), "{s}");
+    assert!(!untracked.contains(&"akismet"), "{s}");
+    let entry = s["untracked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["slug"] == "agency-custom")
+        .unwrap();
+    assert_eq!(entry["type"], "plugin");
+    assert_eq!(entry["version"], "1.3");
+
+    let text = work.tend(&["run", &playbook, "--yes"]);
+    assert!(
+        text.stdout
+            .contains("untracked: plugin agency-custom 1.3: not tracked by any update source"),
+        "{}",
+        text.stdout
+    );
+    let history = work.tend(&["history"]);
+    assert!(
+        history
+            .stdout
+            .contains("untracked: plugin agency-custom 1.3: not tracked by any update source"),
+        "{}",
+        history.stdout
+    );
+    let month = chrono::Utc::now().format("%Y-%m").to_string();
+    let out = work.tend(&[
+        "report", "--month", &month, "--format", "md,html", "--out", "reports",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let mut markdown = String::new();
+    let mut html = String::new();
+    for entry in std::fs::read_dir(work.path().join("reports")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("md") => markdown.push_str(&text),
+            Some("html") => html.push_str(&text),
+            _ => {}
+        }
+    }
+    assert!(
+        markdown.contains("### Not tracked by any update source")
+            && markdown.contains("| plugin | agency-custom | 1.3 |"),
+        "{markdown}"
+    );
+    assert!(
+        html.contains("Not tracked by any update source") && html.contains("agency-custom"),
+        "the HTML report lists it too"
+    );
+}
+
+/// Issue 14, item 2 on real WordPress: with maintenance mode on for the whole cycle (the
+/// checks run before `maintenance: off`), a visitor — and a request with a wrong pass —
+/// gets WordPress's 503 maintenance page, while tend's checks, carrying the run's secret,
+/// get the real pages and pass. The host only ever holds the secret's SHA-256, in the
+/// maintenance file, and after the run nothing of it is left.
+#[test]
+fn visitors_see_maintenance_while_tends_checks_see_the_site() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let lab = Lab::shared();
+    let site = lab.add_site("upd_pass");
+    let work = Work::new();
+    work.add_package(&package("akismet."), "plugins");
+    work.index();
+    work.inventory(lab, &[&site], "");
+    let playbook = work.playbook(
+        "cycle.yml",
+        "name: Cycle in maintenance\nhosts: all\nsteps:\n  - backup: { label: pre-update }\n  - maintenance: on\n  - update: {}\n  - verify:\n      checks:\n        - { path: /, status: 200, contains: ['<title>'] }\n  - maintenance: off\n",
+    );
+
+    // A visitor polls the home page (and a request with a wrong pass) throughout the run,
+    // and keeps each maintenance file seen.
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let files: Arc<Mutex<Vec<String>>> = Arc::default();
+    let visitor = {
+        let (stop, seen, files) = (stop.clone(), seen.clone(), files.clone());
+        let url = format!("{}/", site.url);
+        let maintenance = site.path.join(".maintenance");
+        std::thread::spawn(move || {
+            let get = |extra: &[&str]| {
+                let out = Command::new("curl")
+                    .args(["-s", "--max-time", "10", "-w", "\n%{http_code}"])
+                    .args(extra)
+                    .arg(&url)
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                let (body, code) = text.rsplit_once('\n').unwrap_or(("", ""));
+                (code.to_owned(), body.to_owned())
+            };
+            while !stop.load(Ordering::SeqCst) {
+                if let Ok(text) = std::fs::read_to_string(&maintenance) {
+                    files.lock().unwrap().push(text);
+                }
+                let (code, body) = get(&[]);
+                let (wrong, _) = get(&["-H", "X-Tend-Maintenance-Pass: not-the-secret"]);
+                seen.lock().unwrap().push((code, wrong, body));
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        })
+    };
+    let out = work.tend(&["-v", "--json", "run", &playbook, "--yes"]);
+    stop.store(true, Ordering::SeqCst);
+    visitor.join().unwrap();
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let s = &json(&out)["sites"][0];
+    assert_eq!(s["status"], "ok", "{s}");
+    // tend's checks ran while maintenance was on, and got the real pages.
+    let checks = s["checks"].as_array().unwrap();
+    assert!(
+        checks.iter().all(|c| c["ok"] == true && c["status"] == 200),
+        "{checks:?}"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let maintenance: Vec<&(String, String, String)> =
+        seen.iter().filter(|(code, _, _)| code == "503").collect();
+    assert!(
+        !maintenance.is_empty(),
+        "the visitor saw the maintenance page: {:?}",
+        seen.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    assert!(maintenance
+        .iter()
+        .all(|(_, _, body)| body.contains("Briefly unavailable for scheduled maintenance")));
+    // While the site was in maintenance, a wrong pass got maintenance too.
+    assert!(
+        maintenance.iter().all(|(_, wrong, _)| wrong == "503"),
+        "{seen:?}"
+    );
+    // The maintenance file held a SHA-256 and the comparison, never a secret sent on.
+    let files = files.lock().unwrap().clone();
+    assert!(!files.is_empty(), "the maintenance file was seen");
+    let hash: String = files[0]
+        .split('\'')
+        .find(|part| part.len() == 64 && part.bytes().all(|b| b.is_ascii_hexdigit()))
+        .expect("the file holds a SHA-256")
+        .to_owned();
+    assert!(files[0].contains("hash_equals"), "{}", files[0]);
+    assert!(
+        !out.stderr.contains(&hash) && !out.stdout.contains(&hash),
+        "the digest never shows in tend's output"
+    );
+    assert!(
+        out.stderr
+            .contains("maintenance mode on (tend's checks get through)"),
+        "{}",
+        out.stderr
+    );
+    // After the run: out of maintenance, nothing of the pass left on the host.
+    assert!(!site.path.join(".maintenance").exists());
+    assert!(!site.path.join(".maintenance.tend-tmp").exists());
+    let leftover = Command::new("grep")
+        .args(["-rl", &hash])
+        .arg(&site.path)
+        .output()
+        .unwrap();
+    assert!(
+        leftover.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&leftover.stdout)
+    );
+    let (after, _, _) = {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{}/", site.url))
+            .output()
+            .unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), (), ())
+    };
+    assert_eq!(after, "200");
+}

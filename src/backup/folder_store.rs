@@ -163,7 +163,8 @@ impl SnapshotStore for FolderStore {
     }
 
     /// Renamed aside first, so that a crash halfway through leaves a hidden directory
-    /// rather than a listed snapshot with missing parts.
+    /// rather than a listed snapshot with missing parts; the next backup or prune of the
+    /// site removes it ([`SnapshotStore::clean_partials`]) once this process is gone.
     fn remove(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let dir = self.dir_of(snapshot);
         let parent = dir.parent().unwrap_or(Path::new("."));
@@ -173,6 +174,7 @@ impl SnapshotStore for FolderStore {
             std::process::id()
         ));
         fs::rename(&dir, &aside)?;
+        crate::fault_point::pause("snapshot-renamed-aside");
         Ok(fs::remove_dir_all(&aside)?)
     }
 

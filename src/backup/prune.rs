@@ -147,6 +147,11 @@ pub fn prune(
                 unchecked: None,
                 error: None,
             };
+            // What a killed backup or prune left (a partial snapshot, one renamed aside
+            // to be removed) goes first; it is never listed, so it counts for nothing.
+            if !dry_run {
+                let _ = store.clean_partials(site);
+            }
             let snapshots = match store.list(Some(site)) {
                 Ok(s) => s,
                 Err(e) => {

@@ -37,6 +37,19 @@ pub struct Staged {
     pub old: String,
 }
 
+impl Staged {
+    /// Where a restore tagged `tag` stages the tree of `root` and keeps the current one
+    /// aside (known before either exists).
+    pub fn of(root: &str, tag: &str) -> Staged {
+        let root = root.trim_end_matches('/').to_owned();
+        Staged {
+            staging: format!("{root}.tend-restore-{tag}"),
+            old: format!("{root}.tend-old-{tag}"),
+            root,
+        }
+    }
+}
+
 /// Unpacks `files` (a snapshot's files part) into a sibling of `root`, carries over what
 /// `keep` names, and writes `maintenance` (the CMS's maintenance file and its content)
 /// into it, so the tree goes live in maintenance mode. Leftovers of an earlier failed
@@ -54,9 +67,7 @@ pub async fn stage_files(
     maintenance: Option<(&str, &str)>,
 ) -> Result<Staged, SiteError> {
     const WHAT: &str = "unpacking the snapshot's files";
-    let root = root.trim_end_matches('/').to_owned();
-    let staging = format!("{root}.tend-restore-{tag}");
-    let old = format!("{root}.tend-old-{tag}");
+    let Staged { root, staging, old } = Staged::of(root, tag);
     let unpack = RemoteCommand::script(&format!(
         "rm -rf -- {s} && mkdir -p -- \"$(dirname -- {s})\" && mkdir -- {s} && tar --extract --file=- --directory={s} --preserve-permissions || {{ rm -rf -- {s}; exit 1; }}",
         s = quote(&staging)

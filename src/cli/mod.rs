@@ -183,6 +183,10 @@ enum RepoCommand {
     Index {
         /// The repository folder
         dir: PathBuf,
+        /// Release date (RFC 3339) of packages new to the index; default: the zip's
+        /// modification time. A package already in the index keeps its date.
+        #[arg(long, value_name = "DATE")]
+        released: Option<String>,
     },
 }
 
@@ -271,10 +275,10 @@ impl Invocation<'_> {
 fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
     // Commands that need no inventory.
     if let Command::Repo {
-        command: RepoCommand::Index { dir },
+        command: RepoCommand::Index { dir, released },
     } = &cli.command
     {
-        return repo::index(dir, mode);
+        return repo::index(dir, released.as_deref(), mode);
     }
     if let Command::Completions { shell } = &cli.command {
         return completions::completions(*shell);

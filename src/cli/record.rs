@@ -16,7 +16,7 @@ use crate::events::{Event, Level, Reporter, SharedReporter};
 use crate::history::store::Recording;
 use crate::history::{
     ChangeRecord, CheckRecord, HeldRecord, History, RolledBackRecord, RunRecord, SiteRecord,
-    SnapshotRecord,
+    SnapshotRecord, UntrackedRecord,
 };
 use crate::inventory::{Inventory, Site};
 use crate::outcome::Outcome;
@@ -206,6 +206,17 @@ pub(super) fn run_sites(
                     })
                     .collect();
                 record.held = run.held.iter().map(HeldRecord::from).collect();
+                record.held.extend(run.waits.iter().map(HeldRecord::from));
+                record.nothing_to_update = run.nothing_to_update;
+                record.untracked = run
+                    .untracked
+                    .iter()
+                    .map(|u| UntrackedRecord {
+                        kind: u.kind.name().to_owned(),
+                        slug: u.slug.clone(),
+                        version: u.version.clone(),
+                    })
+                    .collect();
                 record.snapshots = run
                     .snapshot
                     .iter()
@@ -300,6 +311,19 @@ impl From<&crate::updates::policy::Change> for ChangeRecord {
             slug: c.slug.clone(),
             from: c.from.clone(),
             to: c.to.clone(),
+        }
+    }
+}
+
+/// A version waiting for its soak time is recorded as held back, with when it is taken.
+impl From<&crate::updates::policy::Waiting> for HeldRecord {
+    fn from(w: &crate::updates::policy::Waiting) -> HeldRecord {
+        HeldRecord {
+            kind: w.kind.name().to_owned(),
+            slug: w.slug.clone(),
+            from: w.from.clone(),
+            available: Some(w.version.clone()),
+            reason: format!("waits (`min_age: {}`): {}", w.min_age, w.describe()),
         }
     }
 }

@@ -7,10 +7,18 @@ use super::{print_data, CommandError, EXIT_OK};
 use crate::diagnostic::InputError;
 use crate::ui::{repo_view, OutputMode};
 
-pub(super) fn index(dir: &Path, mode: OutputMode) -> Result<u8, CommandError> {
+pub(super) fn index(
+    dir: &Path,
+    released: Option<&str>,
+    mode: OutputMode,
+) -> Result<u8, CommandError> {
+    let released = released
+        .map(crate::updates::repository::parse_released)
+        .transpose()
+        .map_err(|e| InputError::new(format!("--released: {e}")))?;
     // The folder and its zips are the command's input: a zip that is no package is an
     // input error naming it.
-    let index = crate::updates::repository::index_folder(dir)
+    let index = crate::updates::repository::index_folder(dir, released)
         .map_err(|e| InputError::new(format!("cannot index {}: {e}", dir.display())))?;
     print_data(
         mode,

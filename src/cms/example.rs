@@ -240,6 +240,7 @@ mod tests {
             package: String::new(),
             sha256: None,
             source: "test".to_owned(),
+            released: None,
         };
         let offers = [
             offer(ComponentType::Core, "example", "2.0.1"),

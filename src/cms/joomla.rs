@@ -134,6 +134,16 @@ impl Cms for Joomla {
         CONFIG_FILE
     }
 
+    /// Joomla's own offline switch: `$offline` in `configuration.php`, which
+    /// `SiteApplication` reads on every request (what `site:down` and the "Toggle Offline"
+    /// task change).
+    fn offline_setting(&self) -> Option<super::OfflineSetting> {
+        Some(super::OfflineSetting {
+            file: CONFIG_FILE,
+            switch_on: with_offline,
+        })
+    }
+
     fn read_credentials(&self, config: &str) -> Result<DbCredentials, ConfigError> {
         parse_configuration(config).map_err(|reason| ConfigError {
             file: CONFIG_FILE,
@@ -183,6 +193,7 @@ impl Cms for Joomla {
                 package: String::new(),
                 sha256: None,
                 source: "Joomla update server".to_owned(),
+                released: None,
             })
             .collect())
     }
@@ -268,6 +279,39 @@ impl Cms for Joomla {
         host_cli::run_ok(host, &site.path, &site.php, &[CLI, command]).await?;
         Ok(())
     }
+}
+
+/// `configuration.php` with the site offline: the value of its `public $offline = …;` set
+/// to `true` (as Joomla's `site:down` writes it), every other byte as it was. `None` when
+/// the file has no such line.
+pub fn with_offline(config: &str) -> Option<String> {
+    let mut out = String::with_capacity(config.len() + 4);
+    let mut switched = false;
+    for line in config.split_inclusive('\n') {
+        let code = line.trim_start();
+        let rest = code
+            .strip_prefix("public")
+            .or_else(|| code.strip_prefix("var"))
+            .filter(|r| r.starts_with([' ', '\t']))
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix("$offline"))
+            .map(str::trim_start)
+            .and_then(|r| r.strip_prefix('='));
+        match (switched, rest) {
+            (false, Some(value)) => match value.find(';') {
+                Some(end) => {
+                    let start = line.len() - value.len();
+                    out.push_str(&line[..start]);
+                    out.push_str(" true");
+                    out.push_str(&value[end..]);
+                    switched = true;
+                }
+                None => out.push_str(line),
+            },
+            _ => out.push_str(line),
+        }
+    }
+    switched.then_some(out)
 }
 
 /// Reads the site's extensions from `#__extensions`.
@@ -463,5 +507,27 @@ mod tests {
         let src = "<?php\nfinal class JVersion\n{\n\tconst RELEASE = '3.6';\n\tconst DEV_LEVEL = '5';\n}\n";
         assert_eq!(parse_version_file(src).unwrap(), "3.6.5");
         assert!(parse_version_file("<?php class X {}").is_err());
+    }
+
+    #[test]
+    fn offline_switches_only_the_offline_value_and_keeps_every_other_byte() {
+        let src = "<?php\nclass JConfig {\n\tpublic $offline = false;\n\tpublic $offline_message = 'Back soon; really';\n\tpublic $sitename = 'x';\n}";
+        let offline = with_offline(src).unwrap();
+        assert_eq!(
+            offline,
+            src.replace("$offline = false;", "$offline = true;"),
+            "{offline}"
+        );
+        // Already offline, other spellings, a comment after it.
+        assert_eq!(
+            with_offline("<?php\nclass JConfig {\n  var $offline='1'; // set by hand\n}\n")
+                .unwrap(),
+            "<?php\nclass JConfig {\n  var $offline= true; // set by hand\n}\n"
+        );
+        assert_eq!(
+            with_offline("<?php\nclass JConfig {\n\tpublic $offline_message = 'a';\n}"),
+            None
+        );
+        assert_eq!(with_offline("<?php\n// public $offline = false;\n"), None);
     }
 }

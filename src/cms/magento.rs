@@ -211,6 +211,7 @@ impl Cms for Magento {
                 package: String::new(),
                 sha256: None,
                 source: "composer".to_owned(),
+                released: None,
             }));
         }
         Ok(offers)
@@ -290,21 +291,142 @@ impl Cms for Magento {
     }
 
     /// `php bin/magento maintenance:enable` / `maintenance:disable`, as the Magento documentation runs it.
+    /// Ending it also takes back the exempt address [`Cms::set_maintenance_passing`] added
+    /// (named in `var/.tend-maintenance-ip`), leaving the site's own list as it was.
     async fn set_maintenance(
         &self,
         site: &Site,
         host: &Connection,
         on: bool,
     ) -> Result<(), SiteError> {
-        let command = if on {
-            "maintenance:enable"
+        if on {
+            host_cli::run_ok(
+                host,
+                &site.path,
+                &site.php,
+                &["bin/magento", "maintenance:enable"],
+            )
+            .await?;
+            return Ok(());
+        }
+        let added = read_if_there(host, site, PASS_MARK)
+            .await?
+            .trim()
+            .to_owned();
+        if added.is_empty() {
+            host_cli::run_ok(
+                host,
+                &site.path,
+                &site.php,
+                &["bin/magento", "maintenance:disable"],
+            )
+            .await?;
+            return Ok(());
+        }
+        let listed = exempt_addresses(host, site).await?;
+        let rest: Vec<String> = listed.into_iter().filter(|a| *a != added).collect();
+        let ips: Vec<String> = if rest.is_empty() {
+            vec!["--ip=none".to_owned()]
         } else {
-            "maintenance:disable"
+            rest.iter().map(|a| format!("--ip={a}")).collect()
         };
-        host_cli::run_ok(host, &site.path, &site.php, &["bin/magento", command]).await?;
+        let mut args = vec!["bin/magento", "maintenance:disable"];
+        args.extend(ips.iter().map(String::as_str));
+        host_cli::run_ok(host, &site.path, &site.php, &args).await?;
+        host_cli::run_ok(host, &site.path, "rm", &["-f", PASS_MARK]).await?;
         Ok(())
     }
+
+    /// Magento lets listed addresses through maintenance (`maintenance:enable --ip=…`,
+    /// `MaintenanceMode::isOn($remoteAddr)`): the runner's address as the host sees it
+    /// (`$SSH_CLIENT`) is added to the site's exempt list — the list kept whole, since
+    /// `--ip` replaces it — and named in `var/.tend-maintenance-ip` so that ending
+    /// maintenance takes back exactly it. Visitors from other addresses get Magento's 503
+    /// page; there is no secret to keep. A runner whose address the web server does not see
+    /// as the SSH server does (a proxy in front of the site) is not let through, and its
+    /// checks see the 503 page.
+    async fn set_maintenance_passing(
+        &self,
+        site: &Site,
+        host: &Connection,
+        _secret: &super::maintenance_pass::PassSecret,
+    ) -> Result<Option<super::maintenance_pass::Passage>, SiteError> {
+        let client = host
+            .run(
+                &crate::remote::RemoteCommand::script("printf '%s' \"${SSH_CLIENT%% *}\""),
+                None,
+                1024,
+            )
+            .await?
+            .stdout_text();
+        let Some(address) = client
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|a| a.to_string())
+        else {
+            self.set_maintenance(site, host, true).await?;
+            return Ok(None);
+        };
+        let mut listed = exempt_addresses(host, site).await?;
+        if !listed.contains(&address) {
+            listed.push(address.clone());
+            // Named before Magento lists it: whatever happens next, ending maintenance
+            // knows what to take back.
+            host_cli::run_ok(
+                host,
+                &site.path,
+                "sh",
+                &[
+                    "-c",
+                    "printf '%s\\n' \"$1\" > \"$2\"",
+                    "sh",
+                    &address,
+                    PASS_MARK,
+                ],
+            )
+            .await?;
+        }
+        let ips: Vec<String> = listed.iter().map(|a| format!("--ip={a}")).collect();
+        let mut args = vec!["bin/magento", "maintenance:enable"];
+        args.extend(ips.iter().map(String::as_str));
+        host_cli::run_ok(host, &site.path, &site.php, &args).await?;
+        Ok(Some(super::maintenance_pass::Passage::FromAddress {
+            address,
+        }))
+    }
 }
+
+/// Where tend names the exempt address it added to the site's list (relative to the root).
+const PASS_MARK: &str = "var/.tend-maintenance-ip";
+
+/// The site's exempt addresses, as `var/.maintenance.ip` (MaintenanceMode's file) lists them.
+async fn exempt_addresses(host: &Connection, site: &Site) -> Result<Vec<String>, SiteError> {
+    let listed = read_if_there(host, site, IP_FILE).await?;
+    Ok(listed
+        .trim()
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
+
+/// The text of `file` (relative to the root), empty when there is none; an error only
+/// when the host could not be asked.
+async fn read_if_there(host: &Connection, site: &Site, file: &str) -> Result<String, SiteError> {
+    let output = host_cli::run_ok(
+        host,
+        &site.path,
+        "sh",
+        &["-c", "if [ -f \"$1\" ]; then cat \"$1\"; fi", "sh", file],
+    )
+    .await?;
+    Ok(output.text)
+}
+
+/// MaintenanceMode's list of exempt addresses.
+const IP_FILE: &str = "var/.maintenance.ip";
 
 #[derive(Deserialize)]
 struct ComposerLock {
@@ -443,6 +565,7 @@ impl Magento {
                 package: String::new(),
                 sha256: None,
                 source: "composer".to_owned(),
+                released: None,
             })
             .collect())
     }

@@ -17,6 +17,7 @@ pub mod host_cli;
 pub mod host_tools;
 pub mod joomla;
 pub mod magento;
+pub mod maintenance_pass;
 pub mod mysql_client;
 pub mod php_array;
 pub mod php_script;
@@ -36,7 +37,7 @@ use crate::inventory::Site;
 use crate::offer::{Change, ComponentType, Offer};
 use crate::remote::Connection;
 use crate::site_error::SiteError;
-use crate::version::Level;
+use crate::version::{Level, Version};
 pub use database::{DbCredentials, DbEndpoint};
 use file_dump::{DumpPart, DumpedFile};
 use host_tools::HostTools;
@@ -191,6 +192,23 @@ pub trait Cms: Send + Sync {
         Level::Minor
     }
 
+    /// What the CMS itself calls a move of its core from `from` to `to`, where its words
+    /// differ from the semver levels tend's policy uses (WordPress calls 6.1 → 6.8 a "major
+    /// release", which is `minor` here): plans say both, because the CMS's people read
+    /// versions in its words. `None`: the CMS's words are the levels'.
+    fn core_release_word(&self, _from: &Version, _to: &Version) -> Option<&'static str> {
+        None
+    }
+
+    /// The installed components that are updated apart from core, each with its type:
+    /// what an update source should track, so that one none tracks (a premium plugin
+    /// without a repository entry, custom code) is said rather than silently left out of
+    /// the cycle. Default: none — a CMS whose facts cannot tell its own bundled extensions
+    /// from third-party ones says nothing rather than flag every core extension.
+    fn separately_updated<'f>(&self, _facts: &'f Facts) -> Vec<(ComponentType, &'f Component)> {
+        Vec::new()
+    }
+
     /// What the CMS's installed add-ons (`Facts::plugins`) are as update components.
     fn plugin_type(&self) -> ComponentType {
         ComponentType::Extension
@@ -235,6 +253,14 @@ pub trait Cms: Send + Sync {
         None
     }
 
+    /// Where maintenance mode is a setting inside a configuration file rather than a file
+    /// of its own (Joomla's `$offline` in `configuration.php`): the file, and how to switch
+    /// its text offline. A restore switches it without running the site's PHP, and puts
+    /// back the exact file afterwards.
+    fn offline_setting(&self) -> Option<OfflineSetting> {
+        None
+    }
+
     /// Turns maintenance mode on or off the CMS's own way.
     async fn set_maintenance(
         &self,
@@ -242,6 +268,22 @@ pub trait Cms: Send + Sync {
         host: &Connection,
         on: bool,
     ) -> Result<(), SiteError>;
+
+    /// Turns maintenance mode on so that visitors get the maintenance page while a request
+    /// that carries `secret` the way the returned [`maintenance_pass::Passage`] says reaches
+    /// the real site: tend's checks during the update cycle. `None`: the CMS has no such
+    /// way, and the checks see what visitors see. Default: plain maintenance mode, `None`.
+    /// Ending maintenance ([`Cms::set_maintenance`] with `false`) removes what let requests
+    /// through.
+    async fn set_maintenance_passing(
+        &self,
+        site: &Site,
+        host: &Connection,
+        _secret: &maintenance_pass::PassSecret,
+    ) -> Result<Option<maintenance_pass::Passage>, SiteError> {
+        self.set_maintenance(site, host, true).await?;
+        Ok(None)
+    }
 
     /// Versions the site's own tools offer (Joomla's update servers through its CLI,
     /// composer for Magento), on top of the inventory's sources.
@@ -272,6 +314,16 @@ pub trait Cms: Send + Sync {
             change.slug
         )))
     }
+}
+
+/// A maintenance switch inside a configuration file ([`Cms::offline_setting`]).
+#[derive(Debug, Clone, Copy)]
+pub struct OfflineSetting {
+    /// The file (relative to the root).
+    pub file: &'static str,
+    /// Its text with the site offline, everything else byte for byte; `None` when the text
+    /// has no such setting.
+    pub switch_on: fn(&str) -> Option<String>,
 }
 
 /// What a package holds: which component, at which version.

@@ -150,6 +150,8 @@ pub async fn offered_updates(
         extensions: &all,
         exclude: &[],
         hold: &[],
+        min_age: None,
+        now: chrono::Utc::now(),
     };
     let mut out = Vec::with_capacity(results.len());
     for result in results {

@@ -220,7 +220,12 @@ pub fn undo_files_script(journal: &Journal) -> String {
 /// The shell that takes the site out of maintenance, if the journal put it in.
 pub fn end_maintenance_script(journal: &Journal) -> String {
     match &journal.maintenance {
-        Some(file) => format!("rm -f {}; ", quote(file)),
+        // With the file a write cut between its `cat` and its `mv` may have left aside.
+        Some(file) => format!(
+            "rm -f {} {}; ",
+            quote(file),
+            quote(&format!("{file}.tend-tmp"))
+        ),
         None => String::new(),
     }
 }

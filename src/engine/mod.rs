@@ -13,6 +13,8 @@ pub mod journal;
 pub mod plan;
 pub mod recover;
 pub mod restore;
+pub mod restore_offline;
+pub mod restore_settle;
 pub mod rollback;
 pub mod run;
 pub mod site_lock;

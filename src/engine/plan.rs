@@ -36,6 +36,12 @@ pub enum PlanItem {
     Update {
         changes: Vec<Change>,
     },
+    /// Left out: the site has nothing to update, and this step is there for the update
+    /// (see [`Step::idle_without_updates`]).
+    Skipped {
+        skipped: &'static str,
+        reason: &'static str,
+    },
     /// This many checks.
     Verify {
         checks: usize,
@@ -55,6 +61,13 @@ pub struct SitePlan {
     pub items: Vec<PlanItem>,
     pub changes: Vec<Change>,
     pub held: Vec<Held>,
+    /// Newer versions waiting for a step's `min_age`, and until when.
+    pub waits: Vec<policy::Waiting>,
+    /// Installed components no update source tracks (never updated by tend).
+    pub untracked: Vec<policy::Untracked>,
+    /// The playbook updates, and this site has nothing to update: no snapshot, no
+    /// maintenance window and no prune unless the playbook asks (`backup: { always: true }`).
+    pub nothing_to_update: bool,
     /// Another run's unfinished work on this site (its journal), which blocks it.
     #[serde(skip)]
     pub unfinished: Option<SiteError>,
@@ -81,49 +94,69 @@ pub async fn plan(ctx: &Context<'_>, sites: &[&Site], forks: usize) -> Vec<SiteR
         let unfinished = journal::read(&read.host, &site.path)
             .await?
             .map(|j| unfinished(site, &j));
-        let updates = match update_step(ctx.playbook) {
-            Some(step) => {
+        let update_steps = update_steps(ctx.playbook);
+        let UpdatePlans {
+            steps: updates,
+            untracked,
+        } = if update_steps.is_empty() {
+            UpdatePlans::default()
+        } else {
+            for step in &update_steps {
                 warn_unmatched(ctx, site, &read.facts, step);
-                plan_updates(ctx, site, &read.host, &read.facts, step).await?
             }
-            None => policy::Plan::default(),
+            plan_updates(ctx, site, &read.host, &read.facts, &update_steps).await?
         };
+        let mut step_plans = updates.iter();
+        let nothing_to_update = nothing_to_update(&update_steps, &updates);
+        let mut snapshot_taken = false;
         let steps = &ctx.playbook.steps;
         let items = steps
             .iter()
-            .enumerate()
-            .map(|(index, step)| match step {
-                Step::Backup { label } => PlanItem::Backup {
-                    label: label.clone(),
-                },
-                Step::Maintenance { on } => PlanItem::Maintenance { on: *on },
-                Step::Update(_) => PlanItem::Update {
-                    changes: updates.changes.clone(),
-                },
-                Step::Verify { checks } => PlanItem::Verify {
-                    checks: super::run::checks_for(site, read.facts.cms, checks).len(),
-                },
-                Step::Prune => {
-                    let outcome = prune::prune(
-                        ctx.store,
-                        &[site.name.as_str()],
-                        &ctx.inventory.settings.retention,
-                        &Default::default(),
-                        true,
-                    );
-                    PlanItem::Prune {
-                        removes: outcome.first().map_or(0, |o| o.removed.len()),
-                        before_this_runs_snapshot: steps[..index]
-                            .iter()
-                            .any(|s| matches!(s, Step::Backup { .. })),
+            .map(|step| {
+                if nothing_to_update && step.idle_without_updates(snapshot_taken) {
+                    return PlanItem::Skipped {
+                        skipped: step.name().as_str(),
+                        reason: NOTHING_TO_UPDATE,
+                    };
+                }
+                snapshot_taken |= matches!(step, Step::Backup { .. });
+                match step {
+                    Step::Backup { label, .. } => PlanItem::Backup {
+                        label: label.clone(),
+                    },
+                    Step::Maintenance { on } => PlanItem::Maintenance { on: *on },
+                    Step::Update(_) => PlanItem::Update {
+                        changes: step_plans
+                            .next()
+                            .map(|p| p.changes.clone())
+                            .unwrap_or_default(),
+                    },
+                    Step::Verify { checks } => PlanItem::Verify {
+                        checks: super::run::checks_for(site, read.facts.cms, checks).len(),
+                    },
+                    Step::Prune => {
+                        let outcome = prune::prune(
+                            ctx.store,
+                            &[site.name.as_str()],
+                            &ctx.inventory.settings.retention,
+                            &Default::default(),
+                            true,
+                        );
+                        PlanItem::Prune {
+                            removes: outcome.first().map_or(0, |o| o.removed.len()),
+                            before_this_runs_snapshot: snapshot_taken,
+                        }
                     }
                 }
             })
             .collect();
         Ok(SitePlan {
             items,
-            changes: updates.changes,
-            held: updates.held,
+            changes: updates.iter().flat_map(|p| p.changes.clone()).collect(),
+            held: policy::held_over(&updates),
+            waits: policy::waits_over(&updates),
+            untracked,
+            nothing_to_update,
             unfinished,
         })
     })
@@ -150,29 +183,45 @@ fn warn_unmatched(ctx: &Context<'_>, site: &Site, facts: &Facts, step: &UpdateSt
     }
 }
 
-/// The playbook's update step, if it has one.
-pub(super) fn update_step(playbook: &Playbook) -> Option<&UpdateStep> {
-    playbook.steps.iter().find_map(|s| match s {
-        Step::Update(u) => Some(u),
-        _ => None,
-    })
+/// What a site with nothing to update is said to have.
+pub const NOTHING_TO_UPDATE: &str = "nothing to update";
+
+/// Whether the playbook updates and every one of its update steps has nothing to do.
+pub(super) fn nothing_to_update(steps: &[&UpdateStep], plans: &[policy::Plan]) -> bool {
+    !steps.is_empty() && plans.iter().all(|p| p.changes.is_empty())
 }
 
-/// The updates the sources offer the site and the policy allows.
+/// The playbook's update steps, in order.
+pub(super) fn update_steps(playbook: &Playbook) -> Vec<&UpdateStep> {
+    playbook
+        .steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::Update(u) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The updates the sources offer the site and each update step's policy allows: one plan
+/// per step, in order, each planned from the site as the steps before it leave it.
 pub(super) async fn plan_updates(
     ctx: &Context<'_>,
     site: &Site,
     host: &Connection,
     facts: &Facts,
-    step: &UpdateStep,
-) -> Result<policy::Plan, SiteError> {
+    steps: &[&UpdateStep],
+) -> Result<UpdatePlans, SiteError> {
     crate::cms::adapter(facts.cms).check_updatable(facts)?;
-    let mut offers = ctx.sources.offers(facts).await?;
-    offers.extend(
-        crate::cms::adapter(facts.cms)
-            .host_offers(site, host, facts)
-            .await?,
-    );
+    let dated = steps.iter().any(|s| s.min_age.is_some());
+    let offered = ctx.sources.offered(facts, dated).await?;
+    let mut offers = offered.offers;
+    let mut tracked = offered.tracked;
+    let from_host = crate::cms::adapter(facts.cms)
+        .host_offers(site, host, facts)
+        .await?;
+    tracked.extend(from_host.iter().map(|o| (o.kind, o.slug.clone())));
+    offers.extend(from_host);
     // Versions that broke this site before are not offered again (unless retried).
     let remembered = if ctx.retry_held {
         Vec::new()
@@ -185,17 +234,30 @@ pub(super) async fn plan_updates(
         })?
     };
     let withheld = held_versions::withhold(&mut offers, &remembered);
-    let mut plan = policy::plan(
-        facts,
-        &offers,
-        &Policy::of(Some(step), &site.hold, facts.cms),
-    );
-    plan.held.extend(held_versions::held_entries(
-        &withheld,
-        &plan.changes,
-        |kind, slug| facts.installed_version(kind, slug),
-    ));
-    Ok(plan)
+    let policies: Vec<Policy<'_>> = steps
+        .iter()
+        .map(|step| Policy::of(Some(step), &site.hold, facts.cms))
+        .collect();
+    let mut plans = policy::plan_steps(facts, &offers, &policies);
+    let changes: Vec<policy::Change> = plans.iter().flat_map(|p| p.changes.clone()).collect();
+    if let Some(first) = plans.first_mut() {
+        first.held.extend(held_versions::held_entries(
+            &withheld,
+            &changes,
+            |kind, slug| facts.installed_version(kind, slug),
+        ));
+    }
+    Ok(UpdatePlans {
+        steps: plans,
+        untracked: policy::untracked(facts, &tracked),
+    })
+}
+
+/// The updates of a site: one plan per update step, and what no source tracks.
+#[derive(Debug, Clone, Default)]
+pub(super) struct UpdatePlans {
+    pub steps: Vec<policy::Plan>,
+    pub untracked: Vec<policy::Untracked>,
 }
 
 /// The error of a site another run left unfinished.
@@ -221,7 +283,7 @@ pub(super) fn differs_from_confirmed(confirmed: &[Change], now: &[Change]) -> Op
     }
     let list = |changes: &[Change]| {
         if changes.is_empty() {
-            "nothing to update".to_owned()
+            NOTHING_TO_UPDATE.to_owned()
         } else {
             changes
                 .iter()

@@ -10,11 +10,13 @@
 //! atomic `RENAME TABLE`, and if that fails the files go back. Only then is anything
 //! removed. Every error says where it left the site ([`RestoreState`]).
 
+use super::restore_offline::Offline;
+use super::restore_settle::{self, InFlight, Progress, Settled, TablesSwap};
 use crate::backup::create::{self, Contents};
 use crate::backup::restore::{
     drop_prefixed, dump_tables, execute, exists, finish_files, import_beside,
     maintenance as maintenance_file, put_back, remove_tree, stage_files, swap_in, swap_statement,
-    Keep,
+    Keep, Staged,
 };
 use crate::backup::temp_tables;
 use crate::backup::{PartKind, Snapshot, SnapshotStore};
@@ -179,7 +181,7 @@ async fn restore(
         }
         Err(e) => return Err(e),
     };
-    let work = restore_locked(request, &read, store, reporter);
+    let work = restore_locked(request, &read, pool, store, reporter);
     let mut restored = super::site_lock::with_lock(
         pool,
         &crate::remote::Endpoint::of(target),
@@ -389,6 +391,7 @@ async fn safety_snapshot(
 async fn restore_locked(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
+    pool: &Pool,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
 ) -> Result<Restored, SiteError> {
@@ -459,7 +462,32 @@ async fn restore_locked(
     if let (Some((file, content)), true) = (maintenance, root_exists) {
         maintenance_file(&read.host, &target.path, file, Some(content)).await?;
     }
-    let outcome = replace(request, read, contents, database.as_ref(), store, reporter).await;
+    // Where maintenance mode is a setting in the CMS's configuration (Joomla), that file
+    // is switched instead.
+    let mut offline = match cms.offline_setting() {
+        Some(setting) => Some(
+            Offline::switch_live(&read.host, &target.path, root_exists, setting, |message| {
+                reporter.event(&Event::Log {
+                    level: Level::Warning,
+                    site: Some(&target.name),
+                    message,
+                })
+            })
+            .await?,
+        ),
+        None => None,
+    };
+    let outcome = replace(
+        request,
+        read,
+        pool,
+        contents,
+        database.as_ref(),
+        offline.as_mut(),
+        store,
+        reporter,
+    )
+    .await;
     // Maintenance ends on every way out but two: files swapped in that could not be put
     // back after the database failed (the site is mixed then), and a lost connection
     // (where it stopped is not known): the site stays closed until someone has looked.
@@ -471,25 +499,63 @@ async fn restore_locked(
         })
     );
     if let (Some((file, _)), false) = (maintenance, keep_closed) {
-        if exists(&read.host, &target.path).await.unwrap_or(true) {
-            if let Err(e) = maintenance_file(&read.host, &target.path, file, None).await {
-                let message = format!(
-                    "the maintenance file {file} could not be removed ({}); remove it by hand",
-                    e.masked()
-                );
-                reporter.event(&Event::Log {
-                    level: Level::Warning,
-                    site: Some(&target.name),
-                    message: &message,
+        // On the connection the pool has now: the restore's may have dropped.
+        let host = pool
+            .connect(&Endpoint::of(target))
+            .await
+            .map_err(SiteError::from);
+        let removed = match &host {
+            Ok(host) if exists(host, &target.path).await.unwrap_or(true) => {
+                maintenance_file(host, &target.path, file, None).await
+            }
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.clone()),
+        };
+        if let Err(e) = removed {
+            let message = format!(
+                "the maintenance file {file} could not be removed ({}); remove it by hand",
+                e.masked()
+            );
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&target.name),
+                message: &message,
+            });
+            if outcome.is_ok() {
+                return Err(SiteError::RestoreFailed {
+                    state: RestoreState::RestoredInMaintenance {
+                        file: format!("{}/{file}", target.path.trim_end_matches('/')),
+                    },
+                    cause: Box::new(e),
                 });
-                if outcome.is_ok() {
-                    return Err(SiteError::RestoreFailed {
-                        state: RestoreState::RestoredInMaintenance {
-                            file: format!("{}/{file}", target.path.trim_end_matches('/')),
-                        },
-                        cause: Box::new(e),
-                    });
-                }
+            }
+        }
+    }
+    if let (Some(offline), false) = (&offline, keep_closed) {
+        // The exact file the live tree should have: the restored one's, or the site's own.
+        let restored_live = outcome.is_ok() && contents.files;
+        let switched_back = match pool.connect(&Endpoint::of(target)).await {
+            Ok(host) => offline.switch_back(&host, restored_live).await,
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = switched_back {
+            let message = format!(
+                "{} could not be switched back from maintenance mode ({}); the site stays offline until it is",
+                offline.live_file(),
+                e.masked()
+            );
+            reporter.event(&Event::Log {
+                level: Level::Warning,
+                site: Some(&target.name),
+                message: &message,
+            });
+            if outcome.is_ok() {
+                return Err(SiteError::RestoreFailed {
+                    state: RestoreState::RestoredOffline {
+                        file: offline.live_file(),
+                    },
+                    cause: Box::new(e),
+                });
             }
         }
     }
@@ -506,19 +572,124 @@ fn lost_connection(error: &SiteError) -> bool {
     matches!(
         error,
         SiteError::Remote(RemoteError::Connect { .. } | RemoteError::Transport { .. })
+            | SiteError::RemoteStep {
+                error: RemoteError::Connect { .. } | RemoteError::Transport { .. },
+                ..
+            }
     )
 }
 
 /// The replacing itself, as one unit: the dump imported beside the live tables, the files
 /// swapped in, the tables swapped in by one `RENAME TABLE`; the files put back when that
 /// fails. Every error says where the site was left.
+#[allow(clippy::too_many_arguments)]
 async fn replace(
+    request: &Request<'_>,
+    read: &super::facts::ReadSite,
+    pool: &Pool,
+    contents: Contents,
+    database: Option<&(&crate::cms::DbCredentials, &str, Vec<String>)>,
+    offline: Option<&mut Offline>,
+    store: &dyn SnapshotStore,
+    reporter: &dyn Reporter,
+) -> Result<Option<u64>, SiteError> {
+    let target = request.target;
+    let keep = keep_from(request, read);
+    let mut progress = Progress::default();
+    let outcome = replace_steps(
+        request,
+        read,
+        contents,
+        database,
+        &keep,
+        offline,
+        store,
+        reporter,
+        &mut progress,
+    )
+    .await;
+    let cause = match outcome {
+        Err(SiteError::RestoreFailed {
+            state: RestoreState::Unknown { old_files },
+            cause,
+        }) => (old_files, cause),
+        other => return other,
+    };
+    // The connection dropped: find out where the restore got, and finish or undo it.
+    let (old_files, cause) = cause;
+    let warn = |message: &str| {
+        reporter.event(&Event::Log {
+            level: Level::Warning,
+            site: Some(&target.name),
+            message,
+        })
+    };
+    warn(&format!(
+        "the connection dropped during the restore ({}); finding out on a new connection where it got",
+        cause.masked()
+    ));
+    let inflight = InFlight {
+        endpoint: Endpoint::of(target),
+        lost: &read.host,
+        staged: Staged::of(&target.path, &request.snapshot.manifest.id),
+        files: contents.files,
+        database: database.map(|(db, client, _)| (*db, *client)),
+        keep: &keep,
+    };
+    match restore_settle::settle(pool, &inflight, &progress).await {
+        Ok(Settled::Finished { warnings }) => {
+            warn("the tables had been swapped in: the restore was finished on the new connection");
+            for warning in &warnings {
+                warn(warning);
+            }
+            Ok(progress.replaced)
+        }
+        Ok(Settled::PutBack) => Err(SiteError::RestoreFailed {
+            state: RestoreState::Unchanged,
+            cause,
+        }),
+        Err(why) => {
+            warn(&format!(
+                "the restore could not be finished or undone: {why}"
+            ));
+            Err(SiteError::RestoreFailed {
+                state: RestoreState::Unknown { old_files },
+                cause,
+            })
+        }
+    }
+}
+
+/// What the restored tree takes over from the site it replaces.
+fn keep_from(request: &Request<'_>, read: &super::facts::ReadSite) -> Keep {
+    let onto_other = request.snapshot.manifest.site != request.target.name;
+    Keep {
+        config_files: if onto_other {
+            cms::adapter(read.facts.cms)
+                .config_files()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect()
+        } else {
+            Vec::new()
+        },
+        excluded: request.snapshot.manifest.excludes.clone(),
+    }
+}
+
+/// The steps of [`replace`], noting in `progress` how far they got; a lost connection is
+/// an error with [`RestoreState::Unknown`].
+#[allow(clippy::too_many_arguments)]
+async fn replace_steps(
     request: &Request<'_>,
     read: &super::facts::ReadSite,
     contents: Contents,
     database: Option<&(&crate::cms::DbCredentials, &str, Vec<String>)>,
+    keep: &Keep,
+    offline: Option<&mut Offline>,
     store: &dyn SnapshotStore,
     reporter: &dyn Reporter,
+    progress: &mut Progress,
 ) -> Result<Option<u64>, SiteError> {
     let (snapshot, target) = (request.snapshot, request.target);
     let manifest = &snapshot.manifest;
@@ -577,6 +748,7 @@ async fn replace(
                 message: &message,
             });
             replaced = Some(changed);
+            progress.replaced = replaced;
         }
         // A copy answers at its own address: set on the imported tables, before they go live.
         if onto_other {
@@ -604,18 +776,6 @@ async fn replace(
     };
 
     let mut files = None;
-    let keep = Keep {
-        config_files: if onto_other {
-            cms::adapter(read.facts.cms)
-                .config_files()
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect()
-        } else {
-            Vec::new()
-        },
-        excluded: manifest.excludes.clone(),
-    };
     if contents.files {
         step("restore files");
         let staged = async {
@@ -624,11 +784,22 @@ async fn replace(
                 &target.path,
                 store.part(snapshot, PartKind::Files),
                 &manifest.id,
-                &keep,
+                keep,
                 false,
                 cms::adapter(read.facts.cms).maintenance_file(),
             )
             .await?;
+            // The staged tree goes live offline too (Joomla's configuration).
+            if let Some(offline) = offline {
+                if let Err(e) = offline
+                    .switch_staged(host, &staged.staging, onto_other)
+                    .await
+                {
+                    let _ = remove_tree(host, &staged.staging).await;
+                    return Err(e);
+                }
+            }
+            progress.files_swap_sent = true;
             match swap_in(host, &staged, false).await {
                 Ok(had_root) => Ok((staged, had_root)),
                 Err(e) => {
@@ -651,8 +822,12 @@ async fn replace(
 
     if let (Some((db, client, _)), Some(swap)) = (database, &swap) {
         step("swap database");
+        progress.tables = TablesSwap::Sent;
         if let Err(e) = execute(host, client, db, swap).await {
-            drop_new(*db, *client).await;
+            if !lost_connection(&e) {
+                progress.tables = TablesSwap::Refused;
+                drop_new(*db, *client).await;
+            }
             let state = match &files {
                 _ if lost_connection(&e) => RestoreState::Unknown {
                     old_files: format!(
@@ -664,6 +839,10 @@ async fn replace(
                 None => RestoreState::Unchanged,
                 Some((staged, had_root)) => match put_back(host, staged, *had_root).await {
                     Ok(()) => RestoreState::Unchanged,
+                    // Where the putting back got is found out on a new connection.
+                    Err(e) if lost_connection(&e) => RestoreState::Unknown {
+                        old_files: staged.old.clone(),
+                    },
                     Err(_) => RestoreState::FilesRestoredOnly {
                         old_files: staged.old.clone(),
                     },
@@ -694,7 +873,7 @@ async fn replace(
         }
     }
     if let Some((staged, had_root)) = &files {
-        if let Err(e) = finish_files(host, staged, *had_root, &keep).await {
+        if let Err(e) = finish_files(host, staged, *had_root, keep).await {
             warn(format!(
                 "the replaced files in {} could not be removed: {}",
                 staged.old,

@@ -87,6 +87,13 @@ pub struct SiteRun {
     /// `mode: each`: the updates that broke the site and were rolled back alone.
     pub rolled_back: Vec<RolledBackChange>,
     pub held: Vec<Held>,
+    /// Newer versions waiting for a step's `min_age`, and until when.
+    pub waits: Vec<policy::Waiting>,
+    /// Installed components no update source tracks (never updated by tend).
+    pub untracked: Vec<policy::Untracked>,
+    /// The playbook updates and the site had nothing to update: the steps there only for
+    /// the update (snapshot, maintenance, prune) were left out.
+    pub nothing_to_update: bool,
     /// Snapshots the prune step removed.
     pub pruned: Vec<String>,
     /// The checks before the first change, and the last verification's.
@@ -112,6 +119,9 @@ impl super::Judged for SiteRun {
 
     fn changed(&self) -> Option<String> {
         let mut parts = Vec::new();
+        if self.nothing_to_update {
+            parts.push(planning::NOTHING_TO_UPDATE.to_owned());
+        }
         if !self.changes.is_empty() {
             let verb = if self.status.is_success() || self.status == Outcome::Partial {
                 "updated"
@@ -163,6 +173,9 @@ impl SiteRun {
             changes: Vec::new(),
             rolled_back: Vec::new(),
             held: Vec::new(),
+            waits: Vec::new(),
+            untracked: Vec::new(),
+            nothing_to_update: false,
             pruned: Vec::new(),
             checks_before: Vec::new(),
             checks: Vec::new(),
@@ -257,24 +270,29 @@ async fn run_site(
             journal: None,
             outcome: SiteRun::new(),
             code_changed: None,
-            planned: None,
+            planned: std::collections::VecDeque::new(),
             lost: Vec::new(),
+            passage: None,
         };
         // Plan, then act: the updates are planned (and their packages fetched and
         // checked) before the site is touched, so a site that cannot be planned — a source
         // down, a refused package, an end-of-life CMS — fails with nothing changed.
-        if let Some(step) = planning::update_step(ctx.playbook) {
-            state.prepare_updates(step).await?;
+        let update_steps = planning::update_steps(ctx.playbook);
+        if !update_steps.is_empty() {
+            state.prepare_updates(&update_steps).await?;
         }
         if let Some(confirmed) = confirmed {
-            let now = state
+            let now: Vec<Change> = state
                 .planned
-                .as_ref()
-                .map_or(&[][..], |p| p.changes.as_slice());
-            if let Some(changed) = planning::differs_from_confirmed(confirmed, now) {
+                .iter()
+                .flat_map(|p| p.changes.clone())
+                .collect();
+            if let Some(changed) = planning::differs_from_confirmed(confirmed, &now) {
                 return Err(changed);
             }
         }
+        state.outcome.nothing_to_update =
+            planning::nothing_to_update(&update_steps, state.planned.make_contiguous());
         // From here on the site may change: whatever fails, the outcome (changes,
         // snapshot, rollback) is what the site's result says.
         state.steps(&read.tools).await;
@@ -318,11 +336,15 @@ struct SiteState<'a, 'c> {
     outcome: SiteRun,
     /// When tend last changed the site's PHP files.
     code_changed: Option<std::time::Instant>,
-    /// The updates planned before anything changed (`None`: no update step).
-    planned: Option<policy::Plan>,
+    /// The updates planned before anything changed: one plan per update step still to
+    /// run, in order (empty: no update step).
+    planned: std::collections::VecDeque<policy::Plan>,
     /// The tags of connections that dropped under this site's work: their commands may
     /// still run on the host.
     lost: Vec<String>,
+    /// How the checks get through the site's maintenance mode while it is on (a new
+    /// secret each time it is turned on); `None` when it is off or the CMS has no way.
+    passage: Option<crate::cms::maintenance_pass::Passage>,
 }
 
 impl SiteState<'_, '_> {
@@ -400,6 +422,17 @@ impl SiteState<'_, '_> {
                 }
                 break;
             }
+            // A site with nothing to update gets no snapshot, maintenance window or
+            // prune unless the playbook asks.
+            if self.outcome.nothing_to_update
+                && step.idle_without_updates(self.outcome.snapshot.is_some())
+            {
+                self.log(
+                    Level::Detail,
+                    &format!("{}: skipped ({})", step.name(), planning::NOTHING_TO_UPDATE),
+                );
+                continue;
+            }
             // The checks are taken before the first change, to tell "broken by the
             // update" from "already broken".
             if !baseline_taken && step.changes_site() {
@@ -456,7 +489,7 @@ impl SiteState<'_, '_> {
             self.reconnect().await.map_err(fail)?;
         }
         match step {
-            Step::Backup { label } => {
+            Step::Backup { label, .. } => {
                 let manifest = create::snapshot(
                     self.ctx.store,
                     self.site,
@@ -544,8 +577,23 @@ impl SiteState<'_, '_> {
             }
             let journal = self.journal.as_ref().expect("just started");
             journal::write_then(&self.host, journal, "").await?;
-            cms.set_maintenance(self.site, &self.host, true).await?;
-            self.log(Level::Detail, "maintenance mode on");
+            // Visitors get the maintenance page; tend's checks carry the new secret.
+            let secret = crate::cms::maintenance_pass::PassSecret::new().map_err(|e| {
+                SiteError::Unsupported(format!(
+                    "no random secret for the checks through maintenance mode: {e}"
+                ))
+            })?;
+            self.passage = cms
+                .set_maintenance_passing(self.site, &self.host, &secret)
+                .await?;
+            self.log(
+                Level::Detail,
+                if self.passage.is_some() {
+                    "maintenance mode on (tend's checks get through)"
+                } else {
+                    "maintenance mode on"
+                },
+            );
         } else {
             let Some(journal) = self.journal.as_ref() else {
                 return Ok(());
@@ -554,6 +602,7 @@ impl SiteState<'_, '_> {
                 return Ok(());
             }
             cms.set_maintenance(self.site, &self.host, false).await?;
+            self.passage = None;
             let journal = self.journal.as_mut().expect("present");
             journal.maintenance = None;
             journal.maintenance_cli = false;
@@ -564,10 +613,13 @@ impl SiteState<'_, '_> {
     }
 
     /// Plans the updates and fetches their packages into the cache, checking them.
-    async fn prepare_updates(&mut self, step: &UpdateStep) -> Result<(), SiteError> {
-        let planned =
-            planning::plan_updates(self.ctx, self.site, &self.host, &self.facts, step).await?;
-        for change in &planned.changes {
+    async fn prepare_updates(&mut self, steps: &[&UpdateStep]) -> Result<(), SiteError> {
+        let planning::UpdatePlans {
+            steps: planned,
+            untracked,
+        } = planning::plan_updates(self.ctx, self.site, &self.host, &self.facts, steps).await?;
+        self.outcome.untracked = untracked;
+        for change in planned.iter().flat_map(|p| &p.changes) {
             if change.offer.package.is_empty() {
                 continue;
             }
@@ -584,8 +636,9 @@ impl SiteState<'_, '_> {
                     reason: e.to_string(),
                 })?;
         }
-        self.outcome.held = planned.held.clone();
-        self.planned = Some(planned);
+        self.outcome.held = policy::held_over(&planned);
+        self.outcome.waits = policy::waits_over(&planned);
+        self.planned = planned.into();
         Ok(())
     }
 
@@ -624,7 +677,8 @@ impl SiteState<'_, '_> {
         step: &UpdateStep,
         tools: &crate::cms::host_tools::HostTools,
     ) -> Result<(), SiteError> {
-        let planned = self.planned.take().unwrap_or_default();
+        // Each update step takes its own plan, in order.
+        let planned = self.planned.pop_front().unwrap_or_default();
         if planned.changes.is_empty() {
             self.log(Level::Detail, "nothing to update");
             return Ok(());
@@ -677,7 +731,13 @@ impl SiteState<'_, '_> {
     async fn verify(&mut self, step_checks: &[Check]) -> Result<(), StepFailure> {
         self.settle().await;
         let specs = checks_for(self.site, self.facts.cms, step_checks);
-        let results = verify::run_checks(self.ctx.http, &self.site.url, &specs).await;
+        let results = verify::run_checks_passing(
+            self.ctx.http,
+            &self.site.url,
+            &specs,
+            self.passage.as_ref(),
+        )
+        .await;
         self.outcome.checks = results.clone();
         let failed: Vec<&CheckResult> = results.iter().filter(|r| !r.ok).collect();
         if failed.is_empty() {
@@ -982,6 +1042,7 @@ mod tests {
                 package: String::new(),
                 sha256: None,
                 source: "repo".into(),
+                released: None,
             },
         };
         let mut run = SiteRun::new();

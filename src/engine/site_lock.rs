@@ -35,6 +35,12 @@
 //!   the seconds between a run reading a lock and taking it over. That clean-up (and of
 //!   private directories a killed run left) matches only those exact name shapes and never
 //!   a name ending in `.lock`, so it cannot remove a lock, whatever the site roots are called.
+//!   A private directory lives for the milliseconds between `mktemp` and its rename; one
+//!   older than the lease ([`LEASE_SECS`]) was left by a run killed between the two renames
+//!   of a takeover, and is removed.
+//! - A run killed between those two renames (the stale generation moved to its `.gone.`
+//!   name, its own lock not yet in place) leaves the lock's path free: the next run takes
+//!   it as a free lock, with no takeover needed.
 //!
 //! Releasing checks the owner line first and goes through the same rename, so a run whose
 //! lease ran out and whose lock was taken over never removes its successor's lock. The host
@@ -112,12 +118,13 @@ fn gone_dir(dir: &str, owner: &str) -> String {
 
 /// Shell that puts a fresh lock for `owner` at `$l`, from a private directory: prints
 /// `placed` if this run now holds it, `lost` if the path was taken meanwhile, `unwritable`
-/// if the private directory could not be made.
-fn place_script(owner: &str) -> String {
+/// if the private directory could not be made. `before_rename` runs just before the
+/// rename (a test's pause point).
+fn place_script(owner: &str, before_rename: &str) -> String {
     format!(
         "if ! t=$(mktemp -d \"$l.new.XXXXXX\"); then echo unwritable; \
          elif ! printf '%s\\n' {owner} > \"$t/owner\"; then rm -rf \"$t\"; echo unwritable; \
-         elif mv -T \"$t\" \"$l\" 2>/dev/null; then echo placed; \
+         elif {before_rename}mv -T \"$t\" \"$l\" 2>/dev/null; then echo placed; \
          else rm -rf \"$t\"; echo lost; fi",
         owner = quote(owner)
     )
@@ -137,7 +144,7 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
         "cd && mkdir -p .cache/tend/locks || exit 3; l={dir}; \
          find .cache/tend/locks -mindepth 1 -maxdepth 1 ! -name '*.lock' \\( \
          -name '*.lock.gone.????????????????' -mmin +{history} \
-         -o -name '*.lock.new.??????' -mmin +60 \\) -exec rm -rf {{}} + 2>/dev/null; \
+         -o -name '*.lock.new.??????' -mmin +{abandoned} \\) -exec rm -rf {{}} + 2>/dev/null; \
          for try in 1 2 3; do r=$({place}); \
          [ \"$r\" = placed ] && {{ echo acquired; exit 0; }}; \
          [ \"$r\" = unwritable ] && {{ echo unwritable; exit 0; }}; \
@@ -146,7 +153,8 @@ pub async fn acquire(host: &Connection, root: &str, command: &str) -> Result<Sit
          echo \"held $(($(date +%s) - then_))\"; printf '%s\\n' \"$h\"; exit 0; done; echo busy",
         dir = quote(&dir),
         history = HISTORY_MINUTES,
-        place = place_script(&owner),
+        abandoned = LEASE_SECS / 60,
+        place = place_script(&owner, ""),
     );
     let output = host
         .run_within(
@@ -225,7 +233,7 @@ async fn take_over(
         dir = quote(dir),
         gone = quote(&gone_dir(dir, holder)),
         holder = quote(holder),
-        place = place_script(owner),
+        place = place_script(owner, &crate::fault_point::pause_script("lock-takeover")),
     );
     let output = host
         .run_within(

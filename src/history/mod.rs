@@ -15,5 +15,6 @@ pub mod store;
 
 pub use record::{
     ChangeRecord, CheckRecord, HeldRecord, RolledBackRecord, RunRecord, SiteRecord, SnapshotRecord,
+    UntrackedRecord,
 };
 pub use store::History;

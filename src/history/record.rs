@@ -45,6 +45,13 @@ pub struct SiteRecord {
     pub rolled_back: Vec<RolledBackRecord>,
     #[serde(default)]
     pub held: Vec<HeldRecord>,
+    /// An update run found nothing to update on the site (and so took no snapshot,
+    /// unless asked). False in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_to_update: bool,
+    /// Installed components no update source tracked. Empty in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untracked: Vec<UntrackedRecord>,
     #[serde(default)]
     pub snapshots: Vec<SnapshotRecord>,
     /// Snapshots removed (prune).
@@ -75,6 +82,8 @@ impl SiteRecord {
             changes: Vec::new(),
             rolled_back: Vec::new(),
             held: Vec::new(),
+            nothing_to_update: false,
+            untracked: Vec::new(),
             snapshots: Vec::new(),
             pruned: Vec::new(),
             checks: Vec::new(),
@@ -116,6 +125,15 @@ pub struct HeldRecord {
     pub from: String,
     pub available: Option<String>,
     pub reason: String,
+}
+
+/// An installed component no update source tracked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UntrackedRecord {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub slug: String,
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

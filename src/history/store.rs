@@ -32,7 +32,7 @@ enum Line {
     Site {
         run: String,
         #[serde(flatten)]
-        site: SiteRecord,
+        site: Box<SiteRecord>,
     },
     Finish {
         run: String,
@@ -223,8 +223,8 @@ fn read_runs(path: &Path) -> io::Result<Vec<RunRecord>> {
                     // A site's line written when it finished is replaced by the
                     // fuller one written when the command ended.
                     match r.sites.iter_mut().find(|s| s.site == site.site) {
-                        Some(earlier) => *earlier = site,
-                        None => r.sites.push(site),
+                        Some(earlier) => *earlier = *site,
+                        None => r.sites.push(*site),
                     }
                 }
             }
@@ -254,7 +254,7 @@ impl Recording {
             &self.file,
             &[Line::Site {
                 run: self.run.clone(),
-                site: site.clone(),
+                site: Box::new(site.clone()),
             }],
         )
     }
@@ -267,7 +267,7 @@ impl Recording {
             .iter()
             .map(|site| Line::Site {
                 run: self.run.clone(),
-                site: site.clone(),
+                site: Box::new(site.clone()),
             })
             .collect();
         lines.push(Line::Finish {

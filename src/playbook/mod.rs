@@ -160,9 +160,13 @@ impl Playbook {
 /// What a raw step means, once the playbook around it is known to be valid.
 fn validated(raw: RawStep) -> Step {
     match raw {
-        RawStep::Backup(b) => Step::Backup {
-            label: b.and_then(|b| b.label),
-        },
+        RawStep::Backup(b) => {
+            let b = b.unwrap_or_default();
+            Step::Backup {
+                label: b.label,
+                always: b.always,
+            }
+        }
         RawStep::Maintenance(on) => Step::Maintenance { on: on.0 },
         RawStep::Update(u) => Step::Update(u.unwrap_or_default()),
         RawStep::Verify(v) => Step::Verify {

@@ -112,6 +112,10 @@ impl<'de> Deserialize<'de> for RawStep {
 #[serde(deny_unknown_fields)]
 pub struct BackupStep {
     pub label: Option<String>,
+    /// Take the snapshot even when the site has nothing to update (by default a playbook
+    /// with `update` steps takes no snapshot of a site with nothing to update).
+    #[serde(default)]
+    pub always: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -137,6 +141,8 @@ pub struct UpdateStep {
     /// One component at a time (the default) or all at once.
     #[serde(default)]
     pub mode: UpdateMode,
+    /// Soak time: only versions released at least this long ago are taken.
+    pub min_age: Option<crate::updates::min_age::MinAge>,
 }
 
 /// How an update step applies a site's changes.

@@ -55,8 +55,9 @@ impl std::fmt::Display for StepName {
 /// One validated step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
-    /// Take a snapshot (files + database) with this label.
-    Backup { label: Option<String> },
+    /// Take a snapshot (files + database) with this label; in a playbook that updates,
+    /// only of a site with something to update unless `always`.
+    Backup { label: Option<String>, always: bool },
     /// Turn maintenance mode on or off.
     Maintenance { on: bool },
     /// Apply the updates the policy allows.
@@ -84,6 +85,19 @@ impl Step {
     pub fn changes_site(&self) -> bool {
         matches!(self, Step::Maintenance { .. } | Step::Update(_))
     }
+
+    /// Whether the step is left out for a site with nothing to update, in a playbook that
+    /// updates: maintenance and the snapshot exist for the update (unless the backup step
+    /// says `always`), and the prune only for the snapshot this run takes.
+    /// `snapshot_taken`: this run has taken a snapshot of the site by now.
+    pub fn idle_without_updates(&self, snapshot_taken: bool) -> bool {
+        match self {
+            Step::Backup { always, .. } => !always,
+            Step::Maintenance { .. } => true,
+            Step::Prune => !snapshot_taken,
+            Step::Update(_) | Step::Verify { .. } => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -104,7 +118,10 @@ mod tests {
     #[test]
     fn only_maintenance_and_update_change_the_site() {
         let changing: Vec<StepName> = [
-            Step::Backup { label: None },
+            Step::Backup {
+                label: None,
+                always: false,
+            },
             Step::Maintenance { on: true },
             Step::Update(UpdateStep::default()),
             Step::Verify { checks: Vec::new() },

@@ -202,6 +202,26 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         }),
     );
 
+    // Said only where there is something: most sites have every component tracked.
+    if !site.untracked.is_empty() {
+        out.push_str(&format!(
+            "<h3>{}</h3>\n",
+            escape(wording::UNTRACKED_HEADING)
+        ));
+        table(
+            out,
+            &["Type", "Name", "Installed", "Last seen"],
+            site.untracked.iter().map(|u| {
+                vec![
+                    Cell::plain(&u.kind),
+                    Cell::plain(&u.slug),
+                    Cell::plain(u.version.as_deref().unwrap_or("unknown")),
+                    Cell::date(day(u.date)),
+                ]
+            }),
+        );
+    }
+
     out.push_str("<h3>Backups</h3>\n");
     out.push_str(&format!(
         "<p>{}.</p>\n",

@@ -109,6 +109,23 @@ fn site_section(out: &mut String, report: &ClientReport, site: &SiteReport) {
         }),
     );
 
+    // Said only where there is something: most sites have every component tracked.
+    if !site.untracked.is_empty() {
+        out.push_str(&format!("### {}\n\n", wording::UNTRACKED_HEADING));
+        table(
+            out,
+            &["Type", "Name", "Installed", "Last seen"],
+            site.untracked.iter().map(|u| {
+                vec![
+                    u.kind.clone(),
+                    u.slug.clone(),
+                    u.version.clone().unwrap_or_else(|| "unknown".to_owned()),
+                    day(u.date),
+                ]
+            }),
+        );
+    }
+
     out.push_str("### Backups\n\n");
     out.push_str(&format!(
         "{}.\n\n",

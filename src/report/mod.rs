@@ -21,6 +21,8 @@
 //!   undone: they are listed with the rollback incident, not as applied.
 //! - **Held back**: every `held` entry of the month, de-duplicated by type and slug; the
 //!   latest run's entry wins (its versions and reason are the current ones).
+//! - **Not tracked by any update source**: every `untracked` entry of the month's site
+//!   records, de-duplicated by type and slug, the latest run's entry winning.
 //! - **Backups taken**: snapshots recorded by `backup` and `run` commands (a `run`'s
 //!   pre-update snapshot counts even when the site was rolled back: it exists). A `restore`
 //!   lists the snapshot it put back and its `pre-restore` safety snapshot; neither is counted
@@ -62,7 +64,7 @@ use crate::outcome::Outcome;
 pub use model::ClientReport;
 use model::{
     AppliedUpdate, Backups, Change, CheckSummary, HeldUpdate, Incident, IncidentKind, Incidents,
-    Recovery, Restore, SiteReport, SnapshotTaken, Summary, UnfinishedRun,
+    Recovery, Restore, SiteReport, SnapshotTaken, Summary, UnfinishedRun, UntrackedComponent,
 };
 pub use month::{Month, MonthError};
 
@@ -307,6 +309,7 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
         runs: 0,
         updates: Vec::new(),
         held: Vec::new(),
+        untracked: Vec::new(),
         backups: Backups::default(),
         incidents: Vec::new(),
         recoveries: Vec::new(),
@@ -401,6 +404,18 @@ fn site_report(site: &Site, runs: &[&RunRecord], verified: &HashSet<(&str, &str)
                     note: record.rollback.clone().or_else(|| record.error.clone()),
                 }),
                 Outcome::Skipped => {}
+            }
+
+            for u in &record.untracked {
+                report
+                    .untracked
+                    .retain(|t| (&t.kind, &t.slug) != (&u.kind, &u.slug));
+                report.untracked.push(UntrackedComponent {
+                    kind: u.kind.clone(),
+                    slug: u.slug.clone(),
+                    version: u.version.clone(),
+                    date: run.started,
+                });
             }
 
             for h in &record.held {

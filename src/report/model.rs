@@ -94,6 +94,9 @@ pub struct SiteReport {
     pub runs: usize,
     pub updates: Vec<AppliedUpdate>,
     pub held: Vec<HeldUpdate>,
+    /// Installed components no update source tracked in the month's update runs: tend
+    /// never updates them, so someone must.
+    pub untracked: Vec<UntrackedComponent>,
     pub backups: Backups,
     pub incidents: Vec<Incident>,
     pub recoveries: Vec<Recovery>,
@@ -130,6 +133,17 @@ pub struct HeldUpdate {
     pub available: Option<String>,
     pub reason: String,
     /// The latest run that held it back.
+    pub date: DateTime<Utc>,
+}
+
+/// An installed component no update source tracks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UntrackedComponent {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub slug: String,
+    pub version: Option<String>,
+    /// The latest run that found it untracked.
     pub date: DateTime<Utc>,
 }
 

@@ -209,3 +209,7 @@ pub fn site_names(report: &ClientReport) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The heading over a site's components no update source tracks (`tend` never updates
+/// them: a premium plugin without a repository entry, custom code).
+pub const UNTRACKED_HEADING: &str = "Not tracked by any update source";

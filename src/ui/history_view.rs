@@ -78,6 +78,9 @@ fn site_lines(site: &SiteRecord, style: &Style) -> String {
             change.kind, change.slug, change.from, change.to
         ));
     }
+    if site.nothing_to_update {
+        facts.push("nothing to update".to_owned());
+    }
     for snapshot in &site.snapshots {
         facts.push(format!(
             "snapshot {} ({})",
@@ -106,6 +109,18 @@ fn site_lines(site: &SiteRecord, style: &Style) -> String {
     }
     if let Some(rollback) = &site.rollback {
         out.push_str(&format!("    rollback: {rollback}\n"));
+    }
+    for u in &site.untracked {
+        out.push_str(&format!(
+            "    untracked: {} {}{}: {}\n",
+            u.kind,
+            u.slug,
+            u.version
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default(),
+            crate::updates::policy::UNTRACKED
+        ));
     }
     for cleanup in &site.cleanup {
         out.push_str(&format!("    clean-up failed: {cleanup}\n"));

@@ -18,10 +18,13 @@ pub fn index_text(dir: &Path, index: &Index) -> String {
     );
     for p in &index.packages {
         out.push_str(&format!(
-            "  {:<6} {:<30} {:<12} {}\n",
+            "  {:<6} {:<30} {:<12} {:<10} {}\n",
             p.kind.name(),
             p.slug,
             p.version,
+            p.released
+                .map(|r| r.format("%Y-%m-%d").to_string())
+                .unwrap_or_else(|| "-".to_owned()),
             p.url
         ));
     }

@@ -8,7 +8,7 @@ use crate::engine::plan::{PlanItem, SitePlan};
 use crate::engine::run::{RolledBackChange, SiteRun};
 use crate::engine::SiteResult;
 use crate::outcome::Outcome;
-use crate::updates::policy::{Change, Held};
+use crate::updates::policy::{Change, Held, MoveWords};
 
 fn changes_json(changes: &[Change]) -> Value {
     serde_json::to_value(changes).unwrap_or_default()
@@ -28,6 +28,23 @@ fn rolled_back_json(rolled_back: &[RolledBackChange]) -> Value {
             })
             .collect(),
     )
+}
+
+/// The plan's changes, each with how far it moves (`level`) and, for core, the CMS's own
+/// word for it (`cms_word`: WordPress's `major release`).
+fn planned_changes_json(changes: &[Change]) -> Value {
+    changes
+        .iter()
+        .map(|c| {
+            let mut value = serde_json::to_value(c).unwrap_or_default();
+            let words = MoveWords::of(c);
+            if let Value::Object(map) = &mut value {
+                map.insert("level".into(), json!(words.level));
+                map.insert("cms_word".into(), json!(words.cms_word));
+            }
+            value
+        })
+        .collect()
 }
 
 fn held_json(held: &[Held]) -> Value {
@@ -53,10 +70,15 @@ fn plan_line(item: &PlanItem) -> String {
             "update: {}",
             changes
                 .iter()
-                .map(crate::engine::apply::describe)
+                .map(|c| format!(
+                    "{}{}",
+                    crate::engine::apply::describe(c),
+                    MoveWords::of(c).suffix()
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        PlanItem::Skipped { skipped, reason } => format!("{skipped}: skipped ({reason})"),
         PlanItem::Verify { checks } => format!("verify: {checks} check(s)"),
         PlanItem::Prune {
             removes,
@@ -78,11 +100,14 @@ pub fn plan_json(playbook: &str, plans: &[SiteResult<SitePlan>]) -> Value {
         .map(|r| match &r.result {
             Ok(p) => json!({
                 "site": r.site, "ok": p.unfinished.is_none(), "plan": plan_lines(p),
-                "changes": changes_json(&p.changes), "held": held_json(&p.held),
+                "changes": planned_changes_json(&p.changes), "held": held_json(&p.held),
+                "nothing_to_update": p.nothing_to_update,
+                "waits": p.waits,
+                "untracked": p.untracked,
                 "error": p.unfinished.as_ref().map(|e| e.masked()),
                 "error_kind": p.unfinished.as_ref().map(|e| e.kind()),
             }),
-            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "error": e.masked(), "error_kind": e.kind()}),
+            Err(e) => json!({"site": r.site, "ok": false, "plan": [], "changes": [], "held": [], "waits": [], "untracked": [], "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
     json!({"playbook": playbook, "check": true, "sites": sites})
@@ -118,6 +143,16 @@ pub fn plan_text(playbook: &str, plans: &[SiteResult<SitePlan>], style: Style) -
                         h.reason
                     ));
                 }
+                for w in &p.waits {
+                    out.push_str(&format!("  {} {}\n", style.dim("waits:"), w.describe()));
+                }
+                for u in &p.untracked {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.warn("untracked:"),
+                        u.describe()
+                    ));
+                }
             }
             Err(e) => out.push_str(&format!(
                 "{}  {} {}\n",
@@ -141,6 +176,9 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
                 "changes": changes_json(&run.changes),
                 "rolled_back": rolled_back_json(&run.rolled_back),
                 "held": held_json(&run.held),
+                "nothing_to_update": run.nothing_to_update,
+                "waits": run.waits,
+                "untracked": run.untracked,
                 "pruned": run.pruned,
                 "checks": run.checks,
                 "checks_before": run.checks_before,
@@ -151,7 +189,7 @@ pub fn run_json(playbook: &str, results: &[SiteResult<SiteRun>]) -> Value {
             }),
             Err(e) => json!({
                 "site": r.site, "status": Outcome::Failed, "snapshot": null, "changes": [],
-                "rolled_back": [], "held": [], "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
+                "rolled_back": [], "held": [], "waits": [], "untracked": [], "nothing_to_update": false, "pruned": [], "checks": [], "checks_before": [], "rollback": null, "cleanup": [],
                 "error": e.masked(), "error_kind": e.kind(),
             }),
         })
@@ -178,6 +216,9 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                 }
                 if !run.pruned.is_empty() {
                     out.push_str(&format!("  pruned {}", run.pruned.len()));
+                }
+                if run.nothing_to_update {
+                    out.push_str(&format!("  {}", crate::engine::plan::NOTHING_TO_UPDATE));
                 }
                 out.push('\n');
                 let verb = if run.status == Outcome::RolledBack {
@@ -208,6 +249,16 @@ pub fn run_text(results: &[SiteResult<SiteRun>], style: Style) -> String {
                         h.kind.name(),
                         h.slug,
                         h.reason
+                    ));
+                }
+                for w in &run.waits {
+                    out.push_str(&format!("  {} {}\n", style.dim("waits:"), w.describe()));
+                }
+                for u in &run.untracked {
+                    out.push_str(&format!(
+                        "  {} {}\n",
+                        style.warn("untracked:"),
+                        u.describe()
                     ));
                 }
                 if let Some(e) = &run.error {

@@ -172,6 +172,7 @@ mod tests {
             package: format!("{slug}.{version}.zip"),
             sha256: None,
             source: "repo".into(),
+            released: None,
         }
     }
 

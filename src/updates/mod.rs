@@ -6,6 +6,7 @@
 //! as data, before anything touches a site.
 
 pub mod held_versions;
+pub mod min_age;
 pub mod package;
 pub mod policy;
 pub mod repository;

@@ -1251,6 +1251,7 @@ mod tests {
             package,
             sha256,
             source: "test-repo".into(),
+            released: None,
         }
     }
 

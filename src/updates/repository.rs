@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -28,6 +29,61 @@ pub struct Package {
     pub version: String,
     pub url: String,
     pub sha256: String,
+    /// When the package was released (RFC 3339: `2026-11-29` or `2026-11-29T10:00:00Z`),
+    /// for `min_age`; optional.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "released_date"
+    )]
+    pub released: Option<DateTime<Utc>>,
+}
+
+/// `released` as RFC 3339 allows it: a full date (midnight UTC) or a date-time with its
+/// offset; written back as a date-time in UTC.
+mod released_date {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn parse(text: &str) -> Result<DateTime<Utc>, String> {
+        if let Ok(time) = DateTime::parse_from_rfc3339(text) {
+            return Ok(time.with_timezone(&Utc));
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .ok()
+            .filter(|_| text.len() == 10)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+            .ok_or_else(|| {
+                format!("`released: {text}` is not an RFC 3339 date (2026-11-29) or date-time (2026-11-29T10:00:00Z)")
+            })
+    }
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<DateTime<Utc>>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(time) => {
+                serializer.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            }
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Parses a `released` value as the index holds it (for `tend repo index --released`).
+pub fn parse_released(text: &str) -> Result<DateTime<Utc>, String> {
+    released_date::parse(text)
 }
 
 /// Where a repository lives.
@@ -133,15 +189,26 @@ pub fn offers(location: &Location, index: &Index) -> Vec<Offer> {
             package: location.resolve(&p.url),
             sha256: Some(p.sha256.to_ascii_lowercase()),
             source: location.label(),
+            released: p.released,
         })
         .collect()
 }
 
 /// Writes `index.json` for the zips in `dir` (and its subfolders); returns the index.
-pub fn index_folder(dir: &Path) -> Result<Index, String> {
+///
+/// Each package's `released` is, in this order: what the folder's previous `index.json`
+/// said for the same file with the same sha256 (a date, once written, stays); `released`
+/// when given (`tend repo index --released`); else the zip's modification time — when the
+/// file was put in the folder, unless it was copied keeping its times.
+pub fn index_folder(dir: &Path, released: Option<DateTime<Utc>>) -> Result<Index, String> {
     let mut zips = Vec::new();
     collect_zips(dir, dir, &mut zips)?;
     zips.sort();
+    let previous: Vec<Package> = std::fs::read_to_string(dir.join("index.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Index>(&text).ok())
+        .map(|index| index.packages)
+        .unwrap_or_default();
     let mut packages = Vec::new();
     for relative in zips {
         let path = dir.join(&relative);
@@ -149,13 +216,29 @@ pub fn index_folder(dir: &Path) -> Result<Index, String> {
         let (cms, described) = REGISTRY
             .describe_package(&bytes)
             .map_err(|e| format!("{}: {e}", relative.display()))?;
+        let url = relative.to_string_lossy().into_owned();
+        let sha256 = crate::backup::archive::hex(&Sha256::digest(&bytes));
+        let kept = previous
+            .iter()
+            .find(|p| p.url == url && p.sha256 == sha256)
+            .and_then(|p| p.released);
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map(DateTime::<Utc>::from)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         packages.push(Package {
             cms,
             kind: described.kind,
             slug: described.slug,
             version: described.version,
-            url: relative.to_string_lossy().into_owned(),
-            sha256: crate::backup::archive::hex(&Sha256::digest(&bytes)),
+            url,
+            sha256,
+            released: Some(
+                kept.or(released)
+                    .unwrap_or(modified)
+                    .with_nanosecond(0)
+                    .unwrap_or(modified),
+            ),
         });
     }
     let index = Index { packages };
@@ -197,7 +280,7 @@ mod tests {
             "<?php\n/* Plugin Name: Premium SEO\nVersion: 3.2.1 */",
         )]);
         std::fs::write(dir.path().join("plugins/premium-seo.3.2.1.zip"), &plugin).unwrap();
-        let index = index_folder(dir.path()).unwrap();
+        let index = index_folder(dir.path(), None).unwrap();
         assert_eq!(index.packages.len(), 1);
         assert_eq!(index.packages[0].url, "plugins/premium-seo.3.2.1.zip");
         let written: Index =

@@ -82,15 +82,38 @@ impl Sources {
 
     /// Everything the sources offer for the site's CMS, in source order.
     pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, SourceError> {
+        self.offers_dated(facts, false).await
+    }
+
+    /// [`Sources::offers`], with release dates asked where a source gives them only on a
+    /// separate request (WordPress.org) when `dated` (a step with `min_age`); a private
+    /// repository's index says them anyway.
+    pub async fn offers_dated(
+        &self,
+        facts: &Facts,
+        dated: bool,
+    ) -> Result<Vec<Offer>, SourceError> {
+        Ok(self.offered(facts, dated).await?.offers)
+    }
+
+    /// [`Sources::offers_dated`], with every component some source tracks, offering a
+    /// newer version or not (WordPress.org's `no_update`, any entry of a repository's
+    /// index): what no source tracks is said, not silently left out of the cycle.
+    pub async fn offered(&self, facts: &Facts, dated: bool) -> Result<Offered, SourceError> {
         let mut offers = Vec::new();
+        let mut tracked = Vec::new();
         for entry in &self.entries {
             match entry {
                 Entry::WordpressOrg(api) => {
-                    let found = api.offers(facts).await.map_err(|e| SourceError {
-                        name: "wordpress.org".to_owned(),
-                        detail: e.to_string(),
-                    })?;
-                    offers.extend(found);
+                    let check = api
+                        .check_dated(facts, dated)
+                        .await
+                        .map_err(|e| SourceError {
+                            name: "wordpress.org".to_owned(),
+                            detail: e.to_string(),
+                        })?;
+                    offers.extend(check.offers);
+                    tracked.extend(check.tracked);
                 }
                 Entry::Repository { location, index } => {
                     let index = index
@@ -109,8 +132,19 @@ impl Sources {
                 }
             }
         }
-        Ok(offers)
+        tracked.extend(offers.iter().map(|o| (o.kind, o.slug.clone())));
+        tracked.sort();
+        tracked.dedup();
+        Ok(Offered { offers, tracked })
     }
+}
+
+/// What the sources offer a site, and which of its components they track.
+#[derive(Debug, Clone, Default)]
+pub struct Offered {
+    pub offers: Vec<Offer>,
+    /// Sorted, each once.
+    pub tracked: Vec<(ComponentType, String)>,
 }
 
 /// An update source that could not be asked, and what happened.

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{ComponentType, Offer};
@@ -46,6 +47,9 @@ pub struct Check {
     pub offers: Vec<Offer>,
     /// One line each, e.g. an offer skipped because the site's PHP is too old for it.
     pub notes: Vec<String>,
+    /// Every component WordPress.org knows (with an update or without: the answers'
+    /// `no_update`), by the site's slug, core included: what this source tracks.
+    pub tracked: Vec<(ComponentType, String)>,
 }
 
 /// One entry of `offers` in a core version-check answer.
@@ -59,6 +63,8 @@ pub struct CoreOffer {
     pub package: Option<String>,
     /// The lowest PHP this version runs on.
     pub php_version: Option<String>,
+    /// When it was released, when asked for (see [`WordpressOrg::check_dated`]).
+    pub released: Option<DateTime<Utc>>,
 }
 
 /// One plugin or theme update in an update-check answer.
@@ -71,6 +77,11 @@ pub struct Update {
     /// is unavailable").
     pub package: Option<String>,
     pub requires_php: Option<String>,
+    /// The slug WordPress.org knows it by (the answer's `slug` or `theme`), which its
+    /// information API takes; not always the site's (`hello` is `hello-dolly`).
+    pub api_slug: String,
+    /// When it was released, when asked for (see [`WordpressOrg::check_dated`]).
+    pub released: Option<DateTime<Utc>>,
 }
 
 impl WordpressOrg {
@@ -84,26 +95,69 @@ impl WordpressOrg {
     /// Every version the API offers for this site's core, plugins and themes (only for
     /// WordPress facts; other CMS → `Ok(vec![])`). A site with no plugins/themes sends no
     /// request for them. What was left out is dropped; [`WordpressOrg::check`] says why.
+    #[cfg(test)]
     pub async fn offers(&self, facts: &Facts) -> Result<Vec<Offer>, ApiError> {
         Ok(self.check(facts).await?.offers)
     }
 
     /// Like [`WordpressOrg::offers`], with a note for each offer left out: another locale,
     /// no package, or a PHP requirement above the site's PHP (when that is known).
+    #[cfg(test)]
     pub async fn check(&self, facts: &Facts) -> Result<Check, ApiError> {
+        self.check_dated(facts, false).await
+    }
+
+    /// [`WordpressOrg::check`], with release dates when `dated`. The update-check answers
+    /// carry none, so each offered version's date is asked on its own:
+    /// - a plugin's from the plugin information API (`plugins/info/1.2`, its
+    ///   `last_updated`: `2025-07-15 3:01pm GMT`), a theme's from the theme information API
+    ///   (`themes/info/1.2`, `last_updated_time`, else the day of `last_updated`) — both
+    ///   only when the version they describe is the one offered, since they date the
+    ///   newest release;
+    /// - core's, which no WordPress.org API gives, from the `Last-Modified` of its release
+    ///   package (WordPress.org builds it when the version is released).
+    pub async fn check_dated(&self, facts: &Facts, dated: bool) -> Result<Check, ApiError> {
         if facts.cms != wordpress::KIND {
             return Ok(Check::default());
         }
-        let (core, plugins, themes) = tokio::try_join!(
+        let (mut core, plugins, themes) = tokio::try_join!(
             self.core_offers(facts),
             self.plugin_updates(facts),
             self.theme_updates(facts),
         )?;
+        let (mut plugins, unknown_files, plugins_known) = plugins;
+        let (mut themes, themes_known) = themes;
+        if dated {
+            let (core_dates, plugin_dates, theme_dates) = tokio::join!(
+                futures::future::join_all(core.iter().map(|c| self.package_date(c))),
+                futures::future::join_all(plugins.iter().map(|u| self.info_date("plugins", u))),
+                futures::future::join_all(themes.iter().map(|u| self.info_date("themes", u))),
+            );
+            for (offer, date) in core.iter_mut().zip(core_dates) {
+                offer.released = date;
+            }
+            for (update, date) in plugins.iter_mut().zip(plugin_dates) {
+                update.released = date;
+            }
+            for (update, date) in themes.iter_mut().zip(theme_dates) {
+                update.released = date;
+            }
+        }
         let php = facts.php_version.as_deref();
         let mut check = Check::default();
         core_to_offers(&core, php, &mut check);
-        let (plugins, unknown_files) = plugins;
         check.notes.extend(unknown_files);
+        check
+            .tracked
+            .push((ComponentType::Core, wordpress::KIND.name().to_owned()));
+        check.tracked.extend(
+            plugins_known
+                .into_iter()
+                .map(|s| (ComponentType::Plugin, s)),
+        );
+        check
+            .tracked
+            .extend(themes_known.into_iter().map(|s| (ComponentType::Theme, s)));
         updates_to_offers(ComponentType::Plugin, &plugins, php, &mut check);
         updates_to_offers(ComponentType::Theme, &themes, php, &mut check);
         Ok(check)
@@ -145,7 +199,11 @@ impl WordpressOrg {
 
     /// The updates for the site's plugins, and a note for each plugin whose main file is
     /// unknown (the API knows plugins by that file, so they cannot be asked about).
-    async fn plugin_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), ApiError> {
+    /// Also: the slugs of the plugins WordPress.org knows (updated or not).
+    async fn plugin_updates(
+        &self,
+        facts: &Facts,
+    ) -> Result<(Vec<Update>, Vec<String>, Vec<String>), ApiError> {
         let mut installed = Map::new();
         let mut active = Vec::new();
         let mut notes = Vec::new();
@@ -169,7 +227,7 @@ impl WordpressOrg {
             }
         }
         if installed.is_empty() {
-            return Ok((Vec::new(), notes));
+            return Ok((Vec::new(), notes, Vec::new()));
         }
         let sent = serde_json::json!({ "plugins": installed, "active": active });
         // As `wp_update_plugins` sends it: each field is itself JSON.
@@ -186,12 +244,14 @@ impl WordpressOrg {
         let (url, text) = self.send(request).await?;
         let updates = parse_plugin_updates(&text, &facts.plugin_files)
             .map_err(|e| ApiError::unexpected(&url, e))?;
-        Ok((updates, notes))
+        let known = known_slugs(&text, "plugins", Some(&facts.plugin_files));
+        Ok((updates, notes, known))
     }
 
-    async fn theme_updates(&self, facts: &Facts) -> Result<Vec<Update>, ApiError> {
+    /// The theme updates, and the slugs of the themes WordPress.org knows.
+    async fn theme_updates(&self, facts: &Facts) -> Result<(Vec<Update>, Vec<String>), ApiError> {
         if facts.themes.is_empty() {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let installed: Map<String, Value> = facts
             .themes
@@ -226,7 +286,52 @@ impl WordpressOrg {
                 ("locale", "[]"),
             ]);
         let (url, text) = self.send(request).await?;
-        parse_theme_updates(&text).map_err(|e| ApiError::unexpected(&url, e))
+        let updates = parse_theme_updates(&text).map_err(|e| ApiError::unexpected(&url, e))?;
+        Ok((updates, known_slugs(&text, "themes", None)))
+    }
+
+    /// The `Last-Modified` of a core offer's package; `None` when it has no package or the
+    /// answer has no readable date.
+    async fn package_date(&self, offer: &CoreOffer) -> Option<DateTime<Utc>> {
+        let package = offer.package.as_deref()?;
+        let response = self
+            .client
+            .head(package)
+            .timeout(TIMEOUT)
+            .send()
+            .await
+            .ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        let header = response
+            .headers()
+            .get(reqwest::header::LAST_MODIFIED)?
+            .to_str()
+            .ok()?;
+        DateTime::parse_from_rfc2822(header)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// A plugin's or theme's release date from WordPress.org's information API (`kind`:
+    /// `plugins` or `themes`); `None` when it cannot be read or dates another version.
+    async fn info_date(&self, kind: &str, update: &Update) -> Option<DateTime<Utc>> {
+        let action = if kind == "plugins" {
+            "plugin_information"
+        } else {
+            "theme_information"
+        };
+        let request = self
+            .client
+            .get(format!("{}{kind}/info/1.2/", self.base))
+            .query(&[
+                ("action", action),
+                ("request[slug]", update.api_slug.as_str()),
+                ("request[fields][last_updated]", "1"),
+            ]);
+        let (_, text) = self.send(request).await.ok()?;
+        parse_info_date(&text, &update.version)
     }
 
     /// Sends `request`; returns its full URL (for messages) and the body of a 2xx answer.
@@ -375,6 +480,7 @@ pub fn parse_core_offers(text: &str) -> Result<Vec<CoreOffer>, String> {
                 locale: text_field(offer, "locale"),
                 package: full.or_else(|| text_field(offer, "download")),
                 php_version: text_field(offer, "php_version"),
+                released: None,
             })
         })
         .collect()
@@ -424,6 +530,58 @@ pub fn parse_theme_updates(text: &str) -> Result<Vec<Update>, String> {
         .collect()
 }
 
+/// The site's slugs of every component an update-check answer knows: the keys of its
+/// `key` map (`plugins`, `themes`: those with an update) and of `no_update` (those
+/// without). Plugin keys are main files, named back through `plugin_files`; a key the site
+/// does not know by that file is left out. An answer not read as JSON knows nothing.
+pub fn known_slugs(
+    text: &str,
+    key: &str,
+    plugin_files: Option<&BTreeMap<String, String>>,
+) -> Vec<String> {
+    let Ok(mut root) = json_object(text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for map in [key, "no_update"] {
+        for name in php_map(&mut root, map).unwrap_or_default().keys() {
+            let slug = match plugin_files {
+                Some(files) => files
+                    .iter()
+                    .find(|(_, file)| *file == name)
+                    .map(|(slug, _)| slug.clone()),
+                None => Some(name.clone()),
+            };
+            out.extend(slug);
+        }
+    }
+    out
+}
+
+/// The release date in a plugin or theme information (1.2) answer, when the version it
+/// describes is `version`: a plugin's `last_updated` (`2025-07-15 3:01pm GMT`), a theme's
+/// `last_updated_time` (`2025-07-15 15:01:22`, UTC) or else `last_updated` (`2025-07-15`).
+pub fn parse_info_date(text: &str, version: &str) -> Option<DateTime<Utc>> {
+    let root = json_object(text).ok()?;
+    if text_field(&root, "version")? != version {
+        return None;
+    }
+    if let Some(time) = text_field(&root, "last_updated_time") {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&time, "%Y-%m-%d %H:%M:%S") {
+            return Some(t.and_utc());
+        }
+    }
+    let updated = text_field(&root, "last_updated")?;
+    let upper = updated.to_ascii_uppercase();
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(&upper, "%Y-%m-%d %I:%M%p GMT") {
+        return Some(t.and_utc());
+    }
+    chrono::NaiveDate::parse_from_str(&updated, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+}
+
 /// Parses a core checksums (1.0) answer: path → md5, or `None` for `"checksums": false`,
 /// the answer for a version (or locale) WordPress.org does not know.
 pub fn parse_core_checksums(text: &str) -> Result<Option<BTreeMap<String, String>>, String> {
@@ -468,7 +626,12 @@ fn php_map(root: &mut Map<String, Value>, key: &str) -> Result<Map<String, Value
 }
 
 fn update(entry: &Map<String, Value>, slug: String, at: &str) -> Result<Update, String> {
+    let api_slug = text_field(entry, "slug")
+        .or_else(|| text_field(entry, "theme"))
+        .unwrap_or_else(|| slug.clone());
     Ok(Update {
+        api_slug,
+        released: None,
         slug,
         version: text_field(entry, "new_version")
             .ok_or_else(|| format!("`{at}.new_version` is missing"))?,
@@ -519,6 +682,7 @@ fn core_to_offers(core: &[CoreOffer], php: Option<&str>, check: &mut Check) {
             package: package.clone(),
             sha256: None,
             source: SOURCE.to_owned(),
+            released: offer.released,
         });
     }
 }
@@ -551,6 +715,7 @@ fn updates_to_offers(
             package: package.clone(),
             sha256: None,
             source: SOURCE.to_owned(),
+            released: update.released,
         });
     }
 }
@@ -662,6 +827,7 @@ mod tests {
             package: package.into(),
             sha256: None,
             source: "wordpress.org".into(),
+            released: None,
         }
     }
 
@@ -677,6 +843,7 @@ mod tests {
                 locale: Some("en_US".into()),
                 package: Some("https://downloads.wordpress.org/release/wordpress-6.8.3.zip".into()),
                 php_version: Some("7.2.24".into()),
+                released: None,
             }
         );
         assert_eq!(offers[2].response, "autoupdate");
@@ -703,6 +870,7 @@ mod tests {
                 "https://downloads.wordpress.org/release/de_DE/wordpress-6.8.3.zip".into(),
             ),
             php_version: Some("7.2.24".into()),
+            released: None,
         });
         core.push(CoreOffer {
             response: "upgrade".into(),
@@ -710,6 +878,7 @@ mod tests {
             locale: Some("en_US".into()),
             package: Some("https://downloads.wordpress.org/release/wordpress-7.0.zip".into()),
             php_version: Some("7.4".into()),
+            released: None,
         });
         core.push(CoreOffer {
             response: "upgrade".into(),
@@ -717,6 +886,7 @@ mod tests {
             locale: Some("en_US".into()),
             package: None,
             php_version: None,
+            released: None,
         });
 
         let mut check = Check::default();
@@ -759,6 +929,8 @@ mod tests {
                     version: "5.5".into(),
                     package: Some("https://downloads.wordpress.org/plugin/akismet.5.5.zip".into()),
                     requires_php: Some("7.2".into()),
+                    api_slug: "akismet".into(),
+                    released: None,
                 },
                 // The site calls it `hello` (hello.php); WordPress.org `hello-dolly`.
                 Update {
@@ -768,6 +940,8 @@ mod tests {
                         "https://downloads.wordpress.org/plugin/hello-dolly.1.7.2.zip".into()
                     ),
                     requires_php: None,
+                    api_slug: "hello-dolly".into(),
+                    released: None,
                 },
             ]
         );
@@ -821,6 +995,8 @@ mod tests {
                     "https://downloads.wordpress.org/theme/twentytwentythree.1.6.zip".into()
                 ),
                 requires_php: Some("5.6".into()),
+                api_slug: "twentytwentythree".into(),
+                released: None,
             }]
         );
     }
@@ -968,14 +1144,17 @@ mod tests {
                         .map(|(_, s, a)| (*s, *a))
                         .unwrap_or((404, "{}"));
                     record.lock().unwrap().push(Seen {
-                        method,
+                        method: method.clone(),
                         path,
                         query,
                         headers,
                         body: String::from_utf8(body).unwrap(),
                     });
+                    // Every answer is dated (as WordPress.org's release packages are), and
+                    // a HEAD gets the headers only.
+                    let body = if method == "HEAD" { "" } else { answer };
                     let response = format!(
-                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nLast-Modified: {LAST_MODIFIED}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                         answer.len()
                     );
                     stream.write_all(response.as_bytes()).await.unwrap();
@@ -984,6 +1163,143 @@ mod tests {
             }
         });
         (base, log)
+    }
+
+    /// The `Last-Modified` every answer of the test server carries.
+    const LAST_MODIFIED: &str = "Tue, 15 Jul 2025 18:31:12 GMT";
+
+    /// A plugin information (1.2) answer as WordPress.org gives it (trimmed).
+    const AKISMET_INFO: &str = r#"{"name":"Akismet Anti-spam: Spam Protection","slug":"akismet","version":"5.5","author":"<a href=\"https:\/\/automattic.com\/wordpress-plugins\/\">Automattic - Anti-spam Team<\/a>","requires":"5.8","tested":"6.8.3","requires_php":"7.2","last_updated":"2025-07-10 3:01pm GMT","added":"2005-10-24","homepage":"https:\/\/akismet.com\/","download_link":"https:\/\/downloads.wordpress.org\/plugin\/akismet.5.5.zip"}"#;
+
+    /// A theme information (1.2) answer (trimmed).
+    const THEME_INFO: &str = r#"{"name":"Twenty Twenty-Three","slug":"twentytwentythree","version":"1.6","preview_url":"https:\/\/wp-themes.com\/twentytwentythree\/","requires":"6.1","requires_php":"5.6","last_updated":"2024-11-13","last_updated_time":"2024-11-13 14:22:06","homepage":"https:\/\/wordpress.org\/themes\/twentytwentythree\/","download_link":"https:\/\/downloads.wordpress.org\/theme\/twentytwentythree.1.6.zip"}"#;
+
+    #[test]
+    fn knows_every_component_of_an_answer_updated_or_not() {
+        let files = BTreeMap::from([
+            ("akismet".to_owned(), "akismet/akismet.php".to_owned()),
+            ("hello".to_owned(), "hello.php".to_owned()),
+            (
+                "classic-editor".to_owned(),
+                "classic-editor/classic-editor.php".to_owned(),
+            ),
+        ]);
+        let mut plugins = known_slugs(PLUGINS_ANSWER, "plugins", Some(&files));
+        plugins.sort();
+        assert_eq!(plugins, ["akismet", "classic-editor", "hello"]);
+        let mut themes = known_slugs(THEMES_ANSWER, "themes", None);
+        themes.sort();
+        assert_eq!(themes, ["twentytwentyfour", "twentytwentythree"]);
+        assert!(known_slugs(NOTHING_FOR_PLUGINS, "plugins", Some(&files)).is_empty());
+        assert!(known_slugs("not json", "themes", None).is_empty());
+    }
+
+    #[test]
+    fn reads_release_dates_from_information_answers_of_the_offered_version() {
+        let date = |text: &str, version: &str| {
+            parse_info_date(text, version).map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+        };
+        assert_eq!(
+            date(AKISMET_INFO, "5.5").as_deref(),
+            Some("2025-07-10 15:01:00")
+        );
+        assert_eq!(
+            date(THEME_INFO, "1.6").as_deref(),
+            Some("2024-11-13 14:22:06")
+        );
+        let day_only = r#"{"version":"1.6","last_updated":"2024-11-13"}"#;
+        assert_eq!(
+            date(day_only, "1.6").as_deref(),
+            Some("2024-11-13 00:00:00")
+        );
+        let midnight = r#"{"version":"2.0","last_updated":"2025-01-02 12:05am GMT"}"#;
+        assert_eq!(
+            date(midnight, "2.0").as_deref(),
+            Some("2025-01-02 00:05:00")
+        );
+        // The answer dates its newest version: for another version it says nothing.
+        assert_eq!(date(AKISMET_INFO, "5.4"), None);
+        assert_eq!(date(r#"{"error":"Plugin not found."}"#, "1.0"), None);
+        assert_eq!(
+            date(r#"{"version":"1.0","last_updated":"soon"}"#, "1.0"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn dated_checks_ask_the_information_apis_and_the_core_package() {
+        let (base, log) = serve(vec![
+            (
+                "/core/version-check/1.7/",
+                200,
+                r#"{"offers":[],"translations":[]}"#,
+            ),
+            ("/plugins/update-check/1.1/", 200, PLUGINS_ANSWER),
+            ("/themes/update-check/1.1/", 200, THEMES_ANSWER),
+            ("/plugins/info/1.2/", 200, AKISMET_INFO),
+            ("/themes/info/1.2/", 200, THEME_INFO),
+            ("/release/wordpress-6.8.3.zip", 200, "PK"),
+        ])
+        .await;
+        // Core's package on the same server (its answer is leaked to be 'static, as routes are).
+        let core_answer: &'static str = Box::leak(
+            format!(
+                r#"{{"offers":[{{"response":"upgrade","download":"{base}release/wordpress-6.8.3.zip","locale":"en_US","packages":{{"full":"{base}release/wordpress-6.8.3.zip"}},"current":"6.8.3","version":"6.8.3","php_version":"7.2.24"}}],"translations":[]}}"#
+            )
+            .into_boxed_str(),
+        );
+        let (core_base, core_log) =
+            serve(vec![("/core/version-check/1.7/", 200, core_answer)]).await;
+        // Two servers: the API at one, everything else at the other, as in real life.
+        let api = WordpressOrg::new(&base, reqwest::Client::new());
+        let api_core = WordpressOrg::new(&core_base, reqwest::Client::new());
+        let mut facts = site_facts();
+        // Undated checks ask nothing more.
+        api.check(&facts).await.unwrap();
+        assert!(seen(&log, "/plugins/info/1.2/").is_empty());
+
+        let check = api.check_dated(&facts, true).await.unwrap();
+        let released = |slug: &str| {
+            check
+                .offers
+                .iter()
+                .find(|o| o.slug == slug)
+                .and_then(|o| o.released)
+                .map(|d| d.to_rfc3339())
+        };
+        assert_eq!(
+            released("akismet").as_deref(),
+            Some("2025-07-10T15:01:00+00:00")
+        );
+        assert_eq!(
+            released("twentytwentythree").as_deref(),
+            Some("2024-11-13T14:22:06+00:00")
+        );
+        // hello-dolly is asked about by WordPress.org's slug; the answer is Akismet's
+        // version, not 1.7.2, so its date stays unknown.
+        assert_eq!(released("hello"), None);
+        let asked: Vec<BTreeMap<String, String>> = seen(&log, "/plugins/info/1.2/")
+            .iter()
+            .map(|s| form(&s.query))
+            .collect();
+        assert!(asked
+            .iter()
+            .any(|q| q["request[slug]"] == "hello-dolly" && q["action"] == "plugin_information"));
+        let themes = seen(&log, "/themes/info/1.2/");
+        assert_eq!(form(&themes[0].query)["action"], "theme_information");
+
+        // Core: the Last-Modified of its package, asked with HEAD.
+        facts.plugins.clear();
+        facts.themes.clear();
+        let check = api_core.check_dated(&facts, true).await.unwrap();
+        assert_eq!(
+            check.offers[0].released.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2025-07-15T18:31:12+00:00")
+        );
+        let head = seen(&log, "/release/wordpress-6.8.3.zip");
+        assert_eq!(head.len(), 1);
+        assert_eq!(head[0].method, "HEAD");
+        assert_eq!(seen(&core_log, "/core/version-check/1.7/").len(), 1);
     }
 
     /// Decodes `application/x-www-form-urlencoded` text (also a query string).

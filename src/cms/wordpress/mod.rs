@@ -19,6 +19,7 @@ use crate::inventory::Site;
 use crate::offer::ComponentType;
 use crate::remote::{Connection, RemoteCommand};
 use crate::site_error::SiteError;
+use crate::version::Version;
 use parse::{
     parse_version_php, parse_wp_config, plugin_from_file, OptionsAnswer, PluginFile, SiteOptions,
 };
@@ -212,6 +213,30 @@ impl Cms for WordPress {
         ComponentType::Plugin
     }
 
+    /// Every plugin and theme: WordPress bundles none that core updates (the default
+    /// themes and Akismet are updated on their own, from WordPress.org).
+    fn separately_updated<'f>(&self, facts: &'f Facts) -> Vec<(ComponentType, &'f Component)> {
+        facts
+            .plugins
+            .iter()
+            .map(|p| (ComponentType::Plugin, p))
+            .chain(facts.themes.iter().map(|t| (ComponentType::Theme, t)))
+            .collect()
+    }
+
+    /// WordPress numbers a major release by its first two parts (6.1, 6.2, … 7.0 are each
+    /// a major release) and calls a change of the third a minor release (its maintenance
+    /// and security releases): make.wordpress.org's "Version Numbering".
+    fn core_release_word(&self, from: &Version, to: &Version) -> Option<&'static str> {
+        if to <= from {
+            None
+        } else if (to.major(), to.minor()) != (from.major(), from.minor()) {
+            Some("major release")
+        } else {
+            Some("minor release")
+        }
+    }
+
     fn describe_package(&self, zip: &[u8]) -> Result<Option<DescribedPackage>, String> {
         package::describe(zip)
     }
@@ -230,6 +255,28 @@ impl Cms for WordPress {
 
     fn maintenance_file(&self) -> Option<(&'static str, &'static str)> {
         Some((update::MAINTENANCE_FILE, update::MAINTENANCE_CONTENT))
+    }
+
+    /// WordPress's `.maintenance` file, written so that a request carrying the run's secret
+    /// in the `X-Tend-Maintenance-Pass` header gets the real site (see
+    /// [`update::maintenance_content_passing`]); written through stdin.
+    async fn set_maintenance_passing(
+        &self,
+        site: &Site,
+        host: &Connection,
+        secret: &super::maintenance_pass::PassSecret,
+    ) -> Result<Option<super::maintenance_pass::Passage>, SiteError> {
+        let content = update::maintenance_content_passing(&secret.sha256_hex());
+        host.run(
+            &RemoteCommand::script(&update::maintenance_from_stdin_script(&site.path)),
+            Some(content.as_bytes()),
+            1024,
+        )
+        .await?;
+        Ok(Some(super::maintenance_pass::Passage::Header {
+            name: update::PASS_HEADER,
+            secret: secret.clone(),
+        }))
     }
 
     /// WordPress's own maintenance mode is its `.maintenance` file, as its updater uses it.

@@ -26,6 +26,38 @@ pub const MAINTENANCE_FILE: &str = ".maintenance";
 pub const MAINTENANCE_CONTENT: &str =
     "<?php $upgrading = time(); /* tend: update in progress; `tend recover` ends it */ ?>\n";
 
+/// The header that carries the run's pass through maintenance mode.
+pub const PASS_HEADER: &str = "X-Tend-Maintenance-Pass";
+
+/// The maintenance file that lets a request carrying the secret whose SHA-256 is
+/// `secret_sha256` through: WordPress `require`s the file from `wp_is_maintenance_mode()`
+/// (global `$upgrading`) on every request, and is in maintenance while `time() - $upgrading`
+/// is under ten minutes, so `$upgrading = time()` keeps visitors out for as long as the file
+/// is there, and `$upgrading = 0` lets the request through. The comparison is of SHA-256
+/// digests with `hash_equals` (constant time); the secret itself is never on the host.
+pub fn maintenance_content_passing(secret_sha256: &str) -> String {
+    let header = format!(
+        "HTTP_{}",
+        PASS_HEADER.to_ascii_uppercase().replace('-', "_")
+    );
+    format!(
+        "<?php /* tend: update in progress; `tend recover` ends it */
+         $upgrading = (isset($_SERVER['{header}']) && is_string($_SERVER['{header}'])
+             && hash_equals('{secret_sha256}', hash('sha256', $_SERVER['{header}']))) ? 0 : time();
+"
+    )
+}
+
+/// The shell that writes the maintenance file from its stdin (aside, then renamed, so a
+/// request never sees half a file): its content stays out of the command line.
+pub fn maintenance_from_stdin_script(root: &str) -> String {
+    format!(
+        "cd {root} && cat > {file}.tend-tmp && mv -f {file}.tend-tmp {file}",
+        root = quote(root),
+        file = MAINTENANCE_FILE
+    )
+}
+
 /// The shell that puts the site at `root` in maintenance mode (written aside, then renamed,
 /// so a request never sees half a file) or takes it out.
 pub fn maintenance_script(root: &str, on: bool) -> String {
@@ -37,7 +69,7 @@ pub fn maintenance_script(root: &str, on: bool) -> String {
             file = MAINTENANCE_FILE
         )
     } else {
-        format!("cd {root} && rm -f {MAINTENANCE_FILE}")
+        format!("cd {root} && rm -f {MAINTENANCE_FILE} {MAINTENANCE_FILE}.tend-tmp")
     }
 }
 
@@ -219,6 +251,27 @@ impl SwapUpdate for WordPressSwaps {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_passing_maintenance_file_holds_only_the_digest_and_ends_cleanly() {
+        let secret = crate::cms::maintenance_pass::PassSecret::new().unwrap();
+        let content = maintenance_content_passing(&secret.sha256_hex());
+        assert!(content.starts_with("<?php "));
+        assert!(content.contains(&secret.sha256_hex()));
+        assert!(!content.contains(secret.expose()));
+        assert!(content.contains("hash_equals("));
+        assert!(content.contains("$_SERVER['HTTP_X_TEND_MAINTENANCE_PASS']"));
+        assert!(content.contains("? 0 : time();"));
+        let write = maintenance_from_stdin_script("/srv/www/a b");
+        assert_eq!(
+            write,
+            "cd '/srv/www/a b' && cat > .maintenance.tend-tmp && mv -f .maintenance.tend-tmp .maintenance"
+        );
+        assert!(
+            maintenance_script("/srv", false).ends_with("rm -f .maintenance .maintenance.tend-tmp")
+        );
+    }
+
     use super::*;
 
     #[test]
