@@ -97,6 +97,7 @@ impl SiteState<'_, '_> {
         updater: &Updater<'_>,
         tools: &HostTools,
         changes: Vec<Change>,
+        first_index: usize,
     ) -> Result<(), SiteError> {
         let specs = checks_for(
             self.site,
@@ -110,7 +111,7 @@ impl SiteState<'_, '_> {
             files: own_tools,
             database: true,
         };
-        for (index, change) in changes.into_iter().enumerate() {
+        for (index, change) in (first_index..).zip(changes) {
             if let Some(signal) = crate::interrupt::requested() {
                 return Err(SiteError::Interrupted(crate::interrupt::reason(signal)));
             }
@@ -289,10 +290,11 @@ impl SiteState<'_, '_> {
             .collect()
     }
 
-    /// Runs `specs` against the real site while the run keeps it in maintenance mode.
-    /// Until tend's requests can pass the CMS's maintenance mode by themselves, the mode is
-    /// lifted for the seconds the checks take and put back at once (the journal keeps
-    /// saying the site is in maintenance, so recovery ends it either way).
+    /// Runs `specs` against the real site while the run keeps it in maintenance mode:
+    /// through the maintenance pass when the CMS has one (visitors keep seeing the
+    /// maintenance page); otherwise (Joomla) the mode is lifted for the seconds the checks
+    /// take and put back at once (the journal keeps saying the site is in maintenance, so
+    /// recovery ends it either way).
     async fn checks_past_maintenance(
         &mut self,
         specs: &[CheckSpec],
@@ -301,16 +303,21 @@ impl SiteState<'_, '_> {
             .journal
             .as_ref()
             .is_some_and(journal::Journal::in_maintenance);
+        if !in_maintenance || self.passage.is_some() {
+            return Ok(verify::run_checks_passing(
+                self.ctx.http,
+                &self.site.url,
+                specs,
+                self.passage.as_ref(),
+            )
+            .await);
+        }
         let cms = crate::cms::adapter(self.facts.cms);
-        if in_maintenance {
-            self.reconnect().await?;
-            cms.set_maintenance(self.site, &self.host, false).await?;
-        }
+        self.reconnect().await?;
+        cms.set_maintenance(self.site, &self.host, false).await?;
         let results = verify::run_checks(self.ctx.http, &self.site.url, specs).await;
-        if in_maintenance {
-            self.reconnect().await?;
-            cms.set_maintenance(self.site, &self.host, true).await?;
-        }
+        self.reconnect().await?;
+        cms.set_maintenance(self.site, &self.host, true).await?;
         Ok(results)
     }
 
