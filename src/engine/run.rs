@@ -691,12 +691,17 @@ impl SiteState<'_, '_> {
         // Core first: plugins and themes are then checked against the new core.
         let mut changes = planned.changes;
         changes.sort_by_key(|c| c.kind);
+        // Each change of the run has its own number (its staging and aside folders), across
+        // update steps.
+        let first_index = self.outcome.changes.len() + self.outcome.rolled_back.len();
         if step.mode == UpdateMode::Each {
-            let result = self.update_each(&updater, tools, changes).await;
+            let result = self
+                .update_each(&updater, tools, changes, first_index)
+                .await;
             self.judge_partial();
             return result;
         }
-        for (index, change) in changes.into_iter().enumerate() {
+        for (index, change) in (first_index..).zip(changes) {
             self.journal();
             let mut journal = self.journal.take().expect("just started");
             let result = apply::apply(

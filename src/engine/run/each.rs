@@ -97,6 +97,7 @@ impl SiteState<'_, '_> {
         updater: &Updater<'_>,
         tools: &HostTools,
         changes: Vec<Change>,
+        first_index: usize,
     ) -> Result<(), SiteError> {
         let specs = checks_for(
             self.site,
@@ -110,7 +111,7 @@ impl SiteState<'_, '_> {
             files: own_tools,
             database: true,
         };
-        for (index, change) in changes.into_iter().enumerate() {
+        for (index, change) in (first_index..).zip(changes) {
             if let Some(signal) = crate::interrupt::requested() {
                 return Err(SiteError::Interrupted(crate::interrupt::reason(signal)));
             }
@@ -227,6 +228,15 @@ impl SiteState<'_, '_> {
         change: &Change,
         specs: &[CheckSpec],
     ) -> Result<Option<String>, SiteError> {
+        // The version is read back first, while PHP may still serve the code it cached
+        // (`settle` waits for that before the HTTP checks): it needs no web request.
+        let read = crate::engine::facts::read_site(
+            self.site,
+            self.ctx.pool,
+            self.ctx.tools,
+            self.ctx.reporter,
+        )
+        .await;
         self.settle().await;
         let results = self.checks_past_maintenance(specs).await?;
         let failing = self.new_failures(&results);
@@ -235,14 +245,15 @@ impl SiteState<'_, '_> {
             return Ok(Some(failing.join(" | ")));
         }
         self.outcome.checks = results;
-        let read = crate::engine::facts::read_site(
-            self.site,
-            self.ctx.pool,
-            self.ctx.tools,
-            self.ctx.reporter,
-        )
-        .await?
-        .facts;
+        let read = match read {
+            Ok(read) => read.facts,
+            Err(e) => {
+                return Ok(Some(format!(
+                    "the site's versions could not be read after the update: {}",
+                    e.masked()
+                )))
+            }
+        };
         let installed = read.installed_version(change.kind, &change.slug);
         self.facts = read;
         let announced = crate::version::Version::parse(&change.to).ok();
@@ -279,10 +290,11 @@ impl SiteState<'_, '_> {
             .collect()
     }
 
-    /// Runs `specs` against the real site while the run keeps it in maintenance mode.
-    /// Until tend's requests can pass the CMS's maintenance mode by themselves, the mode is
-    /// lifted for the seconds the checks take and put back at once (the journal keeps
-    /// saying the site is in maintenance, so recovery ends it either way).
+    /// Runs `specs` against the real site while the run keeps it in maintenance mode:
+    /// through the maintenance pass when the CMS has one (visitors keep seeing the
+    /// maintenance page); otherwise (Joomla) the mode is lifted for the seconds the checks
+    /// take and put back at once (the journal keeps saying the site is in maintenance, so
+    /// recovery ends it either way).
     async fn checks_past_maintenance(
         &mut self,
         specs: &[CheckSpec],
@@ -291,16 +303,21 @@ impl SiteState<'_, '_> {
             .journal
             .as_ref()
             .is_some_and(journal::Journal::in_maintenance);
+        if !in_maintenance || self.passage.is_some() {
+            return Ok(verify::run_checks_passing(
+                self.ctx.http,
+                &self.site.url,
+                specs,
+                self.passage.as_ref(),
+            )
+            .await);
+        }
         let cms = crate::cms::adapter(self.facts.cms);
-        if in_maintenance {
-            self.reconnect().await?;
-            cms.set_maintenance(self.site, &self.host, false).await?;
-        }
+        self.reconnect().await?;
+        cms.set_maintenance(self.site, &self.host, false).await?;
         let results = verify::run_checks(self.ctx.http, &self.site.url, specs).await;
-        if in_maintenance {
-            self.reconnect().await?;
-            cms.set_maintenance(self.site, &self.host, true).await?;
-        }
+        self.reconnect().await?;
+        cms.set_maintenance(self.site, &self.host, true).await?;
         Ok(results)
     }
 
