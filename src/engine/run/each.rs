@@ -280,13 +280,24 @@ impl SiteState<'_, '_> {
     }
 
     /// Runs `specs` against the real site while the run keeps it in maintenance mode.
-    /// Until tend's requests can pass the CMS's maintenance mode by themselves, the mode is
-    /// lifted for the seconds the checks take and put back at once (the journal keeps
-    /// saying the site is in maintenance, so recovery ends it either way).
+    /// Where the CMS lets tend's requests through its maintenance mode (the run's pass, see
+    /// `cms::maintenance_pass`), the checks carry it and visitors keep the maintenance
+    /// page; elsewhere (Joomla) the mode is lifted for the seconds the checks take and put
+    /// back at once (the journal keeps saying the site is in maintenance, so recovery ends
+    /// it either way).
     async fn checks_past_maintenance(
         &mut self,
         specs: &[CheckSpec],
     ) -> Result<Vec<CheckResult>, SiteError> {
+        if let Some(passage) = &self.passage {
+            return Ok(verify::run_checks_passing(
+                self.ctx.http,
+                &self.site.url,
+                specs,
+                Some(passage),
+            )
+            .await);
+        }
         let in_maintenance = self
             .journal
             .as_ref()
