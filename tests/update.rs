@@ -1587,6 +1587,8 @@ fn visitors_see_maintenance_while_tends_checks_see_the_site() {
     let site = lab.add_site("upd_pass");
     let work = Work::new();
     work.add_package(&package("akismet."), "plugins");
+    // Two components, each checked on its own (`mode: each`) while maintenance stays on.
+    work.add_package(&package("twentytwentythree."), "themes");
     work.index();
     work.inventory(lab, &[&site], "");
     let playbook = work.playbook(
@@ -1650,6 +1652,15 @@ fn visitors_see_maintenance_while_tends_checks_see_the_site() {
     assert!(maintenance
         .iter()
         .all(|(_, _, body)| body.contains("Briefly unavailable for scheduled maintenance")));
+    // Throughout: from the first maintenance page to the last, never the real site (the
+    // checks of each component pass through maintenance, they never lift it).
+    let first = seen.iter().position(|(code, _, _)| code == "503").unwrap();
+    let last = seen.iter().rposition(|(code, _, _)| code == "503").unwrap();
+    assert!(
+        seen[first..=last].iter().all(|(code, _, _)| code == "503"),
+        "maintenance stayed on: {:?}",
+        seen.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
     // While the site was in maintenance, a wrong pass got maintenance too.
     assert!(
         maintenance.iter().all(|(_, wrong, _)| wrong == "503"),

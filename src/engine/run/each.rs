@@ -290,11 +290,12 @@ impl SiteState<'_, '_> {
             .collect()
     }
 
-    /// Runs `specs` against the real site while the run keeps it in maintenance mode:
-    /// through the maintenance pass when the CMS has one (visitors keep seeing the
-    /// maintenance page); otherwise (Joomla) the mode is lifted for the seconds the checks
-    /// take and put back at once (the journal keeps saying the site is in maintenance, so
-    /// recovery ends it either way).
+    /// Runs `specs` against the real site while the run keeps it in maintenance mode.
+    /// Where the CMS lets tend's requests through its maintenance mode (the run's pass, see
+    /// `cms::maintenance_pass`), the checks carry it and visitors keep the maintenance
+    /// page; elsewhere (Joomla) the mode is lifted for the seconds the checks take and put
+    /// back at once (the journal keeps saying the site is in maintenance, so recovery ends
+    /// it either way).
     async fn checks_past_maintenance(
         &mut self,
         specs: &[CheckSpec],
