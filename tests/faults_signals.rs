@@ -261,12 +261,17 @@ fn sigint_during_the_last_verify_step_keeps_the_verified_update() {
     assert!(!site.path.join(".tend/journal.json").exists());
 }
 
-/// SIGINT while a broken update is rolled back: the rollback is finished, not cut short;
+/// SIGINT while a broken update is rolled back (the whole-site rollback): the rollback is finished, not cut short;
 /// the site is byte-identical and tend exits 130.
 #[test]
 fn sigint_during_a_rollback_lets_it_finish() {
     let lab = Lab::shared();
     let (site, work) = update_setup(lab, "sig_rollback", None, 5);
+    // The whole-site rollback (`mode: together`, and the fallback of `mode: each`).
+    work.playbook(
+        "monthly.yml",
+        &MONTHLY.replace("themes: all", "themes: all, mode: together"),
+    );
     let before = (tree(&site.path, &[]), db_state(lab, &site));
     let ended = interrupt_when(work.path(), &run_args(), |line| {
         line.is_some_and(|l| l.starts_with("sig_rollback: warning: rolling back"))
