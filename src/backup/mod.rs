@@ -7,9 +7,12 @@
 //! `files.tar.zst` and `database.sql.zst`.
 
 pub mod archive;
+pub mod changed;
+pub mod changed_tar;
 pub mod choose;
 pub mod create;
 pub mod folder_store;
+pub mod listing;
 pub mod manifest;
 pub mod prune;
 pub mod restore;
