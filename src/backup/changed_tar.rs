@@ -32,8 +32,8 @@ const TAR_FILES_DIFFER: i32 = 1;
 pub fn tar_command(root: &str, codec: Codec) -> RemoteCommand {
     RemoteCommand::script(&format!(
         "{{ cd {} || exit {EXIT_NO_DIR}; }} && \
-         {{ tar --create --file=- --null --no-unquote --files-from=- --no-recursion \
-         --hard-dereference --ignore-failed-read; echo \"{STATUS_PREFIX}$?\" >&2; }} | {}",
+         {{ tar --create --file=- --hard-dereference --ignore-failed-read --no-recursion \
+         --null --no-unquote --files-from=-; echo \"{STATUS_PREFIX}$?\" >&2; }} | {}",
         quote(root),
         codec.compressor()
     ))
@@ -268,6 +268,16 @@ mod tests {
             "--hard-dereference",
         ] {
             assert!(line.contains(option), "{option}: {line}");
+        }
+        // tar's options are positional: those after --files-from would not apply to it.
+        let files_from = line.find("--files-from=-").unwrap();
+        for option in [
+            "--null",
+            "--no-unquote",
+            "--no-recursion",
+            "--hard-dereference",
+        ] {
+            assert!(line.find(option).unwrap() < files_from, "{option}: {line}");
         }
         assert!(line.ends_with("| zstd -q -c -3"), "{line}");
     }

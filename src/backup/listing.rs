@@ -208,11 +208,16 @@ pub async fn take(
     root: &str,
     excludes: &[String],
 ) -> Result<Taken, ListingError> {
-    let command = listing_command(root, excludes);
+    run(host, &listing_command(root, excludes)).await
+}
+
+/// Runs a [`listing_command`] (as it is, or wrapped: a test puts a different `find` first
+/// on the PATH) and parses its answer as it arrives.
+pub async fn run(host: &Connection, command: &RemoteCommand) -> Result<Taken, ListingError> {
     let (mut writer, reader) = tokio::io::duplex(PIPE_BYTES);
     let parser =
         tokio::task::spawn_blocking(move || parse(BufReader::new(SyncIoBridge::new(reader))));
-    let streamed = host.stream_to(&command, None, &mut writer).await;
+    let streamed = host.stream_to(command, None, &mut writer).await;
     let _ = writer.shutdown().await;
     drop(writer);
     let parsed = parser.await.map_err(io::Error::other)?;
