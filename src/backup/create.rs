@@ -14,7 +14,7 @@ use chrono::Utc;
 use super::archive::{self, TransferError};
 use super::manifest::{Manifest, FORMAT};
 use super::restore::database_step;
-use super::store::{PartKind, SnapshotStore, StoreError};
+use super::store::{FilesOrder, PartKind, SnapshotStore, StoreError};
 use crate::cms::host_tools::HostTools;
 use crate::cms::{self, mysql_client, DbCredentials, Facts};
 use crate::inventory::Site;
@@ -63,29 +63,8 @@ pub async fn snapshot(
     let mut warnings = Vec::new();
 
     let excludes = excludes(site, facts);
-    let files = if contents.files {
-        let command = tar_command(&site.path, &excludes);
-        let part = pending
-            .create_part(PartKind::Files)
-            .map_err(|e| local("cannot create the files part", e))?;
-        let received = archive::receive(host, &command, None, part, &[TAR_FILES_CHANGED])
-            .await
-            .map_err(|e| {
-                receive_error("archiving the site's files", e, |what, e| {
-                    SiteError::remote_step(what, e)
-                })
-            })?;
-        if received.tolerated_status.is_some() {
-            warnings.push(format!(
-                "some files changed while they were archived (each file is stored whole): {}",
-                received.stderr.trim()
-            ));
-        }
-        Some(received.part)
-    } else {
-        None
-    };
-
+    // The database first: a repository builds its tree in name order (`database/` before
+    // `files/`); for a folder store the order does not matter.
     let database = if contents.database {
         let db = facts.database.as_ref().ok_or_else(|| {
             SiteError::database(format!(
@@ -115,6 +94,29 @@ pub async fn snapshot(
                 "the dump of `{}` ended without its \"Dump completed\" line: refusing an incomplete dump",
                 db.name
             )));
+        }
+        Some(received.part)
+    } else {
+        None
+    };
+
+    let files = if contents.files {
+        let command = tar_command(&site.path, &excludes, pending.files_order());
+        let part = pending
+            .create_part(PartKind::Files)
+            .map_err(|e| local("cannot create the files part", e))?;
+        let received = archive::receive(host, &command, None, part, &[TAR_FILES_CHANGED])
+            .await
+            .map_err(|e| {
+                receive_error("archiving the site's files", e, |what, e| {
+                    SiteError::remote_step(what, e)
+                })
+            })?;
+        if received.tolerated_status.is_some() {
+            warnings.push(format!(
+                "some files changed while they were archived (each file is stored whole): {}",
+                received.stderr.trim()
+            ));
         }
         Some(received.part)
     } else {
@@ -167,14 +169,18 @@ fn excludes(site: &Site, facts: &Facts) -> Vec<String> {
 }
 
 /// `tar` of the CMS root to stdout, paths relative to it (`./…`), symlinks kept as links.
-/// Exclusions are anchored at the root.
-pub fn tar_command(root: &str, excludes: &[String]) -> RemoteCommand {
+/// Exclusions are anchored at the root. [`FilesOrder::ByName`] asks GNU tar for name
+/// order and for hard links as the files they name.
+pub fn tar_command(root: &str, excludes: &[String], order: FilesOrder) -> RemoteCommand {
     let mut command = RemoteCommand::new("tar")
         .arg("--create")
         .arg("--file=-")
         .arg(format!("--directory={root}"))
         .arg("--anchored")
         .arg("--warning=no-file-changed");
+    if order == FilesOrder::ByName {
+        command = command.arg("--sort=name").arg("--hard-dereference");
+    }
     for pattern in excludes {
         let pattern = pattern
             .trim_start_matches("./")
@@ -230,6 +236,7 @@ mod tests {
         let cmd = tar_command(
             "/srv/my site",
             &["wp-content/cache".into(), "./tmp/".into()],
+            FilesOrder::AsArchived,
         );
         assert_eq!(
             cmd.as_str(),

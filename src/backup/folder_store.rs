@@ -199,7 +199,7 @@ impl SnapshotStore for FolderStore {
 }
 
 /// Whether a process with this pid runs on this machine (`/proc`, else `kill -0`).
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }
@@ -216,7 +216,7 @@ fn process_alive(pid: u32) -> bool {
 
 /// Snapshot ids sort by time: `20261121T030000Z-1a2b`; the suffix tells apart two
 /// snapshots of one site taken in the same second.
-fn snapshot_id(created: DateTime<Utc>) -> String {
+pub(crate) fn snapshot_id(created: DateTime<Utc>) -> String {
     use std::hash::{BuildHasher, RandomState};
     let suffix =
         RandomState::new().hash_one((std::process::id(), created.timestamp_nanos_opt())) & 0xffff;

@@ -4,17 +4,20 @@
 //! complete, consistent, restorable by hand (`zstd -d | tar -x`, `zstd -d | mysql`), and
 //! never half-written. Snapshots live behind the [`SnapshotStore`] trait; the folder store
 //! keeps the contract's layout: `<store>/backups/<site>/<id>/` with `manifest.json`,
-//! `files.tar.zst` and `database.sql.zst`.
+//! `files.tar.zst` and `database.sql.zst`; the repository store (`repository/`) keeps them
+//! in a restic-format repository.
 
 pub mod archive;
 pub mod changed;
 pub mod changed_tar;
 pub mod choose;
+pub mod composite;
 pub mod create;
 pub mod folder_store;
 pub mod listing;
 pub mod manifest;
 pub mod prune;
+pub mod repository;
 pub mod restore;
 pub mod retention;
 pub mod search_replace;
@@ -26,10 +29,17 @@ pub use folder_store::FolderStore;
 pub use manifest::Manifest;
 pub use store::{PartKind, Snapshot, SnapshotStore};
 
-/// The snapshot store the inventory's settings name: today always the folder store under
-/// `settings.store`.
+/// The snapshot store the inventory's settings name: the folder store under
+/// `settings.store`, or with `settings.repository` that repository for new snapshots beside
+/// the folder snapshots taken before. The repository is opened at its first use.
 pub fn open_store(settings: &crate::inventory::Settings) -> Box<dyn SnapshotStore> {
-    Box::new(FolderStore::new(&settings.store))
+    match &settings.repository {
+        None => Box::new(FolderStore::new(&settings.store)),
+        Some(repository) => Box::new(composite::CompositeStore {
+            repository: repository::RepositoryStore::new(repository.clone()),
+            folders: FolderStore::new(&settings.store),
+        }),
+    }
 }
 
 /// The longest snapshot label, in characters.

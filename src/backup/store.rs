@@ -86,10 +86,24 @@ pub enum StoreError {
     /// The snapshot holds no such part.
     #[error("snapshot {id} holds no {part}")]
     MissingPart { id: String, part: &'static str },
+    /// The snapshot repository could not be opened or used.
+    #[error("{0}")]
+    Repository(#[from] super::repository::RepositoryError),
 }
 
-/// Snapshots of sites: the folder store (the contract's layout), and later a
-/// restic-format repository.
+/// The order a store needs a files part's tar stream in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilesOrder {
+    /// As `tar` walks the folder.
+    AsArchived,
+    /// Sorted by name in each folder, a folder before what it holds, hard links stored
+    /// as the files they name (GNU tar's `--sort=name --hard-dereference`): a
+    /// repository's tree is built in that order.
+    ByName,
+}
+
+/// Snapshots of sites: the folder store (the contract's layout), a restic-format
+/// repository, or both (new snapshots to the repository, older ones still in folders).
 pub trait SnapshotStore: Send + Sync {
     /// Where the store is, for messages.
     fn location(&self) -> String;
@@ -180,6 +194,11 @@ impl<S: SnapshotStore + ?Sized> SnapshotStore for Box<S> {
 pub trait PendingSnapshot: Send {
     /// The id the snapshot will have.
     fn id(&self) -> &str;
+
+    /// The order the files part must come in.
+    fn files_order(&self) -> FilesOrder {
+        FilesOrder::AsArchived
+    }
 
     /// A writer for one part's plain content; [`PartWriter::finish`] ends it.
     fn create_part(&mut self, kind: PartKind) -> Result<Box<dyn PartWriter>, StoreError>;

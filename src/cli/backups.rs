@@ -39,6 +39,49 @@ pub(super) fn list(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, Comm
     Ok(super::EXIT_OK)
 }
 
+/// `tend backups init`: creates `settings.repository`, then `settings.offsite`. One that
+/// exists already and opens with its password is left as it is (the command can be run
+/// again); one that does not open is an error.
+pub(super) fn init(call: &Invocation<'_>) -> Result<u8, CommandError> {
+    use crate::backup::repository::{open, RepositoryError};
+    use crate::ui::backup_view::InitOutcome;
+    let settings = &call.inventory.settings;
+    let Some(repository) = &settings.repository else {
+        return Err(CommandError::runtime(
+            "there is no repository to create: `settings.repository` is not set",
+        )
+        .with_hint(
+            "add `settings.repository` with a `location` and a `password_file` to the inventory",
+        ));
+    };
+    let mut done = Vec::new();
+    for (name, target) in [
+        ("repository", Some(repository)),
+        ("offsite", settings.offsite.as_ref()),
+    ] {
+        let Some(target) = target else { continue };
+        let outcome = match open::init(target) {
+            Ok(()) => InitOutcome::Created,
+            Err(RepositoryError::AlreadyExists { .. }) => {
+                open::open(target).map_err(|e| CommandError::runtime(e.to_string()))?;
+                InitOutcome::AlreadyThere
+            }
+            Err(e) => {
+                return Err(CommandError::runtime(format!(
+                    "cannot create `settings.{name}`: {e}"
+                )))
+            }
+        };
+        done.push((name, target.location.to_string(), outcome));
+    }
+    print_data(
+        call.mode,
+        || backup_view::init_json(&done),
+        || backup_view::init_text(&done),
+    );
+    Ok(super::EXIT_OK)
+}
+
 pub(super) fn verify(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
     let session = call.session()?;
     let snapshots = snapshots(call, session.store.as_ref(), site)?;

@@ -203,6 +203,8 @@ enum BackupsCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create the snapshot repository (and the off-site one) named in settings.repository / settings.offsite
+    Init,
 }
 
 /// Parses the command line, runs the command and returns its exit status.
@@ -320,6 +322,7 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
             BackupsCommand::List { site } => backups::list(&call, site.as_deref()),
             BackupsCommand::Verify { site } => backups::verify(&call, site.as_deref()),
             BackupsCommand::Prune { dry_run } => backups::prune(&call, dry_run),
+            BackupsCommand::Init => backups::init(&call),
         },
         Command::History { site, since } => {
             let selected: Option<Vec<&str>> = call

@@ -8,6 +8,7 @@
 
 pub mod notify;
 pub mod raw;
+pub mod repository;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -55,6 +56,11 @@ pub struct Settings {
     pub notify: Vec<notify::Notifier>,
     /// What the monthly reports show of the agency (`settings.report`).
     pub report: ReportSettings,
+    /// The restic-format repository snapshots go to (`settings.repository`); without it,
+    /// the folder store.
+    pub repository: Option<repository::RepositorySettings>,
+    /// A second repository every new snapshot is copied to (`settings.offsite`).
+    pub offsite: Option<repository::RepositorySettings>,
 }
 
 /// `settings.report`.
@@ -426,6 +432,17 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
     };
     let notify = notify::validate(source, settings.notify)?;
     let report = report_settings(source, settings.report)?;
+    let repository = repository::validate(source, "repository", settings.repository)?;
+    let offsite = repository::validate(source, "offsite", settings.offsite)?;
+    if offsite.is_some() && repository.is_none() {
+        return Err(source
+            .error_at(
+                "`settings.offsite` copies the snapshots of `settings.repository`, which is not set",
+                &[Segment::key("settings"), Segment::key("offsite")],
+                Target::Key { occurrence: 1 },
+            )
+            .with_hint("add `settings.repository` (a local folder, say) and keep `offsite` as its copy"));
+    }
     let settings = Settings {
         store: settings
             .store
@@ -481,6 +498,8 @@ fn validate(source: &YamlSource, raw: RawInventory) -> Result<Inventory, InputEr
         },
         notify,
         report,
+        repository,
+        offsite,
     };
 
     let groups_raw = raw.groups.unwrap_or_default();

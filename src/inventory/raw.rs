@@ -46,6 +46,34 @@ pub struct RawSettings {
     pub notify: Option<Vec<RawNotifier>>,
     /// What the monthly reports show of the agency.
     pub report: Option<RawReportSettings>,
+    /// The snapshot repository (restic's format) new snapshots go to.
+    pub repository: Option<RawRepository>,
+    /// A second repository every new snapshot is copied to.
+    pub offsite: Option<RawRepository>,
+}
+
+/// `settings.repository` / `settings.offsite`: where a restic-format repository is and how
+/// to open it.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRepository {
+    /// A local path, or `s3:https://endpoint/bucket/prefix`.
+    pub location: Option<String>,
+    /// A file (mode 0600) holding the repository's password.
+    pub password_file: Option<String>,
+    /// The password itself, only as `${VAR}`.
+    pub password: Option<String>,
+    /// Credentials and region of an S3 location.
+    pub s3: Option<RawS3>,
+}
+
+/// `s3:` of a repository: its credentials (through `${VAR}`) and region.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3 {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub region: Option<String>,
 }
 
 /// `settings.report`: the agency's name and logo on the reports.

@@ -59,6 +59,44 @@ pub fn list_json(snapshots: &[Snapshot]) -> Value {
     json!({ "snapshots": list })
 }
 
+/// What `tend backups init` did to one repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InitOutcome {
+    Created,
+    /// It existed already and its password opens it.
+    AlreadyThere,
+}
+
+/// `tend backups init`, with `--json`: `{"repositories": [{"name", "location", "created"}]}`.
+pub fn init_json(done: &[(&str, String, InitOutcome)]) -> serde_json::Value {
+    serde_json::json!({
+        "repositories": done
+            .iter()
+            .map(|(name, location, outcome)| serde_json::json!({
+                "name": name,
+                "location": location,
+                "created": *outcome == InitOutcome::Created,
+            }))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// `tend backups init`: one line per repository, and the reminder that matters most.
+pub fn init_text(done: &[(&str, String, InitOutcome)]) -> String {
+    let mut out = String::new();
+    for (name, location, outcome) in done {
+        let what = match outcome {
+            InitOutcome::Created => "created",
+            InitOutcome::AlreadyThere => "already there (its password opens it)",
+        };
+        out.push_str(&format!("{name} {location}: {what}\n"));
+    }
+    if done.iter().any(|(_, _, o)| *o == InitOutcome::Created) {
+        out.push_str("Keep a copy of the repository's password somewhere else (the agency's password manager): without it the backups cannot be read by anyone.\n");
+    }
+    out
+}
+
 pub fn list_text(snapshots: &[Snapshot]) -> String {
     if snapshots.is_empty() {
         return "no snapshots\n".to_owned();

@@ -1,0 +1,23 @@
+//! Snapshots in a restic-format repository (content-defined chunks, packs, index,
+//! encryption, zstd), through the `rustic_core` crate: unchanged files and tables are
+//! stored once across nights and across sites, and every snapshot lists, checks and
+//! restores with Debian's `restic` as well as with tend.
+//!
+//! - `open`: opening and creating a repository from `settings.repository`, with the
+//!   errors a user acts on (none there yet, wrong password) told apart;
+//! - `backend`: the storage under it (atomic private local writes, snapshot files held
+//!   back until tend commits);
+//! - `source`, `parts`: the parts' streams turned into the entries of a snapshot's tree;
+//! - `tar_format`, `read_back`: nodes to tar and back, and the parts read back as streams;
+//! - `store`: [`RepositoryStore`], the snapshot store.
+
+pub mod backend;
+pub mod open;
+pub mod parts;
+pub mod read_back;
+pub mod source;
+pub mod store;
+pub mod tar_format;
+
+pub use open::RepositoryError;
+pub use store::RepositoryStore;

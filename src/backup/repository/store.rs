@@ -1,0 +1,391 @@
+//! [`RepositoryStore`]: snapshots of every site in one restic-format repository.
+//!
+//! A snapshot is a restic snapshot with the site as its host, tags `tend`, `id=<tend's
+//! id>`, `label=…`, `cms=…`, `version=…`, and a tree holding `database/` (one file per
+//! table), `files/` (the CMS root) and `manifest.json` — what tend lists, verifies and
+//! restores, and what `restic restore` puts back by hand. The manifest is also the
+//! snapshot's description, so listing reads only the snapshot files.
+//!
+//! Writing: parts arrive one after the other (the database first: the tree is built in
+//! name order) and go as entries through a channel to rustic's archiver running on a
+//! thread of its own. The snapshot file is saved only at [`PendingSnapshot::commit`], after
+//! the archiver took every entry: an interrupted backup leaves packs that the next backup
+//! reuses and prune removes, but no snapshot.
+
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use rustic_core::repofile::{MasterKey, SnapshotFile};
+use rustic_core::{BackupOptions, ParentOptions, SnapshotOptions, StringList};
+use sha2::Digest;
+
+use super::backend::{hold_snapshot_writes, LOCAL_TMP_DIR};
+use super::open::{self, OpenRepository, RepositoryError};
+use super::parts::{DatabasePart, FilesPart, SharedSink, DATABASE_DIR, FILES_DIR, MANIFEST_PATH};
+use super::read_back;
+use super::source::{self, ChannelSource, Content};
+use super::tar_format::{self, Kind, Stamp};
+use crate::backup::archive::hex;
+use crate::backup::manifest::Manifest;
+use crate::backup::store::{
+    FilesOrder, PartKind, PartWriter, PendingSnapshot, Snapshot, SnapshotStore, StoreError,
+    StoredDigest,
+};
+use crate::inventory::repository::{RepositoryLocation, RepositorySettings};
+
+/// The tag every snapshot tend writes carries.
+pub const TEND_TAG: &str = "tend";
+
+/// Snapshots in a restic-format repository.
+pub struct RepositoryStore {
+    settings: RepositorySettings,
+    /// The master key, once the password opened the repository (or why it did not).
+    key: OnceLock<Result<MasterKey, RepositoryError>>,
+}
+
+impl RepositoryStore {
+    pub fn new(settings: RepositorySettings) -> RepositoryStore {
+        RepositoryStore {
+            settings,
+            key: OnceLock::new(),
+        }
+    }
+
+    fn location(&self) -> &RepositoryLocation {
+        &self.settings.location
+    }
+
+    /// The repository, opened (the password is tried once per run).
+    pub fn repository(&self) -> Result<OpenRepository, RepositoryError> {
+        let key = self
+            .key
+            .get_or_init(|| open::open(&self.settings).map(|(_, key)| key))
+            .clone()?;
+        open::open_with_key(self.location(), &key)
+    }
+
+    fn failed(&self, e: &rustic_core::RusticError) -> StoreError {
+        RepositoryError::failed(self.location(), e).into()
+    }
+
+    fn snapshot_file(
+        &self,
+        repo: &OpenRepository,
+        snapshot: &Snapshot,
+    ) -> Result<SnapshotFile, StoreError> {
+        let mut found = repo
+            .get_snapshots(&[snapshot.locator()])
+            .map_err(|e| self.failed(&e))?;
+        found.pop().ok_or_else(|| {
+            StoreError::Io(io::Error::other(format!(
+                "snapshot {} is no longer in the repository",
+                snapshot.manifest.id
+            )))
+        })
+    }
+}
+
+/// The tend snapshots among a repository's snapshots, with their manifests.
+pub fn tend_snapshots(all: Vec<SnapshotFile>, site: Option<&str>) -> Vec<Snapshot> {
+    let mut out: Vec<Snapshot> = all
+        .into_iter()
+        .filter(|s| s.tags.contains(TEND_TAG))
+        .filter(|s| site.is_none_or(|site| s.hostname == site))
+        .filter_map(|s| {
+            let manifest: Manifest = serde_json::from_str(s.description.as_deref()?).ok()?;
+            Some(Snapshot::new(manifest, s.id.to_hex().to_string()))
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.manifest.created, &a.manifest.site, &a.manifest.id).cmp(&(
+            b.manifest.created,
+            &b.manifest.site,
+            &b.manifest.id,
+        ))
+    });
+    out
+}
+
+impl SnapshotStore for RepositoryStore {
+    fn location(&self) -> String {
+        format!("the repository {}", self.settings.location)
+    }
+
+    fn begin(
+        &self,
+        site: &str,
+        created: DateTime<Utc>,
+    ) -> Result<Box<dyn PendingSnapshot>, StoreError> {
+        let repo = self.repository()?;
+        let (sink, source) = source::channel();
+        let sink: SharedSink = Arc::new(Mutex::new(Some(sink)));
+        let site_name = site.to_owned();
+        let location = self.location().clone();
+        let archiver = std::thread::Builder::new()
+            .name("tend-archiver".into())
+            .spawn(move || archive(repo, source, &site_name, created, &location))?;
+        Ok(Box::new(PendingRepositorySnapshot {
+            id: crate::backup::folder_store::snapshot_id(created),
+            created,
+            sink,
+            archiver: Some(archiver),
+            store_location: self.location().clone(),
+            store_key: self.repository_key()?,
+        }))
+    }
+
+    fn list(&self, site: Option<&str>) -> Result<Vec<Snapshot>, StoreError> {
+        let repo = self.repository()?;
+        let all = repo.get_all_snapshots().map_err(|e| self.failed(&e))?;
+        Ok(tend_snapshots(all, site))
+    }
+
+    fn open_part(
+        &self,
+        snapshot: &Snapshot,
+        kind: PartKind,
+    ) -> Result<Box<dyn Read + Send>, StoreError> {
+        if kind.of(&snapshot.manifest).is_none() {
+            return Err(StoreError::MissingPart {
+                id: snapshot.manifest.id.clone(),
+                part: kind.name(),
+            });
+        }
+        let repo = self.repository()?;
+        let file = self.snapshot_file(&repo, snapshot)?;
+        let repo = repo.to_indexed().map_err(|e| self.failed(&e))?;
+        Ok(Box::new(read_back::open(repo, file.tree, kind)?))
+    }
+
+    /// The part read back whole from the repository, as a restore would stream it.
+    fn stored_digest(
+        &self,
+        snapshot: &Snapshot,
+        kind: PartKind,
+    ) -> Result<StoredDigest, StoreError> {
+        let mut stream = self.open_part(snapshot, kind)?;
+        let mut digest = tar_format::Digesting::default();
+        io::copy(&mut stream, &mut digest)?;
+        Ok(StoredDigest {
+            bytes: digest.bytes,
+            sha256: hex(&digest.hasher.finalize()),
+        })
+    }
+
+    /// Forgets the snapshot; the data only it used goes at the next `backups prune`.
+    fn remove(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let repo = self.repository()?;
+        let file = self.snapshot_file(&repo, snapshot)?;
+        repo.delete_snapshots(&[file.id])
+            .map_err(|e| self.failed(&e))
+    }
+
+    /// Temporary files of writers that are gone (a local repository's `.tend-tmp/`).
+    fn clean_partials(&self, _site: &str) -> Result<usize, StoreError> {
+        let RepositoryLocation::Local(root) = self.location() else {
+            return Ok(0);
+        };
+        let entries = match std::fs::read_dir(root.join(LOCAL_TMP_DIR)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e.into()),
+        };
+        let mut removed = 0;
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.rsplit('.').next().and_then(|p| p.parse::<u32>().ok());
+            if !pid.is_some_and(crate::backup::folder_store::process_alive) {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+impl RepositoryStore {
+    fn repository_key(&self) -> Result<MasterKey, StoreError> {
+        self.repository()?;
+        match self.key.get() {
+            Some(Ok(key)) => Ok(key.clone()),
+            Some(Err(e)) => Err(e.clone().into()),
+            None => Err(io::Error::other("the repository was not opened").into()),
+        }
+    }
+}
+
+/// Runs rustic's archiver over `source` until the producers are done; the snapshot file
+/// it makes is held back ([`hold_snapshot_writes`]) and returned.
+fn archive(
+    repo: OpenRepository,
+    source: ChannelSource,
+    site: &str,
+    created: DateTime<Utc>,
+    location: &RepositoryLocation,
+) -> Result<SnapshotFile, RepositoryError> {
+    let repo = repo
+        .to_indexed_ids()
+        .map_err(|e| RepositoryError::failed(location, &e))?;
+    let time = rustic_core::jiff::Timestamp::from_second(created.timestamp())
+        .map(|t| t.to_zoned(rustic_core::jiff::tz::TimeZone::UTC))
+        .map_err(|e| RepositoryError::Failed {
+            location: location.to_string(),
+            message: e.to_string(),
+        })?;
+    let options = SnapshotOptions::default().host(site.to_owned()).time(time);
+    let snap =
+        SnapshotFile::from_options(&options).map_err(|e| RepositoryError::failed(location, &e))?;
+    // A full stream: every file's content is here, and chunk hashes deduplicate it; a
+    // parent would only let size and mtime stand in for content.
+    let backup = BackupOptions::default()
+        .no_scan(true)
+        .parent_opts(ParentOptions::default().force(true));
+    let paths = [
+        PathBuf::from(DATABASE_DIR),
+        PathBuf::from(FILES_DIR),
+        PathBuf::from(MANIFEST_PATH),
+    ];
+    hold_snapshot_writes(|| repo.archive(&backup, &source, snap, &paths))
+        .map_err(|e| RepositoryError::failed(location, &e))
+}
+
+struct PendingRepositorySnapshot {
+    id: String,
+    created: DateTime<Utc>,
+    sink: SharedSink,
+    archiver: Option<JoinHandle<Result<SnapshotFile, RepositoryError>>>,
+    store_location: RepositoryLocation,
+    store_key: MasterKey,
+}
+
+impl PendingRepositorySnapshot {
+    /// Ends the entries and waits for the archiver.
+    fn close(&mut self) -> Result<SnapshotFile, StoreError> {
+        self.sink.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match self.archiver.take().map(JoinHandle::join) {
+            Some(Ok(result)) => Ok(result?),
+            _ => Err(io::Error::other("the repository's archiver stopped").into()),
+        }
+    }
+
+    /// Files sent so far.
+    fn files_sent(&self) -> u64 {
+        self.sink
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(0, |s| s.files)
+    }
+}
+
+impl PendingSnapshot for PendingRepositorySnapshot {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn files_order(&self) -> FilesOrder {
+        FilesOrder::ByName
+    }
+
+    fn create_part(&mut self, kind: PartKind) -> Result<Box<dyn PartWriter>, StoreError> {
+        Ok(match kind {
+            PartKind::Database => Box::new(DatabasePart::new(
+                self.sink.clone(),
+                self.created.timestamp(),
+            )?),
+            PartKind::Files => Box::new(FilesPart::new(self.sink.clone())?),
+        })
+    }
+
+    fn commit(mut self: Box<Self>, manifest: &Manifest) -> Result<(), StoreError> {
+        let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
+        let stamp = Stamp {
+            mtime: self.created.timestamp(),
+            uid: 0,
+            gid: 0,
+            user: None,
+            group: None,
+        };
+        let node = tar_format::node(
+            std::ffi::OsStr::new(MANIFEST_PATH),
+            &Kind::File,
+            0o600,
+            &stamp,
+            json.len() as u64,
+        );
+        {
+            let mut guard = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+            let sink = guard
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the snapshot was already closed"))?;
+            sink.send(
+                PathBuf::from(MANIFEST_PATH),
+                node,
+                Some(Content::Memory(io::Cursor::new(json.clone()))),
+            )
+            .map_err(io::Error::from)?;
+        }
+        let sent = self.files_sent();
+        let mut snap = self.close()?;
+        let processed = snap.summary.as_ref().map_or(0, |s| s.total_files_processed);
+        if processed != sent {
+            return Err(io::Error::other(format!(
+                "the repository took {processed} of the snapshot's {sent} files"
+            ))
+            .into());
+        }
+        let mut tags = StringList::default();
+        tags.add(TEND_TAG.to_owned());
+        tags.add(format!("id={}", manifest.id));
+        tags.add(format!("cms={}", manifest.cms));
+        tags.add(format!("version={}", manifest.version));
+        if let Some(label) = &manifest.label {
+            tags.add(format!("label={label}"));
+        }
+        snap.tags = tags;
+        snap.description = Some(String::from_utf8_lossy(&json).into_owned());
+        let repo = open::open_with_key(&self.store_location, &self.store_key)?;
+        repo.save_snapshots(vec![snap])
+            .map_err(|e| StoreError::from(RepositoryError::failed(&self.store_location, &e)))
+    }
+}
+
+impl Drop for PendingRepositorySnapshot {
+    fn drop(&mut self) {
+        // Uncommitted: end the archiver (its packs and index stay for the next backup to
+        // reuse); its snapshot file was held back, so nothing is listed.
+        if self.archiver.is_some() {
+            let _ = self.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tend_snapshots_of_the_site_are_listed() {
+        let manifest = crate::test_fixtures::manifest("blog", "20261121T030000Z-0001", None, None);
+        let mut ours = SnapshotFile {
+            hostname: "blog".into(),
+            description: Some(serde_json::to_string(&manifest).unwrap()),
+            ..SnapshotFile::default()
+        };
+        ours.tags.add(TEND_TAG.into());
+        let other_site = SnapshotFile {
+            hostname: "shop".into(),
+            ..ours.clone()
+        };
+        let not_tend = SnapshotFile {
+            hostname: "blog".into(),
+            ..SnapshotFile::default()
+        };
+        let listed = tend_snapshots(vec![ours, other_site, not_tend], Some("blog"));
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].manifest, manifest);
+    }
+}
