@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 
 use super::folder_store::FolderStore;
 use super::repository::RepositoryStore;
-use super::store::{PartKind, PendingSnapshot, Snapshot, SnapshotStore, StoreError, StoredDigest};
+use super::store::{
+    DataRead, PartKind, PendingSnapshot, Reclaimed, Snapshot, SnapshotStore, StoreCheck,
+    StoreError, StoredDigest,
+};
 
 const IN_REPOSITORY: &str = "repository:";
 const IN_FOLDER: &str = "folder:";
@@ -101,5 +104,13 @@ impl SnapshotStore for CompositeStore {
 
     fn clean_partials(&self, site: &str) -> Result<usize, StoreError> {
         Ok(self.folders.clean_partials(site)? + self.repository.clean_partials(site)?)
+    }
+
+    fn reclaim(&self) -> Result<Option<Reclaimed>, StoreError> {
+        self.repository.reclaim()
+    }
+
+    fn check(&self, data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
+        self.repository.check(data)
     }
 }

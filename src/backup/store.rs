@@ -91,6 +91,32 @@ pub enum StoreError {
     Repository(#[from] super::repository::RepositoryError),
 }
 
+/// What removing snapshots' data freed (a repository's prune).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reclaimed {
+    pub packs: u64,
+    pub bytes: u64,
+}
+
+/// How much of a store's data a check reads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataRead {
+    /// A random share of it (a different one each time).
+    Share {
+        percent: u8,
+    },
+    All,
+}
+
+/// A check of a store as a whole (a repository's structure, index, packs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreCheck {
+    pub location: String,
+    pub data_read: DataRead,
+    /// What is wrong; empty when sound.
+    pub problems: Vec<String>,
+}
+
 /// The order a store needs a files part's tar stream in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FilesOrder {
@@ -148,6 +174,19 @@ pub trait SnapshotStore: Send + Sync {
     /// Removes what interrupted snapshots of `site` left (their writers gone); returns how
     /// many there were.
     fn clean_partials(&self, site: &str) -> Result<usize, StoreError>;
+
+    /// After snapshots were removed, frees the space only they used (a repository's
+    /// prune). A folder store freed it when it removed them: `None`.
+    fn reclaim(&self) -> Result<Option<Reclaimed>, StoreError> {
+        Ok(None)
+    }
+
+    /// Checks the store as a whole, reading back a share of its data (`All` with
+    /// `backups verify --read-data`). A folder store has nothing beyond its snapshots:
+    /// `None`.
+    fn check(&self, _data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// A boxed store (what [`super::open_store`] returns) is a store.
@@ -187,6 +226,12 @@ impl<S: SnapshotStore + ?Sized> SnapshotStore for Box<S> {
     }
     fn clean_partials(&self, site: &str) -> Result<usize, StoreError> {
         (**self).clean_partials(site)
+    }
+    fn reclaim(&self) -> Result<Option<Reclaimed>, StoreError> {
+        (**self).reclaim()
+    }
+    fn check(&self, data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
+        (**self).check(data)
     }
 }
 

@@ -82,7 +82,15 @@ pub(super) fn init(call: &Invocation<'_>) -> Result<u8, CommandError> {
     Ok(super::EXIT_OK)
 }
 
-pub(super) fn verify(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
+/// The share of a repository's data `backups verify` reads back without `--read-data`.
+const VERIFY_SHARE_PERCENT: u8 = 5;
+
+pub(super) fn verify(
+    call: &Invocation<'_>,
+    site: Option<&str>,
+    read_data: bool,
+) -> Result<u8, CommandError> {
+    use crate::backup::store::{DataRead, StoreCheck};
     let session = call.session()?;
     let snapshots = snapshots(call, session.store.as_ref(), site)?;
     let checked: Vec<&crate::inventory::Site> = call
@@ -99,12 +107,30 @@ pub(super) fn verify(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, Co
             (s, problems.iter().map(ToString::to_string).collect())
         })
         .collect();
+    let data = if read_data {
+        DataRead::All
+    } else {
+        DataRead::Share {
+            percent: VERIFY_SHARE_PERCENT,
+        }
+    };
+    let store_check = match session.store.check(data) {
+        Ok(check) => check,
+        Err(e) => Some(StoreCheck {
+            location: session.store.location(),
+            data_read: data,
+            problems: vec![e.to_string()],
+        }),
+    };
     session.print(
-        || backup_view::verify_json(&results),
-        || backup_view::verify_text(&results, Style::for_stdout()),
+        || backup_view::verify_json(&results, store_check.as_ref()),
+        || backup_view::verify_text(&results, store_check.as_ref(), Style::for_stdout()),
     );
     let records = record::verified_sites(&results);
-    let exit = exit_for(records.iter().map(|r| r.status));
+    let mut exit = exit_for(records.iter().map(|r| r.status));
+    if store_check.as_ref().is_some_and(|c| !c.problems.is_empty()) {
+        exit = super::EXIT_FAILED;
+    }
     Ok(session.finish(records, exit))
 }
 
@@ -123,9 +149,20 @@ pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandE
         &needed,
         dry_run,
     );
+    // The repository's data only forgotten snapshots used goes now, under its exclusive
+    // lock (held only for this).
+    let reclaimed = if !dry_run && results.iter().any(|r| !r.removed.is_empty()) {
+        session
+            .store
+            .reclaim()
+            .map_err(|e| e.to_string())
+            .transpose()
+    } else {
+        None
+    };
     session.print(
-        || backup_view::prune_json(&results, dry_run),
-        || backup_view::prune_text(&results, dry_run),
+        || backup_view::prune_json(&results, dry_run, reclaimed.as_ref()),
+        || backup_view::prune_text(&results, dry_run, reclaimed.as_ref()),
     );
     let records: Vec<SiteRecord> = results
         .iter()
@@ -141,7 +178,10 @@ pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandE
             site
         })
         .collect();
-    let exit = exit_for(records.iter().map(|r| r.status));
+    let mut exit = exit_for(records.iter().map(|r| r.status));
+    if matches!(reclaimed, Some(Err(_))) {
+        exit = super::EXIT_FAILED;
+    }
     Ok(session.finish(records, exit))
 }
 

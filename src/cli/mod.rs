@@ -191,11 +191,14 @@ enum BackupsCommand {
         #[arg(long)]
         site: Option<String>,
     },
-    /// Re-read every snapshot and check it against its manifest
+    /// Re-read every snapshot and check it against its manifest (and the repository's structure with a share of its data)
     Verify {
         /// Only this site's snapshots
         #[arg(long)]
         site: Option<String>,
+        /// Read back all of the repository's data, not a share of it
+        #[arg(long)]
+        read_data: bool,
     },
     /// Apply the retention policy (settings.retention) to the selected sites' snapshots
     Prune {
@@ -320,7 +323,9 @@ fn run(cli: Cli, mode: OutputMode) -> Result<u8, CommandError> {
         Command::Backup { label } => backup::backup(&call, label.as_deref()),
         Command::Backups { command } => match command {
             BackupsCommand::List { site } => backups::list(&call, site.as_deref()),
-            BackupsCommand::Verify { site } => backups::verify(&call, site.as_deref()),
+            BackupsCommand::Verify { site, read_data } => {
+                backups::verify(&call, site.as_deref(), read_data)
+            }
             BackupsCommand::Prune { dry_run } => backups::prune(&call, dry_run),
             BackupsCommand::Init => backups::init(&call),
         },

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::style::Style;
 use crate::backup::prune::SitePrune;
+use crate::backup::store::{DataRead, Reclaimed, StoreCheck};
 use crate::backup::Snapshot;
 use crate::engine::backup::SiteBackup;
 use crate::engine::restore::Restored;
@@ -130,16 +131,55 @@ pub fn list_text(snapshots: &[Snapshot]) -> String {
     )
 }
 
-pub fn verify_json(results: &[(Snapshot, Vec<String>)]) -> Value {
+fn data_read_text(data: DataRead) -> String {
+    match data {
+        DataRead::All => "all of its data read back".to_owned(),
+        DataRead::Share { percent } => format!("{percent}% of its data read back"),
+    }
+}
+
+/// `backups verify --json`: the snapshots, and the repository's own check (`store`, null
+/// for a folder store).
+pub fn verify_json(results: &[(Snapshot, Vec<String>)], store: Option<&StoreCheck>) -> Value {
     let list: Vec<Value> = results
         .iter()
         .map(|(s, problems)| json!({"id": s.manifest.id, "site": s.manifest.site, "ok": problems.is_empty(), "problems": problems}))
         .collect();
-    json!({ "snapshots": list })
+    let store = store.map(|c| {
+        json!({
+            "location": c.location,
+            "ok": c.problems.is_empty(),
+            "data_read": match c.data_read {
+                DataRead::All => json!("all"),
+                DataRead::Share { percent } => json!(format!("{percent}%")),
+            },
+            "problems": c.problems,
+        })
+    });
+    json!({ "snapshots": list, "store": store })
 }
 
-pub fn verify_text(results: &[(Snapshot, Vec<String>)], style: Style) -> String {
+pub fn verify_text(
+    results: &[(Snapshot, Vec<String>)],
+    store: Option<&StoreCheck>,
+    style: Style,
+) -> String {
     let mut out = String::new();
+    if let Some(check) = store {
+        let verdict = if check.problems.is_empty() {
+            style.good("ok")
+        } else {
+            style.bad("DAMAGED")
+        };
+        out.push_str(&format!(
+            "repository {}  {verdict}  (structure, {})\n",
+            check.location,
+            data_read_text(check.data_read)
+        ));
+        for p in &check.problems {
+            out.push_str(&format!("  {p}\n"));
+        }
+    }
     for (s, problems) in results {
         if problems.is_empty() {
             out.push_str(&format!(
@@ -166,7 +206,14 @@ pub fn verify_text(results: &[(Snapshot, Vec<String>)], style: Style) -> String 
     out
 }
 
-pub fn prune_json(results: &[SitePrune], dry_run: bool) -> Value {
+/// The repository's prune after snapshots were forgotten: what it freed, or why it failed.
+pub type ReclaimResult = Result<Reclaimed, String>;
+
+pub fn prune_json(
+    results: &[SitePrune],
+    dry_run: bool,
+    reclaimed: Option<&ReclaimResult>,
+) -> Value {
     let sites: Vec<Value> = results
         .iter()
         .map(|r| {
@@ -184,12 +231,31 @@ pub fn prune_json(results: &[SitePrune], dry_run: bool) -> Value {
             })
         })
         .collect();
-    json!({ "dry_run": dry_run, "sites": sites })
+    let reclaimed = reclaimed.map(|r| match r {
+        Ok(r) => json!({"packs": r.packs, "bytes": r.bytes, "error": null}),
+        Err(e) => json!({"packs": null, "bytes": null, "error": e}),
+    });
+    json!({ "dry_run": dry_run, "sites": sites, "reclaimed": reclaimed })
 }
 
-pub fn prune_text(results: &[SitePrune], dry_run: bool) -> String {
+pub fn prune_text(
+    results: &[SitePrune],
+    dry_run: bool,
+    reclaimed: Option<&ReclaimResult>,
+) -> String {
     let verb = if dry_run { "would remove" } else { "removed" };
     let mut out = String::new();
+    match reclaimed {
+        Some(Ok(r)) => out.push_str(&format!(
+            "repository: freed {} ({} packs no snapshot uses any more)\n",
+            human_bytes(r.bytes),
+            r.packs
+        )),
+        Some(Err(e)) => out.push_str(&format!(
+            "repository: the forgotten snapshots' data could not be removed: {e}\n"
+        )),
+        None => {}
+    }
     for r in results {
         out.push_str(&format!(
             "{}: keeps {}, {verb} {}\n",

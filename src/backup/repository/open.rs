@@ -32,6 +32,8 @@ pub enum RepositoryError {
     WrongPassword { location: String, origin: String },
     #[error("a repository already exists at {location}")]
     AlreadyExists { location: String },
+    #[error("the repository at {location} is in use: {holder}; try again once it is done")]
+    Locked { location: String, holder: String },
     #[error("{location}: {what}")]
     Unsupported { location: String, what: String },
     /// The storage or the repository's content failed (the message of rustic_core, with

@@ -60,6 +60,7 @@ impl Content {
             let mut file = tempfile::tempfile()?;
             let got = io::copy(&mut limited, &mut file)?;
             file.flush()?;
+            file.rewind()?;
             (Content::File(file), got)
         };
         if got != size {
@@ -206,7 +207,6 @@ mod tests {
         let big = vec![7u8; MEMORY_CONTENT as usize + 1];
         let mut content = Content::spool(&mut &big[..], big.len() as u64).unwrap();
         assert!(matches!(content, Content::File(_)));
-        content.rewind().unwrap();
         let mut back = Vec::new();
         content.read_to_end(&mut back).unwrap();
         assert!(back == big);

@@ -23,6 +23,7 @@ use rustic_core::{BackupOptions, ParentOptions, SnapshotOptions, StringList};
 use sha2::Digest;
 
 use super::backend::{hold_snapshot_writes, LOCAL_TMP_DIR};
+use super::lock::{self, HeldLock, LockKind};
 use super::open::{self, OpenRepository, RepositoryError};
 use super::parts::{DatabasePart, FilesPart, SharedSink, DATABASE_DIR, FILES_DIR, MANIFEST_PATH};
 use super::read_back;
@@ -31,8 +32,8 @@ use super::tar_format::{self, Kind, Stamp};
 use crate::backup::archive::hex;
 use crate::backup::manifest::Manifest;
 use crate::backup::store::{
-    FilesOrder, PartKind, PartWriter, PendingSnapshot, Snapshot, SnapshotStore, StoreError,
-    StoredDigest,
+    DataRead, FilesOrder, PartKind, PartWriter, PendingSnapshot, Reclaimed, Snapshot,
+    SnapshotStore, StoreCheck, StoreError, StoredDigest,
 };
 use crate::inventory::repository::{RepositoryLocation, RepositorySettings};
 
@@ -120,6 +121,8 @@ impl SnapshotStore for RepositoryStore {
         created: DateTime<Utc>,
     ) -> Result<Box<dyn PendingSnapshot>, StoreError> {
         let repo = self.repository()?;
+        let key = self.repository_key()?;
+        let lock = lock::acquire(self.location(), &key, LockKind::Shared)?;
         let (sink, source) = source::channel();
         let sink: SharedSink = Arc::new(Mutex::new(Some(sink)));
         let site_name = site.to_owned();
@@ -133,7 +136,8 @@ impl SnapshotStore for RepositoryStore {
             sink,
             archiver: Some(archiver),
             store_location: self.location().clone(),
-            store_key: self.repository_key()?,
+            store_key: key,
+            lock: Some(lock),
         }))
     }
 
@@ -178,9 +182,61 @@ impl SnapshotStore for RepositoryStore {
     /// Forgets the snapshot; the data only it used goes at the next `backups prune`.
     fn remove(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let repo = self.repository()?;
+        let _lock = lock::acquire(
+            self.location(),
+            &self.repository_key()?,
+            LockKind::Exclusive,
+        )?;
         let file = self.snapshot_file(&repo, snapshot)?;
         repo.delete_snapshots(&[file.id])
             .map_err(|e| self.failed(&e))
+    }
+
+    /// Removes the packs no snapshot uses any more (rustic's prune, deleting at once: the
+    /// exclusive lock keeps restic and other tend runs out meanwhile).
+    fn reclaim(&self) -> Result<Option<Reclaimed>, StoreError> {
+        let repo = self.repository()?;
+        let _lock = lock::acquire(
+            self.location(),
+            &self.repository_key()?,
+            LockKind::Exclusive,
+        )?;
+        let options = rustic_core::PruneOptions::default().instant_delete(true);
+        let plan = repo.prune_plan(&options).map_err(|e| self.failed(&e))?;
+        let reclaimed = Reclaimed {
+            packs: plan.stats.packs_to_delete.remove,
+            bytes: plan.stats.size_to_delete.remove,
+        };
+        repo.prune(&options, plan).map_err(|e| self.failed(&e))?;
+        Ok(Some(reclaimed))
+    }
+
+    /// rustic's check: index, packs, every snapshot's trees and the blobs they name, and
+    /// a share of the packs (or all) read back and their blobs' hashes compared.
+    fn check(&self, data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
+        let repo = self.repository()?;
+        let _lock = lock::acquire(self.location(), &self.repository_key()?, LockKind::Shared)?;
+        let subset = match data {
+            DataRead::All => rustic_core::ReadSubsetOption::All,
+            DataRead::Share { percent } => {
+                rustic_core::ReadSubsetOption::Percentage(f64::from(percent))
+            }
+        };
+        let options = rustic_core::CheckOptions::default()
+            .read_data(true)
+            .read_data_subset(subset);
+        let results = repo.check(options).map_err(|e| self.failed(&e))?;
+        let problems = results
+            .0
+            .iter()
+            .filter(|(level, _)| format!("{level:?}") == "Error")
+            .map(|(_, error)| crate::secrets::mask(&error.to_string()))
+            .collect();
+        Ok(Some(StoreCheck {
+            location: self.settings.location.to_string(),
+            data_read: data,
+            problems,
+        }))
     }
 
     /// Temporary files of writers that are gone (a local repository's `.tend-tmp/`).
@@ -259,6 +315,8 @@ struct PendingRepositorySnapshot {
     archiver: Option<JoinHandle<Result<SnapshotFile, RepositoryError>>>,
     store_location: RepositoryLocation,
     store_key: MasterKey,
+    /// The shared lock held while the snapshot is written.
+    lock: Option<HeldLock>,
 }
 
 impl PendingRepositorySnapshot {
@@ -360,6 +418,7 @@ impl Drop for PendingRepositorySnapshot {
         if self.archiver.is_some() {
             let _ = self.close();
         }
+        drop(self.lock.take());
     }
 }
 

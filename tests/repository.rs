@@ -1,0 +1,541 @@
+//! Snapshots in a restic-format repository (`settings.repository`), through the real binary
+//! against the lab: `tend backups init`, backups that store unchanged data once (night
+//! after night, and across sites sharing WordPress core), byte-identical restores, Debian's
+//! `restic` listing, checking and restoring tend's snapshots by the README's commands, and
+//! the faults: a wrong password, no repository yet, a password file others can read, tend
+//! killed mid-backup, a repository that cannot be written.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use support::{db_state, tend, tree, Lab, LabSite, Outcome};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A work folder with an inventory whose snapshots go to `repo` (password in `repo.pass`).
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new(lab: &Lab, sites: &[&LabSite]) -> Work {
+        let work = Work {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        work.write_password("repo.pass", PASSWORD, 0o600);
+        work.write_inventory(lab, sites, "repo.pass");
+        work
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn repo(&self) -> PathBuf {
+        self.path().join("repo")
+    }
+
+    fn write_password(&self, name: &str, password: &str, mode: u32) {
+        let path = self.path().join(name);
+        std::fs::write(&path, format!("{password}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn write_inventory(&self, lab: &Lab, sites: &[&LabSite], password_file: &str) {
+        let entries: Vec<(&str, &Path, &str)> = sites
+            .iter()
+            .map(|s| (s.name.as_str(), s.path.as_path(), s.url.as_str()))
+            .collect();
+        let text = format!(
+            "settings:\n  store: '{}'\n  repository: {{ location: '{}', password_file: '{}' }}\n{}",
+            self.path().join("store").display(),
+            self.repo().display(),
+            self.path().join(password_file).display(),
+            lab.inventory(&entries)
+        );
+        std::fs::write(self.path().join("inv.yml"), text).unwrap();
+    }
+
+    fn tend(&self, args: &[&str]) -> Outcome {
+        let mut all = vec!["-i", "inv.yml"];
+        all.extend_from_slice(args);
+        tend(self.path(), &all)
+    }
+
+    /// `restic` on the repository, with the password from the file as the README says.
+    fn restic(&self, args: &[&str]) -> std::process::Output {
+        Command::new("restic")
+            .arg("-r")
+            .arg(self.repo())
+            .args(args)
+            .env("RESTIC_PASSWORD_FILE", self.path().join("repo.pass"))
+            .env("RESTIC_CACHE_DIR", self.path().join("restic-cache"))
+            .output()
+            .expect("run restic (Debian package restic)")
+    }
+
+    fn backup(&self, site: &str) -> Value {
+        let out = self.tend(&["--json", "backup", "-l", site]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        let result = json(&out)["sites"][0].clone();
+        assert_eq!(result["ok"], true, "{result}");
+        result
+    }
+}
+
+fn json(out: &Outcome) -> Value {
+    serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
+}
+
+/// Bytes of every file under `dir`.
+fn size_of(dir: &Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            size_of(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
+}
+
+fn restic_snapshots(work: &Work, host: &str) -> Vec<Value> {
+    let out = work.restic(&["snapshots", "--json", "--host", host]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn assert_restic_check_clean(work: &Work) {
+    let out = work.restic(&["check"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "restic check: {text}");
+    assert!(text.contains("no errors were found"), "{text}");
+}
+
+#[test]
+fn backups_store_unchanged_data_once_restore_byte_identical_and_restic_reads_them() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_roundtrip");
+    let work = Work::new(lab, &[&wp]);
+    std::os::unix::fs::symlink("wp-content/plugins", wp.path.join("plugins-link")).unwrap();
+    let private = wp.path.join("wp-content/private.txt");
+    std::fs::write(&private, "only the owner\n").unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    let out = work.tend(&["backups", "init"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("created"), "{}", out.stdout);
+    assert!(out.stdout.contains("password"), "{}", out.stdout);
+    // Run again, it leaves the repository as it is.
+    let out = work.tend(&["backups", "init"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("already there"), "{}", out.stdout);
+    let empty = size_of(&work.repo());
+
+    let files_before = tree(&wp.path, &[]);
+    let db_before = db_state(lab, &wp);
+    let first = work.backup(&wp.name);
+    let first_id = first["snapshot"].as_str().unwrap().to_owned();
+    let after_first = size_of(&work.repo());
+    let second = work.backup(&wp.name);
+    let after_second = size_of(&work.repo());
+    let first_growth = after_first - empty;
+    let second_growth = after_second - after_first;
+    eprintln!(
+        "repository: first backup +{first_growth} bytes, unchanged second +{second_growth} bytes"
+    );
+    assert!(first_growth > 1_000_000, "{first_growth}");
+    assert!(
+        second_growth * 100 < first_growth,
+        "an unchanged second backup adds {second_growth} bytes after {first_growth}"
+    );
+
+    // tend lists both, with what the manifest says.
+    let out = work.tend(&["--json", "backups", "list", "--site", &wp.name]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let listed = json(&out)["snapshots"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["id"], first_id.as_str());
+    assert_eq!(listed[0]["cms"], "wordpress");
+    assert_eq!(listed[0]["files"], true);
+    assert_eq!(listed[0]["database"], true);
+    assert_eq!(listed[1]["id"], second["snapshot"]);
+
+    // restic lists them with the site as host and tend's tags, and checks them clean.
+    let restic = restic_snapshots(&work, &wp.name);
+    assert_eq!(restic.len(), 2, "{restic:?}");
+    let tags: Vec<&str> = restic[0]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(tags.contains(&"tend"), "{tags:?}");
+    assert!(tags.contains(&"cms=wordpress"), "{tags:?}");
+    assert!(
+        tags.contains(&format!("id={first_id}").as_str()),
+        "{tags:?}"
+    );
+    assert_restic_check_clean(&work);
+
+    // tend verifies both (each part read back and compared with what came in).
+    let out = work.tend(&["backups", "verify", "--site", &wp.name]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+
+    // Damage the site, restore the first snapshot: files and tables exactly as they were.
+    std::fs::write(wp.path.join("index.php"), "<?php echo 'hacked';").unwrap();
+    std::fs::remove_file(wp.path.join("wp-login.php")).unwrap();
+    std::fs::write(wp.path.join("dropper.php"), "<?php").unwrap();
+    lab.sql(&wp.db_name, "DROP TABLE wp_comments; UPDATE wp_options SET option_value='x' WHERE option_name='blogname'");
+    let out = work.tend(&["restore", &wp.name, "--snapshot", &first_id, "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(tree(&wp.path, &[]), files_before);
+    assert_eq!(db_state(lab, &wp), db_before);
+
+    // restic restores it by hand, as the README says: the files as they were, the
+    // database as one file per table that concatenate to the dump.
+    let target = work.path().join("by-hand");
+    let out = work.restic(&[
+        "restore",
+        "latest",
+        "--host",
+        &wp.name,
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(tree(&target.join("files"), &[]), files_before);
+    let mut tables: Vec<PathBuf> = std::fs::read_dir(target.join("database"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    tables.sort();
+    assert!(tables[0].ends_with("0000-header.sql"), "{tables:?}");
+    assert!(tables
+        .iter()
+        .any(|t| t.to_string_lossy().ends_with("-wp_options.sql")));
+    let dump: String = tables
+        .iter()
+        .map(|t| std::fs::read_to_string(t).unwrap())
+        .collect();
+    assert!(dump.contains("CREATE TABLE `wp_posts`"));
+    assert!(dump
+        .trim_end()
+        .lines()
+        .last()
+        .unwrap()
+        .starts_with("-- Dump completed"));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(target.join("manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["site"], wp.name.as_str());
+}
+
+#[test]
+fn a_second_site_sharing_wordpress_core_adds_far_less_than_the_first() {
+    let lab = Lab::shared();
+    let one = lab.add_site("repo_share_one");
+    let two = lab.add_site("repo_share_two");
+    let work = Work::new(lab, &[&one, &two]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let empty = size_of(&work.repo());
+    work.backup(&one.name);
+    let after_one = size_of(&work.repo());
+    work.backup(&two.name);
+    let after_two = size_of(&work.repo());
+    let (first, second) = (after_one - empty, after_two - after_one);
+    eprintln!("repository: first site +{first} bytes, second site sharing core +{second} bytes");
+    assert!(
+        second * 10 < first,
+        "the second site added {second} bytes after {first}"
+    );
+    assert_eq!(restic_snapshots(&work, &two.name).len(), 1);
+}
+
+#[test]
+fn a_missing_repository_a_wrong_password_and_a_readable_password_file_are_clear_errors() {
+    let lab = Lab::shared();
+    let wp = lab.site("site1");
+    let work = Work::new(lab, &[&wp]);
+
+    // No repository yet: the site fails and says what to run.
+    let out = work.tend(&["backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("tend backups init"), "{}", out.stderr);
+    let out = work.tend(&["backups", "list"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("tend backups init"), "{}", out.stderr);
+
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    // Another password: refused, and never shown.
+    work.write_password("other.pass", "not the password at all", 0o600);
+    work.write_inventory(lab, &[&wp], "other.pass");
+    let out = work.tend(&["--json", "backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let result = &json(&out)["sites"][0];
+    assert_eq!(result["error_kind"], "store", "{result}");
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("does not open the repository"), "{error}");
+    assert!(!out.stdout.contains("not the password") && !out.stderr.contains("not the password"));
+    assert!(restic_snapshots(&work, &wp.name).is_empty());
+
+    // A password file others can read is refused before anything runs.
+    work.write_password("loose.pass", PASSWORD, 0o644);
+    work.write_inventory(lab, &[&wp], "loose.pass");
+    let out = work.tend(&["backups", "list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("must be 0600"), "{}", out.stderr);
+
+    // A password written in clear in the inventory is refused; through ${VAR} it works.
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap();
+    let loose = work.path().join("loose.pass").display().to_string();
+    std::fs::write(
+        work.path().join("inv.yml"),
+        inventory.replace(
+            &format!("password_file: '{loose}'"),
+            "password: hunter2hunter2",
+        ),
+    )
+    .unwrap();
+    let out = work.tend(&["backups", "list"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("cannot be written in the inventory"),
+        "{}",
+        out.stderr
+    );
+    std::fs::write(
+        work.path().join("inv.yml"),
+        inventory.replace(
+            &format!("password_file: '{loose}'"),
+            "password: ${TEND_TEST_REPO_PASSWORD}",
+        ),
+    )
+    .unwrap();
+    let out = support::tend_env(
+        work.path(),
+        &["-i", "inv.yml", "backups", "list"],
+        &[("TEND_TEST_REPO_PASSWORD", PASSWORD)],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn tend_killed_mid_backup_leaves_no_snapshot_and_the_next_backup_succeeds() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_killed");
+    // Incompressible content, so that the backup is still running when it is killed.
+    let mut noise = vec![0u8; 96 * 1024 * 1024];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for chunk in noise.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    std::fs::write(wp.path.join("wp-content/uploads-noise.bin"), &noise).unwrap();
+    drop(noise);
+    let work = Work::new(lab, &[&wp]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["-i", "inv.yml", "backup"])
+        .current_dir(work.path())
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed once packs are being written.
+    let data = work.repo().join("data");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while size_of(&data) < 8 * 1024 * 1024 {
+        assert!(std::time::Instant::now() < deadline, "no pack was written");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before it was killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    assert!(
+        restic_snapshots(&work, &wp.name).is_empty(),
+        "no snapshot appears"
+    );
+    let out = work.tend(&["--json", "backups", "list"]);
+    assert_eq!(json(&out)["snapshots"].as_array().unwrap().len(), 0);
+    assert_restic_check_clean(&work);
+
+    work.backup(&wp.name);
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 1);
+    assert_restic_check_clean(&work);
+}
+
+#[test]
+fn a_repository_that_cannot_be_written_fails_the_site_and_keeps_no_snapshot() {
+    let lab = Lab::shared();
+    let wp = lab.site("site2");
+    let work = Work::new(lab, &[&wp]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    // A file where tend writes its temporary files: every write fails (as root too).
+    let tmp = work.repo().join(".tend-tmp");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::write(&tmp, "in the way").unwrap();
+    let out = work.tend(&["--json", "backup"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let result = &json(&out)["sites"][0];
+    assert_eq!(result["ok"], false, "{result}");
+    assert_eq!(result["error_kind"], "store", "{result}");
+    assert!(restic_snapshots(&work, &wp.name).is_empty());
+
+    std::fs::remove_file(&tmp).unwrap();
+    work.backup(&wp.name);
+    assert_restic_check_clean(&work);
+}
+
+/// Random bytes (xorshift), which no compression or deduplication shrinks.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    let mut state = seed | 1;
+    for chunk in out.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    out
+}
+
+#[test]
+fn prune_forgets_what_retention_drops_and_removes_its_data() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_prune");
+    let work = Work::new(lab, &[&wp]);
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap();
+    std::fs::write(
+        work.path().join("inv.yml"),
+        inventory.replace("settings:\n", "settings:\n  retention: { keep_last: 1 }\n"),
+    )
+    .unwrap();
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    // The first snapshot holds 8 MB that no later one has.
+    let upload = wp.path.join("wp-content/only-in-the-first.bin");
+    std::fs::write(&upload, noise(8 * 1024 * 1024, 7)).unwrap();
+    let first = work.backup(&wp.name);
+    std::fs::remove_file(&upload).unwrap();
+    let second = work.backup(&wp.name);
+    let before = size_of(&work.repo());
+
+    let out = work.tend(&["--json", "backups", "prune"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    assert_eq!(
+        result["sites"][0]["removed"][0], first["snapshot"],
+        "{result}"
+    );
+    let freed = result["reclaimed"]["bytes"].as_u64().unwrap();
+    let after = size_of(&work.repo());
+    eprintln!("prune: freed {freed} bytes, repository {before} -> {after}");
+    assert!(freed > 7 * 1024 * 1024, "{result}");
+    assert!(before - after > 7 * 1024 * 1024, "{before} -> {after}");
+
+    let left = restic_snapshots(&work, &wp.name);
+    assert_eq!(left.len(), 1);
+    let out = work.tend(&["--json", "backups", "list"]);
+    assert_eq!(json(&out)["snapshots"][0]["id"], second["snapshot"]);
+    assert_restic_check_clean(&work);
+    // Everything the kept snapshot needs is still there, all of it read back.
+    let out = work.tend(&["--json", "backups", "verify", "--read-data"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let verified = json(&out);
+    assert_eq!(verified["store"]["ok"], true, "{verified}");
+    assert_eq!(verified["store"]["data_read"], "all", "{verified}");
+}
+
+#[test]
+fn a_repository_held_exclusively_by_restic_fails_the_backup_naming_the_holder() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_locked");
+    let work = Work::new(lab, &[&wp]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    std::fs::write(
+        wp.path.join("wp-content/media.bin"),
+        noise(48 * 1024 * 1024, 11),
+    )
+    .unwrap();
+    work.backup(&wp.name);
+
+    // `restic check --read-data` takes the exclusive lock first; it is stopped (SIGSTOP)
+    // as soon as its lock file appears, and so holds the lock as long as the test wants.
+    let locks = work.repo().join("locks");
+    let held = (0..20).find_map(|_| {
+        let mut check = Command::new("restic")
+            .arg("-r")
+            .arg(work.repo())
+            .args(["check", "--read-data"])
+            .env("RESTIC_PASSWORD_FILE", work.path().join("repo.pass"))
+            .env("RESTIC_CACHE_DIR", work.path().join("restic-cache"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        loop {
+            let locked = std::fs::read_dir(&locks)
+                .map(|d| d.count() > 0)
+                .unwrap_or(false);
+            if locked {
+                unsafe { libc::kill(check.id() as i32, libc::SIGSTOP) };
+                return Some(check);
+            }
+            if check.try_wait().unwrap().is_some() {
+                return None;
+            }
+        }
+    });
+    let mut check = held.expect("restic check was stopped while it held its lock");
+
+    let out = work.tend(&["--json", "backup"]);
+    let result = json(&out)["sites"][0].clone();
+    unsafe { libc::kill(check.id() as i32, libc::SIGCONT) };
+    let finished = check.wait().unwrap();
+    assert!(finished.success(), "restic check after it was let go");
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(result["error_kind"], "store", "{result}");
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.contains("is in use: an exclusive lock of")
+            && error.contains(&format!("pid {}", check.id())),
+        "{error}"
+    );
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 1);
+
+    // Once restic is done, the backup goes through.
+    work.backup(&wp.name);
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
+}
