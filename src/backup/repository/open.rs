@@ -53,20 +53,19 @@ impl RepositoryError {
 
 /// The storage `location` names, wrapped in [`TendBackend`].
 pub fn backends(location: &RepositoryLocation) -> Result<RepositoryBackends, RepositoryError> {
-    let (inner, local): (Arc<dyn WriteBackend>, Option<PathBuf>) =
-        match location {
-            RepositoryLocation::Local(path) => {
-                let shown = path.to_string_lossy().into_owned();
-                let be = rustic_backend::local::LocalBackend::new(&shown, Vec::new())
-                    .map_err(|e| RepositoryError::failed(location, &e))?;
-                (Arc::new(be), Some(path.clone()))
-            }
-            RepositoryLocation::S3(s3) => {
-                let be = super::s3::S3Backend::new(s3)
-                    .map_err(|e| RepositoryError::failed(location, &e))?;
-                (Arc::new(be), None)
-            }
-        };
+    let (inner, local): (Arc<dyn WriteBackend>, Option<PathBuf>) = match location {
+        RepositoryLocation::Local(path) => {
+            let shown = path.to_string_lossy().into_owned();
+            let be = rustic_backend::local::LocalBackend::new(&shown, Vec::new())
+                .map_err(|e| RepositoryError::failed(location, &e))?;
+            (Arc::new(be), Some(path.clone()))
+        }
+        RepositoryLocation::S3(s3) => {
+            let be =
+                super::s3::S3Backend::new(s3).map_err(|e| RepositoryError::failed(location, &e))?;
+            (Arc::new(be), None)
+        }
+    };
     Ok(RepositoryBackends::new(
         Arc::new(TendBackend::new(inner, local)),
         None,

@@ -50,6 +50,60 @@ pub fn options(s3: &S3Location) -> BTreeMap<String, String> {
     options
 }
 
+/// The runtime OpenDAL's blocking operators run on.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a runtime for the object store")
+    })
+}
+
+/// Plain files under the repository's prefix (restic's `locks/`), for what rustic_core's
+/// backend trait has no file type for.
+#[derive(Clone)]
+pub struct S3Files {
+    operator: opendal::blocking::Operator,
+}
+
+impl S3Files {
+    pub fn new(s3: &S3Location) -> opendal::Result<S3Files> {
+        let _guard = runtime().enter();
+        let operator = opendal::Operator::via_iter("s3", options(s3))?;
+        Ok(S3Files {
+            operator: opendal::blocking::Operator::new(operator)?,
+        })
+    }
+
+    pub fn write(&self, path: &str, data: Vec<u8>) -> opendal::Result<()> {
+        off_runtime(|| self.operator.write(path, data).map(|_| ()))
+    }
+
+    pub fn read(&self, path: &str) -> opendal::Result<Vec<u8>> {
+        off_runtime(|| self.operator.read(path).map(|b| b.to_vec()))
+    }
+
+    pub fn delete(&self, path: &str) -> opendal::Result<()> {
+        off_runtime(|| self.operator.delete(path))
+    }
+
+    /// The names of the files in `dir` (`locks/`); none when it does not exist.
+    pub fn names(&self, dir: &str) -> opendal::Result<Vec<String>> {
+        off_runtime(|| match self.operator.list(dir) {
+            Ok(entries) => Ok(entries
+                .into_iter()
+                .filter(|e| e.metadata().is_file())
+                .map(|e| e.name().to_owned())
+                .collect()),
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        })
+    }
+}
+
 /// OpenDAL's S3 backend, callable from inside and outside a tokio runtime.
 #[derive(Debug, Clone)]
 pub struct S3Backend {
@@ -96,10 +150,7 @@ impl ReadBackend for S3Backend {
         offset: u32,
         length: u32,
     ) -> RusticResult<Bytes> {
-        off_runtime(|| {
-            self.inner
-                .read_partial(tpe, id, cacheable, offset, length)
-        })
+        off_runtime(|| self.inner.read_partial(tpe, id, cacheable, offset, length))
     }
     fn warmup_path(&self, tpe: FileType, id: &Id) -> String {
         self.inner.warmup_path(tpe, id)
