@@ -100,6 +100,25 @@ fn restic(server: &S3Server, location: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// The database as `db_state` sees it, but `wp_options` compared row by row without what
+/// WordPress's own cron rewrites whenever the site is visited (the restore's check visits it).
+fn stable_db(lab: &Lab, site: &LabSite) -> String {
+    let checksums: Vec<String> = db_state(lab, site)
+        .lines()
+        .filter(|line| !line.contains(".wp_options\t"))
+        .map(str::to_owned)
+        .collect();
+    format!(
+        "{}\n{}",
+        checksums.join("\n"),
+        lab.sql(
+            &site.db_name,
+            "SELECT option_name, option_value FROM wp_options \
+             WHERE option_name <> 'cron' AND option_name NOT LIKE '%transient%' ORDER BY option_name"
+        )
+    )
+}
+
 fn assert_secret_hidden(server: &S3Server, out: &Outcome) {
     assert!(
         !out.stdout.contains(&server.secret_key) && !out.stderr.contains(&server.secret_key),
@@ -121,7 +140,7 @@ fn a_site_backed_up_to_s3_restores_byte_identical_and_restic_reads_it() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_secret_hidden(&server, &out);
 
-    let before = (tree(&site.path, &[]), db_state(lab, &site));
+    let before = (tree(&site.path, &[]), stable_db(lab, &site));
     let out = work.tend(&["--json", "backup"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_secret_hidden(&server, &out);
@@ -142,7 +161,7 @@ fn a_site_backed_up_to_s3_restores_byte_identical_and_restic_reads_it() {
     std::fs::write(site.path.join("stray.txt"), "not in the snapshot\n").unwrap();
     lab.sql(
         &site.db_name,
-        "DELETE FROM wp_options WHERE option_name = 'blogname'",
+        "UPDATE wp_options SET option_value = 'x' WHERE option_name = 'blogname'",
     );
     let out = work.tend(&["--json", "restore", "s3_round", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -153,7 +172,7 @@ fn a_site_backed_up_to_s3_restores_byte_identical_and_restic_reads_it() {
         "files differ after restore"
     );
     assert_eq!(
-        db_state(lab, &site),
+        stable_db(lab, &site),
         before.1,
         "database differs after restore"
     );
