@@ -59,7 +59,7 @@ pub async fn snapshot(
         .map_err(|e| local("cannot clean up earlier interrupted backups", e))?;
     let mut pending = store
         .begin(&site.name, created)
-        .map_err(|e| local("cannot create the snapshot directory", e))?;
+        .map_err(|e| local("cannot start the snapshot", e))?;
     let mut warnings = Vec::new();
 
     let excludes = excludes(site, facts);

@@ -159,6 +159,7 @@ impl SnapshotStore for FolderStore {
         Ok(StoredDigest {
             bytes,
             sha256: hex(&hasher.finalize()),
+            of_content: false,
         })
     }
 

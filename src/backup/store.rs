@@ -69,6 +69,10 @@ impl Snapshot {
 pub struct StoredDigest {
     pub bytes: u64,
     pub sha256: String,
+    /// Taken over the part's plain content as a restore streams it (a repository), so a
+    /// match proves the content reads back exactly as it came in; a folder store's digest
+    /// is of its compressed file.
+    pub of_content: bool,
 }
 
 /// Why the store could not do what was asked.

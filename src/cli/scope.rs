@@ -35,8 +35,8 @@ fn flags_of(path: &str) -> Option<&'static [&'static str]> {
         "check" | "backups list" | "backups verify" | "backups prune" | "history" | "report" => {
             &[INVENTORY, LIMIT, JSON, QUIET, VERBOSE]
         }
-        // Names its site itself.
-        "restore" => &[INVENTORY, JSON, QUIET, VERBOSE],
+        // Names its site itself; or works on the store, no site.
+        "restore" | "backups init" => &[INVENTORY, JSON, QUIET, VERBOSE],
         // Needs no inventory.
         "repo index" => &[JSON, QUIET, VERBOSE],
         // Print a file generated from these definitions; nothing to select or report.
@@ -221,9 +221,10 @@ mod tests {
         );
         assert!(flags_in_help(&["completions"]).is_empty());
         assert!(!flags_in_help(&["restore"]).contains(&LIMIT.to_owned()));
+        // `backups init` selects no sites, so `-l` goes after `list`, `verify` or `prune`.
         assert_eq!(
             flags_in_help(&["backups"]),
-            [INVENTORY, LIMIT, JSON, QUIET, VERBOSE].map(String::from)
+            [INVENTORY, JSON, QUIET, VERBOSE].map(String::from)
         );
     }
 

@@ -230,8 +230,8 @@ impl Locks {
         }
     }
 
-    /// Every readable lock but `ours`.
-    fn others(&self, ours: &str) -> Result<Vec<LockFile>, RepositoryError> {
+    /// Every readable lock but `ours`, with its file name.
+    fn others(&self, ours: &str) -> Result<Vec<(String, LockFile)>, RepositoryError> {
         let dir = match &self.storage {
             LockStorage::Local(dir) => dir,
             LockStorage::Remote(files) => {
@@ -239,8 +239,10 @@ impl Locks {
                 return Ok(names
                     .into_iter()
                     .filter(|name| name != ours && is_lock_name(name))
-                    .filter_map(|name| files.read(&format!("locks/{name}")).ok())
-                    .filter_map(|data| self.decrypt(&data))
+                    .filter_map(|name| {
+                        let data = files.read(&format!("locks/{name}")).ok()?;
+                        Some((name, self.decrypt(&data)?))
+                    })
                     .collect());
             }
         };
@@ -256,8 +258,10 @@ impl Locks {
                 let name = name.to_string_lossy();
                 name != ours && is_lock_name(&name)
             })
-            .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|data| self.decrypt(&data))
+            .filter_map(|e| {
+                let lock = self.decrypt(&fs::read(e.path()).ok()?)?;
+                Some((e.file_name().to_string_lossy().into_owned(), lock))
+            })
             .collect())
     }
 }
@@ -300,11 +304,18 @@ pub fn acquire(
     };
     let name = locks.write(&lock(Utc::now()))?;
     let now = Utc::now();
-    let conflict = locks
-        .others(&name)?
-        .into_iter()
-        .filter(|other| !other.is_stale(now, &host))
-        .find(|other| kind == LockKind::Exclusive || other.exclusive);
+    let mut conflict = None;
+    for (file, other) in locks.others(&name)? {
+        if other.is_stale(now, &host) {
+            // A lock of a process of this host that is gone (a killed tend or restic)
+            // is removed, as `restic unlock` would.
+            if other.hostname == host {
+                locks.remove(&file);
+            }
+        } else if kind == LockKind::Exclusive || other.exclusive {
+            conflict = Some(other);
+        }
+    }
     if let Some(other) = conflict {
         locks.remove(&name);
         return Err(RepositoryError::Locked {

@@ -191,6 +191,9 @@ fn read_tar(input: io::PipeReader, sink: &SharedSink) -> io::Result<Digesting> {
     if !saw_root {
         return Err(io::Error::other("the archive is empty"));
     }
+    // GNU tar pads the archive after its end blocks: read it all, so the writer never
+    // finds the pipe closed.
+    io::copy(&mut archive.into_inner(), &mut io::sink())?;
     canonical.finish()
 }
 

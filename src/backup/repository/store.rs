@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
-use rustic_core::repofile::{MasterKey, SnapshotFile};
+use rustic_core::repofile::{MasterKey, SnapshotFile, SnapshotId};
 use rustic_core::{BackupOptions, ParentOptions, SnapshotOptions, StringList};
 use sha2::Digest;
 
@@ -112,7 +112,7 @@ pub fn tend_snapshots(all: Vec<SnapshotFile>, site: Option<&str>) -> Vec<Snapsho
 
 impl SnapshotStore for RepositoryStore {
     fn location(&self) -> String {
-        format!("the repository {}", self.settings.location)
+        self.settings.location.to_string()
     }
 
     fn begin(
@@ -129,7 +129,8 @@ impl SnapshotStore for RepositoryStore {
         let location = self.location().clone();
         let archiver = std::thread::Builder::new()
             .name("tend-archiver".into())
-            .spawn(move || archive(repo, source, &site_name, created, &location))?;
+            // The parts are full streams: no parent (see `archive`).
+            .spawn(move || archive(repo, source, &site_name, created, &location, None))?;
         Ok(Box::new(PendingRepositorySnapshot {
             id: crate::backup::folder_store::snapshot_id(created),
             created,
@@ -176,6 +177,7 @@ impl SnapshotStore for RepositoryStore {
         Ok(StoredDigest {
             bytes: digest.bytes,
             sha256: hex(&digest.hasher.finalize()),
+            of_content: true,
         })
     }
 
@@ -201,11 +203,17 @@ impl SnapshotStore for RepositoryStore {
             &self.repository_key()?,
             LockKind::Exclusive,
         )?;
-        let options = rustic_core::PruneOptions::default().instant_delete(true);
+        // Partly used packs are repacked whatever their share of the repository (restic's
+        // default): otherwise a large pack of a forgotten snapshot would stay for ever.
+        let options = rustic_core::PruneOptions::default()
+            .instant_delete(true)
+            .max_repack(rustic_core::LimitOption::Unlimited);
         let plan = repo.prune_plan(&options).map_err(|e| self.failed(&e))?;
+        // Packs deleted whole, and packs repacked (their used blobs written anew, the rest
+        // dropped with them).
         let reclaimed = Reclaimed {
-            packs: plan.stats.packs_to_delete.remove,
-            bytes: plan.stats.size_to_delete.remove,
+            packs: plan.stats.packs_to_delete.remove + plan.stats.packs.repack,
+            bytes: plan.stats.size_to_delete.remove + plan.stats.size_sum().repackrm,
         };
         repo.prune(&options, plan).map_err(|e| self.failed(&e))?;
         Ok(Some(reclaimed))
@@ -275,12 +283,20 @@ impl RepositoryStore {
 
 /// Runs rustic's archiver over `source` until the producers are done; the snapshot file
 /// it makes is held back ([`hold_snapshot_writes`]) and returned.
-fn archive(
+///
+/// `parent` is the snapshot whose nodes stand in for files sent without content: a
+/// producer that knows which files are unchanged since the site's newest snapshot (a
+/// listing compared with it) sends those with the listing's metadata and no content, and
+/// the archiver takes their content from the parent when type, size, mtime, ctime and
+/// inode match. Full streams (every file's content present) use none: chunk hashes
+/// deduplicate them, and a parent would only let size and mtime stand in for content.
+pub fn archive(
     repo: OpenRepository,
     source: ChannelSource,
     site: &str,
     created: DateTime<Utc>,
     location: &RepositoryLocation,
+    parent: Option<SnapshotId>,
 ) -> Result<SnapshotFile, RepositoryError> {
     let repo = repo
         .to_indexed_ids()
@@ -294,11 +310,13 @@ fn archive(
     let options = SnapshotOptions::default().host(site.to_owned()).time(time);
     let snap =
         SnapshotFile::from_options(&options).map_err(|e| RepositoryError::failed(location, &e))?;
-    // A full stream: every file's content is here, and chunk hashes deduplicate it; a
-    // parent would only let size and mtime stand in for content.
+    let parent_options = match parent {
+        None => ParentOptions::default().force(true),
+        Some(id) => ParentOptions::default().parents(vec![id.to_hex().to_string()]),
+    };
     let backup = BackupOptions::default()
         .no_scan(true)
-        .parent_opts(ParentOptions::default().force(true));
+        .parent_opts(parent_options);
     let paths = [
         PathBuf::from(DATABASE_DIR),
         PathBuf::from(FILES_DIR),
