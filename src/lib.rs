@@ -12,7 +12,7 @@
 //! `version`, `paths`. Only what the binary and the integration tests use is public; the rest
 //! is `pub(crate)`.
 
-pub(crate) mod backup;
+pub mod backup;
 pub mod cli;
 pub mod cms;
 pub(crate) mod cms_kind;

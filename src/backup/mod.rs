@@ -8,10 +8,13 @@
 //! in a restic-format repository.
 
 pub mod archive;
+pub mod changed;
+pub mod changed_tar;
 pub mod choose;
 pub mod composite;
 pub mod create;
 pub mod folder_store;
+pub mod listing;
 pub mod manifest;
 pub mod prune;
 pub mod repository;

@@ -249,6 +249,34 @@ impl Connection {
         Ok((counting.count, stderr))
     }
 
+    /// [`Connection::stream_to`] with `input` streamed to the command's stdin (closed at
+    /// the end of `input`): a command that reads a long list and answers with a long
+    /// stream (`tar --files-from=-`). Neither side is held in memory.
+    pub async fn stream_through<R, W>(
+        &self,
+        command: &RemoteCommand,
+        input: &mut R,
+        sink: &mut W,
+    ) -> Result<(u64, String), RemoteError>
+    where
+        R: AsyncRead + Unpin + Send,
+        W: AsyncWrite + Unpin + Send,
+    {
+        let mut counting = CountingWriter {
+            inner: sink,
+            count: 0,
+        };
+        let stderr = self
+            .execute(
+                command,
+                Some(input),
+                &mut counting,
+                Deadline::Idle(self.deadlines.transfer_idle),
+            )
+            .await?;
+        Ok((counting.count, stderr))
+    }
+
     /// Runs `command` with `input` streamed to its stdin (closed at the end of `input`),
     /// collecting stdout up to `limit` bytes. For uploads of any size: `input` is read as
     /// the command consumes it. It ends when no byte moved for [`TRANSFER_IDLE_LIMIT`];

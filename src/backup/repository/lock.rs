@@ -13,7 +13,8 @@
 //!
 //! rustic_core has no notion of locks (its own design does without), so this module reads
 //! and writes lock files itself, with the repository's master key (AES-256-CTR and
-//! Poly1305-AES, restic's format).
+//! Poly1305-AES, restic's format): in a local repository's `locks/` folder, or through the
+//! object store's backend (`locks/` under the prefix) for an S3 repository.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -31,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::open::RepositoryError;
+use super::s3::S3Files;
 use crate::backup::archive::hex;
 use crate::inventory::repository::RepositoryLocation;
 
@@ -105,28 +107,39 @@ impl Drop for HeldLock {
     }
 }
 
-/// The `locks/` folder of a repository and the key its files are encrypted with.
+/// Where a repository's lock files are: its `locks/` folder on the runner, or the
+/// `locks/` prefix of an object store, through its backend.
+#[derive(Clone)]
+enum LockStorage {
+    Local(PathBuf),
+    Remote(S3Files),
+}
+
+/// The lock files of a repository and the key they are encrypted with.
 #[derive(Clone)]
 struct Locks {
-    dir: PathBuf,
+    storage: LockStorage,
     key: aes256ctr_poly1305aes::Key,
     location: String,
 }
 
 impl Locks {
     fn new(location: &RepositoryLocation, key: &MasterKey) -> Result<Locks, RepositoryError> {
-        let RepositoryLocation::Local(root) = location else {
-            return Err(RepositoryError::Unsupported {
-                location: location.to_string(),
-                what: "locks of S3 repositories are kept by the S3 backend, which this build does not have".to_owned(),
-            });
+        let storage = match location {
+            RepositoryLocation::Local(root) => LockStorage::Local(root.join("locks")),
+            RepositoryLocation::S3(s3) => {
+                LockStorage::Remote(S3Files::new(s3).map_err(|e| RepositoryError::Failed {
+                    location: location.to_string(),
+                    message: format!("its locks: {e}"),
+                })?)
+            }
         };
         let mut aead_key = aes256ctr_poly1305aes::Key::default();
         aead_key[0..32].copy_from_slice(&key.encrypt);
         aead_key[32..48].copy_from_slice(&key.mac.k);
         aead_key[48..64].copy_from_slice(&key.mac.r);
         Ok(Locks {
-            dir: root.join("locks"),
+            storage,
             key: aead_key,
             location: location.to_string(),
         })
@@ -156,8 +169,7 @@ impl Locks {
 
     /// A lock file's JSON, decrypted (and decompressed: restic's repository version 2
     /// may store it as a version byte 2 and zstd).
-    fn read(&self, path: &std::path::Path) -> Option<LockFile> {
-        let data = fs::read(path).ok()?;
+    fn decrypt(&self, data: &[u8]) -> Option<LockFile> {
         if data.len() < 32 {
             return None;
         }
@@ -173,15 +185,24 @@ impl Locks {
 
     /// Writes a lock file; returns its name.
     fn write(&self, lock: &LockFile) -> Result<String, RepositoryError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(|e| self.failed(e))?;
         let json = serde_json::to_vec(lock).map_err(|e| self.failed(e))?;
         let data = self.encrypt(&json)?;
         let name = hex(&Sha256::digest(&data));
-        let tmp = self.dir.join(format!(".{name}.tmp"));
+        let dir = match &self.storage {
+            LockStorage::Local(dir) => dir,
+            LockStorage::Remote(files) => {
+                files
+                    .write(&format!("locks/{name}"), data)
+                    .map_err(|e| self.failed(e))?;
+                return Ok(name);
+            }
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| self.failed(e))?;
+        let tmp = dir.join(format!(".{name}.tmp"));
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -190,7 +211,7 @@ impl Locks {
             .map_err(|e| self.failed(e))?;
         file.write_all(&data)
             .and_then(|()| file.sync_all())
-            .and_then(|()| fs::rename(&tmp, self.dir.join(&name)))
+            .and_then(|()| fs::rename(&tmp, dir.join(&name)))
             .map_err(|e| {
                 let _ = fs::remove_file(&tmp);
                 self.failed(e)
@@ -199,12 +220,33 @@ impl Locks {
     }
 
     fn remove(&self, name: &str) {
-        let _ = fs::remove_file(self.dir.join(name));
+        match &self.storage {
+            LockStorage::Local(dir) => {
+                let _ = fs::remove_file(dir.join(name));
+            }
+            LockStorage::Remote(files) => {
+                let _ = files.delete(&format!("locks/{name}"));
+            }
+        }
     }
 
     /// Every readable lock but `ours`, with its file name.
     fn others(&self, ours: &str) -> Result<Vec<(String, LockFile)>, RepositoryError> {
-        let entries = match fs::read_dir(&self.dir) {
+        let dir = match &self.storage {
+            LockStorage::Local(dir) => dir,
+            LockStorage::Remote(files) => {
+                let names = files.names("locks/").map_err(|e| self.failed(e))?;
+                return Ok(names
+                    .into_iter()
+                    .filter(|name| name != ours && is_lock_name(name))
+                    .filter_map(|name| {
+                        let data = files.read(&format!("locks/{name}")).ok()?;
+                        Some((name, self.decrypt(&data)?))
+                    })
+                    .collect());
+            }
+        };
+        let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.failed(e)),
@@ -214,14 +256,19 @@ impl Locks {
             .filter(|e| {
                 let name = e.file_name();
                 let name = name.to_string_lossy();
-                name != ours && name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+                name != ours && is_lock_name(&name)
             })
             .filter_map(|e| {
-                let lock = self.read(&e.path())?;
+                let lock = self.decrypt(&fs::read(e.path()).ok()?)?;
                 Some((e.file_name().to_string_lossy().into_owned(), lock))
             })
             .collect())
     }
+}
+
+/// A lock file is named by the sha256 of its content, in hex.
+fn is_lock_name(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn hostname() -> String {

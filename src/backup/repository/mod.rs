@@ -5,6 +5,7 @@
 //!
 //! - `open`: opening and creating a repository from `settings.repository`, with the
 //!   errors a user acts on (none there yet, wrong password) told apart;
+//! - `s3`: repositories on an S3-compatible object store;
 //! - `backend`: the storage under it (atomic private local writes, snapshot files held
 //!   back until tend commits);
 //! - `source`, `parts`: the parts' streams turned into the entries of a snapshot's tree;
@@ -17,6 +18,7 @@ pub mod lock;
 pub mod open;
 pub mod parts;
 pub mod read_back;
+pub mod s3;
 pub mod source;
 pub mod store;
 pub mod tar_format;

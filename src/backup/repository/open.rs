@@ -2,6 +2,9 @@
 //! `settings.offsite`), with the errors a user can act on told apart: no repository there
 //! yet (run `tend backups init`), a wrong password, a storage that cannot be reached.
 //!
+//! A local path opens rustic's local backend; an `s3:` location OpenDAL's S3 service
+//! (`s3.rs`).
+//!
 //! The password is turned into the repository's master key once (scrypt, deliberately
 //! slow); every later open of the same repository in the run uses that key.
 
@@ -50,21 +53,19 @@ impl RepositoryError {
 
 /// The storage `location` names, wrapped in [`TendBackend`].
 pub fn backends(location: &RepositoryLocation) -> Result<RepositoryBackends, RepositoryError> {
-    let (inner, local): (Arc<dyn WriteBackend>, Option<PathBuf>) =
-        match location {
-            RepositoryLocation::Local(path) => {
-                let shown = path.to_string_lossy().into_owned();
-                let be = rustic_backend::local::LocalBackend::new(&shown, Vec::new())
-                    .map_err(|e| RepositoryError::failed(location, &e))?;
-                (Arc::new(be), Some(path.clone()))
-            }
-            RepositoryLocation::S3(_) => return Err(RepositoryError::Unsupported {
-                location: location.to_string(),
-                what:
-                    "S3 repositories are opened by the S3 backend, which this build does not have"
-                        .to_owned(),
-            }),
-        };
+    let (inner, local): (Arc<dyn WriteBackend>, Option<PathBuf>) = match location {
+        RepositoryLocation::Local(path) => {
+            let shown = path.to_string_lossy().into_owned();
+            let be = rustic_backend::local::LocalBackend::new(&shown, Vec::new())
+                .map_err(|e| RepositoryError::failed(location, &e))?;
+            (Arc::new(be), Some(path.clone()))
+        }
+        RepositoryLocation::S3(s3) => {
+            let be =
+                super::s3::S3Backend::new(s3).map_err(|e| RepositoryError::failed(location, &e))?;
+            (Arc::new(be), None)
+        }
+    };
     Ok(RepositoryBackends::new(
         Arc::new(TendBackend::new(inner, local)),
         None,
