@@ -47,6 +47,27 @@ fn send(sink: &SharedSink, path: PathBuf, node: Node, content: Option<Content>) 
     Ok(sink.send(path, node, content)?)
 }
 
+/// Why the thread reading the files stream ended without an error of its own to pass on:
+/// it panicked (its message kept), it ended before the stream did, or it was gone.
+fn stopped(joined: Option<std::thread::Result<io::Result<Digesting>>>) -> io::Error {
+    match joined {
+        Some(Err(panic)) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            io::Error::other(format!(
+                "reading the files stream stopped: its reader panicked: {message}"
+            ))
+        }
+        Some(Ok(_)) => io::Error::other(
+            "reading the files stream stopped: its reader ended before the stream did",
+        ),
+        None => io::Error::other("reading the files stream stopped"),
+    }
+}
+
 /// The files part: a tar stream in, entries out.
 pub struct FilesPart {
     pipe: Option<io::PipeWriter>,
@@ -68,7 +89,7 @@ impl FilesPart {
     fn reader_error(&mut self) -> io::Error {
         match self.reader.take().map(JoinHandle::join) {
             Some(Ok(Err(e))) => e,
-            _ => io::Error::other("reading the files stream stopped"),
+            other => stopped(other),
         }
     }
 }
@@ -99,7 +120,7 @@ impl PartWriter for FilesPart {
         drop(self.pipe.take());
         let digest = match self.reader.take().map(JoinHandle::join) {
             Some(Ok(result)) => result?,
-            _ => return Err(io::Error::other("reading the files stream stopped").into()),
+            other => return Err(stopped(other).into()),
         };
         Ok(part(FILES_DIR, digest))
     }
