@@ -18,7 +18,7 @@
 # client (tend, rsync, ssh) and the lab's sshd: every byte of the SSH connection, both ways,
 # encryption and protocol included. The relay is used for both sides of each comparison.
 # Needs /usr/bin/time (Debian package: time), rsync, python3.
-# Usage: scripts/bench-backup.sh [--runs N] [--cases LIST] [TEXT_MB] [MEDIA_MB] [DB_ROWS]
+# Usage: [TEND_BIN=path] scripts/bench-backup.sh [--runs N] [--cases LIST] [TEXT_MB] [MEDIA_MB] [DB_ROWS]
 #        (default 3 runs, cases 1-7, 150 MB text, 150 MB media, 150000 rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +42,14 @@ want() { [[ ",$cases," == *",$1,"* ]]; }
 
 bash scripts/install-deps.sh
 command -v /usr/bin/time >/dev/null || { echo "bench-backup: needs /usr/bin/time (Debian package: time)" >&2; exit 1; }
-cargo build --release --locked --quiet
-tend=$PWD/target/release/tend
+# TEND_BIN=path runs that binary instead of the release build (to try the script: a debug
+# build's times are not speed figures; its byte counts and repository sizes are).
+if [ -n "${TEND_BIN:-}" ]; then
+  tend=$TEND_BIN
+else
+  cargo build --release --locked --quiet
+  tend=$PWD/target/release/tend
+fi
 
 lab=$(mktemp -d "${TMPDIR:-/tmp}/tend-bench.XXXXXX")
 bash scripts/lab.sh up "$lab" --sites 1 --watch $$ >/dev/null
