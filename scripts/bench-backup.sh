@@ -10,7 +10,7 @@
 #   4  repository, an unchanged second backup against the first: bytes over the wire, repository
 #      growth, wall time, the share the database dump alone takes; and against `rsync -a` over
 #      SSH into an up-to-date local mirror plus the same dump
-#   5  repository, a second backup after one changed file (1 MB rewritten)
+#   5  repository, a second backup after one changed file (a 10 MB media file replaced by 1 MB)
 #   6  ten sites sharing WordPress core (each its own 5 MB of media): repository growth against
 #      ten folder snapshots
 #   7  restore from the repository against restore from a folder snapshot (same site, both parts)
@@ -294,7 +294,7 @@ if want 5; then
   timed_tend -i "$lab/repo-wire.yml" -q backup
   wire_take; changed_wire=$wire
   b2=$(bytes_of "$lab/repo-wire")
-  printf '\n[5] repository, second backup after one changed file (1 MB rewritten)\n'
+  printf '\n[5] repository, second backup after one changed file (a 10 MB media file replaced by 1 MB)\n'
   printf '  %7.2f s  %d bytes over the wire  repository +%d bytes  peak RSS %s\n' \
     "$secs" "$changed_wire" "$((b2 - b1))" "$(mib "$rss_kib")"
 fi
@@ -319,11 +319,19 @@ if want 6; then
   fresh_repo repo-fleet "$LAB_SSH_PORT" "${entries[@]}"
   b0=$(bytes_of "$lab/repo-fleet")
   timed_tend -i "$lab/repo-fleet.yml" -q backup
-  repo_growth=$(($(bytes_of "$lab/repo-fleet") - b0))
+  repo_growth=$(($(bytes_of "$lab/repo-fleet") - b0)) repo_t=$secs repo_rss=$rss_kib
+  # The same, one site after another (-f 1): sites backed up at once cannot find each other's
+  # chunks until their index is written.
+  fresh_repo repo-fleet "$LAB_SSH_PORT" "${entries[@]}"
+  b0=$(bytes_of "$lab/repo-fleet")
+  timed_tend -i "$lab/repo-fleet.yml" -q -f 1 backup
+  serial_growth=$(($(bytes_of "$lab/repo-fleet") - b0))
   printf '\n[6] ten sites sharing WordPress core (%s each, 5 MB own media), one backup each\n' "$(du -sh "$root-fleet1" | cut -f1)"
   printf '  ten folder snapshots : %12d bytes  %7.2f s  peak RSS %s\n' "$folders_bytes" "$folders_t" "$(mib "$folders_rss")"
-  printf '  repository growth    : %12d bytes  %7.2f s  peak RSS %s\n' "$repo_growth" "$secs" "$(mib "$rss_kib")"
-  printf '  repository / folders : %s\n' "$(ratio "$repo_growth" "$folders_bytes")"
+  printf '  repository growth    : %12d bytes  %7.2f s  peak RSS %s (default forks, at once)\n' "$repo_growth" "$repo_t" "$(mib "$repo_rss")"
+  printf '  repository growth    : %12d bytes  %7.2f s  peak RSS %s (-f 1, one after another)\n' "$serial_growth" "$secs" "$(mib "$rss_kib")"
+  printf '  repository / folders : %s at once, %s one after another\n' \
+    "$(ratio "$repo_growth" "$folders_bytes")" "$(ratio "$serial_growth" "$folders_bytes")"
 fi
 
 if want 7; then
