@@ -81,6 +81,27 @@ fn db_state_but_options_of(state: &str) -> String {
         .join("\n")
 }
 
+/// After a failed restore that left the site as it was, the same restore run again
+/// succeeds and puts back the snapshot (files exactly; the database but its options).
+fn assert_a_rerun_restores(
+    lab: &Lab,
+    wp: &LabSite,
+    dir: &Path,
+    site: &str,
+    id: &str,
+    files_at_backup: &std::collections::BTreeMap<String, String>,
+    db_at_backup: &str,
+) {
+    let out = restore(dir, site, id, &[]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(&tree(&wp.path, &[]), files_at_backup);
+    assert_eq!(
+        db_state_but_options(lab, wp),
+        db_state_but_options_of(db_at_backup)
+    );
+    assert_site_serves(wp);
+}
+
 /// No file holding this site's database credentials left in the host's temporary
 /// directory (the lab's host is this machine; other tests' files are not this site's).
 fn assert_no_credentials_left(wp: &LabSite) {
@@ -419,14 +440,15 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
     assert_site_serves(&wp);
     assert_no_credentials_left(&wp);
 
-    let out = restore(work.path(), "killedimport", &id, &[]);
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(tree(&wp.path, &[]), files_at_backup);
-    assert_eq!(
-        db_state_but_options(lab, &wp),
-        db_state_but_options_of(&db_at_backup)
+    assert_a_rerun_restores(
+        lab,
+        &wp,
+        work.path(),
+        "killedimport",
+        &id,
+        &files_at_backup,
+        &db_at_backup,
     );
-    assert_site_serves(&wp);
 }
 
 #[test]
@@ -773,14 +795,15 @@ fn a_connection_cut_before_the_table_swap_is_undone_on_a_new_one_and_a_rerun_wor
     assert_site_serves(&wp);
     assert_no_credentials_left(&wp);
 
-    let out = restore(work.path(), "cutswapundone", &id, &[]);
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(tree(&wp.path, &[]), files_at_backup);
-    assert_eq!(
-        db_state_but_options(lab, &wp),
-        db_state_but_options_of(&db_at_backup)
+    assert_a_rerun_restores(
+        lab,
+        &wp,
+        work.path(),
+        "cutswapundone",
+        &id,
+        &files_at_backup,
+        &db_at_backup,
     );
-    assert_site_serves(&wp);
 }
 
 /// The connection is cut while the dump is imported beside the live tables: on a new

@@ -122,6 +122,27 @@ fn kill(pid: u32) {
 }
 
 /// Polls until `found` finds a process, checking that tend still runs.
+/// Waits for WordPress's database upgrade: the site's PHP run by tend at the site root,
+/// once `journal` says the core's files were swapped in. Returns the PHP's pid.
+fn wait_for_database_upgrade(child: &mut Child, site: &LabSite, journal: &Path) -> u32 {
+    wait_for(child, "the database upgrade", || {
+        let swapped = std::fs::read_to_string(journal)
+            .unwrap_or_default()
+            .contains("\"live\"");
+        if !swapped {
+            return None;
+        }
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv.first().is_some_and(|a| a.ends_with("php"))
+                    && p.argv.iter().any(|a| a == "display_errors=stderr")
+                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
+            })
+            .map(|p| p.pid)
+    })
+}
+
 fn wait_for(child: &mut Child, what: &str, found: impl Fn() -> Option<u32>) -> u32 {
     let deadline = Instant::now() + Duration::from_secs(600);
     loop {
@@ -229,22 +250,7 @@ fn killing_the_sshd_serving_tend_during_the_database_upgrade_keeps_the_outcome_a
     let mut child = work.spawn_run();
     // WordPress's database upgrade: the site's PHP run by tend at the site root, once the
     // journal says the core's files were swapped in.
-    let php = wait_for(&mut child, "the database upgrade", || {
-        let swapped = std::fs::read_to_string(&journal)
-            .unwrap_or_default()
-            .contains("\"live\"");
-        if !swapped {
-            return None;
-        }
-        processes()
-            .into_iter()
-            .find(|p| {
-                p.argv.first().is_some_and(|a| a.ends_with("php"))
-                    && p.argv.iter().any(|a| a == "display_errors=stderr")
-                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
-            })
-            .map(|p| p.pid)
-    });
+    let php = wait_for_database_upgrade(&mut child, &site, &journal);
     // The sshd process serving this connection: the nearest sshd above the PHP.
     let mut pid = php;
     let sshd = loop {
@@ -498,22 +504,7 @@ fn a_host_lost_during_the_database_upgrade_is_reported_as_left_and_recover_puts_
     let journal = site.path.join(".tend/journal.json");
 
     let mut child = work.spawn_run();
-    wait_for(&mut child, "the database upgrade", || {
-        let swapped = std::fs::read_to_string(&journal)
-            .unwrap_or_default()
-            .contains("\"live\"");
-        if !swapped {
-            return None;
-        }
-        processes()
-            .into_iter()
-            .find(|p| {
-                p.argv.first().is_some_and(|a| a.ends_with("php"))
-                    && p.argv.iter().any(|a| a == "display_errors=stderr")
-                    && p.cwd.as_deref().is_some_and(|c| same_dir(c, &site.path))
-            })
-            .map(|p| p.pid)
-    });
+    wait_for_database_upgrade(&mut child, &site, &journal);
     relay.cut();
     let (code, result) = work.finish(&mut child);
     assert_eq!(code, 1, "{result}\n{}", work.stderr());
