@@ -7,6 +7,7 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -14,16 +15,46 @@ use sha2::{Digest, Sha256};
 use support::{db_state, tend, tree, Lab, LabSite};
 
 fn setup(name: &str) -> (&'static Lab, LabSite, tempfile::TempDir, PathBuf) {
+    setup_in(name, Store::Folder)
+}
+
+/// Where the lab site's snapshots go.
+#[derive(Clone, Copy)]
+enum Store {
+    /// The folder store of `settings.store`.
+    Folder,
+    /// A restic-format repository (`settings.repository`), created by `backups init`.
+    Repository,
+}
+
+fn setup_in(name: &str, kind: Store) -> (&'static Lab, LabSite, tempfile::TempDir, PathBuf) {
     let lab = Lab::shared();
     let wp = lab.add_site(name);
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
+    let repository = match kind {
+        Store::Folder => String::new(),
+        Store::Repository => {
+            let password = work.path().join("repo.pass");
+            std::fs::write(&password, "a repository password\n").unwrap();
+            std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+            format!(
+                "  repository: {{ location: '{}', password_file: '{}' }}\n",
+                work.path().join("repo").display(),
+                password.display()
+            )
+        }
+    };
     let text = format!(
-        "settings:\n  store: '{}'\n{}",
+        "settings:\n  store: '{}'\n{repository}{}",
         store.display(),
         lab.inventory(&[(&wp.name, &wp.path, &wp.url)])
     );
     std::fs::write(work.path().join("inv.yml"), text).unwrap();
+    if let Store::Repository = kind {
+        let out = tend(work.path(), &["-i", "inv.yml", "backups", "init"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
     (lab, wp, work, store)
 }
 
@@ -363,7 +394,18 @@ fn a_deleted_site_root_is_restored_and_a_rerun_works() {
 
 #[test]
 fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
-    let (lab, wp, work, _store) = setup("killedimport");
+    import_killed_midway("killedimport", Store::Folder);
+}
+
+/// The same from a repository snapshot: its parts stream out of the repository, and the
+/// pre-restore snapshot goes into it.
+#[test]
+fn a_remote_import_from_a_repository_snapshot_killed_midway_leaves_the_site_as_it_was() {
+    import_killed_midway("killedrepoimport", Store::Repository);
+}
+
+fn import_killed_midway(name: &str, kind: Store) {
+    let (lab, wp, work, _store) = setup_in(name, kind);
     // Enough rows that the import takes a while to kill it in.
     lab.sql(
         &wp.db_name,
@@ -401,7 +443,7 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
         }
         (false, String::new())
     });
-    let out = restore(work.path(), "killedimport", &id, &[]);
+    let out = restore(work.path(), name, &id, &[]);
     let (killed, during) = killer.join().unwrap();
     assert!(killed, "the import's client was found and killed");
     assert!(
@@ -424,7 +466,7 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
         lab,
         &wp,
         work.path(),
-        "killedimport",
+        name,
         &id,
         &files_at_backup,
         &db_at_backup,
@@ -787,7 +829,17 @@ fn a_connection_cut_before_the_table_swap_is_undone_on_a_new_one_and_a_rerun_wor
 /// connection the imported tables are dropped and maintenance ends; the site is as it was.
 #[test]
 fn a_connection_cut_during_the_import_leaves_the_site_as_it_was() {
-    let (lab, wp, work, _store) = setup("cutimport");
+    connection_cut_during_the_import("cutimport", Store::Folder);
+}
+
+/// The same while the dump streams out of a repository snapshot.
+#[test]
+fn a_connection_cut_during_an_import_from_a_repository_leaves_the_site_as_it_was() {
+    connection_cut_during_the_import("cutrepoimport", Store::Repository);
+}
+
+fn connection_cut_during_the_import(name: &str, kind: Store) {
+    let (lab, wp, work, _store) = setup_in(name, kind);
     lab.sql(
         &wp.db_name,
         "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
@@ -800,7 +852,7 @@ fn a_connection_cut_during_the_import_leaves_the_site_as_it_was() {
 
     let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {}$", wp.db_name);
     let cutter = std::thread::spawn(move || kill_sshd_above(wait_for_client(&pattern)));
-    let out = restore(work.path(), "cutimport", &id, &[]);
+    let out = restore(work.path(), name, &id, &[]);
     cutter.join().unwrap();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let said = format!("{}{}", out.stdout, out.stderr);
