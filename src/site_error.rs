@@ -87,10 +87,7 @@ pub enum SiteError {
     /// Something tend did on the way to a change failed: what it was doing, and why (its
     /// kind is the cause's, so a lost connection still reads as one).
     #[error("{what}: {cause}")]
-    During {
-        what: String,
-        cause: Box<SiteError>,
-    },
+    During { what: String, cause: Box<SiteError> },
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),

@@ -294,6 +294,47 @@ fn a_second_site_sharing_wordpress_core_adds_far_less_than_the_first() {
     assert_eq!(restic_snapshots(&work, &two.name).len(), 1);
 }
 
+/// Sites backed up at the same moment cannot see each other's new chunks, so each stores
+/// WordPress core; `backups prune` — even one that forgets nothing — repacks the
+/// duplicates away, and every snapshot still reads back whole.
+#[test]
+fn prune_removes_the_duplicates_of_sites_backed_up_at_once() {
+    let lab = Lab::shared();
+    let one = lab.add_site("repo_dup_one");
+    let two = lab.add_site("repo_dup_two");
+    let work = Work::new(lab, &[&one, &two]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let empty = size_of(&work.repo());
+    let out = work.tend(&["--json", "-f", "2", "backup"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let at_once = size_of(&work.repo()) - empty;
+
+    let out = work.tend(&["--json", "backups", "prune"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    assert!(
+        result["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["removed"].as_array().unwrap().is_empty()),
+        "no snapshot forgotten: {result}"
+    );
+    let pruned = size_of(&work.repo()) - empty;
+    eprintln!("two sites at once: +{at_once} bytes; after prune +{pruned} bytes");
+    // What the two share (core) was stored twice; now once.
+    assert!(
+        result["reclaimed"]["bytes"].as_u64().unwrap() > 0,
+        "{result}"
+    );
+    assert!(pruned * 10 < at_once * 7, "{at_once} -> {pruned}");
+    assert_eq!(restic_snapshots(&work, &one.name).len(), 1);
+    assert_eq!(restic_snapshots(&work, &two.name).len(), 1);
+    restic_check_clean(&work, &["check", "--read-data"]);
+    let out = work.tend(&["--json", "backups", "verify", "--read-data"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
 #[test]
 fn a_missing_repository_a_wrong_password_and_a_readable_password_file_are_clear_errors() {
     let lab = Lab::shared();
