@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use support::process::kill_sshd_above;
 use support::{db_state, tend, tree, Lab, LabSite};
 
 fn setup(name: &str) -> (&'static Lab, LabSite, tempfile::TempDir, PathBuf) {
@@ -646,36 +647,6 @@ fn wait_for_client(pattern: &str) -> u32 {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-}
-
-/// The parent and the name (`comm`) of a process.
-fn parent_and_name(pid: u32) -> Option<(u32, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat[open + 1..close].to_owned();
-    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
-    Some((ppid, name))
-}
-
-/// Kills the sshd process serving the SSH connection `pid` runs under (the nearest sshd
-/// above it): the connection drops, and `pid` goes on running on the host.
-fn kill_sshd_above(pid: u32) {
-    let mut pid = pid;
-    let sshd = loop {
-        let (parent, _) = parent_and_name(pid).expect("the client's ancestors");
-        let (_, name) = parent_and_name(parent).expect("a parent");
-        if name.starts_with("sshd") {
-            break parent;
-        }
-        assert!(parent > 1, "no sshd above the client");
-        pid = parent;
-    };
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &sshd.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
 }
 
 /// A session holding `LOCK TABLES wp_options READ` for `seconds`: the restore's

@@ -12,6 +12,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::process::sshd_above;
 use support::update_work::{fatal_test_zip, install_fatal_test_plugin, json, Work, MONTHLY};
 use support::{db_state, package, tree, Lab, LabSite};
 
@@ -102,16 +103,6 @@ fn processes() -> Vec<Process> {
         out.push(Process { pid, argv, cwd });
     }
     out
-}
-
-/// The parent and the name (`comm`) of a process.
-fn parent_and_name(pid: u32) -> Option<(u32, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat[open + 1..close].to_owned();
-    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
-    Some((ppid, name))
 }
 
 fn kill(pid: u32) {
@@ -252,17 +243,7 @@ fn killing_the_sshd_serving_tend_during_the_database_upgrade_keeps_the_outcome_a
     // journal says the core's files were swapped in.
     let php = wait_for_database_upgrade(&mut child, &site, &journal);
     // The sshd process serving this connection: the nearest sshd above the PHP.
-    let mut pid = php;
-    let sshd = loop {
-        let (parent, _) = parent_and_name(pid).expect("the PHP's ancestors");
-        let (_, name) = parent_and_name(parent).expect("a parent");
-        if name.starts_with("sshd") {
-            break parent;
-        }
-        assert!(parent > 1, "no sshd above the PHP");
-        pid = parent;
-    };
-    kill(sshd);
+    kill(sshd_above(php));
     let (code, result) = work.finish(&mut child);
     assert_eq!(code, 1, "{result}\n{}", work.stderr());
     let s = &result["sites"][0];
@@ -714,17 +695,7 @@ fn a_connection_cut_while_copying_the_site_before_a_component_changes_nothing() 
             })
             .map(|p| p.pid)
     });
-    let mut pid = dump;
-    let sshd = loop {
-        let (parent, _) = parent_and_name(pid).expect("the dump's ancestors");
-        let (_, name) = parent_and_name(parent).expect("a parent");
-        if name.starts_with("sshd") {
-            break parent;
-        }
-        assert!(parent > 1, "no sshd above the dump");
-        pid = parent;
-    };
-    kill(sshd);
+    kill(sshd_above(dump));
     let (code, result) = work.finish(&mut child);
     assert_eq!(code, 1, "{result}\n{}", work.stderr());
     let s = &result["sites"][0];
