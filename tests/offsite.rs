@@ -411,6 +411,38 @@ fn a_broken_offsite_fails_the_site_keeps_the_snapshot_and_the_next_backup_copies
 }
 
 #[test]
+fn a_playbook_backup_step_whose_copy_fails_fails_the_site_and_keeps_its_snapshot() {
+    let lab = Lab::shared();
+    let site = lab.add_site("offsite_playbook");
+    let work = Work::new(lab, &[&site], None);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let nightly = support::repo_root().join("playbooks/nightly-backup.yml");
+    let nightly = nightly.to_str().unwrap();
+
+    work.write_password("offsite.pass", "not the password");
+    let out = work.tend(&["--json", "run", nightly]);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out)["sites"][0].clone();
+    assert_eq!(result["status"], "failed", "{result}");
+    assert_eq!(result["error_kind"], "offsite_copy_failed", "{result}");
+    let first = result["snapshot"].as_str().unwrap().to_owned();
+    assert_eq!(
+        ids(&work.primary_snapshots(&site.name)),
+        vec![first.clone()]
+    );
+
+    work.write_password("offsite.pass", OFFSITE_PASSWORD);
+    let out = work.tend(&["--json", "run", nightly]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let second = json(&out)["sites"][0]["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ids(&work.offsite_snapshots(&site.name)), [first, second]);
+    work.assert_offsite_check_clean(&[]);
+}
+
+#[test]
 fn the_object_store_going_away_mid_copy_fails_the_site_and_the_next_backup_copies_it() {
     let lab = Lab::shared();
     let site = lab.add_site("offsite_cut");
