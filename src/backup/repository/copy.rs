@@ -9,9 +9,9 @@
 //! it as they list the original.
 //!
 //! rustic's copy sends only the blobs the off-site index lacks, then writes the index, and
-//! the snapshot files last: a copy cut short (a dead connection, tend killed) leaves packs
-//! that the next copy does not need to send again and that prune may remove, never a
-//! snapshot whose data is missing. Both repositories are held with a shared lock meanwhile,
+//! the snapshot files last: a copy cut short (a dead connection, tend killed) may leave
+//! packs not yet in the index (the next copy sends their blobs again; prune removes them),
+//! never a snapshot whose data is missing. Both repositories are held with a shared lock meanwhile,
 //! so no prune removes data under the copy.
 
 use std::collections::BTreeSet;
