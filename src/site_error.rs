@@ -113,6 +113,9 @@ pub enum SiteError {
     /// The snapshot store on the runner, or a snapshot in it, could not be used.
     #[error("snapshot store: {0}")]
     Store(String),
+    /// The snapshot was saved, and its copy to `settings.offsite` failed.
+    #[error("{0}")]
+    OffsiteCopyFailed(crate::backup::offsite::OffsiteFailure),
     /// A step of tend's own work on the host went wrong in a way that has no kind of its
     /// own: what tend was doing, and what happened.
     #[error("{}", failed(what, detail))]
@@ -248,6 +251,7 @@ pub enum ErrorKind {
     NotStarted,
     Interrupted,
     Store,
+    OffsiteCopyFailed,
     NoSafetySnapshot,
     SnapshotDamaged,
     Failed,
@@ -313,6 +317,7 @@ impl SiteError {
             SiteError::Interrupted(_) => ErrorKind::Interrupted,
             SiteError::Step { cause, .. } | SiteError::During { cause, .. } => cause.kind(),
             SiteError::Store(_) => ErrorKind::Store,
+            SiteError::OffsiteCopyFailed(_) => ErrorKind::OffsiteCopyFailed,
             SiteError::NoSafetySnapshot { .. } => ErrorKind::NoSafetySnapshot,
             SiteError::SnapshotDamaged { .. } => ErrorKind::SnapshotDamaged,
             SiteError::RestoreFailed { cause, .. } => cause.kind(),

@@ -285,6 +285,76 @@ fn a_failed_dump_leaves_no_snapshot_and_a_clear_error() {
     );
 }
 
+/// The dump crosses the network compressed (the lab host has zstd): killed mid-way on the
+/// host, it still fails the backup — the compressor ending cleanly does not hide it.
+#[test]
+fn a_dump_killed_midway_fails_the_backup_with_the_dump_compressed_on_the_wire() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("dumpkilled");
+    let work = tempfile::tempdir().unwrap();
+    let store = work.path().join("store");
+    write_inventory(work.path(), lab, &[&wp], &store);
+    // Make the dump take a while: a table with many rows.
+    lab.sql(&wp.db_name, "CREATE TABLE wp_bulk (id INT AUTO_INCREMENT PRIMARY KEY, v VARCHAR(200)); INSERT INTO wp_bulk (v) SELECT REPEAT('x', 200) FROM information_schema.columns a, information_schema.columns b LIMIT 400000");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tend"))
+        .args(["-i", "inv.yml", "--json", "backup"])
+        .current_dir(work.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The lab host is this machine: find the site's dump and the compressor beside it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let dump = loop {
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "pid,args"])
+            .output()
+            .unwrap();
+        let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
+        let dump = ps.lines().find(|l| {
+            l.contains("--single-transaction")
+                && l.trim_end().ends_with(&wp.db_name)
+                && !l.contains("exec 4>&1")
+        });
+        if let Some(line) = dump {
+            if ps.lines().any(|l| l.contains("zstd -q -c -3")) {
+                break line.split_whitespace().next().unwrap().to_owned();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the compressed dump was never seen running"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &dump])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    let site = &result["sites"][0];
+    assert_eq!(site["error_kind"], "database", "{site}");
+    let error = site["error"].as_str().unwrap();
+    assert!(error.contains("dumping the database failed"), "{error}");
+    assert!(snapshots(work.path(), "dumpkilled").is_empty());
+    assert!(partials(&store, "dumpkilled").is_empty());
+
+    // Left alone, the same dump goes through compressed, and the snapshot verifies.
+    let out = tend(work.path(), &["-i", "inv.yml", "--json", "backup"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(snapshots(work.path(), "dumpkilled").len(), 1);
+    let out = tend(
+        work.path(),
+        &["-i", "inv.yml", "backups", "verify", "--site", "dumpkilled"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
 #[test]
 fn a_backup_killed_midway_leaves_nothing_listed_and_is_cleaned_up_next_time() {
     let lab = Lab::shared();

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
+use support::repository::{json, size_of};
 use support::{db_state, tend, tree, Lab, LabSite, Outcome};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -85,26 +86,6 @@ impl Work {
         assert_eq!(result["ok"], true, "{result}");
         result
     }
-}
-
-fn json(out: &Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
-}
-
-/// Bytes of every file under `dir`.
-fn size_of(dir: &Path) -> u64 {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        total += if meta.is_dir() {
-            size_of(&entry.path())
-        } else {
-            meta.len()
-        };
-    }
-    total
 }
 
 fn restic_snapshots(work: &Work, host: &str) -> Vec<Value> {

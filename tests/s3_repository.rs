@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
+use support::repository::json;
 use support::s3::S3Server;
 use support::{db_state, tend_env, tree, Lab, LabSite, Outcome};
 
@@ -71,11 +72,6 @@ impl Work {
             .spawn()
             .unwrap()
     }
-}
-
-fn json(out: &Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}\n{}", out.stdout, out.stderr))
 }
 
 /// Debian's restic on `location` of `server`.

@@ -1,16 +1,18 @@
 //! Moving snapshot parts between a host and the store as streams, never whole.
 //!
 //! Receiving: the remote command's stdout flows through a small in-memory pipe into a
-//! blocking task that writes it into the store's part writer (which compresses, hashes
-//! and stores it as that store does). Sending: the reverse, the store's part stream → pipe
+//! blocking task that decompresses it (when the host compressed it for the wire) and
+//! writes it into the store's part writer (which compresses, hashes and stores it as that
+//! store does). Sending: the reverse, the store's part stream → pipe
 //! → the remote command's stdin. Memory stays at the pipe's size plus what the store
 //! buffers, whatever the size of the site.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::SyncIoBridge;
 
+use super::listing::Codec;
 use super::manifest::Part;
 use super::store::{PartWriter, StoreError};
 use crate::remote::{Connection, RemoteCommand, RemoteError};
@@ -47,27 +49,45 @@ impl From<io::Error> for TransferError {
     }
 }
 
-/// Runs `command` (with `stdin`, e.g. a client option file) and streams its stdout into
-/// `part`, which is finished only when the command succeeded. Exit statuses in
-/// `tolerated` count as success (reported in [`Received::tolerated_status`]). On error the
-/// caller abandons the snapshot.
+/// Where copying a stream into a part failed.
+#[derive(Debug)]
+enum CopyError {
+    /// The stream could not be decompressed (cut short, or garbled).
+    Stream(io::Error),
+    /// The part could not be written.
+    Store(StoreError),
+}
+
+/// Runs `command` (with `stdin`, e.g. a client option file) and streams its stdout,
+/// decompressed as `wire` says, into `part`, which is finished only when the command
+/// succeeded. Exit statuses in `tolerated` count as success (reported in
+/// [`Received::tolerated_status`]). On error the caller abandons the snapshot.
 pub async fn receive(
     host: &Connection,
     command: &RemoteCommand,
     stdin: Option<&[u8]>,
+    wire: Codec,
     part: Box<dyn PartWriter>,
     tolerated: &[i32],
 ) -> Result<Received, TransferError> {
     let (mut writer, reader) = tokio::io::duplex(PIPE_BYTES);
-    let store = tokio::task::spawn_blocking(move || copy_into(SyncIoBridge::new(reader), part));
+    let store = tokio::task::spawn_blocking(move || {
+        let input = wire
+            .decoder(BufReader::new(SyncIoBridge::new(reader)))
+            .map_err(CopyError::Stream)?;
+        copy_into(input, part)
+    });
     let streamed = host.stream_to(command, stdin, &mut writer).await;
     let _ = writer.shutdown().await;
     drop(writer);
     let stored = store.await.map_err(io::Error::other)?;
     // When writing locally failed, the broken pipe the remote side then saw is only the
-    // consequence: report the cause (a full disk, say).
+    // consequence: report the cause (a full disk, say). A stream that could not be
+    // decompressed because the remote side failed is the remote side's failure.
     let stored = match (stored, &streamed) {
-        (Err(e), Err(RemoteError::Transport { .. })) => return Err(TransferError::Store(e)),
+        (Err(CopyError::Store(e)), Err(RemoteError::Transport { .. })) => {
+            return Err(TransferError::Store(e))
+        }
         (stored, _) => stored,
     };
     let (stderr, tolerated_status) = match streamed {
@@ -79,7 +99,12 @@ pub async fn receive(
         }) if tolerated.contains(&status) => (stderr_tail, Some(status)),
         Err(e) => return Err(TransferError::Remote(e)),
     };
-    let (part, tail) = stored.map_err(TransferError::Store)?;
+    let (part, tail) = stored.map_err(|e| match e {
+        CopyError::Store(e) => TransferError::Store(e),
+        CopyError::Stream(e) => TransferError::Store(StoreError::Io(io::Error::other(format!(
+            "the compressed stream from the host could not be read: {e}"
+        )))),
+    })?;
     Ok(Received {
         part,
         tail,
@@ -92,11 +117,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Copies `input` into `part` to its end, keeping the last [`TAIL_BYTES`], and finishes it.
+/// Copies `input` (the plain content) into `part` to its end, keeping the last
+/// [`TAIL_BYTES`], and finishes it.
 fn copy_into(
     mut input: impl Read,
     mut part: Box<dyn PartWriter>,
-) -> Result<(Part, Vec<u8>), StoreError> {
+) -> Result<(Part, Vec<u8>), CopyError> {
     let mut buf = vec![0u8; 128 * 1024];
     let mut tail: Vec<u8> = Vec::with_capacity(2 * TAIL_BYTES);
     loop {
@@ -104,15 +130,16 @@ fn copy_into(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(CopyError::Stream(e)),
         };
-        part.write_all(&buf[..n])?;
+        part.write_all(&buf[..n])
+            .map_err(|e| CopyError::Store(e.into()))?;
         tail.extend_from_slice(&buf[..n]);
         if tail.len() > TAIL_BYTES {
             tail.drain(..tail.len() - TAIL_BYTES);
         }
     }
-    Ok((part.finish()?, tail))
+    Ok((part.finish().map_err(CopyError::Store)?, tail))
 }
 
 /// Runs `command` with `prefix` and then the content of `source` (a part opened from the

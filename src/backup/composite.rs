@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use super::folder_store::FolderStore;
 use super::repository::RepositoryStore;
 use super::store::{
-    DataRead, PartKind, PendingSnapshot, Reclaimed, Snapshot, SnapshotStore, StoreCheck,
-    StoreError, StoredDigest,
+    DataRead, OffsiteCopy, PartKind, PendingSnapshot, Reclaimed, Snapshot, SnapshotStore,
+    StoreCheck, StoreError, StoredDigest,
 };
 
 const IN_REPOSITORY: &str = "repository:";
@@ -112,5 +112,14 @@ impl SnapshotStore for CompositeStore {
 
     fn check(&self, data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
         self.repository.check(data)
+    }
+
+    fn offsite_location(&self) -> Option<String> {
+        self.repository.offsite_location()
+    }
+
+    /// Only repository snapshots are copied: folder snapshots age out where they are.
+    fn copy_offsite(&self, site: &str) -> Result<Option<OffsiteCopy>, StoreError> {
+        self.repository.copy_offsite(site)
     }
 }

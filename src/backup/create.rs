@@ -1,5 +1,7 @@
 //! Taking a snapshot of one site: its files as a tar stream and its database as a plain
 //! SQL dump, each streamed from the host, compressed and hashed on the way into the store.
+//! The dump crosses the network compressed when the host has `zstd` or `gzip` (SQL
+//! compresses several times over), and is decompressed on the runner as it arrives.
 //!
 //! Nothing is staged on the host (shared hosts have little disk) and nothing is held whole
 //! in memory. A part counts only if its command exits cleanly: a `tar` that fails, a dump
@@ -12,6 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::archive::{self, TransferError};
+use super::listing::Codec;
 use super::manifest::{Manifest, FORMAT};
 use super::restore::database_step;
 use super::store::{FilesOrder, PartKind, SnapshotStore, StoreError};
@@ -81,14 +84,21 @@ pub async fn snapshot(
                 ),
             )
         })?;
-        let command = dump_command(client, db);
+        let command = dump_command(client, db, tools.compressor);
         let options = mysql_client::option_file(db);
         let part = pending
             .create_part(PartKind::Database)
             .map_err(|e| local("cannot create the database part", e))?;
-        let received = archive::receive(host, &command, Some(options.as_bytes()), part, &[])
-            .await
-            .map_err(|e| receive_error("dumping the database", e, database_step))?;
+        let received = archive::receive(
+            host,
+            &command,
+            Some(options.as_bytes()),
+            tools.compressor,
+            part,
+            &[],
+        )
+        .await
+        .map_err(|e| receive_error("dumping the database", e, database_step))?;
         if !dump_is_complete(&received.tail) {
             return Err(SiteError::database(format!(
                 "the dump of `{}` ended without its \"Dump completed\" line: refusing an incomplete dump",
@@ -105,13 +115,20 @@ pub async fn snapshot(
         let part = pending
             .create_part(PartKind::Files)
             .map_err(|e| local("cannot create the files part", e))?;
-        let received = archive::receive(host, &command, None, part, &[TAR_FILES_CHANGED])
-            .await
-            .map_err(|e| {
-                receive_error("archiving the site's files", e, |what, e| {
-                    SiteError::remote_step(what, e)
-                })
-            })?;
+        let received = archive::receive(
+            host,
+            &command,
+            None,
+            Codec::Plain,
+            part,
+            &[TAR_FILES_CHANGED],
+        )
+        .await
+        .map_err(|e| {
+            receive_error("archiving the site's files", e, |what, e| {
+                SiteError::remote_step(what, e)
+            })
+        })?;
         if received.tolerated_status.is_some() {
             warnings.push(format!(
                 "some files changed while they were archived (each file is stored whole): {}",
@@ -192,9 +209,13 @@ pub fn tar_command(root: &str, excludes: &[String], order: FilesOrder) -> Remote
 }
 
 /// A consistent dump (`--single-transaction`), streamed row by row (`--quick`), with
-/// routines and triggers, binary columns as hex; credentials come on stdin.
-pub fn dump_command(client: &str, db: &DbCredentials) -> RemoteCommand {
-    RemoteCommand::new(client)
+/// routines and triggers, binary columns as hex; credentials come on stdin. Compressed on
+/// the host by `wire` (unless plain): a pipe's exit status is its last command's, so the
+/// dump's own status is carried out of the pipe on file descriptor 3 and is the script's —
+/// a dump that failed or was killed fails the backup however the compressor ended (POSIX
+/// `sh`, no `pipefail` needed).
+pub fn dump_command(client: &str, db: &DbCredentials, wire: Codec) -> RemoteCommand {
+    let dump = RemoteCommand::new(client)
         .arg("--defaults-extra-file=/dev/stdin")
         .arg("--single-transaction")
         .arg("--quick")
@@ -204,7 +225,15 @@ pub fn dump_command(client: &str, db: &DbCredentials) -> RemoteCommand {
         .arg("--default-character-set=utf8mb4")
         .arg("--no-tablespaces")
         .arg("--")
-        .arg(&db.name)
+        .arg(&db.name);
+    if wire == Codec::Plain {
+        return dump;
+    }
+    RemoteCommand::script(&format!(
+        "exec 4>&1; s=$( {{ {{ {}; echo $? >&3; }} | {} >&4; }} 3>&1 ); exit ${{s:-1}}",
+        dump.as_str(),
+        wire.compressor()
+    ))
 }
 
 /// mysqldump and mariadb-dump end a complete dump with `-- Dump completed on …`.
@@ -230,6 +259,7 @@ fn receive_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     #[test]
     fn tar_excludes_are_anchored_at_the_root() {
@@ -241,6 +271,71 @@ mod tests {
         assert_eq!(
             cmd.as_str(),
             "tar --create --file=- '--directory=/srv/my site' --anchored --warning=no-file-changed --exclude=./wp-content/cache --exclude=./tmp ."
+        );
+    }
+
+    fn credentials(name: &str) -> DbCredentials {
+        DbCredentials {
+            name: name.into(),
+            user: "shop".into(),
+            password: crate::cms::database::Password::new("secret".into()),
+            endpoint: crate::cms::database::DbEndpoint::parse("localhost"),
+            table_prefix: "wp_".into(),
+        }
+    }
+
+    #[test]
+    fn the_dump_is_compressed_on_the_host_keeping_its_own_exit_status() {
+        let db = credentials("shop db");
+        let plain = dump_command("mariadb-dump", &db, Codec::Plain);
+        assert!(plain
+            .as_str()
+            .starts_with("mariadb-dump --defaults-extra-file=/dev/stdin"));
+        assert!(
+            plain.as_str().ends_with("-- 'shop db'"),
+            "{}",
+            plain.as_str()
+        );
+        let zstd = dump_command("mariadb-dump", &db, Codec::Zstd);
+        assert_eq!(
+            zstd.as_str(),
+            format!(
+                "exec 4>&1; s=$( {{ {{ {}; echo $? >&3; }} | zstd -q -c -3 >&4; }} 3>&1 ); exit ${{s:-1}}",
+                plain.as_str()
+            )
+        );
+    }
+
+    /// The script run by `sh` with stand-ins for the dump (a process of its own, as the
+    /// dump is): the output is the compressed stream, the status the dump's.
+    #[test]
+    fn the_compressed_dump_exits_with_the_dumps_status() {
+        let run = |dump: &str| {
+            let script = format!(
+                "exec 4>&1; s=$( {{ {{ {dump}; echo $? >&3; }} | gzip -c -3 >&4; }} 3>&1 ); exit ${{s:-1}}"
+            );
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            let mut plain = String::new();
+            flate2::read::MultiGzDecoder::new(&out.stdout[..])
+                .read_to_string(&mut plain)
+                .unwrap();
+            (out.status.code(), plain)
+        };
+        assert_eq!(
+            run("sh -c 'printf \"x;\\n-- Dump completed\\n\"'"),
+            (Some(0), "x;\n-- Dump completed\n".to_owned())
+        );
+        assert_eq!(
+            run("sh -c 'printf INSERT; exit 3'"),
+            (Some(3), "INSERT".to_owned())
+        );
+        assert_eq!(
+            run("sh -c 'printf INSERT; kill -9 $$'"),
+            (Some(137), "INSERT".to_owned())
         );
     }
 

@@ -90,15 +90,17 @@ pub struct Entry {
 }
 
 /// How the host compressed what it sends: what it has, best first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Codec {
     Zstd,
     Gzip,
+    #[default]
     Plain,
 }
 
 impl Codec {
-    fn from_word(word: &str) -> Option<Codec> {
+    /// The codec a host's `zstd`/`gzip` (its name as a word) gives.
+    pub fn from_word(word: &str) -> Option<Codec> {
         match word {
             "zstd" => Some(Codec::Zstd),
             "gzip" => Some(Codec::Gzip),

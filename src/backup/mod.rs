@@ -16,6 +16,7 @@ pub mod create;
 pub mod folder_store;
 pub mod listing;
 pub mod manifest;
+pub mod offsite;
 pub mod prune;
 pub mod repository;
 pub mod restore;
@@ -31,12 +32,14 @@ pub use store::{PartKind, Snapshot, SnapshotStore};
 
 /// The snapshot store the inventory's settings name: the folder store under
 /// `settings.store`, or with `settings.repository` that repository for new snapshots beside
-/// the folder snapshots taken before. The repository is opened at its first use.
+/// the folder snapshots taken before (and `settings.offsite` as its off-site copy). The
+/// repository is opened at its first use.
 pub fn open_store(settings: &crate::inventory::Settings) -> Box<dyn SnapshotStore> {
     match &settings.repository {
         None => Box::new(FolderStore::new(&settings.store)),
         Some(repository) => Box::new(composite::CompositeStore {
-            repository: repository::RepositoryStore::new(repository.clone()),
+            repository: repository::RepositoryStore::new(repository.clone())
+                .with_offsite(settings.offsite.clone()),
             folders: FolderStore::new(&settings.store),
         }),
     }

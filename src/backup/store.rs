@@ -191,6 +191,27 @@ pub trait SnapshotStore: Send + Sync {
     fn check(&self, _data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
         Ok(None)
     }
+
+    /// Where the store copies new snapshots off-site (`settings.offsite`), if anywhere.
+    fn offsite_location(&self) -> Option<String> {
+        None
+    }
+
+    /// Copies the snapshots of `site` that the off-site repository lacks (the newest one,
+    /// and any an earlier failed copy missed) there; `None` when the store has no off-site
+    /// copy. Only data the off-site repository lacks is sent.
+    fn copy_offsite(&self, _site: &str) -> Result<Option<OffsiteCopy>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// What copying a site's snapshots off-site did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffsiteCopy {
+    /// The off-site repository.
+    pub location: String,
+    /// tend's ids of the snapshots copied, oldest first (empty when all were there).
+    pub copied: Vec<String>,
 }
 
 /// A boxed store (what [`super::open_store`] returns) is a store.
@@ -236,6 +257,12 @@ impl<S: SnapshotStore + ?Sized> SnapshotStore for Box<S> {
     }
     fn check(&self, data: DataRead) -> Result<Option<StoreCheck>, StoreError> {
         (**self).check(data)
+    }
+    fn offsite_location(&self) -> Option<String> {
+        (**self).offsite_location()
+    }
+    fn copy_offsite(&self, site: &str) -> Result<Option<OffsiteCopy>, StoreError> {
+        (**self).copy_offsite(site)
     }
 }
 

@@ -3,9 +3,8 @@
 use super::record;
 use super::{exit_for, CommandError, Invocation};
 use crate::diagnostic::InputError;
-use crate::engine;
+use crate::engine::{self, Judged};
 use crate::history::{SiteRecord, SnapshotRecord};
-use crate::outcome::Outcome;
 use crate::ui::{backup_view, style::Style};
 
 pub(super) fn backup(call: &Invocation<'_>, label: Option<&str>) -> Result<u8, CommandError> {
@@ -33,9 +32,13 @@ pub(super) fn backup(call: &Invocation<'_>, label: Option<&str>) -> Result<u8, C
     let records: Vec<SiteRecord> = results
         .iter()
         .map(|r| match &r.result {
-            Ok(manifest) => {
-                let mut site = SiteRecord::new(&r.site, Outcome::Ok);
-                site.snapshots = vec![SnapshotRecord::from(manifest)];
+            Ok(backup) => {
+                // A snapshot whose off-site copy failed is kept, and the site failed.
+                let mut site = SiteRecord::new(&r.site, backup.outcome());
+                let mut snapshot = SnapshotRecord::from(&backup.manifest);
+                snapshot.offsite = backup.offsite.as_ref().map(Into::into);
+                site.snapshots = vec![snapshot];
+                site.error = backup.problem().map(|e| crate::secrets::mask(&e));
                 site.duration_ms = r.elapsed.as_millis() as u64;
                 site
             }

@@ -39,7 +39,8 @@ pub(super) fn list(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, Comm
     Ok(super::EXIT_OK)
 }
 
-/// `tend backups init`: creates `settings.repository`, then `settings.offsite`. One that
+/// `tend backups init`: creates `settings.repository`, then `settings.offsite` (with the
+/// repository's chunker parameters, as `restic init --copy-chunker-params`). One that
 /// exists already and opens with its password is left as it is (the command can be run
 /// again); one that does not open is an error.
 pub(super) fn init(call: &Invocation<'_>) -> Result<u8, CommandError> {
@@ -55,12 +56,23 @@ pub(super) fn init(call: &Invocation<'_>) -> Result<u8, CommandError> {
         ));
     };
     let mut done = Vec::new();
-    for (name, target) in [
-        ("repository", Some(repository)),
-        ("offsite", settings.offsite.as_ref()),
+    // The off-site repository chunks as the repository does, so copies deduplicate.
+    for (name, target, copy_of) in [
+        ("repository", Some(repository), None),
+        ("offsite", settings.offsite.as_ref(), Some(repository)),
     ] {
         let Some(target) = target else { continue };
-        let outcome = match open::init(target) {
+        let chunker_of = match copy_of {
+            Some(primary) => Some(
+                open::open(primary)
+                    .map_err(|e| CommandError::runtime(e.to_string()))?
+                    .0
+                    .config()
+                    .clone(),
+            ),
+            None => None,
+        };
+        let outcome = match open::init(target, chunker_of.as_ref()) {
             Ok(()) => InitOutcome::Created,
             Err(RepositoryError::AlreadyExists { .. }) => {
                 open::open(target).map_err(|e| CommandError::runtime(e.to_string()))?;

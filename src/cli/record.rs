@@ -166,6 +166,7 @@ pub(super) fn snapshot(store: &dyn SnapshotStore, site: &str, id: &str) -> Snaps
             id: id.to_owned(),
             bytes: 0,
             label: None,
+            offsite: None,
         },
     }
 }
@@ -287,6 +288,25 @@ impl From<&crate::backup::manifest::Manifest> for SnapshotRecord {
             id: m.id.clone(),
             bytes: m.bytes(),
             label: m.label.clone(),
+            offsite: None,
+        }
+    }
+}
+
+impl From<&crate::backup::offsite::OffsiteOutcome> for crate::history::OffsiteRecord {
+    fn from(o: &crate::backup::offsite::OffsiteOutcome) -> crate::history::OffsiteRecord {
+        use crate::backup::offsite::OffsiteOutcome;
+        match o {
+            OffsiteOutcome::Copied(copy) => crate::history::OffsiteRecord {
+                location: copy.location.clone(),
+                ok: true,
+                copied: copy.copied.clone(),
+            },
+            OffsiteOutcome::Failed(failure) => crate::history::OffsiteRecord {
+                location: failure.offsite.clone(),
+                ok: false,
+                copied: Vec::new(),
+            },
         }
     }
 }

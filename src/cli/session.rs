@@ -80,27 +80,9 @@ impl<'a> Session<'a> {
         self.runtime.block_on(work)
     }
 
-    /// `settings.offsite` is read and `tend backups init` creates it, but no snapshot is
-    /// copied there yet: a command that takes snapshots says so every time rather than let
-    /// an off-site copy be assumed.
-    fn warn_offsite_not_copied(&self) {
-        if self.inventory.settings.offsite.is_some() {
-            self.reporter.event(&crate::events::Event::Log {
-                level: crate::events::Level::Warning,
-                site: None,
-                message: "settings.offsite is set, but tend does not copy snapshots off-site yet: \
-                          new snapshots are only in settings.repository (copy them with \
-                          `restic copy` meanwhile; see the README)",
-            });
-        }
-    }
-
     /// From now on the command is in the history: `command` (`backup`, `restore`, …) on
     /// `targets`, each site recorded as it finishes.
     pub fn record(&self, command: &str, targets: &[&Site]) {
-        if command == "backup" {
-            self.warn_offsite_not_copied();
-        }
         *self.started() = Some(record::begin(
             self.inventory,
             &self.recorder,
@@ -111,7 +93,6 @@ impl<'a> Session<'a> {
 
     /// [`Session::record`] for a playbook run, under the id the run goes by.
     pub fn record_playbook(&self, run_id: &str, playbook: &str, targets: &[&Site]) {
-        self.warn_offsite_not_copied();
         *self.started() = Some(record::begin_playbook(
             self.inventory,
             &self.recorder,

@@ -339,6 +339,15 @@ async fn safety_snapshot(
                 site: Some(&target.name),
                 message: &message,
             });
+            // The safety snapshot is in the repository: a failed off-site copy of it does
+            // not hold the restore up (the next backup copies it).
+            if let Some(crate::backup::offsite::OffsiteOutcome::Failed(failure)) =
+                crate::backup::offsite::copy_after(store, &manifest)
+            {
+                warn(&format!(
+                    "{failure}; the restore goes on, and the next backup copies what is missing"
+                ));
+            }
             Ok(Safety {
                 id: Some(manifest.id),
             })

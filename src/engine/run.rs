@@ -501,8 +501,15 @@ impl SiteState<'_, '_> {
                 )
                 .await
                 .map_err(fail)?;
-                self.outcome.snapshot = Some(manifest.id);
-                Ok(())
+                self.outcome.snapshot = Some(manifest.id.clone());
+                // The snapshot stays the run's (and is listed); a failed off-site copy
+                // fails the site before anything is changed.
+                match crate::backup::offsite::copy_after(self.ctx.store, &manifest) {
+                    Some(crate::backup::offsite::OffsiteOutcome::Failed(failure)) => {
+                        Err(fail(SiteError::OffsiteCopyFailed(failure)))
+                    }
+                    _ => Ok(()),
+                }
             }
             Step::Maintenance { on } => self.maintenance(*on).await.map_err(fail),
             Step::Update(step) => self.update(step, tools).await.map_err(fail),

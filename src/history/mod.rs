@@ -14,7 +14,7 @@ pub mod record;
 pub mod store;
 
 pub use record::{
-    ChangeRecord, CheckRecord, HeldRecord, RolledBackRecord, RunRecord, SiteRecord, SnapshotRecord,
-    UntrackedRecord,
+    ChangeRecord, CheckRecord, HeldRecord, OffsiteRecord, RolledBackRecord, RunRecord, SiteRecord,
+    SnapshotRecord, UntrackedRecord,
 };
 pub use store::History;

@@ -141,6 +141,20 @@ pub struct SnapshotRecord {
     pub id: String,
     pub bytes: u64,
     pub label: Option<String>,
+    /// Its copy to `settings.offsite`; absent without one (and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsite: Option<OffsiteRecord>,
+}
+
+/// A snapshot's copy to the off-site repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffsiteRecord {
+    pub location: String,
+    /// The copy succeeded (the site's `error` says why not).
+    pub ok: bool,
+    /// The snapshots copied: this one, and earlier ones of the site that were missing there.
+    #[serde(default)]
+    pub copied: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

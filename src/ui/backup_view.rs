@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::style::Style;
+use crate::backup::offsite::OffsiteOutcome;
 use crate::backup::prune::SitePrune;
 use crate::backup::store::{DataRead, Reclaimed, StoreCheck};
 use crate::backup::Snapshot;
@@ -16,25 +17,71 @@ pub fn backup_json(results: &[SiteBackup]) -> Value {
     let sites: Vec<Value> = results
         .iter()
         .map(|r| match &r.result {
-            Ok(m) => json!({"site": r.site, "ok": true, "snapshot": m.id, "bytes": m.bytes(), "warnings": m.warnings, "error": null}),
+            Ok(backup) => {
+                let m = &backup.manifest;
+                let (ok, error, error_kind) = match &backup.offsite {
+                    Some(OffsiteOutcome::Failed(failure)) => (
+                        false,
+                        Some(failure.to_string()),
+                        Some(SiteError::OffsiteCopyFailed(failure.clone()).kind()),
+                    ),
+                    _ => (true, None, None),
+                };
+                let mut site = json!({"site": r.site, "ok": ok, "snapshot": m.id, "bytes": m.bytes(), "warnings": m.warnings, "offsite": offsite_json(backup.offsite.as_ref()), "error": error});
+                if let Some(kind) = error_kind {
+                    site["error_kind"] = json!(kind);
+                }
+                site
+            }
             Err(e) => json!({"site": r.site, "ok": false, "snapshot": null, "bytes": null, "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
     json!({ "sites": sites })
 }
 
+/// A snapshot's off-site copy: `null` without `settings.offsite`, else `{"location",
+/// "ok", "copied"}` (`copied`: tend ids, the new snapshot's and any earlier one that was
+/// missing off-site).
+pub fn offsite_json(offsite: Option<&OffsiteOutcome>) -> Value {
+    match offsite {
+        None => Value::Null,
+        Some(OffsiteOutcome::Copied(copy)) => {
+            json!({"location": copy.location, "ok": true, "copied": copy.copied})
+        }
+        Some(OffsiteOutcome::Failed(failure)) => {
+            json!({"location": failure.offsite, "ok": false, "copied": []})
+        }
+    }
+}
+
 pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
     let mut out = String::new();
     for r in results {
         match &r.result {
-            Ok(m) => {
+            Ok(backup) => {
+                let m = &backup.manifest;
+                let (word, offsite) = match &backup.offsite {
+                    None => (style.good("ok"), String::new()),
+                    Some(OffsiteOutcome::Copied(copy)) => (
+                        style.good("ok"),
+                        match copy.copied.len() {
+                            0 | 1 => "  copied off-site".to_owned(),
+                            n => format!("  copied off-site with {} earlier snapshot(s)", n - 1),
+                        },
+                    ),
+                    Some(OffsiteOutcome::Failed(_)) => (style.bad("failed"), String::new()),
+                };
                 out.push_str(&format!(
-                    "{}  {}  {}  {}\n",
+                    "{}  {}  {}  {}{}\n",
                     style.bold(&r.site),
-                    style.good("ok"),
+                    word,
                     m.id,
-                    human_bytes(m.bytes())
+                    human_bytes(m.bytes()),
+                    offsite
                 ));
+                if let Some(OffsiteOutcome::Failed(failure)) = &backup.offsite {
+                    out.push_str(&format!("  {} {failure}\n", style.bad("error:")));
+                }
                 for w in &m.warnings {
                     out.push_str(&format!("  {} {w}\n", style.warn("warning:")));
                 }

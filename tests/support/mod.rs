@@ -8,6 +8,7 @@
 
 pub mod browser;
 pub mod process;
+pub mod repository;
 pub mod s3;
 pub mod update_work;
 

@@ -10,10 +10,12 @@
 //!   back until tend commits);
 //! - `source`, `parts`: the parts' streams turned into the entries of a snapshot's tree;
 //! - `tar_format`, `read_back`: nodes to tar and back, and the parts read back as streams;
+//! - `copy`: a site's snapshots copied to the off-site repository (`settings.offsite`);
 //! - `lock`: restic's lock files, shared for backups, exclusive while data is removed;
 //! - `store`: [`RepositoryStore`], the snapshot store.
 
 pub mod backend;
+pub mod copy;
 pub mod lock;
 pub mod open;
 pub mod parts;

@@ -11,9 +11,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustic_core::repofile::MasterKey;
+use rustic_core::repofile::{ConfigFile, MasterKey};
 use rustic_core::{
-    ConfigOptions, Credentials, KeyOptions, OpenStatus, Repository, RepositoryBackends,
+    ConfigOptions, Credentials, Id, KeyOptions, OpenStatus, Repository, RepositoryBackends,
     RepositoryOptions, RusticError, WriteBackend,
 };
 
@@ -123,7 +123,14 @@ pub fn open_with_key(
 }
 
 /// Creates the repository `settings` names (restic's format, version 2: compressed).
-pub fn init(settings: &RepositorySettings) -> Result<(), RepositoryError> {
+///
+/// With `chunker_of` (the repository an off-site one copies), the new repository cuts
+/// files into chunks exactly as that one does (restic's `init --copy-chunker-params`):
+/// a file backed up into either gives the same blobs, so copies between them deduplicate.
+pub fn init(
+    settings: &RepositorySettings,
+    chunker_of: Option<&ConfigFile>,
+) -> Result<(), RepositoryError> {
     let location = &settings.location;
     let repo = unopened(location)?;
     match repo.config_id() {
@@ -140,10 +147,27 @@ pub fn init(settings: &RepositorySettings) -> Result<(), RepositoryError> {
     let credentials = Credentials::password(settings.password.expose());
     // Smaller packs than rustic's default: the packer holds a pack in memory while it
     // fills, and a backup should stay within a few tens of MB whatever the site.
-    let config = ConfigOptions::default()
+    let options = ConfigOptions::default()
         .set_datapack_size(Some(bytesize::ByteSize::mib(8)))
         .set_datapack_size_limit(Some(bytesize::ByteSize::mib(16)));
-    repo.init(&credentials, &KeyOptions::default(), &config)
-        .map_err(|e| RepositoryError::failed(location, &e))?;
+    match chunker_of {
+        None => {
+            repo.init(&credentials, &KeyOptions::default(), &options)
+                .map_err(|e| RepositoryError::failed(location, &e))?;
+        }
+        Some(primary) => {
+            let mut config = ConfigFile::new(2, Id::random().into(), 0);
+            config.chunker = primary.chunker;
+            config.chunker_polynomial = primary.chunker_polynomial.clone();
+            config.chunk_size = primary.chunk_size;
+            config.chunk_min_size = primary.chunk_min_size;
+            config.chunk_max_size = primary.chunk_max_size;
+            options
+                .apply(&mut config)
+                .map_err(|e| RepositoryError::failed(location, &e))?;
+            repo.init_with_config(&credentials, &KeyOptions::default(), config)
+                .map_err(|e| RepositoryError::failed(location, &e))?;
+        }
+    }
     Ok(())
 }

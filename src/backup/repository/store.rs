@@ -32,7 +32,7 @@ use super::tar_format::{self, Kind, Stamp};
 use crate::backup::archive::hex;
 use crate::backup::manifest::Manifest;
 use crate::backup::store::{
-    DataRead, FilesOrder, PartKind, PartWriter, PendingSnapshot, Reclaimed, Snapshot,
+    DataRead, FilesOrder, OffsiteCopy, PartKind, PartWriter, PendingSnapshot, Reclaimed, Snapshot,
     SnapshotStore, StoreCheck, StoreError, StoredDigest,
 };
 use crate::inventory::repository::{RepositoryLocation, RepositorySettings};
@@ -45,6 +45,10 @@ pub struct RepositoryStore {
     settings: RepositorySettings,
     /// The master key, once the password opened the repository (or why it did not).
     key: OnceLock<Result<MasterKey, RepositoryError>>,
+    /// The repository new snapshots are copied to (`settings.offsite`).
+    offsite: Option<RepositorySettings>,
+    /// The off-site repository's master key, once its password opened it.
+    offsite_key: OnceLock<MasterKey>,
 }
 
 impl RepositoryStore {
@@ -52,7 +56,27 @@ impl RepositoryStore {
         RepositoryStore {
             settings,
             key: OnceLock::new(),
+            offsite: None,
+            offsite_key: OnceLock::new(),
         }
+    }
+
+    /// The store, copying new snapshots to `offsite` too.
+    pub fn with_offsite(self, offsite: Option<RepositorySettings>) -> RepositoryStore {
+        RepositoryStore { offsite, ..self }
+    }
+
+    /// The off-site repository, opened (its password tried until it opens once).
+    fn offsite_repository(
+        &self,
+        offsite: &RepositorySettings,
+    ) -> Result<(OpenRepository, MasterKey), RepositoryError> {
+        if let Some(key) = self.offsite_key.get() {
+            return Ok((open::open_with_key(&offsite.location, key)?, key.clone()));
+        }
+        let (repo, key) = open::open(offsite)?;
+        let _ = self.offsite_key.set(key.clone());
+        Ok((repo, key))
     }
 
     fn location(&self) -> &RepositoryLocation {
@@ -244,6 +268,32 @@ impl SnapshotStore for RepositoryStore {
             location: self.settings.location.to_string(),
             data_read: data,
             problems,
+        }))
+    }
+
+    fn offsite_location(&self) -> Option<String> {
+        self.offsite.as_ref().map(|o| o.location.to_string())
+    }
+
+    fn copy_offsite(&self, site: &str) -> Result<Option<OffsiteCopy>, StoreError> {
+        let Some(offsite) = &self.offsite else {
+            return Ok(None);
+        };
+        let source = self.repository()?;
+        let source_key = self.repository_key()?;
+        let (destination, destination_key) = self.offsite_repository(offsite)?;
+        let copied = super::copy::copy_site(
+            source,
+            self.location(),
+            &source_key,
+            destination,
+            &offsite.location,
+            &destination_key,
+            site,
+        )?;
+        Ok(Some(OffsiteCopy {
+            location: offsite.location.to_string(),
+            copied,
         }))
     }
 
