@@ -191,6 +191,12 @@ fn backups_store_unchanged_data_once_restore_byte_identical_and_restic_reads_the
         tags.contains(&format!("id={first_id}").as_str()),
         "{tags:?}"
     );
+    // The run that took it, as the history knows it.
+    let history = json(&work.tend(&["--json", "history"]));
+    let run = history["runs"].as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap();
+    assert!(tags.contains(&format!("run={run}").as_str()), "{tags:?}");
     assert_restic_check_clean(&work);
 
     // tend verifies both (each part read back and compared with what came in).

@@ -33,13 +33,18 @@ pub use store::{PartKind, Snapshot, SnapshotStore};
 /// The snapshot store the inventory's settings name: the folder store under
 /// `settings.store`, or with `settings.repository` that repository for new snapshots beside
 /// the folder snapshots taken before (and `settings.offsite` as its off-site copy). The
-/// repository is opened at its first use.
-pub fn open_store(settings: &crate::inventory::Settings) -> Box<dyn SnapshotStore> {
+/// repository is opened at its first use. `run` is the id of the tend run that takes
+/// snapshots through it (a repository snapshot carries it as its `run=` tag).
+pub fn open_store(
+    settings: &crate::inventory::Settings,
+    run: Option<&str>,
+) -> Box<dyn SnapshotStore> {
     match &settings.repository {
         None => Box::new(FolderStore::new(&settings.store)),
         Some(repository) => Box::new(composite::CompositeStore {
             repository: repository::RepositoryStore::new(repository.clone())
-                .with_offsite(settings.offsite.clone()),
+                .with_offsite(settings.offsite.clone())
+                .with_run(run),
             folders: FolderStore::new(&settings.store),
         }),
     }

@@ -29,7 +29,7 @@ fn snapshots(
 }
 
 pub(super) fn list(call: &Invocation<'_>, site: Option<&str>) -> Result<u8, CommandError> {
-    let store = crate::backup::open_store(&call.inventory.settings);
+    let store = crate::backup::open_store(&call.inventory.settings, None);
     let snapshots = snapshots(call, store.as_ref(), site)?;
     print_data(
         call.mode,

@@ -85,16 +85,16 @@ pub(super) struct Started {
     record: RunRecord,
 }
 
-/// Records that `command` (`backup`, `restore`, …) starts on `targets`, under a new run id;
-/// from now on `recorder` records each site as it finishes.
+/// Records that `command` (`backup`, `restore`, …) starts on `targets`, under the session's
+/// run id; from now on `recorder` records each site as it finishes.
 pub(super) fn begin(
     inventory: &Inventory,
     recorder: &Arc<Recorder>,
+    run_id: &str,
     command: &str,
     targets: &[&Site],
 ) -> Started {
-    let run_id = crate::engine::run::new_run_id();
-    begin_as(inventory, recorder, &run_id, command, None, targets)
+    begin_as(inventory, recorder, run_id, command, None, targets)
 }
 
 /// [`begin`] for a playbook run, under the id the run already goes by.

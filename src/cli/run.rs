@@ -63,7 +63,6 @@ pub(super) fn run_playbook(
     let packages = PackageCache::new(PackageCache::default_dir());
     let http = verify::client(CHECK_TIMEOUT);
     let tools = HostToolsCache::default();
-    let run_id = engine::run::new_run_id();
     let held_versions = HeldVersions::new(&inventory.settings.store);
     let ctx = engine::run::Context {
         playbook: &playbook,
@@ -75,7 +74,7 @@ pub(super) fn run_playbook(
         packages: &packages,
         http: &http,
         tools: &tools,
-        run_id: &run_id,
+        run_id: &session.run_id,
         held_versions: &held_versions,
         retry_held: flags.retry_held,
     };
@@ -116,7 +115,7 @@ pub(super) fn run_playbook(
         )?;
         confirmed = Some(plans);
     }
-    session.record_playbook(&run_id, &playbook.name, &sites);
+    session.record_playbook(&playbook.name, &sites);
     let results = session.block_on(engine::run::run(&ctx, &sites, forks, confirmed.as_deref()));
     session.print(
         || run_view::run_json(&playbook.name, &results),

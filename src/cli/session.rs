@@ -32,6 +32,9 @@ pub struct Session<'a> {
     pool: Option<Pool>,
     /// The command's record in the history, once it has begun to act.
     started: Mutex<Option<Started>>,
+    /// The id the command goes by: its record in the history, its playbook run, and the
+    /// `run=` tag of the repository snapshots it takes.
+    pub run_id: String,
 }
 
 impl<'a> Session<'a> {
@@ -55,10 +58,12 @@ impl<'a> Session<'a> {
         })?
         .with_deadlines(inventory.settings.deadlines);
         runtime.spawn(crate::interrupt::watch(reporter.clone()));
+        let run_id = crate::engine::run::new_run_id();
         Ok(Session {
             inventory,
             mode,
-            store: crate::backup::open_store(&inventory.settings),
+            store: crate::backup::open_store(&inventory.settings, Some(&run_id)),
+            run_id,
             runtime,
             recorder,
             reporter,
@@ -86,17 +91,18 @@ impl<'a> Session<'a> {
         *self.started() = Some(record::begin(
             self.inventory,
             &self.recorder,
+            &self.run_id,
             command,
             targets,
         ));
     }
 
-    /// [`Session::record`] for a playbook run, under the id the run goes by.
-    pub fn record_playbook(&self, run_id: &str, playbook: &str, targets: &[&Site]) {
+    /// [`Session::record`] for a playbook run.
+    pub fn record_playbook(&self, playbook: &str, targets: &[&Site]) {
         *self.started() = Some(record::begin_playbook(
             self.inventory,
             &self.recorder,
-            run_id,
+            &self.run_id,
             playbook,
             targets,
         ));

@@ -49,6 +49,8 @@ pub struct RepositoryStore {
     offsite: Option<RepositorySettings>,
     /// The off-site repository's master key, once its password opened it.
     offsite_key: OnceLock<MasterKey>,
+    /// The id of the tend run taking the snapshots (the history's), tagged `run=…`.
+    run: Option<String>,
 }
 
 impl RepositoryStore {
@@ -58,6 +60,15 @@ impl RepositoryStore {
             key: OnceLock::new(),
             offsite: None,
             offsite_key: OnceLock::new(),
+            run: None,
+        }
+    }
+
+    /// The store, tagging the snapshots it takes with the run's id (`run=…`).
+    pub fn with_run(self, run: Option<&str>) -> RepositoryStore {
+        RepositoryStore {
+            run: run.map(str::to_owned),
+            ..self
         }
     }
 
@@ -163,6 +174,7 @@ impl SnapshotStore for RepositoryStore {
             store_location: self.location().clone(),
             store_key: key,
             lock: Some(lock),
+            run: self.run.clone(),
         }))
     }
 
@@ -385,6 +397,8 @@ struct PendingRepositorySnapshot {
     store_key: MasterKey,
     /// The shared lock held while the snapshot is written.
     lock: Option<HeldLock>,
+    /// The run's id, for the `run=` tag.
+    run: Option<String>,
 }
 
 impl PendingRepositorySnapshot {
@@ -468,6 +482,9 @@ impl PendingSnapshot for PendingRepositorySnapshot {
         tags.add(format!("id={}", manifest.id));
         tags.add(format!("cms={}", manifest.cms));
         tags.add(format!("version={}", manifest.version));
+        if let Some(run) = &self.run {
+            tags.add(format!("run={run}"));
+        }
         if let Some(label) = &manifest.label {
             tags.add(format!("label={label}"));
         }
