@@ -140,6 +140,8 @@ pub struct Listing {
     pub codec: Codec,
     /// In the order [`sort`] gives: a directory's entries right after it, by name.
     pub entries: Vec<Entry>,
+    /// Bytes of the answer that crossed the network (compressed).
+    pub wire_bytes: u64,
 }
 
 /// What the host answered.
@@ -221,12 +223,16 @@ pub async fn run(host: &Connection, command: &RemoteCommand) -> Result<Taken, Li
     let _ = writer.shutdown().await;
     drop(writer);
     let parsed = parser.await.map_err(io::Error::other)?;
-    let (_, stderr) = streamed?;
+    let (wire_bytes, stderr) = streamed?;
     match parsed {
         Err(ListingError::FindFailed { status, .. }) => Err(ListingError::FindFailed {
             status,
             stderr: crate::remote::error::tail_lines(&stderr, 5),
         }),
+        Ok(Taken::Listing(mut listing)) => {
+            listing.wire_bytes = wire_bytes;
+            Ok(Taken::Listing(listing))
+        }
         other => other,
     }
 }
@@ -257,6 +263,7 @@ pub fn parse(mut input: impl BufRead + Send) -> Result<Taken, ListingError> {
                 started_ns,
                 codec,
                 entries,
+                wire_bytes: 0,
             }))
         }
         _ => Err(bad_header()),

@@ -141,6 +141,21 @@ pub struct SnapshotRecord {
     pub id: String,
     pub bytes: u64,
     pub label: Option<String>,
+    /// For files stored from a listing: what was read and what reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_read: Option<FilesReadRecord>,
+}
+
+/// Files read from the host and taken from the previous snapshot by one backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesReadRecord {
+    pub new: u64,
+    pub changed: u64,
+    pub racy: u64,
+    pub reused: u64,
+    pub bytes_read: u64,
+    pub bytes_reused: u64,
+    pub wire_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

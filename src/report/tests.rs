@@ -64,6 +64,7 @@ fn snapshot(id: &str, bytes: u64, label: Option<&str>) -> SnapshotRecord {
         id: id.to_owned(),
         bytes,
         label: label.map(str::to_owned),
+        files_read: None,
     }
 }
 

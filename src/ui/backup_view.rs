@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::style::Style;
+use crate::backup::manifest::Listed;
 use crate::backup::prune::SitePrune;
 use crate::backup::store::{DataRead, Reclaimed, StoreCheck};
 use crate::backup::Snapshot;
@@ -16,7 +17,7 @@ pub fn backup_json(results: &[SiteBackup]) -> Value {
     let sites: Vec<Value> = results
         .iter()
         .map(|r| match &r.result {
-            Ok(m) => json!({"site": r.site, "ok": true, "snapshot": m.id, "bytes": m.bytes(), "warnings": m.warnings, "error": null}),
+            Ok(m) => json!({"site": r.site, "ok": true, "snapshot": m.id, "bytes": m.bytes(), "files_read": m.files.as_ref().and_then(|f| f.listed.as_ref()), "warnings": m.warnings, "error": null}),
             Err(e) => json!({"site": r.site, "ok": false, "snapshot": null, "bytes": null, "error": e.masked(), "error_kind": e.kind()}),
         })
         .collect();
@@ -35,6 +36,9 @@ pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
                     m.id,
                     human_bytes(m.bytes())
                 ));
+                if let Some(listed) = m.files.as_ref().and_then(|f| f.listed.as_ref()) {
+                    out.push_str(&format!("  {}\n", files_read_text(listed)));
+                }
                 for w in &m.warnings {
                     out.push_str(&format!("  {} {w}\n", style.warn("warning:")));
                 }
@@ -43,6 +47,20 @@ pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
         }
     }
     out
+}
+
+/// What a backup stored from a listing read and reused.
+fn files_read_text(listed: &Listed) -> String {
+    let read = listed.files_new + listed.files_changed + listed.files_racy;
+    format!(
+        "files: {read} read ({} new, {} changed, {} racy), {} unchanged taken from the previous snapshot; {} over the wire for {} of files",
+        listed.files_new,
+        listed.files_changed,
+        listed.files_racy,
+        listed.files_reused,
+        human_bytes(listed.wire_bytes),
+        human_bytes(listed.bytes_read + listed.bytes_reused),
+    )
 }
 
 pub fn list_json(snapshots: &[Snapshot]) -> Value {
