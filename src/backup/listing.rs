@@ -192,13 +192,15 @@ pub fn listing_command(root: &str, excludes: &[String]) -> RemoteCommand {
     // find's status travels inside the stream (a pipe's status is its last command's).
     let body = format!("{{ {find}; printf 'end\\0%s\\0' \"$?\"; }}");
     RemoteCommand::script(&format!(
-        "{{ cd {} || exit {EXIT_NO_DIR}; }} && \
+        "{}{{ cd {} || exit {EXIT_NO_DIR}; }} && \
          if ! find . -maxdepth 0 -printf '' >/dev/null 2>&1; then echo 'tend-listing {FORMAT} no-gnu-find'; exit 0; fi; \
-         t=$(date +%s.%N); \
+         {}t=$(date +%s.%N); \
          if command -v zstd >/dev/null 2>&1; then echo \"tend-listing {FORMAT} zstd $t\"; {body} | {}; \
          elif command -v gzip >/dev/null 2>&1; then echo \"tend-listing {FORMAT} gzip $t\"; {body} | {}; \
          else echo \"tend-listing {FORMAT} plain $t\"; {body}; fi",
+        crate::fault_point::path_script(),
         quote(root),
+        crate::fault_point::pause_script("listing"),
         Codec::Zstd.compressor(),
         Codec::Gzip.compressor(),
     ))
