@@ -2,7 +2,8 @@
 //! the real binary against the lab: what each backup reads and reuses (new, changed,
 //! deleted, a touched-back mtime, a file written within the listing's clock tick, hard
 //! links, symlinks, hostile names), byte-identical restores by tend and by `restic`, and
-//! the faults: a file deleted or rewritten between listing and reading, the remote tar
+//! the faults: a file deleted or rewritten between listing and reading or changing while
+//! it is read, the remote tar
 //! killed mid-read, tend killed mid-backup, a host without GNU find.
 
 mod support;
@@ -278,6 +279,10 @@ fn a_file_deleted_or_rewritten_between_listing_and_reading_is_left_out_or_stored
     let root = wp.path.clone();
     std::fs::write(root.join("wp-content/gone.txt"), "listed, then deleted\n").unwrap();
     std::fs::write(root.join("wp-content/grows.txt"), "as listed\n").unwrap();
+    // Incompressible, so that tar is still reading it while it grows.
+    let busy = root.join("wp-content/busy.log");
+    let original = noise(48 * 1024 * 1024, 0x2545_f491_4f6c_dd1d);
+    std::fs::write(&busy, &original).unwrap();
     let work = Work::new(lab, &[&wp]);
     assert_eq!(work.tend(&["backups", "init"]).code, 0);
     settle();
@@ -294,14 +299,39 @@ fn a_file_deleted_or_rewritten_between_listing_and_reading_is_left_out_or_stored
         "rewritten after the listing\n",
     )
     .unwrap();
+    // A writer appends to busy.log all the while tar reads it.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let busy = busy.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&busy)
+                .unwrap();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                file.write_all(&[b'+'; 4096]).unwrap();
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
     let sleeping = processes_in(&root, "sleep");
     assert_eq!(sleeping.len(), 1, "{sleeping:?}");
     kill(sleeping[0]);
     let (code, out) = finished(child);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
     assert_eq!(code, 0, "{out}");
     let result = &out["sites"][0];
     assert_eq!(result["ok"], true, "{result}");
     let said = warnings(result);
+    assert!(
+        said.iter()
+            .any(|w| w.contains("changed while they were read") && w.contains("busy.log")),
+        "{said:?}"
+    );
     assert!(
         said.iter()
             .any(|w| w.contains("vanished") && w.contains("wp-content/gone.txt")),
@@ -317,6 +347,11 @@ fn a_file_deleted_or_rewritten_between_listing_and_reading_is_left_out_or_stored
         std::fs::read_to_string(target.join("files/wp-content/grows.txt")).unwrap(),
         "rewritten after the listing\n"
     );
+    // busy.log as tar read it: the file as it was when tar opened it, whole.
+    let stored = std::fs::read(target.join("files/wp-content/busy.log")).unwrap();
+    let now = std::fs::read(&busy).unwrap();
+    assert!(stored.len() > original.len(), "{}", stored.len());
+    assert!(now.starts_with(&stored));
     let out = work.tend(&["backups", "verify", "--site", &wp.name]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
 
@@ -324,7 +359,10 @@ fn a_file_deleted_or_rewritten_between_listing_and_reading_is_left_out_or_stored
     settle();
     let next = work.backup(&wp.name);
     assert_eq!(counts(&next).0, 0, "{next}");
-    assert_eq!(counts(&next).1 + counts(&next).2, 1, "{next}");
+    assert_eq!(counts(&next).1 + counts(&next).2, 2, "{next}");
+    let target = work.path().join("restored-next");
+    restic_restore(&work, &wp.name, next["snapshot"].as_str().unwrap(), &target);
+    assert!(std::fs::read(target.join("files/wp-content/busy.log")).unwrap() == now);
     restic_check_clean(&work, &["check", "--read-data"]);
 }
 

@@ -439,6 +439,74 @@ mod tests {
     }
 
     #[test]
+    fn a_file_read_with_its_parents_stamp_is_stored_so_that_no_store_reuses_it() {
+        let before = site(LISTED);
+        let mut lookup = parent_of(&before);
+        let mut now = site(LISTED + SECOND * 100);
+        // A chmod within one clock tick: mtime, ctime and inode as the parent holds them.
+        for entry in &mut now.entries {
+            if &*entry.path == b"index.php" {
+                entry.mode = 0o600;
+            }
+        }
+        let comparison = compare(
+            &now,
+            Some(Parent {
+                lookup: &mut lookup,
+                listed_at_ns: before.started_ns,
+            }),
+        );
+        assert_eq!(read(&comparison, &now), vec![b"index.php".to_vec()]);
+        let index = now
+            .entries
+            .iter()
+            .position(|e| &*e.path == b"index.php")
+            .unwrap();
+        assert_eq!(comparison.stamp_as_parent, vec![index]);
+        let entry = &now.entries[index];
+        assert_eq!(restamp(entry, now.started_ns, true), entry.ctime_ns - 1);
+        assert_eq!(restamp(entry, now.started_ns, false), entry.ctime_ns);
+
+        // Marked racy in the parent (ctime one nanosecond before): read again, as racy.
+        let mut marked = parent_of(&now);
+        marked.get_mut(&b"index.php"[..]).unwrap().ctime_ns -= 1;
+        let later = Listing {
+            started_ns: now.started_ns + SECOND * 100,
+            ..now.clone()
+        };
+        let again = compare(
+            &later,
+            Some(Parent {
+                lookup: &mut marked,
+                listed_at_ns: now.started_ns,
+            }),
+        );
+        assert_eq!(read(&again, &later), vec![b"index.php".to_vec()]);
+        assert_eq!((again.racy_files, again.changed_files), (1, 0));
+        assert!(again.stamp_as_parent.is_empty());
+    }
+
+    #[test]
+    fn a_file_racy_now_is_read_even_when_its_parent_copy_matches() {
+        let before = site(LISTED);
+        let mut lookup = parent_of(&before);
+        // The next listing comes within a second of the files' mtime (a clock set back,
+        // or a parent taken moments before): the file is read, to be stored marked.
+        let mut now = site(LISTED);
+        now.started_ns = LISTED - 3600 * SECOND + SECOND / 2;
+        let comparison = compare(
+            &now,
+            Some(Parent {
+                lookup: &mut lookup,
+                listed_at_ns: LISTED - 7200 * SECOND,
+            }),
+        );
+        assert_eq!(comparison.reused_files, 0);
+        assert_eq!(comparison.racy_files, 6);
+        assert_eq!(comparison.stamp_as_parent.len(), 6);
+    }
+
+    #[test]
     fn a_path_that_changed_type_is_read() {
         let before = site(LISTED);
         let mut lookup = parent_of(&before);
