@@ -570,7 +570,7 @@ impl PendingSnapshot for PendingRepositorySnapshot {
             // without content whose parent copy it could not match or whose data is gone
             // from the repository is one. Never a snapshot with files missing.
             return Err(io::Error::other(format!(
-                "the repository took {processed} of the snapshot's {sent} files (an unchanged file's data may be missing from the repository: run `tend backups verify`; the next backup reads every file whose copy is missing)"
+                "the repository took {processed} of the snapshot's {sent} files (an unchanged file taken from the previous snapshot was not found there: its data may be missing from the repository; `tend backups verify --read-data` checks it)"
             ))
             .into());
         }
