@@ -82,9 +82,15 @@ impl Write for Counter {
 pub struct ListedFilesPart {
     sink: SharedSink,
     parent: Option<ListedParent>,
+    /// Headers of the tar a restore writes, counted.
     restored: TarWriter<Counter>,
+    /// Its files' content, padded to whole blocks.
+    content_blocks: u64,
     saw_root: bool,
 }
+
+/// A tar block.
+const BLOCK: u64 = 512;
 
 impl ListedFilesPart {
     pub fn new(sink: SharedSink, parent: Option<ListedParent>) -> ListedFilesPart {
@@ -92,6 +98,7 @@ impl ListedFilesPart {
             sink,
             parent,
             restored: TarWriter::new(Counter::default()),
+            content_blocks: 0,
             saw_root: false,
         }
     }
@@ -150,8 +157,13 @@ impl ListedFiles for ListedFilesPart {
             None => None,
         };
         if kind == Kind::File {
+            // The header as a restore writes it (its length does not depend on the size),
+            // and the content padded to whole blocks, counted without being written.
+            let mut header_only = node.clone();
+            header_only.meta.size = 0;
             self.restored
-                .add(&rel, &node, Some(&mut io::repeat(0).take(size)))?;
+                .add(&rel, &header_only, Some(&mut io::empty()))?;
+            self.content_blocks += size.div_ceil(BLOCK) * BLOCK;
         } else {
             self.restored.add(&rel, &node, None)?;
         }
@@ -163,7 +175,7 @@ impl ListedFiles for ListedFilesPart {
         if !self.saw_root {
             return Err(io::Error::other("the listing held no site root").into());
         }
-        let bytes = self.restored.finish()?.0;
+        let bytes = self.restored.finish()?.0 + self.content_blocks;
         Ok(Part {
             file: format!("{FILES_DIR}/"),
             bytes,
