@@ -3,8 +3,8 @@
 //! deleted, a touched-back mtime, a file written within the listing's clock tick, hard
 //! links, symlinks, hostile names), byte-identical restores by tend and by `restic`, and
 //! the faults: a file deleted or rewritten between listing and reading or changing while
-//! it is read, the remote tar
-//! killed mid-read, tend killed mid-backup, a host without GNU find.
+//! it is read, the remote tar killed mid-read, the connection dropped mid-read, tend killed
+//! mid-backup, a host without GNU find.
 
 mod support;
 
@@ -367,7 +367,8 @@ fn a_file_deleted_or_rewritten_between_listing_and_reading_is_left_out_or_stored
 }
 
 #[test]
-fn a_killed_remote_tar_or_a_killed_tend_leaves_no_snapshot_and_the_next_backup_succeeds() {
+fn a_killed_remote_tar_a_dropped_connection_or_a_killed_tend_leave_no_snapshot_and_the_next_backup_succeeds(
+) {
     let lab = Lab::shared();
     let wp = lab.add_site("incr_killed");
     let root = wp.path.clone();
@@ -408,6 +409,17 @@ fn a_killed_remote_tar_or_a_killed_tend_leaves_no_snapshot_and_the_next_backup_s
     assert_eq!(restic_snapshots(&work, &wp.name).len(), 1);
     restic_check_clean(&work, &["--no-lock", "check"]);
 
+    // The connection dropped mid-read: the sshd process serving the tar's session killed.
+    let mut child = spawn_backup(&work, &wp.name, &[]);
+    let tar = tar_running(&mut child);
+    std::thread::sleep(Duration::from_millis(300));
+    kill(session_of(tar));
+    let (code, out) = finished(child);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(out["sites"][0]["ok"], false, "{out}");
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 1);
+    restic_check_clean(&work, &["--no-lock", "check"]);
+
     // tend itself killed mid-read.
     let mut child = spawn_backup(&work, &wp.name, &[]);
     tar_running(&mut child);
@@ -430,6 +442,23 @@ fn a_killed_remote_tar_or_a_killed_tend_leaves_no_snapshot_and_the_next_backup_s
     let out = work.tend(&["backups", "verify", "--site", &wp.name]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     restic_check_clean(&work, &["--no-lock", "check", "--read-data"]);
+}
+
+/// The sshd process serving the session `pid` runs in (its nearest `sshd` ancestor).
+fn session_of(pid: u32) -> u32 {
+    let mut at = pid;
+    for _ in 0..16 {
+        let stat = std::fs::read_to_string(format!("/proc/{at}/stat")).unwrap();
+        // `pid (comm) state ppid …`: comm may hold spaces, so read after its `)`.
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let parent: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
+        let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap();
+        if comm.trim().starts_with("sshd") {
+            return parent;
+        }
+        at = parent;
+    }
+    panic!("no sshd above process {pid}");
 }
 
 /// A directory holding a `find` that refuses `-printf`, as BSD and busybox find do.
