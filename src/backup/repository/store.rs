@@ -673,6 +673,126 @@ impl ParentLookup for WatchedLookup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::listing::{Entry, EntryKind};
+    use crate::backup::manifest::Listed;
+
+    fn store(dir: &std::path::Path) -> RepositoryStore {
+        let settings = RepositorySettings {
+            location: RepositoryLocation::Local(dir.join("repo")),
+            password: crate::cms::database::Password::new("test password".into()),
+            password_origin: "test".into(),
+        };
+        open::init(&settings).unwrap();
+        RepositoryStore::new(settings)
+    }
+
+    const SECOND: i64 = 1_000_000_000;
+    const LISTED: i64 = 1_700_000_000 * SECOND;
+
+    fn entry(path: &[u8], kind: EntryKind, size: u64) -> Entry {
+        Entry {
+            path: path.into(),
+            link: None,
+            size,
+            mtime_ns: LISTED - 3600 * SECOND + 123,
+            ctime_ns: LISTED - 3600 * SECOND + 456,
+            inode: 42,
+            device: 2049,
+            links: 1,
+            mode: 0o644,
+            uid: 1000,
+            gid: 1000,
+            kind,
+        }
+    }
+
+    /// A snapshot of `files` (path, content or none) stored from a listing taken at
+    /// `LISTED`; each file's ctime as `ctime` says.
+    fn listed_snapshot(
+        store: &RepositoryStore,
+        files: &[(&[u8], Option<&[u8]>)],
+        ctime: impl Fn(&Entry) -> i64,
+    ) -> Result<Option<String>, StoreError> {
+        let created = Utc::now();
+        let mut pending = store.begin("blog", created)?;
+        let mut part = pending.listed_files()?.unwrap();
+        let parent = part.parent()?.map(|p| p.id);
+        part.add(&entry(b"", EntryKind::Dir, 4096), None, 1)?;
+        for (path, content) in files {
+            let size = content.map_or(3, |c| c.len() as u64);
+            let file = entry(path, EntryKind::File, size);
+            let ctime_ns = ctime(&file);
+            match content {
+                Some(bytes) => part.add(&file, Some((&mut &bytes[..], size)), ctime_ns)?,
+                None => part.add(&file, None, ctime_ns)?,
+            }
+        }
+        let mut files_part = part.finish()?;
+        files_part.listed = Some(Listed {
+            listed_at_ns: LISTED,
+            ..Listed::default()
+        });
+        let id = pending.id().to_owned();
+        let manifest = crate::test_fixtures::manifest("blog", &id, Some(files_part), None);
+        pending.commit(&manifest)?;
+        Ok(parent)
+    }
+
+    fn read_files(store: &RepositoryStore) -> Vec<(String, Vec<u8>)> {
+        let latest = store.find("blog", "latest").unwrap().unwrap();
+        let stream = store.open_part(&latest, PartKind::Files).unwrap();
+        let mut archive = tar::Archive::new(stream);
+        let mut out = Vec::new();
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let mut content = Vec::new();
+            io::Read::read_to_end(&mut e, &mut content).unwrap();
+            out.push((path, content));
+        }
+        out
+    }
+
+    #[test]
+    fn a_file_read_with_its_parents_stamp_is_stored_with_its_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let first = listed_snapshot(&store, &[(b"a.txt", Some(b"old"))], |e| e.ctime_ns);
+        assert_eq!(first.unwrap(), None, "no parent the first time");
+        // Same size, mtime, ctime and inode (a change within one clock tick): read, and
+        // stored with ctime - 1 ns, the archiver takes the new content, not the parent's.
+        let second = listed_snapshot(&store, &[(b"a.txt", Some(b"new"))], |e| {
+            crate::backup::changed::restamp(e, LISTED, true)
+        });
+        assert!(
+            second.unwrap().is_some(),
+            "the first snapshot is the parent"
+        );
+        let files = read_files(&store);
+        assert_eq!(files[1], ("a.txt".to_owned(), b"new".to_vec()));
+        // Unchanged since: sent without content, taken from the parent.
+        listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns - 1).unwrap();
+        assert_eq!(read_files(&store)[1].1, b"new");
+    }
+
+    #[test]
+    fn a_file_sent_without_content_that_the_parent_does_not_hold_fails_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let refused = listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns);
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("the repository took 0 of the snapshot's 2 files")
+                || message.contains("took 1 of the snapshot's 2 files"),
+            "{message}"
+        );
+        assert!(store.list(Some("blog")).unwrap().is_empty());
+        // With a parent that holds it with another stamp: refused too, never empty.
+        listed_snapshot(&store, &[(b"a.txt", Some(b"abc"))], |e| e.ctime_ns).unwrap();
+        let refused = listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns + 1);
+        assert!(refused.is_err());
+        assert_eq!(store.list(Some("blog")).unwrap().len(), 1);
+    }
 
     #[test]
     fn only_tend_snapshots_of_the_site_are_listed() {
