@@ -14,16 +14,20 @@
 #   6  ten sites sharing WordPress core (each its own 5 MB of media): repository growth against
 #      ten folder snapshots
 #   7  restore from the repository against restore from a folder snapshot (same site, both parts)
+#   8  how the runner's memory grows with the number of files: a copy of the site holding N
+#      extra empty files (BENCH_FILES, default 10000,100000,1000000; empty so that a million
+#      take inodes, not 4 GB of blocks), a first and an unchanged second backup into a fresh
+#      repository each: peak RSS and time per N
 # Bytes over the wire (case 4, 5) are counted by a TCP relay the script puts between the
 # client (tend, rsync, ssh) and the lab's sshd: every byte of the SSH connection, both ways,
 # encryption and protocol included. The relay is used for both sides of each comparison.
 # Needs /usr/bin/time (Debian package: time), rsync, python3.
 # Usage: [TEND_BIN=path] scripts/bench-backup.sh [--runs N] [--cases LIST] [TEXT_MB] [MEDIA_MB] [DB_ROWS]
-#        (default 3 runs, cases 1-7, 150 MB text, 150 MB media, 150000 rows)
+#        (default 3 runs, cases 1-8, 150 MB text, 150 MB media, 150000 rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=3
-cases=1,2,3,4,5,6,7
+cases=1,2,3,4,5,6,7,8
 positional=()
 while (($#)); do
   case "$1" in
@@ -320,6 +324,11 @@ if want 6; then
   b0=$(bytes_of "$lab/repo-fleet")
   timed_tend -i "$lab/repo-fleet.yml" -q backup
   repo_growth=$(($(bytes_of "$lab/repo-fleet") - b0)) repo_t=$secs repo_rss=$rss_kib
+  # Chunks the sites stored at the same moment are duplicates that prune repacks away
+  # (every snapshot kept: only the duplicates go).
+  sed -i 's/^settings:$/settings:\n  retention: { keep_last: 10 }/' "$lab/repo-fleet.yml"
+  "$tend" -i "$lab/repo-fleet.yml" -q backups prune >/dev/null
+  pruned_growth=$(($(bytes_of "$lab/repo-fleet") - b0))
   # The same, one site after another (-f 1): sites backed up at once cannot find each other's
   # chunks until their index is written.
   fresh_repo repo-fleet "$LAB_SSH_PORT" "${entries[@]}"
@@ -329,9 +338,10 @@ if want 6; then
   printf '\n[6] ten sites sharing WordPress core (%s each, 5 MB own media), one backup each\n' "$(du -sh "$root-fleet1" | cut -f1)"
   printf '  ten folder snapshots : %12d bytes  %7.2f s  peak RSS %s\n' "$folders_bytes" "$folders_t" "$(mib "$folders_rss")"
   printf '  repository growth    : %12d bytes  %7.2f s  peak RSS %s (default forks, at once)\n' "$repo_growth" "$repo_t" "$(mib "$repo_rss")"
+  printf '  repository growth    : %12d bytes  (at once, then backups prune: duplicates repacked)\n' "$pruned_growth"
   printf '  repository growth    : %12d bytes  %7.2f s  peak RSS %s (-f 1, one after another)\n' "$serial_growth" "$secs" "$(mib "$rss_kib")"
-  printf '  repository / folders : %s at once, %s one after another\n' \
-    "$(ratio "$repo_growth" "$folders_bytes")" "$(ratio "$serial_growth" "$folders_bytes")"
+  printf '  repository / folders : %s at once, %s after prune, %s one after another\n' \
+    "$(ratio "$repo_growth" "$folders_bytes")" "$(ratio "$pruned_growth" "$folders_bytes")" "$(ratio "$serial_growth" "$folders_bytes")"
 fi
 
 if want 7; then
@@ -355,5 +365,31 @@ if want 7; then
   printf '  from a folder snapshot : %7.2f s   peak RSS %s\n' "$f" "$(mib "$(printf '%s\n' "${folder_rss[@]}" | sort -n | tail -n1)")"
   printf '  from the repository    : %7.2f s   peak RSS %s\n' "$r" "$(mib "$(printf '%s\n' "${rss[@]}" | sort -n | tail -n1)")"
   printf '  ratio repository / folder: %s (goal <= 1.20)\n' "$(ratio "$r" "$f")"
+fi
+if want 8; then
+  printf '\n[8] peak RSS against the number of files (extra empty files in a copy of the site, fresh repository each)\n'
+  printf '  %9s  %14s  %14s  %16s  %16s\n' files "first backup" "peak RSS" "unchanged 2nd" "peak RSS"
+  IFS=, read -r -a counts <<<"${BENCH_FILES:-10000,100000,1000000}"
+  for count in "${counts[@]}"; do
+    dir=$root-files
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    rsync -a --exclude=/wp-content/uploads/bench "$root/" "$dir/"
+    python3 - "$dir/wp-content/uploads/many" "$count" <<'PY'
+import os, sys
+root, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    folder = os.path.join(root, f"{i // 1000:04d}")
+    if i % 1000 == 0:
+        os.makedirs(folder, exist_ok=True)
+    open(os.path.join(folder, f"f{i:07d}"), "w").close()
+PY
+    fresh_repo repo-files "$LAB_SSH_PORT" "files:$dir"
+    timed_tend -i "$lab/repo-files.yml" -q backup
+    first_t=$secs first_rss=$rss_kib
+    timed_tend -i "$lab/repo-files.yml" -q backup
+    printf '  %9d  %12.2f s  %14s  %14.2f s  %16s\n' "$count" "$first_t" "$(mib "$first_rss")" "$secs" "$(mib "$rss_kib")"
+    rm -rf "$dir" "${lab:?}/repo-files" "${lab:?}/repo-files-store"
+  done
 fi
 printf '\nbench-backup: load average at end %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"

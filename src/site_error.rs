@@ -84,6 +84,10 @@ pub enum SiteError {
         step: &'static str,
         cause: Box<SiteError>,
     },
+    /// Something tend did on the way to a change failed: what it was doing, and why (its
+    /// kind is the cause's, so a lost connection still reads as one).
+    #[error("{what}: {cause}")]
+    During { what: String, cause: Box<SiteError> },
     /// The site's HTTP checks failed after a change.
     #[error("verify failed: {0}")]
     VerificationFailed(String),
@@ -307,7 +311,7 @@ impl SiteError {
             SiteError::NotConfirmed { .. } => ErrorKind::NotConfirmed,
             SiteError::NotStarted(_) => ErrorKind::NotStarted,
             SiteError::Interrupted(_) => ErrorKind::Interrupted,
-            SiteError::Step { cause, .. } => cause.kind(),
+            SiteError::Step { cause, .. } | SiteError::During { cause, .. } => cause.kind(),
             SiteError::Store(_) => ErrorKind::Store,
             SiteError::NoSafetySnapshot { .. } => ErrorKind::NoSafetySnapshot,
             SiteError::SnapshotDamaged { .. } => ErrorKind::SnapshotDamaged,

@@ -7,23 +7,55 @@
 mod support;
 
 use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use support::process::kill_sshd_above;
 use support::{db_state, tend, tree, Lab, LabSite};
 
 fn setup(name: &str) -> (&'static Lab, LabSite, tempfile::TempDir, PathBuf) {
+    setup_in(name, Store::Folder)
+}
+
+/// Where the lab site's snapshots go.
+#[derive(Clone, Copy)]
+enum Store {
+    /// The folder store of `settings.store`.
+    Folder,
+    /// A restic-format repository (`settings.repository`), created by `backups init`.
+    Repository,
+}
+
+fn setup_in(name: &str, kind: Store) -> (&'static Lab, LabSite, tempfile::TempDir, PathBuf) {
     let lab = Lab::shared();
     let wp = lab.add_site(name);
     let work = tempfile::tempdir().unwrap();
     let store = work.path().join("store");
+    let repository = match kind {
+        Store::Folder => String::new(),
+        Store::Repository => {
+            let password = work.path().join("repo.pass");
+            std::fs::write(&password, "a repository password\n").unwrap();
+            std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o600)).unwrap();
+            format!(
+                "  repository: {{ location: '{}', password_file: '{}' }}\n",
+                work.path().join("repo").display(),
+                password.display()
+            )
+        }
+    };
     let text = format!(
-        "settings:\n  store: '{}'\n{}",
+        "settings:\n  store: '{}'\n{repository}{}",
         store.display(),
         lab.inventory(&[(&wp.name, &wp.path, &wp.url)])
     );
     std::fs::write(work.path().join("inv.yml"), text).unwrap();
+    if let Store::Repository = kind {
+        let out = tend(work.path(), &["-i", "inv.yml", "backups", "init"]);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+    }
     (lab, wp, work, store)
 }
 
@@ -67,22 +99,8 @@ fn assert_site_serves(wp: &LabSite) {
     assert!(page.contains(&format!("Lab {}", wp.name)), "{page}");
 }
 
-/// [`db_state`] without `wp_options`: the restore's own checks load WordPress's pages,
-/// and WordPress writes its cron and transient options as they are served.
-fn db_state_but_options(lab: &Lab, wp: &LabSite) -> String {
-    db_state_but_options_of(&db_state(lab, wp))
-}
-
-fn db_state_but_options_of(state: &str) -> String {
-    state
-        .lines()
-        .filter(|line| !line.contains("wp_options"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// After a failed restore that left the site as it was, the same restore run again
-/// succeeds and puts back the snapshot (files exactly; the database but its options).
+/// succeeds and puts back the snapshot (files and database exactly, but for the caches WordPress rewrites as it serves pages).
 fn assert_a_rerun_restores(
     lab: &Lab,
     wp: &LabSite,
@@ -95,10 +113,7 @@ fn assert_a_rerun_restores(
     let out = restore(dir, site, id, &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(&tree(&wp.path, &[]), files_at_backup);
-    assert_eq!(
-        db_state_but_options(lab, wp),
-        db_state_but_options_of(db_at_backup)
-    );
+    assert_eq!(db_state(lab, wp), db_at_backup);
     assert_site_serves(wp);
 }
 
@@ -344,10 +359,7 @@ fn an_import_failing_midway_leaves_the_site_as_it_was_and_a_rerun_works() {
     let out = restore(work.path(), "midimport", &good, &[]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(tree(&wp.path, &[]), files_at_backup);
-    assert_eq!(
-        db_state_but_options(lab, &wp),
-        db_state_but_options_of(&db_at_backup)
-    );
+    assert_eq!(db_state(lab, &wp), db_at_backup);
     assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
     assert_site_serves(&wp);
     assert_no_credentials_left(&wp);
@@ -383,7 +395,18 @@ fn a_deleted_site_root_is_restored_and_a_rerun_works() {
 
 #[test]
 fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
-    let (lab, wp, work, _store) = setup("killedimport");
+    import_killed_midway("killedimport", Store::Folder);
+}
+
+/// The same from a repository snapshot: its parts stream out of the repository, and the
+/// pre-restore snapshot goes into it.
+#[test]
+fn a_remote_import_from_a_repository_snapshot_killed_midway_leaves_the_site_as_it_was() {
+    import_killed_midway("killedrepoimport", Store::Repository);
+}
+
+fn import_killed_midway(name: &str, kind: Store) {
+    let (lab, wp, work, _store) = setup_in(name, kind);
     // Enough rows that the import takes a while to kill it in.
     lab.sql(
         &wp.db_name,
@@ -421,7 +444,7 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
         }
         (false, String::new())
     });
-    let out = restore(work.path(), "killedimport", &id, &[]);
+    let out = restore(work.path(), name, &id, &[]);
     let (killed, during) = killer.join().unwrap();
     assert!(killed, "the import's client was found and killed");
     assert!(
@@ -444,7 +467,7 @@ fn a_remote_import_killed_midway_leaves_the_site_as_it_was() {
         lab,
         &wp,
         work.path(),
-        "killedimport",
+        name,
         &id,
         &files_at_backup,
         &db_at_backup,
@@ -626,36 +649,6 @@ fn wait_for_client(pattern: &str) -> u32 {
     }
 }
 
-/// The parent and the name (`comm`) of a process.
-fn parent_and_name(pid: u32) -> Option<(u32, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat[open + 1..close].to_owned();
-    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
-    Some((ppid, name))
-}
-
-/// Kills the sshd process serving the SSH connection `pid` runs under (the nearest sshd
-/// above it): the connection drops, and `pid` goes on running on the host.
-fn kill_sshd_above(pid: u32) {
-    let mut pid = pid;
-    let sshd = loop {
-        let (parent, _) = parent_and_name(pid).expect("the client's ancestors");
-        let (_, name) = parent_and_name(parent).expect("a parent");
-        if name.starts_with("sshd") {
-            break parent;
-        }
-        assert!(parent > 1, "no sshd above the client");
-        pid = parent;
-    };
-    let killed = std::process::Command::new("kill")
-        .args(["-KILL", &sshd.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-}
-
 /// A session holding `LOCK TABLES wp_options READ` for `seconds`: the restore's
 /// `RENAME TABLE` waits for it (at most 20 s), so the connection can be cut while the
 /// files are swapped in and the tables are not yet.
@@ -728,10 +721,7 @@ fn a_connection_cut_between_the_file_swap_and_the_table_swap_is_finished_on_a_ne
         out.stderr
     );
     assert_eq!(tree(&wp.path, &[]), files_at_backup);
-    assert_eq!(
-        db_state_but_options(lab, &wp),
-        db_state_but_options_of(&db_at_backup)
-    );
+    assert_eq!(db_state(lab, &wp), db_at_backup);
     assert!(leftovers(&wp).is_empty(), "{:?}", leftovers(&wp));
     assert_eq!(
         lab.sql(
@@ -810,7 +800,17 @@ fn a_connection_cut_before_the_table_swap_is_undone_on_a_new_one_and_a_rerun_wor
 /// connection the imported tables are dropped and maintenance ends; the site is as it was.
 #[test]
 fn a_connection_cut_during_the_import_leaves_the_site_as_it_was() {
-    let (lab, wp, work, _store) = setup("cutimport");
+    connection_cut_during_the_import("cutimport", Store::Folder);
+}
+
+/// The same while the dump streams out of a repository snapshot.
+#[test]
+fn a_connection_cut_during_an_import_from_a_repository_leaves_the_site_as_it_was() {
+    connection_cut_during_the_import("cutrepoimport", Store::Repository);
+}
+
+fn connection_cut_during_the_import(name: &str, kind: Store) {
+    let (lab, wp, work, _store) = setup_in(name, kind);
     lab.sql(
         &wp.db_name,
         "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
@@ -823,7 +823,7 @@ fn a_connection_cut_during_the_import_leaves_the_site_as_it_was() {
 
     let pattern = format!("defaults-extra-file=/dev/fd/3 .* -- {}$", wp.db_name);
     let cutter = std::thread::spawn(move || kill_sshd_above(wait_for_client(&pattern)));
-    let out = restore(work.path(), "cutimport", &id, &[]);
+    let out = restore(work.path(), name, &id, &[]);
     cutter.join().unwrap();
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     let said = format!("{}{}", out.stdout, out.stderr);

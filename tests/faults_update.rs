@@ -12,6 +12,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::process::sshd_above;
 use support::update_work::{fatal_test_zip, install_fatal_test_plugin, json, Work, MONTHLY};
 use support::{db_state, package, tree, Lab, LabSite};
 
@@ -102,16 +103,6 @@ fn processes() -> Vec<Process> {
         out.push(Process { pid, argv, cwd });
     }
     out
-}
-
-/// The parent and the name (`comm`) of a process.
-fn parent_and_name(pid: u32) -> Option<(u32, String)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let name = stat[open + 1..close].to_owned();
-    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
-    Some((ppid, name))
 }
 
 fn kill(pid: u32) {
@@ -252,17 +243,7 @@ fn killing_the_sshd_serving_tend_during_the_database_upgrade_keeps_the_outcome_a
     // journal says the core's files were swapped in.
     let php = wait_for_database_upgrade(&mut child, &site, &journal);
     // The sshd process serving this connection: the nearest sshd above the PHP.
-    let mut pid = php;
-    let sshd = loop {
-        let (parent, _) = parent_and_name(pid).expect("the PHP's ancestors");
-        let (_, name) = parent_and_name(parent).expect("a parent");
-        if name.starts_with("sshd") {
-            break parent;
-        }
-        assert!(parent > 1, "no sshd above the PHP");
-        pid = parent;
-    };
-    kill(sshd);
+    kill(sshd_above(php));
     let (code, result) = work.finish(&mut child);
     assert_eq!(code, 1, "{result}\n{}", work.stderr());
     let s = &result["sites"][0];
@@ -677,4 +658,59 @@ fn a_run_killed_in_maintenance_with_the_pass_keeps_visitors_out_until_recovered(
     assert!(!site.path.join(".maintenance").exists());
     assert!(!site.path.join(".maintenance.tend-tmp").exists());
     assert_eq!(status(&[]), "200");
+}
+
+/// `mode: each`: the connection is cut (the sshd serving it killed) while the copy of the
+/// database taken before a component is dumped. The component was never applied; the run
+/// does not hang, says the copy failed, and the site ends byte-identical (put back by the
+/// run, or by `tend recover` where the result says so); the copies' folder is gone.
+#[test]
+fn a_connection_cut_while_copying_the_site_before_a_component_changes_nothing() {
+    let lab = Lab::shared();
+    let site = lab.add_site("flt_copy");
+    install_fatal_test_plugin(lab, &site);
+    lab.sql(
+        &site.db_name,
+        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
+    );
+    let work = Work::new();
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.site_inventory(lab, &site);
+    let before = (tree(&site.path, &[]), db_state(lab, &site));
+
+    let mut child = work.spawn_run();
+    // The run's own snapshot (the backup step) comes before maintenance; the dump taken
+    // once the site is in maintenance is the copy before the component.
+    let maintenance = site.path.join(".maintenance");
+    let dump = wait_for(&mut child, "the dump of the component's copy", || {
+        if !maintenance.exists() {
+            return None;
+        }
+        processes()
+            .into_iter()
+            .find(|p| {
+                p.argv.iter().any(|a| a == "--single-transaction")
+                    && p.argv.last().is_some_and(|a| *a == site.db_name)
+            })
+            .map(|p| p.pid)
+    });
+    kill(sshd_above(dump));
+    let (code, result) = work.finish(&mut child);
+    assert_eq!(code, 1, "{result}\n{}", work.stderr());
+    let s = &result["sites"][0];
+    let said = format!("{s}\n{}", work.stderr());
+    assert!(said.contains("copying the site before"), "{said}");
+    assert!(s["snapshot"].is_string(), "{s}");
+    assert_put_back(lab, &work, &site, s, &before);
+    let store = work.path().join("store");
+    let left: Vec<_> = std::fs::read_dir(&store)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".component-copies-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "copies left in the store: {left:?}");
 }

@@ -14,6 +14,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::process::kill_sshd_above;
 use support::repository::{json, noise, restic_check_clean, restic_snapshots, Work};
 use support::{processes_in, tend_env, tree, Lab, LabSite};
 
@@ -413,7 +414,7 @@ fn a_killed_remote_tar_a_dropped_connection_or_a_killed_tend_leave_no_snapshot_a
     let mut child = spawn_backup(&work, &wp.name, &[]);
     let tar = tar_running(&mut child);
     std::thread::sleep(Duration::from_millis(300));
-    kill(session_of(tar));
+    kill_sshd_above(tar);
     let (code, out) = finished(child);
     assert_eq!(code, 1, "{out}");
     assert_eq!(out["sites"][0]["ok"], false, "{out}");
@@ -442,23 +443,6 @@ fn a_killed_remote_tar_a_dropped_connection_or_a_killed_tend_leave_no_snapshot_a
     let out = work.tend(&["backups", "verify", "--site", &wp.name]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     restic_check_clean(&work, &["--no-lock", "check", "--read-data"]);
-}
-
-/// The sshd process serving the session `pid` runs in (its nearest `sshd` ancestor).
-fn session_of(pid: u32) -> u32 {
-    let mut at = pid;
-    for _ in 0..16 {
-        let stat = std::fs::read_to_string(format!("/proc/{at}/stat")).unwrap();
-        // `pid (comm) state ppid …`: comm may hold spaces, so read after its `)`.
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let parent: u32 = after.split(' ').nth(1).unwrap().parse().unwrap();
-        let comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).unwrap();
-        if comm.trim().starts_with("sshd") {
-            return parent;
-        }
-        at = parent;
-    }
-    panic!("no sshd above process {pid}");
 }
 
 /// A directory holding a `find` that refuses `-printf`, as BSD and busybox find do.

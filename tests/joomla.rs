@@ -473,7 +473,8 @@ fn wait_for_import(db: &str) -> String {
 /// A Joomla site is offline while it is restored — `$offline` switched on in its
 /// `configuration.php`, which Joomla's front end answers with its 503 offline page — and
 /// gets back its exact configuration file (bytes and mode) afterwards: the snapshot's when
-/// the restore went through, its own when it failed (the import killed).
+/// the restore went through, its own when it failed (the import killed, or the connection
+/// cut during the import).
 #[test]
 fn stand_in_joomla_is_offline_while_restored_and_gets_its_exact_configuration_back() {
     use std::os::unix::fs::PermissionsExt;
@@ -536,6 +537,29 @@ fn stand_in_joomla_is_offline_while_restored_and_gets_its_exact_configuration_ba
             .contains("the site is as it was before the restore"),
         "{}",
         out.stdout
+    );
+    assert_eq!(config_of(), config_before, "its own configuration, exactly");
+    assert_eq!(tree(&site.path, UNTRACKED), files);
+    assert_eq!(db_state(lab, &site), db);
+    assert!(joomla_home(&site.url).starts_with("HTTP/1.1 200"));
+
+    // A restore whose connection is cut during the import (the sshd serving it killed):
+    // tend reopens the connection, puts the files back and drops the imported tables, and
+    // the configuration is the site's own again, exactly.
+    let db_name = site.db_name.clone();
+    let cutter = std::thread::spawn(move || {
+        let pid = wait_for_import(&db_name);
+        support::process::kill_sshd_above(pid.parse().unwrap());
+    });
+    let out = work.tend(&["restore", "joomla_offline", "--snapshot", &id, "--yes"]);
+    cutter.join().unwrap();
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("the site is as it was before the restore"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
     );
     assert_eq!(config_of(), config_before, "its own configuration, exactly");
     assert_eq!(tree(&site.path, UNTRACKED), files);

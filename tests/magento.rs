@@ -347,6 +347,8 @@ fn stand_in_magento_module_that_breaks_the_shop_is_rolled_back_alone() {
 fn stand_in_magento_killed_update_is_recovered_byte_identical() {
     let lab = Lab::shared();
     let site = magento_site(lab, "mg_kill");
+    // The shop's own exempt address, which tend extends with the runner's during the cycle.
+    std::fs::write(site.path.join("var/.maintenance.ip"), "10.0.0.7").unwrap();
     let work = Work::new(lab, &[&site]);
     // composer, slowed down so that tend can be killed while the update is under way.
     let slow = work.path().join("slow-composer");
@@ -396,6 +398,11 @@ fn stand_in_magento_killed_update_is_recovered_byte_identical() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(site.path.join("var/.maintenance.flag").exists());
+    // Killed while the runner's address was exempt: recovering takes it back.
+    assert_eq!(
+        std::fs::read_to_string(site.path.join("var/.maintenance.ip")).unwrap(),
+        "10.0.0.7,127.0.0.1"
+    );
 
     let out = work.tend(&["--json", "run", &playbook, "--yes"]);
     assert_eq!(out.code, 1);
@@ -410,6 +417,11 @@ fn stand_in_magento_killed_update_is_recovered_byte_identical() {
     assert_eq!(tree(&site.path, UNTRACKED), files_before);
     assert_eq!(db_state(lab, &site), db_before);
     assert!(!site.path.join("var/.maintenance.flag").exists());
+    assert_eq!(
+        std::fs::read_to_string(site.path.join("var/.maintenance.ip")).unwrap(),
+        "10.0.0.7"
+    );
+    assert!(!site.path.join("var/.tend-maintenance-ip").exists());
 }
 
 /// Issue 14, item 2, on the Magento stand-in (`bin/magento maintenance:enable --ip`, as

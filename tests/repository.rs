@@ -175,6 +175,47 @@ fn a_second_site_sharing_wordpress_core_adds_far_less_than_the_first() {
     assert_eq!(restic_snapshots(&work, &two.name).len(), 1);
 }
 
+/// Sites backed up at the same moment cannot see each other's new chunks, so each stores
+/// WordPress core; `backups prune` — even one that forgets nothing — repacks the
+/// duplicates away, and every snapshot still reads back whole.
+#[test]
+fn prune_removes_the_duplicates_of_sites_backed_up_at_once() {
+    let lab = Lab::shared();
+    let one = lab.add_site("repo_dup_one");
+    let two = lab.add_site("repo_dup_two");
+    let work = Work::new(lab, &[&one, &two]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let empty = size_of(&work.repo());
+    let out = work.tend(&["--json", "-f", "2", "backup"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let at_once = size_of(&work.repo()) - empty;
+
+    let out = work.tend(&["--json", "backups", "prune"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    assert!(
+        result["sites"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["removed"].as_array().unwrap().is_empty()),
+        "no snapshot forgotten: {result}"
+    );
+    let pruned = size_of(&work.repo()) - empty;
+    eprintln!("two sites at once: +{at_once} bytes; after prune +{pruned} bytes");
+    // What the two share (core) was stored twice; now once.
+    assert!(
+        result["reclaimed"]["bytes"].as_u64().unwrap() > 0,
+        "{result}"
+    );
+    assert!(pruned * 10 < at_once * 7, "{at_once} -> {pruned}");
+    assert_eq!(restic_snapshots(&work, &one.name).len(), 1);
+    assert_eq!(restic_snapshots(&work, &two.name).len(), 1);
+    restic_check_clean(&work, &["check", "--read-data"]);
+    let out = work.tend(&["--json", "backups", "verify", "--read-data"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
 #[test]
 fn a_missing_repository_a_wrong_password_and_a_readable_password_file_are_clear_errors() {
     let lab = Lab::shared();
@@ -360,6 +401,77 @@ fn prune_forgets_what_retention_drops_and_removes_its_data() {
     let verified = json(&out);
     assert_eq!(verified["store"]["ok"], true, "{verified}");
     assert_eq!(verified["store"]["data_read"], "all", "{verified}");
+}
+
+/// `backups prune` SIGKILLed at several moments (forgetting, repacking, deleting packs or
+/// index files): each time the repository stays consistent (`restic check` clean), the
+/// newest snapshot stays listed, and the next prune finishes the job with every kept
+/// snapshot reading back whole.
+#[test]
+fn prune_killed_at_any_moment_leaves_a_consistent_repository_that_the_next_prune_finishes() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("repo_prune_kill");
+    let work = Work::new(lab, &[&wp]);
+    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap();
+    std::fs::write(
+        work.path().join("inv.yml"),
+        inventory.replace("settings:\n", "settings:\n  retention: { keep_last: 1 }\n"),
+    )
+    .unwrap();
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let upload = wp.path.join("wp-content/dropped-by-prune.bin");
+    let mut killed_running = 0;
+    for (round, delay_ms) in [50u64, 200, 450, 800, 1300].into_iter().enumerate() {
+        // A snapshot holding 6 MB that the next one lacks: prune has packs to delete.
+        std::fs::write(&upload, noise(6 * 1024 * 1024, 11 + round as u64)).unwrap();
+        work.backup(&wp.name);
+        std::fs::remove_file(&upload).unwrap();
+        let newest = work.backup(&wp.name);
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
+            .args(["-i", "inv.yml", "backups", "prune"])
+            .current_dir(work.path())
+            .env("NO_COLOR", "1")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        if child.try_wait().unwrap().is_none() {
+            killed_running += 1;
+        }
+        let _ = child.kill();
+        child.wait().unwrap();
+
+        // The killed prune's exclusive lock is left behind: the check reads without one.
+        restic_check_clean(&work, &["--no-lock", "check"]);
+        let ids: Vec<Value> = restic_snapshots(&work, &wp.name)
+            .iter()
+            .map(|s| s["tags"].clone())
+            .collect();
+        let tag = format!("id={}", newest["snapshot"].as_str().unwrap());
+        assert!(
+            ids.iter().any(|tags| tags
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t.as_str() == Some(&tag))),
+            "round {round}: the newest snapshot is still listed: {ids:?}"
+        );
+    }
+
+    // Most kills land while the prune runs (it takes seconds even for this small site).
+    assert!(
+        killed_running >= 4,
+        "only {killed_running} kills hit a running prune"
+    );
+    let out = work.tend(&["--json", "backups", "prune"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 1);
+    restic_check_clean(&work, &["check", "--read-data"]);
+    let out = work.tend(&["--json", "backups", "verify", "--read-data"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(json(&out)["store"]["ok"], true, "{}", out.stdout);
 }
 
 #[test]

@@ -149,9 +149,11 @@ pub(super) fn prune(call: &Invocation<'_>, dry_run: bool) -> Result<u8, CommandE
         &needed,
         dry_run,
     );
-    // The repository's data only forgotten snapshots used goes now, under its exclusive
-    // lock (held only for this).
-    let reclaimed = if !dry_run && results.iter().any(|r| !r.removed.is_empty()) {
+    // The repository's data no snapshot uses goes now, under its exclusive lock (held only
+    // for this): what only forgotten snapshots used, what interrupted backups left, and the
+    // duplicates of chunks that sites backed up at the same moment each stored. So even a
+    // prune that forgot nothing reclaims.
+    let reclaimed = if !dry_run {
         session
             .store
             .reclaim()

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod process;
 pub mod repository;
 pub mod s3;
 pub mod update_work;

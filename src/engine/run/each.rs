@@ -130,7 +130,11 @@ impl SiteState<'_, '_> {
                 None,
                 contents,
             )
-            .await?;
+            .await
+            .map_err(|e| SiteError::During {
+                what: format!("{what}: copying the site before it"),
+                cause: Box::new(e),
+            })?;
             let copy = copies
                 .store
                 .find(&self.site.name, &copy.id)
