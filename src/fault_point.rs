@@ -45,3 +45,13 @@ pub fn pause_script(point: &str) -> String {
     let _ = point;
     String::new()
 }
+
+/// Shell putting a test's stand-in programs first on the remote PATH (debug builds only,
+/// `TEND_FAULT_REMOTE_PATH=DIR`: a host whose `find` is not GNU find, say); empty otherwise.
+pub fn path_script() -> String {
+    #[cfg(debug_assertions)]
+    if let Ok(dir) = std::env::var("TEND_FAULT_REMOTE_PATH") {
+        return format!("PATH={}:$PATH; export PATH; ", crate::remote::quote(&dir));
+    }
+    String::new()
+}

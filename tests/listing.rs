@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use support::Lab;
+use support::{processes_in, Lab};
 use tend::backup::changed::{self, Parent, ParentEntry};
 use tend::backup::changed_tar::{self, FetchError};
 use tend::backup::listing::{self, EntryKind, Listing, ListingError, Taken};
@@ -428,21 +428,6 @@ fn a_listing_killed_midway_is_an_error_never_a_smaller_site() {
             other => panic!("{other:?}"),
         }
     });
-}
-
-/// The processes whose working directory is `dir` and whose program is `name`.
-fn processes_in(dir: &Path, name: &str) -> Vec<u32> {
-    let dir = std::fs::canonicalize(dir).unwrap();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
-            (comm.trim() == name && cwd == dir).then_some(pid)
-        })
-        .collect()
 }
 
 #[test]

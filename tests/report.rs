@@ -35,6 +35,7 @@ fn snapshot(id: &str, bytes: u64, label: Option<&str>) -> SnapshotRecord {
         bytes,
         label: label.map(str::to_owned),
         offsite: None,
+        files_read: None,
     }
 }
 

@@ -12,111 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use support::repository::{json, size_of};
-use support::{db_state, tend, tree, Lab, LabSite, Outcome};
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A work folder with an inventory whose snapshots go to `repo` (password in `repo.pass`).
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new(lab: &Lab, sites: &[&LabSite]) -> Work {
-        let work = Work {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        work.write_password("repo.pass", PASSWORD, 0o600);
-        work.write_inventory(lab, sites, "repo.pass");
-        work
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn repo(&self) -> PathBuf {
-        self.path().join("repo")
-    }
-
-    fn write_password(&self, name: &str, password: &str, mode: u32) {
-        let path = self.path().join(name);
-        std::fs::write(&path, format!("{password}\n")).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    fn write_inventory(&self, lab: &Lab, sites: &[&LabSite], password_file: &str) {
-        let entries: Vec<(&str, &Path, &str)> = sites
-            .iter()
-            .map(|s| (s.name.as_str(), s.path.as_path(), s.url.as_str()))
-            .collect();
-        let text = format!(
-            "settings:\n  store: '{}'\n  repository: {{ location: '{}', password_file: '{}' }}\n{}",
-            self.path().join("store").display(),
-            self.repo().display(),
-            self.path().join(password_file).display(),
-            lab.inventory(&entries)
-        );
-        std::fs::write(self.path().join("inv.yml"), text).unwrap();
-    }
-
-    fn tend(&self, args: &[&str]) -> Outcome {
-        let mut all = vec!["-i", "inv.yml"];
-        all.extend_from_slice(args);
-        tend(self.path(), &all)
-    }
-
-    /// `restic` on the repository, with the password from the file as the README says.
-    fn restic(&self, args: &[&str]) -> std::process::Output {
-        Command::new("restic")
-            .arg("-r")
-            .arg(self.repo())
-            .args(args)
-            .env("RESTIC_PASSWORD_FILE", self.path().join("repo.pass"))
-            .env("RESTIC_CACHE_DIR", self.path().join("restic-cache"))
-            .output()
-            .expect("run restic (Debian package restic)")
-    }
-
-    fn backup(&self, site: &str) -> Value {
-        let out = self.tend(&["--json", "backup", "-l", site]);
-        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-        let result = json(&out)["sites"][0].clone();
-        assert_eq!(result["ok"], true, "{result}");
-        result
-    }
-}
-
-fn restic_snapshots(work: &Work, host: &str) -> Vec<Value> {
-    // Listing needs no lock (and a full disk could not take one).
-    let out = work.restic(&["--no-lock", "snapshots", "--json", "--host", host]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn assert_restic_check_clean(work: &Work) {
-    restic_check_clean(work, &["check"]);
-}
-
-fn restic_check_clean(work: &Work, args: &[&str]) {
-    let out = work.restic(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "restic check: {text}");
-    assert!(text.contains("no errors were found"), "{text}");
-}
+use support::repository::{
+    assert_restic_check_clean, json, noise, restic_check_clean, restic_snapshots, size_of, Work,
+    PASSWORD,
+};
+use support::{db_state, tree, Lab};
 
 #[test]
 fn backups_store_unchanged_data_once_restore_byte_identical_and_restic_reads_them() {
@@ -461,19 +361,6 @@ fn a_repository_that_cannot_be_written_fails_the_site_and_keeps_no_snapshot() {
     std::fs::remove_file(&tmp).unwrap();
     work.backup(&wp.name);
     assert_restic_check_clean(&work);
-}
-
-/// Random bytes (xorshift), which no compression or deduplication shrinks.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = vec![0u8; len];
-    let mut state = seed | 1;
-    for chunk in out.chunks_mut(8) {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
-    }
-    out
 }
 
 #[test]

@@ -52,6 +52,13 @@ impl From<&Entry> for ParentEntry {
 /// alongside instead of loading them whole.
 pub trait ParentLookup {
     fn entry(&mut self, path: &[u8]) -> Option<ParentEntry>;
+
+    /// Whether part of the parent could not be read (its files were then answered as
+    /// absent): the comparison is redone without a parent, so that no file is reused
+    /// beside a store that may see more of the parent than the comparison did.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 /// A parent held in memory (tests, small sites).
@@ -105,6 +112,11 @@ pub struct Comparison {
     /// Files of this listing modified within [`RACY_WINDOW_NS`] of it: the next backup
     /// reads them again.
     pub racy_now: u64,
+    /// Entries (indexes into the listing) read although the parent holds the same mtime,
+    /// ctime and inode for them (a mode or size change within one clock tick, or a racy
+    /// copy): stored with their listing's stamp they would look unchanged to the
+    /// repository, which would keep the parent's old content. See [`restamp`].
+    pub stamp_as_parent: Vec<usize>,
 }
 
 impl Comparison {
@@ -137,23 +149,43 @@ pub fn compare(listing: &Listing, mut parent: Option<Parent<'_>>) -> Comparison 
         decisions: Vec::with_capacity(listing.entries.len()),
         ..Comparison::default()
     };
-    for entry in &listing.entries {
+    for (index, entry) in listing.entries.iter().enumerate() {
         if entry.kind != EntryKind::File {
             out.decisions.push(Decision::FromListing);
             continue;
         }
-        if is_racy(entry.mtime_ns, listing.started_ns) {
+        let racy_now = is_racy(entry.mtime_ns, listing.started_ns);
+        if racy_now {
             out.racy_now += 1;
         }
         let decision = match parent.as_mut() {
             None => Decision::ReadNew,
             Some(parent) => match parent.lookup.entry(&entry.path) {
                 None => Decision::ReadNew,
-                Some(before) if !same_file(entry, &before) => Decision::ReadChanged,
-                Some(before) if is_racy(before.mtime_ns, parent.listed_at_ns) => Decision::ReadRacy,
-                Some(_) => Decision::Reuse,
+                Some(before) => {
+                    if same_stamp(entry, &before) {
+                        out.stamp_as_parent.push(index);
+                    }
+                    if marked_racy(entry, &before) {
+                        Decision::ReadRacy
+                    } else if !same_file(entry, &before) {
+                        Decision::ReadChanged
+                    } else if is_racy(before.mtime_ns, parent.listed_at_ns) || racy_now {
+                        // A file racy now is read too: it is stored marked (see
+                        // [`restamp`]), which a reused copy could not be.
+                        Decision::ReadRacy
+                    } else {
+                        Decision::Reuse
+                    }
+                }
             },
         };
+        if decision == Decision::Reuse {
+            // Reused entries must match their parent: never in the restamp list.
+            if out.stamp_as_parent.last() == Some(&index) {
+                out.stamp_as_parent.pop();
+            }
+        }
         match decision {
             Decision::ReadNew => out.new_files += 1,
             Decision::ReadChanged => out.changed_files += 1,
@@ -169,6 +201,37 @@ pub fn compare(listing: &Listing, mut parent: Option<Parent<'_>>) -> Comparison 
         out.decisions.push(decision);
     }
     out
+}
+
+/// The ctime a snapshot records for an entry read from the host: the listing's, or one
+/// nanosecond before it for a file modified within the listing's clock tick (so that the
+/// next backup, and the repository's own parent match, see it changed and read it again)
+/// and for one whose stamp the parent already holds (so that the repository takes the
+/// content read, not the parent's).
+pub fn restamp(entry: &Entry, listed_at_ns: i64, stamp_as_parent: bool) -> i64 {
+    if stamp_as_parent || is_racy(entry.mtime_ns, listed_at_ns) {
+        entry.ctime_ns.saturating_sub(1)
+    } else {
+        entry.ctime_ns
+    }
+}
+
+/// Mtime, ctime and inode as a repository compares them to take a parent's content.
+fn same_stamp(now: &Entry, before: &ParentEntry) -> bool {
+    before.kind == EntryKind::File
+        && now.mtime_ns == before.mtime_ns
+        && now.ctime_ns == before.ctime_ns
+        && now.inode == before.inode
+}
+
+/// The parent holds the file as [`restamp`] marks a racy one: read again.
+fn marked_racy(now: &Entry, before: &ParentEntry) -> bool {
+    before.kind == EntryKind::File
+        && now.size == before.size
+        && now.mtime_ns == before.mtime_ns
+        && now.ctime_ns.saturating_sub(1) == before.ctime_ns
+        && now.inode == before.inode
+        && now.mode == before.mode
 }
 
 fn same_file(now: &Entry, before: &ParentEntry) -> bool {
@@ -211,6 +274,7 @@ mod tests {
             started_ns,
             codec: Codec::Plain,
             entries,
+            wire_bytes: 0,
         }
     }
 
@@ -372,6 +436,74 @@ mod tests {
         assert_eq!((comparison.racy_files, comparison.racy_now), (1, 0));
         assert!(!is_racy(LISTED - SECOND - 1, LISTED));
         assert!(is_racy(LISTED - SECOND, LISTED));
+    }
+
+    #[test]
+    fn a_file_read_with_its_parents_stamp_is_stored_so_that_no_store_reuses_it() {
+        let before = site(LISTED);
+        let mut lookup = parent_of(&before);
+        let mut now = site(LISTED + SECOND * 100);
+        // A chmod within one clock tick: mtime, ctime and inode as the parent holds them.
+        for entry in &mut now.entries {
+            if &*entry.path == b"index.php" {
+                entry.mode = 0o600;
+            }
+        }
+        let comparison = compare(
+            &now,
+            Some(Parent {
+                lookup: &mut lookup,
+                listed_at_ns: before.started_ns,
+            }),
+        );
+        assert_eq!(read(&comparison, &now), vec![b"index.php".to_vec()]);
+        let index = now
+            .entries
+            .iter()
+            .position(|e| &*e.path == b"index.php")
+            .unwrap();
+        assert_eq!(comparison.stamp_as_parent, vec![index]);
+        let entry = &now.entries[index];
+        assert_eq!(restamp(entry, now.started_ns, true), entry.ctime_ns - 1);
+        assert_eq!(restamp(entry, now.started_ns, false), entry.ctime_ns);
+
+        // Marked racy in the parent (ctime one nanosecond before): read again, as racy.
+        let mut marked = parent_of(&now);
+        marked.get_mut(&b"index.php"[..]).unwrap().ctime_ns -= 1;
+        let later = Listing {
+            started_ns: now.started_ns + SECOND * 100,
+            ..now.clone()
+        };
+        let again = compare(
+            &later,
+            Some(Parent {
+                lookup: &mut marked,
+                listed_at_ns: now.started_ns,
+            }),
+        );
+        assert_eq!(read(&again, &later), vec![b"index.php".to_vec()]);
+        assert_eq!((again.racy_files, again.changed_files), (1, 0));
+        assert!(again.stamp_as_parent.is_empty());
+    }
+
+    #[test]
+    fn a_file_racy_now_is_read_even_when_its_parent_copy_matches() {
+        let before = site(LISTED);
+        let mut lookup = parent_of(&before);
+        // The next listing comes within a second of the files' mtime (a clock set back,
+        // or a parent taken moments before): the file is read, to be stored marked.
+        let mut now = site(LISTED);
+        now.started_ns = LISTED - 3600 * SECOND + SECOND / 2;
+        let comparison = compare(
+            &now,
+            Some(Parent {
+                lookup: &mut lookup,
+                listed_at_ns: LISTED - 7200 * SECOND,
+            }),
+        );
+        assert_eq!(comparison.reused_files, 0);
+        assert_eq!(comparison.racy_files, 6);
+        assert_eq!(comparison.stamp_as_parent.len(), 6);
     }
 
     #[test]

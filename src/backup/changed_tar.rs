@@ -31,10 +31,11 @@ const TAR_FILES_DIFFER: i32 = 1;
 /// The command: tar of the paths on stdin, compressed with `codec`, tar's status on stderr.
 pub fn tar_command(root: &str, codec: Codec) -> RemoteCommand {
     RemoteCommand::script(&format!(
-        "{{ cd {} || exit {EXIT_NO_DIR}; }} && \
+        "{{ cd {} || exit {EXIT_NO_DIR}; }} && {}\
          {{ tar --create --file=- --hard-dereference --ignore-failed-read --no-recursion \
          --null --no-unquote --files-from=-; echo \"{STATUS_PREFIX}$?\" >&2; }} | {}",
         quote(root),
+        crate::fault_point::pause_script("changed-tar"),
         codec.compressor()
     ))
 }

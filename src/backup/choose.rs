@@ -165,6 +165,7 @@ mod tests {
             bytes: 1,
             sha256: String::new(),
             uncompressed_bytes: 1,
+            listed: None,
         };
         let mut manifest = crate::test_fixtures::manifest(
             "blog",

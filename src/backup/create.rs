@@ -14,6 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::archive::{self, TransferError};
+use super::incremental;
 use super::listing::Codec;
 use super::manifest::{Manifest, FORMAT};
 use super::restore::database_step;
@@ -66,6 +67,13 @@ pub async fn snapshot(
     let mut warnings = Vec::new();
 
     let excludes = excludes(site, facts);
+    // The listing before any part: a store that takes unchanged files from the previous
+    // snapshot fixes that snapshot when it starts writing.
+    let listed = if contents.files {
+        incremental::prepare(pending.as_mut(), host, &site.path, &excludes).await?
+    } else {
+        incremental::Prepared::NotListed
+    };
     // The database first: a repository builds its tree in name order (`database/` before
     // `files/`); for a folder store the order does not matter.
     let database = if contents.database {
@@ -110,7 +118,14 @@ pub async fn snapshot(
         None
     };
 
-    let files = if contents.files {
+    let files = if let incremental::Prepared::Listed(plan) = listed {
+        let (part, notes) = incremental::store(plan, host, &site.path).await?;
+        warnings.extend(notes);
+        Some(part)
+    } else if contents.files {
+        if matches!(listed, incremental::Prepared::NoGnuFind) {
+            warnings.push(incremental::NO_GNU_FIND.to_owned());
+        }
         let command = tar_command(&site.path, &excludes, pending.files_order());
         let part = pending
             .create_part(PartKind::Files)

@@ -329,6 +329,7 @@ impl PartWriter for FolderPart {
             bytes: sink.bytes,
             sha256: hex(&sink.hasher.finalize()),
             uncompressed_bytes: uncompressed,
+            listed: None,
         })
     }
 }

@@ -142,6 +142,8 @@ pub struct Listing {
     pub codec: Codec,
     /// In the order [`sort`] gives: a directory's entries right after it, by name.
     pub entries: Vec<Entry>,
+    /// Bytes of the answer that crossed the network (compressed).
+    pub wire_bytes: u64,
 }
 
 /// What the host answered.
@@ -192,13 +194,15 @@ pub fn listing_command(root: &str, excludes: &[String]) -> RemoteCommand {
     // find's status travels inside the stream (a pipe's status is its last command's).
     let body = format!("{{ {find}; printf 'end\\0%s\\0' \"$?\"; }}");
     RemoteCommand::script(&format!(
-        "{{ cd {} || exit {EXIT_NO_DIR}; }} && \
+        "{}{{ cd {} || exit {EXIT_NO_DIR}; }} && \
          if ! find . -maxdepth 0 -printf '' >/dev/null 2>&1; then echo 'tend-listing {FORMAT} no-gnu-find'; exit 0; fi; \
-         t=$(date +%s.%N); \
+         {}t=$(date +%s.%N); \
          if command -v zstd >/dev/null 2>&1; then echo \"tend-listing {FORMAT} zstd $t\"; {body} | {}; \
          elif command -v gzip >/dev/null 2>&1; then echo \"tend-listing {FORMAT} gzip $t\"; {body} | {}; \
          else echo \"tend-listing {FORMAT} plain $t\"; {body}; fi",
+        crate::fault_point::path_script(),
         quote(root),
+        crate::fault_point::pause_script("listing"),
         Codec::Zstd.compressor(),
         Codec::Gzip.compressor(),
     ))
@@ -223,12 +227,16 @@ pub async fn run(host: &Connection, command: &RemoteCommand) -> Result<Taken, Li
     let _ = writer.shutdown().await;
     drop(writer);
     let parsed = parser.await.map_err(io::Error::other)?;
-    let (_, stderr) = streamed?;
+    let (wire_bytes, stderr) = streamed?;
     match parsed {
         Err(ListingError::FindFailed { status, .. }) => Err(ListingError::FindFailed {
             status,
             stderr: crate::remote::error::tail_lines(&stderr, 5),
         }),
+        Ok(Taken::Listing(mut listing)) => {
+            listing.wire_bytes = wire_bytes;
+            Ok(Taken::Listing(listing))
+        }
         other => other,
     }
 }
@@ -259,6 +267,7 @@ pub fn parse(mut input: impl BufRead + Send) -> Result<Taken, ListingError> {
                 started_ns,
                 codec,
                 entries,
+                wire_bytes: 0,
             }))
         }
         _ => Err(bad_header()),

@@ -54,6 +54,46 @@ pub struct Part {
     pub sha256: String,
     /// Size of the data once decompressed.
     pub uncompressed_bytes: u64,
+    /// Set when the files were stored from a listing of the host (a repository snapshot
+    /// whose unchanged files were taken from the site's previous snapshot): what was read
+    /// and what was reused. Its `sha256` is then not taken (empty): the reused files'
+    /// content never reached the runner. `bytes` is still the size of the tar a restore
+    /// writes, and reading it back checks every blob against the repository's own hashes
+    /// and MACs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<Listed>,
+}
+
+/// How a files part was stored from a listing: what crossed the network and what was
+/// taken from the previous snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Listed {
+    /// The host's clock when the listing began, in nanoseconds since the epoch: a file
+    /// modified within a second of it is read again by the next backup.
+    pub listed_at_ns: i64,
+    /// The tend snapshot whose files stood in for the unchanged ones (none: every file
+    /// was read).
+    pub parent: Option<String>,
+    pub files_new: u64,
+    pub files_changed: u64,
+    /// Files that looked unchanged but whose previous copy was taken within its
+    /// listing's clock tick.
+    pub files_racy: u64,
+    pub files_reused: u64,
+    /// Content bytes of the files read, and of those reused.
+    pub bytes_read: u64,
+    pub bytes_reused: u64,
+    /// Bytes that crossed the network for the files: the listing and the tar of the files
+    /// read, both compressed.
+    pub wire_bytes: u64,
+}
+
+impl Part {
+    /// Whether `sha256` holds the digest of the part (false for a files part stored from a
+    /// listing, see [`Part::listed`]).
+    pub fn has_sha256(&self) -> bool {
+        self.listed.is_none()
+    }
 }
 
 impl Manifest {

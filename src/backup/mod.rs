@@ -14,6 +14,7 @@ pub mod choose;
 pub mod composite;
 pub mod create;
 pub mod folder_store;
+pub mod incremental;
 pub mod listing;
 pub mod manifest;
 pub mod offsite;

@@ -209,6 +209,7 @@ mod tests {
             bytes: 1,
             sha256: String::new(),
             uncompressed_bytes: 1,
+            listed: None,
         };
         let id = format!("202611{day:02}T030000Z-{}", label.unwrap_or("none"));
         let mut manifest = crate::test_fixtures::manifest(

@@ -16,6 +16,8 @@ use std::io::{self, Read, Write};
 
 use chrono::{DateTime, Utc};
 
+use super::changed::ParentLookup;
+use super::listing::Entry;
 use super::manifest::{Manifest, Part, DATABASE_PART, FILES_PART};
 
 /// One of the two parts a snapshot may hold.
@@ -279,8 +281,47 @@ pub trait PendingSnapshot: Send {
     /// A writer for one part's plain content; [`PartWriter::finish`] ends it.
     fn create_part(&mut self, kind: PartKind) -> Result<Box<dyn PartWriter>, StoreError>;
 
+    /// The files part taken entry by entry from a listing of the host, unchanged files
+    /// standing in from the site's previous snapshot (a repository); `None` when the store
+    /// takes only a whole tar stream ([`PendingSnapshot::create_part`]). Asked before any
+    /// part is created: the parent is fixed when the store starts writing.
+    fn listed_files(&mut self) -> Result<Option<Box<dyn ListedFiles>>, StoreError> {
+        Ok(None)
+    }
+
     /// Records `manifest`, makes everything durable and makes the snapshot appear at once.
     fn commit(self: Box<Self>, manifest: &Manifest) -> Result<(), StoreError>;
+}
+
+/// A files part given entry by entry, in the listing's tree order.
+pub trait ListedFiles: Send {
+    /// The site's newest snapshot stored from a listing, to compare the new listing with;
+    /// taken once (`None` the second time, or when there is none).
+    fn parent(&mut self) -> Result<Option<ListedParent>, StoreError>;
+
+    /// One entry. A regular file comes with its content as read from the host (`size`
+    /// bytes), or without when the parent holds it unchanged; `ctime_ns` is what the
+    /// snapshot records as its ctime (the listing's, or one nanosecond before it for a
+    /// file that must not match its parent next time).
+    fn add(
+        &mut self,
+        entry: &Entry,
+        content: Option<(&mut dyn Read, u64)>,
+        ctime_ns: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Ends the part: what the manifest records of it (`listed` still to be filled).
+    fn finish(self: Box<Self>) -> Result<Part, StoreError>;
+}
+
+/// The snapshot that stands in for unchanged files.
+pub struct ListedParent {
+    /// Its tend id.
+    pub id: String,
+    /// When its listing began (ns since the epoch).
+    pub listed_at_ns: i64,
+    /// Its files, asked in tree order.
+    pub lookup: Box<dyn ParentLookup + Send>,
 }
 
 /// Takes one part's plain content as a stream.

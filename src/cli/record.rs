@@ -167,6 +167,7 @@ pub(super) fn snapshot(store: &dyn SnapshotStore, site: &str, id: &str) -> Snaps
             bytes: 0,
             label: None,
             offsite: None,
+            files_read: None,
         },
     }
 }
@@ -289,6 +290,17 @@ impl From<&crate::backup::manifest::Manifest> for SnapshotRecord {
             bytes: m.bytes(),
             label: m.label.clone(),
             offsite: None,
+            files_read: m.files.as_ref().and_then(|f| f.listed.as_ref()).map(|l| {
+                crate::history::record::FilesReadRecord {
+                    new: l.files_new,
+                    changed: l.files_changed,
+                    racy: l.files_racy,
+                    reused: l.files_reused,
+                    bytes_read: l.bytes_read,
+                    bytes_reused: l.bytes_reused,
+                    wire_bytes: l.wire_bytes,
+                }
+            }),
         }
     }
 }

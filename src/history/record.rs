@@ -144,6 +144,9 @@ pub struct SnapshotRecord {
     /// Its copy to `settings.offsite`; absent without one (and in older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offsite: Option<OffsiteRecord>,
+    /// For files stored from a listing: what was read and what reused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files_read: Option<FilesReadRecord>,
 }
 
 /// A snapshot's copy to the off-site repository.
@@ -155,6 +158,18 @@ pub struct OffsiteRecord {
     /// The snapshots copied: this one, and earlier ones of the site that were missing there.
     #[serde(default)]
     pub copied: Vec<String>,
+}
+
+/// Files read from the host and taken from the previous snapshot by one backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilesReadRecord {
+    pub new: u64,
+    pub changed: u64,
+    pub racy: u64,
+    pub reused: u64,
+    pub bytes_read: u64,
+    pub bytes_reused: u64,
+    pub wire_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::style::Style;
+use crate::backup::manifest::Listed;
 use crate::backup::offsite::OffsiteOutcome;
 use crate::backup::prune::SitePrune;
 use crate::backup::store::{DataRead, Reclaimed, StoreCheck};
@@ -27,7 +28,7 @@ pub fn backup_json(results: &[SiteBackup]) -> Value {
                     ),
                     _ => (true, None, None),
                 };
-                let mut site = json!({"site": r.site, "ok": ok, "snapshot": m.id, "bytes": m.bytes(), "warnings": m.warnings, "offsite": offsite_json(backup.offsite.as_ref()), "error": error});
+                let mut site = json!({"site": r.site, "ok": ok, "snapshot": m.id, "bytes": m.bytes(), "files_read": m.files.as_ref().and_then(|f| f.listed.as_ref()), "warnings": m.warnings, "offsite": offsite_json(backup.offsite.as_ref()), "error": error});
                 if let Some(kind) = error_kind {
                     site["error_kind"] = json!(kind);
                 }
@@ -79,6 +80,9 @@ pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
                     human_bytes(m.bytes()),
                     offsite
                 ));
+                if let Some(listed) = m.files.as_ref().and_then(|f| f.listed.as_ref()) {
+                    out.push_str(&format!("  {}\n", files_read_text(listed)));
+                }
                 if let Some(OffsiteOutcome::Failed(failure)) = &backup.offsite {
                     out.push_str(&format!("  {} {failure}\n", style.bad("error:")));
                 }
@@ -90,6 +94,20 @@ pub fn backup_text(results: &[SiteBackup], style: Style) -> String {
         }
     }
     out
+}
+
+/// What a backup stored from a listing read and reused.
+fn files_read_text(listed: &Listed) -> String {
+    let read = listed.files_new + listed.files_changed + listed.files_racy;
+    format!(
+        "files: {read} read ({} new, {} changed, {} racy), {} unchanged taken from the previous snapshot; {} over the wire for {} of files",
+        listed.files_new,
+        listed.files_changed,
+        listed.files_racy,
+        listed.files_reused,
+        human_bytes(listed.wire_bytes),
+        human_bytes(listed.bytes_read + listed.bytes_reused),
+    )
 }
 
 pub fn list_json(snapshots: &[Snapshot]) -> Value {

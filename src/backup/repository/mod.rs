@@ -9,6 +9,8 @@
 //! - `backend`: the storage under it (atomic private local writes, snapshot files held
 //!   back until tend commits);
 //! - `source`, `parts`: the parts' streams turned into the entries of a snapshot's tree;
+//! - `listed`: the files part built from a listing of the host, unchanged files taken
+//!   from the site's previous snapshot;
 //! - `tar_format`, `read_back`: nodes to tar and back, and the parts read back as streams;
 //! - `copy`: a site's snapshots copied to the off-site repository (`settings.offsite`);
 //! - `lock`: restic's lock files, shared for backups, exclusive while data is removed;
@@ -16,6 +18,7 @@
 
 pub mod backend;
 pub mod copy;
+pub mod listed;
 pub mod lock;
 pub mod open;
 pub mod parts;

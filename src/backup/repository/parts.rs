@@ -141,6 +141,7 @@ fn part(dir: &str, digest: Digesting) -> Part {
         bytes: digest.bytes,
         sha256: hex(&digest.hasher.finalize()),
         uncompressed_bytes: digest.bytes,
+        listed: None,
     }
 }
 
@@ -227,6 +228,7 @@ const MAX_MARKER_LINE: usize = 1024;
 pub struct DatabasePart {
     sink: SharedSink,
     stamp: Stamp,
+    created: chrono::DateTime<chrono::Utc>,
     digest: Digesting,
     /// The file being filled and its name.
     current: Section,
@@ -284,20 +286,25 @@ impl Section {
 }
 
 impl DatabasePart {
-    /// Starts the `database` folder (mode 0700, time `mtime`).
-    pub fn new(sink: SharedSink, mtime: i64) -> io::Result<DatabasePart> {
+    /// Starts the `database` folder (mode 0700, the snapshot's time `created`).
+    pub fn new(
+        sink: SharedSink,
+        created: chrono::DateTime<chrono::Utc>,
+    ) -> io::Result<DatabasePart> {
         let stamp = Stamp {
-            mtime,
+            mtime: created.timestamp(),
             uid: current_uid(),
             gid: current_gid(),
             user: None,
             group: None,
         };
-        let node = tar_format::node(OsStr::new(DATABASE_DIR), &Kind::Dir, 0o700, &stamp, 0);
+        let mut node = tar_format::node(OsStr::new(DATABASE_DIR), &Kind::Dir, 0o700, &stamp, 0);
+        tar_format::stamp_uniquely(&mut node, created);
         send(&sink, PathBuf::from(DATABASE_DIR), node, None)?;
         Ok(DatabasePart {
             sink,
             stamp,
+            created,
             digest: Digesting::default(),
             current: Section::new(section_name(0, "header")),
             count: 0,
@@ -310,7 +317,8 @@ impl DatabasePart {
         let name = next.unwrap_or_default();
         let section = std::mem::replace(&mut self.current, Section::new(name));
         let (name, size, content) = section.into_content()?;
-        let node = tar_format::node(OsStr::new(&name), &Kind::File, 0o600, &self.stamp, size);
+        let mut node = tar_format::node(OsStr::new(&name), &Kind::File, 0o600, &self.stamp, size);
+        tar_format::stamp_uniquely(&mut node, self.created);
         send(
             &self.sink,
             Path::new(DATABASE_DIR).join(&name),
@@ -450,7 +458,7 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         });
-        let mut part = Box::new(DatabasePart::new(shared.clone(), 1_700_000_000).unwrap());
+        let mut part = Box::new(DatabasePart::new(shared.clone(), chrono::Utc::now()).unwrap());
         for chunk in dump.chunks(7) {
             part.write_all(chunk).unwrap();
         }

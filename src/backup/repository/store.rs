@@ -14,6 +14,7 @@
 
 use std::io::{self, Read};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
@@ -23,6 +24,7 @@ use rustic_core::{BackupOptions, ParentOptions, SnapshotOptions, StringList};
 use sha2::Digest;
 
 use super::backend::{hold_snapshot_writes, LOCAL_TMP_DIR};
+use super::listed::{ListedFilesPart, ParentTree};
 use super::lock::{self, HeldLock, LockKind};
 use super::open::{self, OpenRepository, RepositoryError};
 use super::parts::{DatabasePart, FilesPart, SharedSink, DATABASE_DIR, FILES_DIR, MANIFEST_PATH};
@@ -30,10 +32,11 @@ use super::read_back;
 use super::source::{self, ChannelSource, Content};
 use super::tar_format::{self, Kind, Stamp};
 use crate::backup::archive::hex;
-use crate::backup::manifest::Manifest;
+use crate::backup::changed::ParentLookup;
+use crate::backup::manifest::{Manifest, Part};
 use crate::backup::store::{
-    DataRead, FilesOrder, OffsiteCopy, PartKind, PartWriter, PendingSnapshot, Reclaimed, Snapshot,
-    SnapshotStore, StoreCheck, StoreError, StoredDigest,
+    DataRead, FilesOrder, ListedFiles, ListedParent, OffsiteCopy, PartKind, PartWriter,
+    PendingSnapshot, Reclaimed, Snapshot, SnapshotStore, StoreCheck, StoreError, StoredDigest,
 };
 use crate::inventory::repository::{RepositoryLocation, RepositorySettings};
 
@@ -160,17 +163,22 @@ impl SnapshotStore for RepositoryStore {
         let lock = lock::acquire(self.location(), &key, LockKind::Shared)?;
         let (sink, source) = source::channel();
         let sink: SharedSink = Arc::new(Mutex::new(Some(sink)));
-        let site_name = site.to_owned();
-        let location = self.location().clone();
-        let archiver = std::thread::Builder::new()
-            .name("tend-archiver".into())
-            // The parts are full streams: no parent (see `archive`).
-            .spawn(move || archive(repo, source, &site_name, created, &location, None))?;
+        let archiver = Arc::new(Archiver {
+            state: Mutex::new(ArchiverState::Waiting(Box::new(Waiting {
+                repo,
+                source,
+                site: site.to_owned(),
+                created,
+                location: self.location().clone(),
+                parent: None,
+            }))),
+        });
         Ok(Box::new(PendingRepositorySnapshot {
             id: crate::backup::folder_store::snapshot_id(created),
+            site: site.to_owned(),
             created,
             sink,
-            archiver: Some(archiver),
+            archiver,
             store_location: self.location().clone(),
             store_key: key,
             lock: Some(lock),
@@ -388,11 +396,89 @@ pub fn archive(
         .map_err(|e| RepositoryError::failed(location, &e))
 }
 
+/// The parent the archiver is to use, unless reading it for the comparison failed (then
+/// none: the comparison read every file it could not look up, and the archiver must not
+/// match any of them to the parent's content).
+struct PlannedParent {
+    id: SnapshotId,
+    unreadable: Arc<AtomicBool>,
+}
+
+/// rustic's archiver for one snapshot, started at the first entry sent: by then the
+/// parent (for a files part built from a listing) is known.
+struct Archiver {
+    state: Mutex<ArchiverState>,
+}
+
+enum ArchiverState {
+    Waiting(Box<Waiting>),
+    Running(JoinHandle<Result<SnapshotFile, RepositoryError>>),
+    Stopped,
+}
+
+/// What the archiver will start with.
+struct Waiting {
+    repo: OpenRepository,
+    source: ChannelSource,
+    site: String,
+    created: DateTime<Utc>,
+    location: RepositoryLocation,
+    parent: Option<PlannedParent>,
+}
+
+impl Archiver {
+    fn state(&self) -> std::sync::MutexGuard<'_, ArchiverState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts it if it is still waiting.
+    fn start(&self) -> io::Result<()> {
+        let mut state = self.state();
+        if !matches!(*state, ArchiverState::Waiting(_)) {
+            return Ok(());
+        }
+        let ArchiverState::Waiting(waiting) =
+            std::mem::replace(&mut *state, ArchiverState::Stopped)
+        else {
+            return Ok(());
+        };
+        let Waiting {
+            repo,
+            source,
+            site,
+            created,
+            location,
+            parent,
+        } = *waiting;
+        let parent = parent
+            .filter(|p| !p.unreadable.load(Ordering::SeqCst))
+            .map(|p| p.id);
+        let handle = std::thread::Builder::new()
+            .name("tend-archiver".into())
+            .spawn(move || archive(repo, source, &site, created, &location, parent))?;
+        *state = ArchiverState::Running(handle);
+        Ok(())
+    }
+
+    /// Waits for it to end (the entries must have ended).
+    fn join(&self) -> Result<SnapshotFile, StoreError> {
+        let state = std::mem::replace(&mut *self.state(), ArchiverState::Stopped);
+        match state {
+            ArchiverState::Running(handle) => match handle.join() {
+                Ok(result) => Ok(result?),
+                Err(_) => Err(io::Error::other("the repository's archiver stopped").into()),
+            },
+            _ => Err(io::Error::other("the repository's archiver never started").into()),
+        }
+    }
+}
+
 struct PendingRepositorySnapshot {
     id: String,
+    site: String,
     created: DateTime<Utc>,
     sink: SharedSink,
-    archiver: Option<JoinHandle<Result<SnapshotFile, RepositoryError>>>,
+    archiver: Arc<Archiver>,
     store_location: RepositoryLocation,
     store_key: MasterKey,
     /// The shared lock held while the snapshot is written.
@@ -405,10 +491,55 @@ impl PendingRepositorySnapshot {
     /// Ends the entries and waits for the archiver.
     fn close(&mut self) -> Result<SnapshotFile, StoreError> {
         self.sink.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match self.archiver.take().map(JoinHandle::join) {
-            Some(Ok(result)) => Ok(result?),
-            _ => Err(io::Error::other("the repository's archiver stopped").into()),
-        }
+        self.archiver.join()
+    }
+
+    /// The site's newest snapshot whose files were stored from a listing, opened for the
+    /// comparison; `None` when there is none or it cannot be read (every file is read).
+    fn listed_parent(&self) -> Result<Option<(ListedParent, SnapshotId)>, StoreError> {
+        let repo = open::open_with_key(&self.store_location, &self.store_key)?;
+        let all = repo
+            .get_all_snapshots()
+            .map_err(|e| RepositoryError::failed(&self.store_location, &e))?;
+        let Some(newest) = tend_snapshots(all, Some(&self.site))
+            .into_iter()
+            .rev()
+            .find(|s| {
+                s.manifest
+                    .files
+                    .as_ref()
+                    .is_some_and(|f| f.listed.is_some())
+            })
+        else {
+            return Ok(None);
+        };
+        let listed_at_ns = newest
+            .manifest
+            .files
+            .as_ref()
+            .and_then(|f| f.listed.as_ref())
+            .map_or(0, |l| l.listed_at_ns);
+        let Some(file) = repo
+            .get_snapshots(&[newest.locator()])
+            .ok()
+            .and_then(|mut found| found.pop())
+        else {
+            return Ok(None);
+        };
+        let Ok(repo) = repo.to_indexed_ids() else {
+            return Ok(None);
+        };
+        let Ok(tree) = ParentTree::open(repo, file.tree) else {
+            return Ok(None);
+        };
+        Ok(Some((
+            ListedParent {
+                id: newest.manifest.id.clone(),
+                listed_at_ns,
+                lookup: Box::new(tree),
+            },
+            file.id,
+        )))
     }
 
     /// Files sent so far.
@@ -431,16 +562,42 @@ impl PendingSnapshot for PendingRepositorySnapshot {
     }
 
     fn create_part(&mut self, kind: PartKind) -> Result<Box<dyn PartWriter>, StoreError> {
+        self.archiver.start()?;
         Ok(match kind {
-            PartKind::Database => Box::new(DatabasePart::new(
-                self.sink.clone(),
-                self.created.timestamp(),
-            )?),
+            PartKind::Database => Box::new(DatabasePart::new(self.sink.clone(), self.created)?),
             PartKind::Files => Box::new(FilesPart::new(self.sink.clone())?),
         })
     }
 
+    fn listed_files(&mut self) -> Result<Option<Box<dyn ListedFiles>>, StoreError> {
+        if !matches!(*self.archiver.state(), ArchiverState::Waiting(_)) {
+            return Err(io::Error::other(
+                "the listed files were asked for after the snapshot's writing began",
+            )
+            .into());
+        }
+        let parent = match self.listed_parent()? {
+            Some((mut parent, id)) => {
+                let unreadable = Arc::new(AtomicBool::new(false));
+                parent.lookup = Box::new(WatchedLookup {
+                    inner: parent.lookup,
+                    unreadable: unreadable.clone(),
+                });
+                if let ArchiverState::Waiting(waiting) = &mut *self.archiver.state() {
+                    waiting.parent = Some(PlannedParent { id, unreadable });
+                }
+                Some(parent)
+            }
+            None => None,
+        };
+        Ok(Some(Box::new(StartingFiles {
+            archiver: self.archiver.clone(),
+            part: Some(ListedFilesPart::new(self.sink.clone(), parent)),
+        })))
+    }
+
     fn commit(mut self: Box<Self>, manifest: &Manifest) -> Result<(), StoreError> {
+        self.archiver.start()?;
         let json = serde_json::to_vec_pretty(manifest).map_err(io::Error::other)?;
         let stamp = Stamp {
             mtime: self.created.timestamp(),
@@ -449,13 +606,14 @@ impl PendingSnapshot for PendingRepositorySnapshot {
             user: None,
             group: None,
         };
-        let node = tar_format::node(
+        let mut node = tar_format::node(
             std::ffi::OsStr::new(MANIFEST_PATH),
             &Kind::File,
             0o600,
             &stamp,
             json.len() as u64,
         );
+        tar_format::stamp_uniquely(&mut node, self.created);
         {
             let mut guard = self.sink.lock().unwrap_or_else(|e| e.into_inner());
             let sink = guard
@@ -472,8 +630,11 @@ impl PendingSnapshot for PendingRepositorySnapshot {
         let mut snap = self.close()?;
         let processed = snap.summary.as_ref().map_or(0, |s| s.total_files_processed);
         if processed != sent {
+            // The archiver drops an entry it cannot store (and only logs why): a file sent
+            // without content whose parent copy it could not match or whose data is gone
+            // from the repository is one. Never a snapshot with files missing.
             return Err(io::Error::other(format!(
-                "the repository took {processed} of the snapshot's {sent} files"
+                "the repository took {processed} of the snapshot's {sent} files (an unchanged file taken from the previous snapshot was not found there: its data may be missing from the repository; `tend backups verify --read-data` checks it)"
             ))
             .into());
         }
@@ -500,16 +661,205 @@ impl Drop for PendingRepositorySnapshot {
     fn drop(&mut self) {
         // Uncommitted: end the archiver (its packs and index stay for the next backup to
         // reuse); its snapshot file was held back, so nothing is listed.
-        if self.archiver.is_some() {
+        if matches!(*self.archiver.state(), ArchiverState::Running(_)) {
             let _ = self.close();
         }
         drop(self.lock.take());
     }
 }
 
+/// The listed files part, starting the archiver at its first entry (if no part did).
+struct StartingFiles {
+    archiver: Arc<Archiver>,
+    /// Taken by `finish`.
+    part: Option<ListedFilesPart>,
+}
+
+impl StartingFiles {
+    fn part(&mut self) -> Result<&mut ListedFilesPart, StoreError> {
+        self.part
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the files part is already complete").into())
+    }
+}
+
+impl ListedFiles for StartingFiles {
+    fn parent(&mut self) -> Result<Option<ListedParent>, StoreError> {
+        self.part()?.parent()
+    }
+
+    fn add(
+        &mut self,
+        entry: &crate::backup::listing::Entry,
+        content: Option<(&mut dyn Read, u64)>,
+        ctime_ns: i64,
+    ) -> Result<(), StoreError> {
+        self.archiver.start()?;
+        self.part()?.add(entry, content, ctime_ns)
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<Part, StoreError> {
+        let part = self.part.take().ok_or_else(|| {
+            StoreError::from(io::Error::other("the files part is already complete"))
+        })?;
+        Box::new(part).finish()
+    }
+}
+
+impl Drop for StartingFiles {
+    fn drop(&mut self) {
+        // Never used (the host could not list its files: a whole tar stream follows): no
+        // parent, so that nothing in that stream is matched to an older copy by size and
+        // mtime alone.
+        if let ArchiverState::Waiting(waiting) = &mut *self.archiver.state() {
+            waiting.parent = None;
+        }
+    }
+}
+
+/// A parent lookup that notes when a folder of the parent could not be read.
+struct WatchedLookup {
+    inner: Box<dyn ParentLookup + Send>,
+    unreadable: Arc<AtomicBool>,
+}
+
+impl ParentLookup for WatchedLookup {
+    fn entry(&mut self, path: &[u8]) -> Option<crate::backup::changed::ParentEntry> {
+        let found = self.inner.entry(path);
+        if self.inner.failed() {
+            self.unreadable.store(true, Ordering::SeqCst);
+        }
+        found
+    }
+
+    fn failed(&self) -> bool {
+        self.inner.failed()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backup::listing::{Entry, EntryKind};
+    use crate::backup::manifest::Listed;
+
+    fn store(dir: &std::path::Path) -> RepositoryStore {
+        let settings = RepositorySettings {
+            location: RepositoryLocation::Local(dir.join("repo")),
+            password: crate::cms::database::Password::new("test password".into()),
+            password_origin: "test".into(),
+        };
+        open::init(&settings, None).unwrap();
+        RepositoryStore::new(settings)
+    }
+
+    const SECOND: i64 = 1_000_000_000;
+    const LISTED: i64 = 1_700_000_000 * SECOND;
+
+    fn entry(path: &[u8], kind: EntryKind, size: u64) -> Entry {
+        Entry {
+            path: path.into(),
+            link: None,
+            size,
+            mtime_ns: LISTED - 3600 * SECOND + 123,
+            ctime_ns: LISTED - 3600 * SECOND + 456,
+            inode: 42,
+            device: 2049,
+            links: 1,
+            mode: 0o644,
+            uid: 1000,
+            gid: 1000,
+            kind,
+        }
+    }
+
+    /// A snapshot of `files` (path, content or none) stored from a listing taken at
+    /// `LISTED`; each file's ctime as `ctime` says.
+    fn listed_snapshot(
+        store: &RepositoryStore,
+        files: &[(&[u8], Option<&[u8]>)],
+        ctime: impl Fn(&Entry) -> i64,
+    ) -> Result<Option<String>, StoreError> {
+        let created = Utc::now();
+        let mut pending = store.begin("blog", created)?;
+        let mut part = pending.listed_files()?.unwrap();
+        let parent = part.parent()?.map(|p| p.id);
+        part.add(&entry(b"", EntryKind::Dir, 4096), None, 1)?;
+        for (path, content) in files {
+            let size = content.map_or(3, |c| c.len() as u64);
+            let file = entry(path, EntryKind::File, size);
+            let ctime_ns = ctime(&file);
+            match content {
+                Some(bytes) => part.add(&file, Some((&mut &bytes[..], size)), ctime_ns)?,
+                None => part.add(&file, None, ctime_ns)?,
+            }
+        }
+        let mut files_part = part.finish()?;
+        files_part.listed = Some(Listed {
+            listed_at_ns: LISTED,
+            ..Listed::default()
+        });
+        let id = pending.id().to_owned();
+        let manifest = crate::test_fixtures::manifest("blog", &id, Some(files_part), None);
+        pending.commit(&manifest)?;
+        Ok(parent)
+    }
+
+    fn read_files(store: &RepositoryStore) -> Vec<(String, Vec<u8>)> {
+        let latest = store.find("blog", "latest").unwrap().unwrap();
+        let stream = store.open_part(&latest, PartKind::Files).unwrap();
+        let mut archive = tar::Archive::new(stream);
+        let mut out = Vec::new();
+        for e in archive.entries().unwrap() {
+            let mut e = e.unwrap();
+            let path = e.path().unwrap().display().to_string();
+            let mut content = Vec::new();
+            io::Read::read_to_end(&mut e, &mut content).unwrap();
+            out.push((path, content));
+        }
+        out
+    }
+
+    #[test]
+    fn a_file_read_with_its_parents_stamp_is_stored_with_its_new_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let first = listed_snapshot(&store, &[(b"a.txt", Some(b"old"))], |e| e.ctime_ns);
+        assert_eq!(first.unwrap(), None, "no parent the first time");
+        // Same size, mtime, ctime and inode (a change within one clock tick): read, and
+        // stored with ctime - 1 ns, the archiver takes the new content, not the parent's.
+        let second = listed_snapshot(&store, &[(b"a.txt", Some(b"new"))], |e| {
+            crate::backup::changed::restamp(e, LISTED, true)
+        });
+        assert!(
+            second.unwrap().is_some(),
+            "the first snapshot is the parent"
+        );
+        let files = read_files(&store);
+        assert_eq!(files[1], ("a.txt".to_owned(), b"new".to_vec()));
+        // Unchanged since: sent without content, taken from the parent.
+        listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns - 1).unwrap();
+        assert_eq!(read_files(&store)[1].1, b"new");
+    }
+
+    #[test]
+    fn a_file_sent_without_content_that_the_parent_does_not_hold_fails_the_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(dir.path());
+        let refused = listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns);
+        let message = refused.unwrap_err().to_string();
+        assert!(
+            message.contains("the repository took 0 of the snapshot's 2 files")
+                || message.contains("took 1 of the snapshot's 2 files"),
+            "{message}"
+        );
+        assert!(store.list(Some("blog")).unwrap().is_empty());
+        // With a parent that holds it with another stamp: refused too, never empty.
+        listed_snapshot(&store, &[(b"a.txt", Some(b"abc"))], |e| e.ctime_ns).unwrap();
+        let refused = listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns + 1);
+        assert!(refused.is_err());
+        assert_eq!(store.list(Some("blog")).unwrap().len(), 1);
+    }
 
     #[test]
     fn only_tend_snapshots_of_the_site_are_listed() {

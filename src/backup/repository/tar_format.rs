@@ -95,6 +95,18 @@ pub fn node(name: &OsStr, kind: &Kind, unix: u32, stamp: &Stamp, size: u64) -> N
     Node::new_node(name, node_type, meta)
 }
 
+/// Gives a node tend makes itself (a table of the dump, the manifest) the snapshot's
+/// creation time to the nanosecond as its mtime and ctime: no other snapshot's node has
+/// them, so the repository never takes its content from a parent snapshot (it would if
+/// type, size and times matched).
+pub fn stamp_uniquely(node: &mut Node, created: chrono::DateTime<chrono::Utc>) {
+    let time = created
+        .timestamp_nanos_opt()
+        .and_then(|ns| Timestamp::from_nanosecond(i128::from(ns)).ok());
+    node.meta.mtime = time;
+    node.meta.ctime = time;
+}
+
 /// The path in the site root of a tar entry (`./a/b` → `a/b`, `./` → empty), refusing one
 /// that leaves the root.
 pub fn relative(path: &Path) -> io::Result<PathBuf> {
