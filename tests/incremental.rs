@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::process::kill_sshd_above;
-use support::repository::{json, noise, restic_check_clean, restic_snapshots, Work};
+use support::repository::{json, largest_file, noise, restic_check_clean, restic_snapshots, Work};
 use support::{processes_in, tend_env, tree, Lab, LabSite};
 
 /// Past the racy window (one second) of anything written before.
@@ -234,6 +234,57 @@ fn only_new_and_changed_files_cross_the_network_and_snapshots_restore_byte_ident
         content
     );
     assert!(!older.join("files/readme.html").exists());
+}
+
+/// The previous snapshot's data gone from the repository (its largest data pack deleted and
+/// the index rebuilt by restic, so that the index no longer names those chunks, while the
+/// trees are whole): the backup that would take unchanged files from it finds out when it
+/// saves, keeps nothing of that attempt, and takes the snapshot again reading every file —
+/// said in its warnings — so one damaged snapshot never stops a site's backups. The new
+/// snapshot restores byte-identical.
+#[test]
+fn a_previous_snapshot_whose_data_is_gone_is_not_used_and_the_backup_reads_every_file() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("incr_lost");
+    // A large file of its own: the largest data pack holds part of it.
+    std::fs::write(
+        wp.path.join("wp-content/uploads-big.bin"),
+        noise(24 * 1024 * 1024, 0x9e37_79b9),
+    )
+    .unwrap();
+    let work = Work::new(lab, &[&wp]);
+    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    work.backup(&wp.name);
+    settle();
+    let pack = largest_file(&work.repo().join("data"));
+    std::fs::remove_file(&pack).unwrap();
+    let out = work.restic(&["rebuild-index"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let second = work.backup(&wp.name);
+    let said = warnings(&second).join("\n");
+    assert!(
+        said.contains("the snapshot was taken again reading every file"),
+        "{second}"
+    );
+    let (new, _, _, reused) = counts(&second);
+    assert_eq!(reused, 0, "{second}");
+    assert!(new > 0, "{second}");
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
+
+    // The new snapshot is whole: restic restores it byte for byte.
+    let id = second["snapshot"].as_str().unwrap().to_owned();
+    let target = work.path().join("by-hand");
+    restic_restore(&work, &wp.name, &id, &target);
+    assert_eq!(tree(&target.join("files"), &[]), tree(&wp.path, &[]));
+    // And the next backup takes its unchanged files from it again.
+    settle();
+    let third = work.backup(&wp.name);
+    assert!(counts(&third).3 > 0, "{third}");
 }
 
 /// Waits for `path` to appear.

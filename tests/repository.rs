@@ -8,13 +8,13 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 use support::repository::{
-    assert_restic_check_clean, json, noise, restic_check_clean, restic_snapshots, size_of, Work,
-    PASSWORD,
+    assert_restic_check_clean, json, largest_file, noise, restic_check_clean, restic_snapshots,
+    size_of, Work, PASSWORD,
 };
 use support::{db_state, tree, Lab};
 
@@ -655,25 +655,6 @@ fn a_full_disk_fails_the_site_keeps_no_snapshot_and_the_next_backup_succeeds() {
     work.backup(&wp.name);
     assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
     assert_restic_check_clean(&work);
-}
-
-/// The largest file under `dir`.
-fn largest_file(dir: &Path) -> PathBuf {
-    let mut best: Option<(u64, PathBuf)> = None;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
-        let candidate = if meta.is_dir() {
-            let path = largest_file(&entry.path());
-            (std::fs::metadata(&path).map_or(0, |m| m.len()), path)
-        } else {
-            (meta.len(), entry.path())
-        };
-        if best.as_ref().is_none_or(|(size, _)| candidate.0 > *size) {
-            best = Some(candidate);
-        }
-    }
-    best.map(|(_, p)| p).unwrap_or_default()
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::Utc;
 
 use super::archive::{self, TransferError};
-use super::incremental;
+use super::incremental::{self, ParentUse};
 use super::listing::Codec;
 use super::manifest::{Manifest, FORMAT};
 use super::restore::database_step;
@@ -44,6 +44,11 @@ impl Contents {
 }
 
 /// Takes a snapshot of `site` into `store`; returns its manifest.
+///
+/// When unchanged files were to come from the site's previous snapshot and the repository
+/// turned out not to hold their data (damaged, or removed by hand), nothing was saved; the
+/// snapshot is taken once more reading every file, and says so — so one damaged snapshot
+/// never stops a site's nightly backups.
 pub async fn snapshot(
     store: &dyn SnapshotStore,
     site: &Site,
@@ -53,6 +58,69 @@ pub async fn snapshot(
     label: Option<&str>,
     contents: Contents,
 ) -> Result<Manifest, SiteError> {
+    let failed_commit = |e: StoreError| {
+        SiteError::Store(format!(
+            "cannot complete the snapshot in {}: {e}",
+            store.location()
+        ))
+    };
+    let first = Attempt {
+        parent_use: ParentUse::Newest,
+        warnings: Vec::new(),
+    };
+    match attempt(store, site, host, facts, tools, label, contents, first).await {
+        Ok(manifest) => Ok(manifest),
+        Err(Failed::Site(e)) => Err(e),
+        Err(Failed::ParentDataMissing(e)) => {
+            let again = Attempt {
+                parent_use: ParentUse::None,
+                warnings: vec![format!(
+                    "{e}: the snapshot was taken again reading every file; `tend backups verify --read-data` names the damaged snapshots"
+                )],
+            };
+            attempt(store, site, host, facts, tools, label, contents, again)
+                .await
+                .map_err(|failed| match failed {
+                    Failed::Site(e) => e,
+                    Failed::ParentDataMissing(e) => failed_commit(e),
+                })
+        }
+    }
+}
+
+/// How one attempt at a snapshot goes: whether it may take unchanged files from the
+/// previous snapshot, and what its manifest says from the start.
+struct Attempt {
+    parent_use: ParentUse,
+    warnings: Vec<String>,
+}
+
+/// Why one attempt at a snapshot failed.
+enum Failed {
+    /// The site's failure.
+    Site(SiteError),
+    /// The previous snapshot's data is missing from the repository: nothing was saved, and
+    /// an attempt without it can succeed.
+    ParentDataMissing(StoreError),
+}
+
+impl From<SiteError> for Failed {
+    fn from(e: SiteError) -> Failed {
+        Failed::Site(e)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    store: &dyn SnapshotStore,
+    site: &Site,
+    host: &Connection,
+    facts: &Facts,
+    tools: &HostTools,
+    label: Option<&str>,
+    contents: Contents,
+    how: Attempt,
+) -> Result<Manifest, Failed> {
     let started = Instant::now();
     let created = Utc::now();
     let local = |what: &str, e: StoreError| {
@@ -64,13 +132,20 @@ pub async fn snapshot(
     let mut pending = store
         .begin(&site.name, created)
         .map_err(|e| local("cannot start the snapshot", e))?;
-    let mut warnings = Vec::new();
+    let mut warnings = how.warnings;
 
     let excludes = excludes(site, facts);
     // The listing before any part: a store that takes unchanged files from the previous
     // snapshot fixes that snapshot when it starts writing.
     let listed = if contents.files {
-        incremental::prepare(pending.as_mut(), host, &site.path, &excludes).await?
+        incremental::prepare(
+            pending.as_mut(),
+            host,
+            &site.path,
+            &excludes,
+            how.parent_use,
+        )
+        .await?
     } else {
         incremental::Prepared::NotListed
     };
@@ -111,7 +186,8 @@ pub async fn snapshot(
             return Err(SiteError::database(format!(
                 "the dump of `{}` ended without its \"Dump completed\" line: refusing an incomplete dump",
                 db.name
-            )));
+            ))
+            .into());
         }
         Some(received.part)
     } else {
@@ -176,10 +252,11 @@ pub async fn snapshot(
         duration_ms: started.elapsed().as_millis() as u64,
         warnings,
     };
-    pending
-        .commit(&manifest)
-        .map_err(|e| local("cannot complete the snapshot", e))?;
-    Ok(manifest)
+    match pending.commit(&manifest) {
+        Ok(()) => Ok(manifest),
+        Err(e @ StoreError::ParentDataMissing { .. }) => Err(Failed::ParentDataMissing(e)),
+        Err(e) => Err(local("cannot complete the snapshot", e).into()),
+    }
 }
 
 /// tend's own work folder (a run's journal and the versions it keeps aside), the CMS's own

@@ -55,6 +55,15 @@ fn store_error(what: &str, e: StoreError) -> SiteError {
     SiteError::Store(format!("{what}: {e}"))
 }
 
+/// Whether unchanged files may be taken from the previous snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentUse {
+    /// The site's newest listed snapshot stands in for unchanged files.
+    Newest,
+    /// None: every file is read (an earlier attempt found the parent's data missing).
+    None,
+}
+
 /// Lists the site root and compares the listing with the site's previous listed snapshot.
 /// Called before any part of `pending` is written (the store fixes its parent then).
 pub async fn prepare(
@@ -62,6 +71,7 @@ pub async fn prepare(
     host: &Connection,
     root: &str,
     excludes: &[String],
+    parent_use: ParentUse,
 ) -> Result<Prepared, SiteError> {
     let Some(mut files) = pending
         .listed_files()
@@ -69,6 +79,11 @@ pub async fn prepare(
     else {
         return Ok(Prepared::NotListed);
     };
+    if parent_use == ParentUse::None {
+        files
+            .drop_parent()
+            .map_err(|e| store_error("cannot start the files part", e))?;
+    }
     let listing = match listing::take(host, root, excludes).await {
         Ok(Taken::Listing(listing)) => listing,
         // `files` dropped unused: the store forgets the parent it had chosen.

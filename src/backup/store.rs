@@ -95,6 +95,10 @@ pub enum StoreError {
     /// The snapshot repository could not be opened or used.
     #[error("{0}")]
     Repository(#[from] super::repository::RepositoryError),
+    /// Unchanged files were to be taken from the previous snapshot, but the repository
+    /// could not find their data (damaged, or removed by hand): the snapshot was not saved.
+    #[error("the repository took {taken} of the snapshot's {sent} files (an unchanged file taken from the previous snapshot was not found there: its data may be missing from the repository; `tend backups verify --read-data` checks it)")]
+    ParentDataMissing { taken: u64, sent: u64 },
 }
 
 /// What removing snapshots' data freed (a repository's prune).
@@ -309,6 +313,10 @@ pub trait ListedFiles: Send {
         content: Option<(&mut dyn Read, u64)>,
         ctime_ns: i64,
     ) -> Result<(), StoreError>;
+
+    /// Takes nothing from the previous snapshot: every file is read (its data was found
+    /// missing by an earlier attempt). Called before [`ListedFiles::parent`].
+    fn drop_parent(&mut self) -> Result<(), StoreError>;
 
     /// Ends the part: what the manifest records of it (`listed` still to be filled).
     fn finish(self: Box<Self>) -> Result<Part, StoreError>;

@@ -174,3 +174,22 @@ pub fn restic(
         ),
     )
 }
+
+/// The largest file under `dir`.
+pub fn largest_file(dir: &Path) -> PathBuf {
+    let mut best: Option<(u64, PathBuf)> = None;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        let candidate = if meta.is_dir() {
+            let path = largest_file(&entry.path());
+            (std::fs::metadata(&path).map_or(0, |m| m.len()), path)
+        } else {
+            (meta.len(), entry.path())
+        };
+        if best.as_ref().is_none_or(|(size, _)| candidate.0 > *size) {
+            best = Some(candidate);
+        }
+    }
+    best.map(|(_, p)| p).unwrap_or_default()
+}

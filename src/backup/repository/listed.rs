@@ -117,6 +117,11 @@ impl ListedFiles for ListedFilesPart {
         Ok(self.parent.take())
     }
 
+    fn drop_parent(&mut self) -> Result<(), StoreError> {
+        self.parent = None;
+        Ok(())
+    }
+
     fn add(
         &mut self,
         entry: &Entry,

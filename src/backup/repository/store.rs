@@ -633,10 +633,10 @@ impl PendingSnapshot for PendingRepositorySnapshot {
             // The archiver drops an entry it cannot store (and only logs why): a file sent
             // without content whose parent copy it could not match or whose data is gone
             // from the repository is one. Never a snapshot with files missing.
-            return Err(io::Error::other(format!(
-                "the repository took {processed} of the snapshot's {sent} files (an unchanged file taken from the previous snapshot was not found there: its data may be missing from the repository; `tend backups verify --read-data` checks it)"
-            ))
-            .into());
+            return Err(StoreError::ParentDataMissing {
+                taken: processed,
+                sent,
+            });
         }
         let mut tags = StringList::default();
         tags.add(TEND_TAG.to_owned());
@@ -686,6 +686,15 @@ impl StartingFiles {
 impl ListedFiles for StartingFiles {
     fn parent(&mut self) -> Result<Option<ListedParent>, StoreError> {
         self.part()?.parent()
+    }
+
+    fn drop_parent(&mut self) -> Result<(), StoreError> {
+        if let ArchiverState::Waiting(waiting) = &mut *self.archiver.state() {
+            waiting.parent = None;
+        }
+        // Taken and dropped: the part holds no parent either.
+        drop(self.part()?.parent()?);
+        Ok(())
     }
 
     fn add(
@@ -847,6 +856,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = store(dir.path());
         let refused = listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns);
+        assert!(
+            matches!(refused, Err(StoreError::ParentDataMissing { .. })),
+            "{refused:?}"
+        );
         let message = refused.unwrap_err().to_string();
         assert!(
             message.contains("the repository took 0 of the snapshot's 2 files")
@@ -857,7 +870,10 @@ mod tests {
         // With a parent that holds it with another stamp: refused too, never empty.
         listed_snapshot(&store, &[(b"a.txt", Some(b"abc"))], |e| e.ctime_ns).unwrap();
         let refused = listed_snapshot(&store, &[(b"a.txt", None)], |e| e.ctime_ns + 1);
-        assert!(refused.is_err());
+        assert!(
+            matches!(refused, Err(StoreError::ParentDataMissing { .. })),
+            "{refused:?}"
+        );
         assert_eq!(store.list(Some("blog")).unwrap().len(), 1);
     }
 
