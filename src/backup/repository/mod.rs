@@ -13,11 +13,13 @@
 //!   from the site's previous snapshot;
 //! - `tar_format`, `read_back`: nodes to tar and back, and the parts read back as streams;
 //! - `copy`: a site's snapshots copied to the off-site repository (`settings.offsite`);
+//! - `key_file`: the key file written at init with restic's scrypt cost, not rustic's;
 //! - `lock`: restic's lock files, shared for backups, exclusive while data is removed;
 //! - `store`: [`RepositoryStore`], the snapshot store.
 
 pub mod backend;
 pub mod copy;
+pub mod key_file;
 pub mod listed;
 pub mod lock;
 pub mod open;

@@ -150,11 +150,10 @@ pub fn init(
     let options = ConfigOptions::default()
         .set_datapack_size(Some(bytesize::ByteSize::mib(8)))
         .set_datapack_size_limit(Some(bytesize::ByteSize::mib(16)));
-    match chunker_of {
-        None => {
-            repo.init(&credentials, &KeyOptions::default(), &options)
-                .map_err(|e| RepositoryError::failed(location, &e))?;
-        }
+    let opened = match chunker_of {
+        None => repo
+            .init(&credentials, &KeyOptions::default(), &options)
+            .map_err(|e| RepositoryError::failed(location, &e))?,
         Some(primary) => {
             let mut config = ConfigFile::new(2, Id::random().into(), 0);
             config.chunker = primary.chunker;
@@ -166,8 +165,17 @@ pub fn init(
                 .apply(&mut config)
                 .map_err(|e| RepositoryError::failed(location, &e))?;
             repo.init_with_config(&credentials, &KeyOptions::default(), config)
-                .map_err(|e| RepositoryError::failed(location, &e))?;
+                .map_err(|e| RepositoryError::failed(location, &e))?
         }
-    }
-    Ok(())
+    };
+    // rustic's key file costs 128 MiB of scrypt at every open; restic's cost is 32 MiB.
+    super::key_file::lighten(
+        location,
+        backends(location)?.repository().as_ref(),
+        &opened.key(),
+        settings.password.expose(),
+        Some(super::lock::hostname()),
+    )?;
+    // The password opens it through the new key file alone.
+    open(settings).map(|_| ())
 }
