@@ -368,12 +368,7 @@ fn prune_forgets_what_retention_drops_and_removes_its_data() {
     let lab = Lab::shared();
     let wp = lab.add_site("repo_prune");
     let work = Work::new(lab, &[&wp]);
-    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap();
-    std::fs::write(
-        work.path().join("inv.yml"),
-        inventory.replace("settings:\n", "settings:\n  retention: { keep_last: 1 }\n"),
-    )
-    .unwrap();
+    work.add_setting("retention: { keep_last: 1 }");
     assert_eq!(work.tend(&["backups", "init"]).code, 0);
     // The first snapshot holds 8 MB that no later one has.
     let upload = wp.path.join("wp-content/only-in-the-first.bin");
@@ -418,12 +413,7 @@ fn prune_killed_at_any_moment_leaves_a_consistent_repository_that_the_next_prune
     let lab = Lab::shared();
     let wp = lab.add_site("repo_prune_kill");
     let work = Work::new(lab, &[&wp]);
-    let inventory = std::fs::read_to_string(work.path().join("inv.yml")).unwrap();
-    std::fs::write(
-        work.path().join("inv.yml"),
-        inventory.replace("settings:\n", "settings:\n  retention: { keep_last: 1 }\n"),
-    )
-    .unwrap();
+    work.add_setting("retention: { keep_last: 1 }");
     assert_eq!(work.tend(&["backups", "init"]).code, 0);
     let upload = wp.path.join("wp-content/dropped-by-prune.bin");
     let mut killed_running = 0;

@@ -57,6 +57,14 @@ impl Work {
         std::fs::write(self.path().join("inv.yml"), text).unwrap();
     }
 
+    /// Adds `setting` (e.g. `retention: { keep_last: 1 }`) to the inventory's settings.
+    pub fn add_setting(&self, setting: &str) {
+        let path = self.path().join("inv.yml");
+        let inventory = std::fs::read_to_string(&path).unwrap();
+        let added = inventory.replacen("settings:\n", &format!("settings:\n  {setting}\n"), 1);
+        std::fs::write(path, added).unwrap();
+    }
+
     pub fn tend(&self, args: &[&str]) -> Outcome {
         let mut all = vec!["-i", "inv.yml"];
         all.extend_from_slice(args);
