@@ -408,10 +408,7 @@ fn a_remote_import_from_a_repository_snapshot_killed_midway_leaves_the_site_as_i
 fn import_killed_midway(name: &str, kind: Store) {
     let (lab, wp, work, _store) = setup_in(name, kind);
     // Enough rows that the import takes a while to kill it in.
-    lab.sql(
-        &wp.db_name,
-        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
-    );
+    lab.add_bulk_table(&wp.db_name, "wp_bulk");
     let files_at_backup = tree(&wp.path, &[]);
     let db_at_backup = db_state(lab, &wp);
     let id = backup(work.path());
@@ -811,10 +808,7 @@ fn a_connection_cut_during_an_import_from_a_repository_leaves_the_site_as_it_was
 
 fn connection_cut_during_the_import(name: &str, kind: Store) {
     let (lab, wp, work, _store) = setup_in(name, kind);
-    lab.sql(
-        &wp.db_name,
-        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
-    );
+    lab.add_bulk_table(&wp.db_name, "wp_bulk");
     let id = backup(work.path());
     std::fs::write(wp.path.join("wp-content/new-since.txt"), "keep me").unwrap();
     lab.sql(&wp.db_name, "DELETE FROM wp_bulk WHERE id > 1000");

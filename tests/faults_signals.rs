@@ -94,10 +94,7 @@ fn running(pattern: &str) -> bool {
 fn sigint_during_a_restore_finishes_the_restore_and_exits_130() {
     let lab = Lab::shared();
     let wp = lab.add_site("sig_restore");
-    lab.sql(
-        &wp.db_name,
-        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
-    );
+    lab.add_bulk_table(&wp.db_name, "wp_bulk");
     let work = Work::new();
     work.inventory(lab, &[&wp], "");
     let files_at_backup = tree(&wp.path, &[]);

@@ -334,6 +334,20 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
     assert_put_back(lab, &work, &site, s, &before);
 }
 
+/// A lab site with tend-fatal-test 1.0 and a 300,000-row table (its dumps and imports take
+/// long enough to be interrupted), a repository offering the plugin's fatal 2.0, and the
+/// monthly playbook.
+fn fatal_plugin_site(lab: &Lab, name: &str) -> (LabSite, Work) {
+    let site = lab.add_site(name);
+    install_fatal_test_plugin(lab, &site);
+    lab.add_bulk_table(&site.db_name, "wp_bulk");
+    let work = Work::new();
+    work.add_package(&fatal_test_zip(&work), "plugins");
+    work.index();
+    work.site_inventory(lab, &site);
+    (site, work)
+}
+
 /// `mode: each`: the plugin that broke the site is being rolled back alone when the
 /// import of the database copy taken before it is killed on the host. The per-component
 /// rollback has failed, so the run falls back to the whole-site snapshot: the site ends
@@ -341,17 +355,8 @@ fn killing_tends_ssh_master_during_verify_keeps_the_outcome_and_rolls_back() {
 #[test]
 fn killing_the_import_of_a_components_rollback_falls_back_to_the_snapshot() {
     let lab = Lab::shared();
-    let site = lab.add_site("flt_each");
-    install_fatal_test_plugin(lab, &site);
     // Enough rows that the import of the copy takes a while to kill it in.
-    lab.sql(
-        &site.db_name,
-        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
-    );
-    let work = Work::new();
-    work.add_package(&fatal_test_zip(&work), "plugins");
-    work.index();
-    work.site_inventory(lab, &site);
+    let (site, work) = fatal_plugin_site(lab, "flt_each");
     // WordPress 6.1 keeps its global styles in transients that expire after a minute and
     // are written again by the next page view: this run outlasts them, so they are made
     // (one page view) and made to last, or the checks after the rollback would rewrite them.
@@ -667,16 +672,7 @@ fn a_run_killed_in_maintenance_with_the_pass_keeps_visitors_out_until_recovered(
 #[test]
 fn a_connection_cut_while_copying_the_site_before_a_component_changes_nothing() {
     let lab = Lab::shared();
-    let site = lab.add_site("flt_copy");
-    install_fatal_test_plugin(lab, &site);
-    lab.sql(
-        &site.db_name,
-        "CREATE TABLE wp_bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO wp_bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000",
-    );
-    let work = Work::new();
-    work.add_package(&fatal_test_zip(&work), "plugins");
-    work.index();
-    work.site_inventory(lab, &site);
+    let (site, work) = fatal_plugin_site(lab, "flt_copy");
     let before = (tree(&site.path, &[]), db_state(lab, &site));
 
     let mut child = work.spawn_run();

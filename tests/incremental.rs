@@ -122,8 +122,7 @@ fn only_new_and_changed_files_cross_the_network_and_snapshots_restore_byte_ident
     let private = root.join("wp-content/private.txt");
     std::fs::write(&private, "only the owner\n").unwrap();
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     settle();
 
     // The first backup reads every file, through the listing.
@@ -252,8 +251,7 @@ fn a_previous_snapshot_whose_data_is_gone_is_not_used_and_the_backup_reads_every
         noise(24 * 1024 * 1024, 0x9e37_79b9),
     )
     .unwrap();
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     work.backup(&wp.name);
     settle();
     let pack = largest_file(&work.repo().join("data"));
@@ -335,8 +333,7 @@ fn a_file_deleted_or_rewritten_between_listing_and_reading_is_left_out_or_stored
     let busy = root.join("wp-content/busy.log");
     let original = noise(48 * 1024 * 1024, 0x2545_f491_4f6c_dd1d);
     std::fs::write(&busy, &original).unwrap();
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     settle();
 
     // Held on the host after the listing, before the tar of the files to read.
@@ -424,8 +421,7 @@ fn a_killed_remote_tar_a_dropped_connection_or_a_killed_tend_leave_no_snapshot_a
     let lab = Lab::shared();
     let wp = lab.add_site("incr_killed");
     let root = wp.path.clone();
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     work.backup(&wp.name);
     // Incompressible, so that the tar of the changed files is still running when killed.
     std::fs::write(
@@ -514,8 +510,7 @@ fn not_gnu_find(lab: &Lab) -> PathBuf {
 fn a_host_without_gnu_find_has_every_file_read_and_the_result_says_so() {
     let lab = Lab::shared();
     let wp = lab.add_site("incr_nognu");
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     let bin = not_gnu_find(lab);
     let out = tend_env(
         work.path(),

@@ -481,10 +481,7 @@ fn stand_in_joomla_is_offline_while_restored_and_gets_its_exact_configuration_ba
     let lab = Lab::shared();
     let site = joomla_site(lab, "joomla_offline");
     let prefix = lab.var("SITE_joomla_offline_DB_PREFIX");
-    lab.sql(
-        &site.db_name,
-        &format!("CREATE TABLE {prefix}bulk (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO {prefix}bulk SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000"),
-    );
+    lab.add_bulk_table(&site.db_name, &format!("{prefix}bulk"));
     let config = site.path.join("configuration.php");
     // Read-only, as Joomla leaves it after saving its configuration.
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o444)).unwrap();

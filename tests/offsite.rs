@@ -13,7 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::repository::{json, restic, size_of};
+use support::repository::{json, noise, restic, size_of};
 use support::s3::S3Server;
 use support::{tend_env, Lab, LabSite, Outcome};
 
@@ -196,17 +196,9 @@ fn ids(snapshots: &[Value]) -> Vec<String> {
 fn add_media(site: &LabSite, mib: usize) {
     let media = site.path.join("wp-content/uploads/media");
     std::fs::create_dir_all(&media).unwrap();
-    let mut x: u64 = 0x9e3779b97f4a7c15 ^ site.name.len() as u64;
     for i in 0..mib / 4 {
-        let bytes: Vec<u8> = (0..(4 << 20))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        std::fs::write(media.join(format!("photo-{i}.jpg")), bytes).unwrap();
+        let seed = 0x9e37_79b9_7f4a_7c15 ^ (site.name.len() + i) as u64;
+        std::fs::write(media.join(format!("photo-{i}.jpg")), noise(4 << 20, seed)).unwrap();
     }
 }
 

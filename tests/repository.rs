@@ -165,8 +165,7 @@ fn a_second_site_sharing_wordpress_core_adds_far_less_than_the_first() {
     let lab = Lab::shared();
     let one = lab.add_site("repo_share_one");
     let two = lab.add_site("repo_share_two");
-    let work = Work::new(lab, &[&one, &two]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&one, &two]);
     let empty = size_of(&work.repo());
     work.backup(&one.name);
     let after_one = size_of(&work.repo());
@@ -189,8 +188,7 @@ fn prune_removes_the_duplicates_of_sites_backed_up_at_once() {
     let lab = Lab::shared();
     let one = lab.add_site("repo_dup_one");
     let two = lab.add_site("repo_dup_two");
-    let work = Work::new(lab, &[&one, &two]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&one, &two]);
     let empty = size_of(&work.repo());
     let out = work.tend(&["--json", "-f", "2", "backup"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -300,8 +298,7 @@ fn tend_killed_mid_backup_leaves_no_snapshot_and_the_next_backup_succeeds() {
         noise(96 * 1024 * 1024, 0x2545_f491_4f6c_dd1d),
     )
     .unwrap();
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_tend"))
         .args(["-i", "inv.yml", "backup"])
@@ -345,8 +342,7 @@ fn tend_killed_mid_backup_leaves_no_snapshot_and_the_next_backup_succeeds() {
 fn a_repository_that_cannot_be_written_fails_the_site_and_keeps_no_snapshot() {
     let lab = Lab::shared();
     let wp = lab.site("site2");
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     // A file where tend writes its temporary files: every write fails (as root too).
     let tmp = work.repo().join(".tend-tmp");
     let _ = std::fs::remove_dir_all(&tmp);
@@ -367,9 +363,8 @@ fn a_repository_that_cannot_be_written_fails_the_site_and_keeps_no_snapshot() {
 fn prune_forgets_what_retention_drops_and_removes_its_data() {
     let lab = Lab::shared();
     let wp = lab.add_site("repo_prune");
-    let work = Work::new(lab, &[&wp]);
+    let work = Work::initialised(lab, &[&wp]);
     work.add_setting("retention: { keep_last: 1 }");
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
     // The first snapshot holds 8 MB that no later one has.
     let upload = wp.path.join("wp-content/only-in-the-first.bin");
     std::fs::write(&upload, noise(8 * 1024 * 1024, 7)).unwrap();
@@ -412,9 +407,8 @@ fn prune_forgets_what_retention_drops_and_removes_its_data() {
 fn prune_killed_at_any_moment_leaves_a_consistent_repository_that_the_next_prune_finishes() {
     let lab = Lab::shared();
     let wp = lab.add_site("repo_prune_kill");
-    let work = Work::new(lab, &[&wp]);
+    let work = Work::initialised(lab, &[&wp]);
     work.add_setting("retention: { keep_last: 1 }");
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
     let upload = wp.path.join("wp-content/dropped-by-prune.bin");
     let mut killed_running = 0;
     for (round, delay_ms) in [50u64, 200, 450, 800, 1300].into_iter().enumerate() {
@@ -474,8 +468,7 @@ fn prune_killed_at_any_moment_leaves_a_consistent_repository_that_the_next_prune
 fn a_repository_held_exclusively_by_restic_fails_the_backup_naming_the_holder() {
     let lab = Lab::shared();
     let wp = lab.add_site("repo_locked");
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     std::fs::write(
         wp.path.join("wp-content/media.bin"),
         noise(48 * 1024 * 1024, 11),
@@ -651,8 +644,7 @@ fn a_full_disk_fails_the_site_keeps_no_snapshot_and_the_next_backup_succeeds() {
 fn verify_catches_a_flipped_byte_in_the_repository() {
     let lab = Lab::shared();
     let wp = lab.site("site1");
-    let work = Work::new(lab, &[&wp]);
-    assert_eq!(work.tend(&["backups", "init"]).code, 0);
+    let work = Work::initialised(lab, &[&wp]);
     let snapshot = work.backup(&wp.name);
     let out = work.tend(&["backups", "verify"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
-use support::repository::json;
+use support::repository::{json, noise};
 use support::s3::S3Server;
 use support::{db_state, tend_env, tree, Lab, LabSite, Outcome};
 
@@ -201,17 +201,9 @@ fn the_object_store_going_away_mid_upload_leaves_no_snapshot_and_a_sound_reposit
     // Enough incompressible data that the upload takes a while.
     let media = site.path.join("wp-content/uploads/media");
     std::fs::create_dir_all(&media).unwrap();
-    let mut x: u64 = 0x9e3779b97f4a7c15;
     for i in 0..12 {
-        let bytes: Vec<u8> = (0..(4 << 20))
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        std::fs::write(media.join(format!("photo-{i}.jpg")), bytes).unwrap();
+        let seed = 0x9e37_79b9_7f4a_7c15 ^ i;
+        std::fs::write(media.join(format!("photo-{i}.jpg")), noise(4 << 20, seed)).unwrap();
     }
     let mut server = S3Server::start("tend-cut");
     let location = server.location("tend");

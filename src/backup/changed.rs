@@ -226,19 +226,19 @@ fn same_stamp(now: &Entry, before: &ParentEntry) -> bool {
 
 /// The parent holds the file as [`restamp`] marks a racy one: read again.
 fn marked_racy(now: &Entry, before: &ParentEntry) -> bool {
-    before.kind == EntryKind::File
-        && now.size == before.size
-        && now.mtime_ns == before.mtime_ns
-        && now.ctime_ns.saturating_sub(1) == before.ctime_ns
-        && now.inode == before.inode
-        && now.mode == before.mode
+    same_file_stored_with(now, before, now.ctime_ns.saturating_sub(1))
 }
 
 fn same_file(now: &Entry, before: &ParentEntry) -> bool {
+    same_file_stored_with(now, before, now.ctime_ns)
+}
+
+/// The parent holds `now` unchanged, recorded with the ctime `ctime_ns`.
+fn same_file_stored_with(now: &Entry, before: &ParentEntry, ctime_ns: i64) -> bool {
     before.kind == EntryKind::File
         && now.size == before.size
         && now.mtime_ns == before.mtime_ns
-        && now.ctime_ns == before.ctime_ns
+        && ctime_ns == before.ctime_ns
         && now.inode == before.inode
         && now.mode == before.mode
 }

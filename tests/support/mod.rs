@@ -218,6 +218,15 @@ impl Lab {
     }
 
     /// Runs SQL as the lab's database root and returns the tab-separated rows.
+    /// A 300,000-row table `table` in `database`, so that a dump or an import of the site
+    /// takes long enough to be interrupted.
+    pub fn add_bulk_table(&self, database: &str, table: &str) {
+        self.sql(
+            database,
+            &format!("CREATE TABLE {table} (id INT PRIMARY KEY, pad VARCHAR(255)); INSERT INTO {table} SELECT seq, REPEAT(MD5(seq), 6) FROM seq_1_to_300000"),
+        );
+    }
+
     pub fn sql(&self, database: &str, query: &str) -> String {
         run_checked(
             Command::new("mariadb")

@@ -28,6 +28,14 @@ impl Work {
         work
     }
 
+    /// [`Work::new`], with the repository created by `tend backups init`.
+    pub fn initialised(lab: &Lab, sites: &[&LabSite]) -> Work {
+        let work = Work::new(lab, sites);
+        let out = work.tend(&["backups", "init"]);
+        assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+        work
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -56,12 +56,7 @@ pub fn listed_node(name: &OsStr, kind: &Kind, entry: &Entry, size: u64, ctime_ns
         size: if matches!(kind, Kind::File) { size } else { 0 },
         ..Metadata::default()
     };
-    let node_type = match kind {
-        Kind::Dir => NodeType::Dir,
-        Kind::File => NodeType::File,
-        Kind::Symlink(target) => NodeType::from_link(target),
-    };
-    Node::new_node(name, node_type, meta)
+    Node::new_node(name, tar_format::node_type(kind), meta)
 }
 
 /// Counts the bytes written (the size of the tar a restore will write).

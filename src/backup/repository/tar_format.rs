@@ -87,12 +87,16 @@ pub fn node(name: &OsStr, kind: &Kind, unix: u32, stamp: &Stamp, size: u64) -> N
         size: if matches!(kind, Kind::File) { size } else { 0 },
         ..Metadata::default()
     };
-    let node_type = match kind {
+    Node::new_node(name, node_type(kind), meta)
+}
+
+/// The repository's node type of an entry of `kind`.
+pub fn node_type(kind: &Kind) -> NodeType {
+    match kind {
         Kind::Dir => NodeType::Dir,
         Kind::File => NodeType::File,
         Kind::Symlink(target) => NodeType::from_link(target),
-    };
-    Node::new_node(name, node_type, meta)
+    }
 }
 
 /// Gives a node tend makes itself (a table of the dump, the manifest) the snapshot's
