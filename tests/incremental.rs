@@ -285,6 +285,40 @@ fn a_previous_snapshot_whose_data_is_gone_is_not_used_and_the_backup_reads_every
     assert!(counts(&third).3 > 0, "{third}");
 }
 
+/// SIGINT while an incremental backup is held on the host between its listing and the tar
+/// of the files to read: tend starts nothing new but finishes the site in flight — its
+/// snapshot complete, the new file in it, `restic check` clean — and exits 130.
+#[test]
+fn sigint_during_an_incremental_backup_finishes_its_snapshot_and_exits_130() {
+    let lab = Lab::shared();
+    let wp = lab.add_site("incr_sigint");
+    let work = Work::initialised(lab, &[&wp]);
+    work.backup(&wp.name);
+    settle();
+    std::fs::write(wp.path.join("wp-content/after-the-first.txt"), "new\n").unwrap();
+
+    let marker = lab.dir.join("incr_sigint.paused");
+    let _ = std::fs::remove_file(&marker);
+    let pause = format!("changed-tar={}", marker.display());
+    let child = spawn_backup(&work, &wp.name, &[("TEND_FAULT_PAUSE", &pause)]);
+    wait_for(&marker, "the pause before the tar");
+    // SAFETY: a signal to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sleeping = processes_in(&wp.path, "sleep");
+    assert_eq!(sleeping.len(), 1, "{sleeping:?}");
+    kill(sleeping[0]);
+    let (code, out) = finished(child);
+    assert_eq!(code, 130, "{out}");
+    let result = &out["sites"][0];
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(counts(result).0, 1, "{result}");
+    assert_eq!(restic_snapshots(&work, &wp.name).len(), 2);
+    restic_check_clean(&work, &["check"]);
+}
+
 /// Waits for `path` to appear.
 fn wait_for(path: &Path, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(180);
